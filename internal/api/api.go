@@ -1,0 +1,252 @@
+// Package api is Faultline's Sentry-compatible web API (/api/0/...): the
+// paths, JSON shapes, paging and errors are Sentry's, so that tools written
+// for Sentry (GitLab's error tracking, sentry-cli) work against Faultline.
+// Every route authenticates its caller and checks that the organization it
+// names is one the caller may see.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/store"
+)
+
+// Config configures the API.
+type Config struct {
+	// PublicURL is how clients reach this server (DSNs and links use it),
+	// e.g. http://127.0.0.1:8000.
+	PublicURL string
+}
+
+// Meta is the metadata the API reads and writes.
+type Meta interface {
+	Authenticate(token string) (*meta.User, *meta.Token, bool)
+	CreateOrganization(ctx context.Context, name, slug string, creator uint64) (*meta.Organization, error)
+	Organization(slug string) (*meta.Organization, bool)
+	OrganizationByID(id uint64) (*meta.Organization, bool)
+	Organizations() []*meta.Organization
+	CreateTeam(ctx context.Context, org *meta.Organization, name, slug string) (*meta.Team, error)
+	Team(orgID uint64, slug string) (*meta.Team, bool)
+	TeamByID(id uint64) (*meta.Team, bool)
+	Teams(orgID uint64) []*meta.Team
+	CreateProject(ctx context.Context, team *meta.Team, name, slug, platform string) (*meta.Project, *meta.Key, error)
+	UpdateProject(ctx context.Context, p *meta.Project) error
+	Project(orgID uint64, slug string) (*meta.Project, bool)
+	ProjectByID(id uint64) (*meta.Project, bool)
+	Projects(orgID uint64) []*meta.Project
+	CreateKey(ctx context.Context, p *meta.Project, label string) (*meta.Key, error)
+	UpdateKey(ctx context.Context, k *meta.Key) error
+	Keys(projectID uint64) []*meta.Key
+}
+
+// Store is the event store the API reads.
+type Store interface {
+	ListIssues(ctx context.Context, q store.IssueQuery) (store.IssuePage, error)
+	GetIssue(ctx context.Context, projectID, groupID uint64, environments []string, statsPeriod string) (*store.Issue, error)
+	SetStatus(ctx context.Context, changes []store.StatusChange) error
+	ListEvents(ctx context.Context, q store.EventQuery) ([]store.StoredEvent, error)
+	GetEvent(ctx context.Context, projectID uint64, eventID string) (*store.StoredEvent, error)
+	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
+}
+
+// Groups maps issue ids to their project.
+type Groups interface {
+	Get(ctx context.Context, id uint64) (meta.GroupRef, error)
+}
+
+// API serves /api/0/.
+type API struct {
+	cfg    Config
+	meta   Meta
+	store  Store
+	groups Groups
+	log    *slog.Logger
+	public *url.URL
+}
+
+// New returns the API.
+func New(cfg Config, m Meta, s Store, g Groups, log *slog.Logger) (*API, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("api: public URL %q must be like http://host:port", cfg.PublicURL)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &API{cfg: cfg, meta: m, store: s, groups: g, log: log, public: u}, nil
+}
+
+// Register adds the API routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	h := func(pattern string, fn handlerFunc) { mux.Handle(pattern, a.wrap(fn)) }
+	h("GET /api/0/organizations/", a.listOrganizations)
+	h("POST /api/0/organizations/", a.createOrganization)
+	h("GET /api/0/organizations/{org}/", a.getOrganization)
+	h("GET /api/0/organizations/{org}/teams/", a.listTeams)
+	h("POST /api/0/organizations/{org}/teams/", a.createTeam)
+	h("GET /api/0/organizations/{org}/projects/", a.listOrgProjects)
+	h("POST /api/0/teams/{org}/{team}/projects/", a.createProject)
+	h("GET /api/0/projects/", a.listProjects)
+	h("GET /api/0/projects/{org}/{project}/", a.getProject)
+	h("PUT /api/0/projects/{org}/{project}/", a.updateProject)
+	h("GET /api/0/projects/{org}/{project}/keys/", a.listKeys)
+	h("POST /api/0/projects/{org}/{project}/keys/", a.createKey)
+	h("GET /api/0/projects/{org}/{project}/keys/{key}/", a.getKey)
+	h("PUT /api/0/projects/{org}/{project}/keys/{key}/", a.updateKey)
+	h("GET /api/0/projects/{org}/{project}/issues/", a.listIssues)
+	h("GET /api/0/projects/{org}/{project}/events/{event_id}/", a.getProjectEvent)
+	h("GET /api/0/issues/{id}/", a.getIssue)
+	h("PUT /api/0/issues/{id}/", a.updateIssue)
+	h("GET /api/0/issues/{id}/events/", a.listIssueEvents)
+	h("GET /api/0/issues/{id}/events/{event_id}/", a.getIssueEvent)
+	h("GET /api/0/organizations/{org}/issues/{id}/", a.getIssue)
+	h("PUT /api/0/organizations/{org}/issues/{id}/", a.updateIssue)
+	h("GET /api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents)
+	h("GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent)
+}
+
+// caller is the authenticated user of a request.
+type caller struct {
+	user  *meta.User
+	token *meta.Token
+}
+
+// canSee reports whether the caller may act in org.
+func (c *caller) canSee(org *meta.Organization) bool {
+	return c.user.Superuser || org.HasMember(c.user.ID)
+}
+
+// response is a handler's answer.
+type response struct {
+	status int
+	body   any
+	header http.Header
+}
+
+func ok(body any) (*response, error)      { return &response{status: http.StatusOK, body: body}, nil }
+func created(body any) (*response, error) { return &response{status: http.StatusCreated, body: body}, nil }
+
+type handlerFunc func(ctx context.Context, r *http.Request, c *caller) (*response, error)
+
+// Error is an API error: an HTTP status and Sentry's {"detail": ...} body.
+type Error struct {
+	Status int
+	Detail string
+}
+
+func (e *Error) Error() string { return e.Detail }
+
+func errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+var errNotFound = &Error{Status: http.StatusNotFound, Detail: "The requested resource does not exist"}
+
+// wrap authenticates, runs fn, and maps its result or error to HTTP.
+func (a *API) wrap(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.authenticate(r)
+		var resp *response
+		if err == nil {
+			resp, err = fn(r.Context(), r, c)
+		}
+		if err != nil {
+			var e *Error
+			switch {
+			case errors.As(err, &e):
+			case errors.Is(err, meta.ErrNotFound):
+				e = errNotFound
+			case errors.Is(err, meta.ErrExists):
+				e = errorf(http.StatusConflict, "An object with this slug already exists.")
+			case errors.Is(err, meta.ErrInvalid):
+				e = errorf(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "meta: invalid: "))
+			case errors.Is(err, store.ErrBadCursor):
+				e = errorf(http.StatusBadRequest, "Invalid cursor parameter.")
+			default:
+				a.log.Error("api error", "method", r.Method, "path", r.URL.Path, "err", err)
+				e = errorf(http.StatusInternalServerError, "Internal Error")
+			}
+			writeJSON(w, e.Status, nil, map[string]string{"detail": e.Detail})
+			return
+		}
+		writeJSON(w, resp.status, resp.header, resp.body)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, header http.Header, body any) {
+	for k, vs := range header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if status == http.StatusNoContent {
+		return
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	enc.Encode(body) //nolint:errcheck
+}
+
+func (a *API) authenticate(r *http.Request) (*caller, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, errorf(http.StatusUnauthorized, "Authentication credentials were not provided.")
+	}
+	scheme, token, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, errorf(http.StatusUnauthorized, "Invalid authorization header.")
+	}
+	u, t, ok := a.meta.Authenticate(strings.TrimSpace(token))
+	if !ok {
+		return nil, errorf(http.StatusUnauthorized, "Invalid token")
+	}
+	return &caller{user: u, token: t}, nil
+}
+
+// decodeBody reads a JSON request body of at most 1 MiB into v.
+func decodeBody(r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err != nil {
+		return errorf(http.StatusRequestEntityTooLarge, "Request body too large.")
+	}
+	if len(body) == 0 {
+		return errorf(http.StatusBadRequest, "Request body is empty.")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return errorf(http.StatusBadRequest, "Malformed JSON: %v", err)
+	}
+	return nil
+}
+
+// org resolves the {org} path value to an organization the caller sees.
+func (a *API) org(r *http.Request, c *caller) (*meta.Organization, error) {
+	o, ok := a.meta.Organization(r.PathValue("org"))
+	if !ok || !c.canSee(o) {
+		return nil, errNotFound
+	}
+	return o, nil
+}
+
+// project resolves {org}/{project}.
+func (a *API) project(r *http.Request, c *caller) (*meta.Organization, *meta.Project, error) {
+	o, err := a.org(r, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, ok := a.meta.Project(o.ID, r.PathValue("project"))
+	if !ok {
+		return nil, nil, errNotFound
+	}
+	return o, p, nil
+}

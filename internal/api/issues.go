@@ -1,0 +1,408 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/store"
+)
+
+// shortID renders Sentry's short id: the project slug in capitals and the
+// per-project number in Sentry's base32 alphabet.
+func shortID(slug string, n uint64) string {
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	if n == 0 {
+		return strings.ToUpper(slug) + "-0"
+	}
+	var b []byte
+	for ; n > 0; n /= 32 {
+		b = append([]byte{alphabet[n%32]}, b...)
+	}
+	return strings.ToUpper(slug) + "-" + string(b)
+}
+
+func (a *API) serializeIssue(is *store.Issue, p *meta.Project, o *meta.Organization) map[string]any {
+	var md map[string]any
+	if is.Metadata != "" {
+		json.Unmarshal([]byte(is.Metadata), &md) //nolint:errcheck // written by us
+	}
+	if md == nil {
+		md = map[string]any{}
+	}
+	details := map[string]any{}
+	if is.StatusDetails != "" {
+		json.Unmarshal([]byte(is.StatusDetails), &details) //nolint:errcheck
+	}
+	substatus := is.Substatus
+	if substatus == "" && is.Status == store.StatusUnresolved {
+		substatus = "ongoing"
+	}
+	typ := is.Type
+	if typ == "" {
+		typ = "error"
+	}
+	out := map[string]any{
+		"id":                  id(is.GroupID),
+		"shareId":             nil,
+		"shortId":             shortID(p.Slug, is.ShortID),
+		"title":               is.Title,
+		"culprit":             is.Culprit,
+		"permalink":           a.public.String() + "/organizations/" + o.Slug + "/issues/" + id(is.GroupID) + "/",
+		"logger":              nil,
+		"level":               orDefault(is.Level, "error"),
+		"status":              is.Status,
+		"statusDetails":       details,
+		"substatus":           substatus,
+		"isPublic":            false,
+		"platform":            orDefault(is.Platform, p.Platform),
+		"project":             map[string]any{"id": id(p.ID), "slug": p.Slug, "name": p.Name, "platform": nilIfEmpty(p.Platform)},
+		"type":                typ,
+		"issueType":           "error",
+		"issueCategory":       "error",
+		"metadata":            md,
+		"numComments":         0,
+		"assignedTo":          nil,
+		"isBookmarked":        false,
+		"isSubscribed":        false,
+		"subscriptionDetails": nil,
+		"hasSeen":             false,
+		"annotations":         []string{},
+		"isUnhandled":         false,
+		"count":               strconv.FormatUint(is.TimesSeen, 10),
+		"userCount":           is.Users,
+		"firstSeen":           is.FirstSeen.UTC().Format(time.RFC3339),
+		"lastSeen":            is.LastSeen.UTC().Format(time.RFC3339),
+	}
+	if len(is.Stats) > 0 {
+		out["stats"] = map[string]any{statsKey(is.Stats): buckets(is.Stats)}
+	}
+	return out
+}
+
+func statsKey(b []store.Bucket) string {
+	if len(b) > 1 && b[1].Start.Sub(b[0].Start) == time.Hour {
+		return "24h"
+	}
+	return strconv.Itoa(len(b)) + "d"
+}
+
+func buckets(bs []store.Bucket) [][2]int64 {
+	out := make([][2]int64, len(bs))
+	for i, b := range bs {
+		out[i] = [2]int64{b.Start.Unix(), int64(b.Count)}
+	}
+	return out
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// parseQuery reads Sentry's issue search: is:<status> and, for now, free
+// text is not supported and refused.
+func parseQuery(q string, present bool) (status string, err error) {
+	if !present {
+		return store.StatusUnresolved, nil // Sentry's default search
+	}
+	for _, tok := range strings.Fields(q) {
+		k, v, found := strings.Cut(tok, ":")
+		if !found || k != "is" {
+			return "", errorf(http.StatusBadRequest, "Invalid search: %q is not supported; use is:unresolved, is:resolved or is:ignored", tok)
+		}
+		switch v {
+		case "unresolved", "resolved", "ignored":
+			status = v
+		case "archived":
+			status = store.StatusIgnored
+		default:
+			return "", errorf(http.StatusBadRequest, "Invalid search: unknown status %q", v)
+		}
+	}
+	return status, nil
+}
+
+func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	_, present := q["query"]
+	status, err := parseQuery(q.Get("query"), present)
+	if err != nil {
+		return nil, err
+	}
+	limit := 25
+	if l := q.Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 100 {
+			return nil, errorf(http.StatusBadRequest, "limit must be between 1 and 100")
+		}
+	}
+	sort := q.Get("sort")
+	switch sort {
+	case "", store.SortDate, store.SortNew, store.SortFreq, store.SortUser:
+	case "priority", "trends", "inbox":
+		sort = store.SortDate
+	default:
+		return nil, errorf(http.StatusBadRequest, "Invalid sort: %q", sort)
+	}
+	stats := q.Get("statsPeriod")
+	switch stats {
+	case "", "24h", "14d":
+	default:
+		return nil, errorf(http.StatusBadRequest, "Invalid stats_period. Valid choices are '', '24h', and '14d'")
+	}
+	if _, set := q["statsPeriod"]; !set {
+		stats = "24h"
+	}
+	page, err := a.store.ListIssues(ctx, store.IssueQuery{
+		ProjectIDs: []uint64{p.ID}, Environments: q["environment"], Status: status, Sort: sort,
+		Limit: limit, Cursor: q.Get("cursor"), StatsPeriod: stats,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(page.Issues))
+	for i := range page.Issues {
+		out = append(out, a.serializeIssue(&page.Issues[i], p, o))
+	}
+	resp := &response{status: http.StatusOK, body: out, header: http.Header{}}
+	resp.header.Set("Link", a.link(r, q.Get("cursor"), page.Next))
+	return resp, nil
+}
+
+// link renders Sentry's Link header: a previous and a next cursor, each
+// saying whether it has results.
+func (a *API) link(r *http.Request, current, next string) string {
+	u := func(cursor string) string {
+		q := r.URL.Query()
+		q.Set("cursor", cursor)
+		return a.public.String() + r.URL.Path + "?" + q.Encode()
+	}
+	prev := "0:0:1"
+	nextCursor, hasNext := next, "true"
+	if next == "" {
+		nextCursor, hasNext = "0:0:0", "false"
+	}
+	return fmt.Sprintf(`<%s>; rel="previous"; results="false"; cursor="%s", <%s>; rel="next"; results="%s"; cursor="%s"`,
+		u(prev), prev, u(nextCursor), hasNext, nextCursor)
+}
+
+// issue resolves {id} (and {org}, when in the path) to an issue the caller
+// may see.
+func (a *API) issue(ctx context.Context, r *http.Request, c *caller) (*meta.Organization, *meta.Project, uint64, error) {
+	gid, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, nil, 0, errNotFound
+	}
+	ref, err := a.groups.Get(ctx, gid)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	p, ok := a.meta.ProjectByID(ref.ProjectID)
+	if !ok {
+		return nil, nil, 0, errNotFound
+	}
+	o, ok := a.meta.OrganizationByID(p.OrgID)
+	if !ok || !c.canSee(o) {
+		return nil, nil, 0, errNotFound
+	}
+	if slug := r.PathValue("org"); slug != "" && slug != o.Slug {
+		return nil, nil, 0, errNotFound
+	}
+	return o, p, gid, nil
+}
+
+func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, p, gid, err := a.issue(ctx, r, c)
+	if err != nil {
+		return nil, err
+	}
+	is, err := a.store.GetIssue(ctx, p.ID, gid, r.URL.Query()["environment"], "24h")
+	if err != nil {
+		return nil, err
+	}
+	if is == nil {
+		return nil, errNotFound
+	}
+	out := a.serializeIssue(is, p, o)
+	return ok(out)
+}
+
+// issueUpdate is Sentry's issue PUT body.
+type issueUpdate struct {
+	Status        string          `json:"status"`
+	StatusDetails json.RawMessage `json:"statusDetails"`
+	Substatus     string          `json:"substatus"`
+}
+
+func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, p, gid, err := a.issue(ctx, r, c)
+	if err != nil {
+		return nil, err
+	}
+	var b issueUpdate
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	details := "{}"
+	if len(b.StatusDetails) > 0 && string(b.StatusDetails) != "null" {
+		var m map[string]any
+		if err := json.Unmarshal(b.StatusDetails, &m); err != nil {
+			return nil, errorf(http.StatusBadRequest, "statusDetails must be an object")
+		}
+		details = string(b.StatusDetails)
+	}
+	switch b.Status {
+	case store.StatusResolved, store.StatusUnresolved, store.StatusIgnored:
+	case "resolvedInNextRelease":
+		b.Status, details = store.StatusResolved, `{"inNextRelease":true}`
+	case "":
+		return nil, errorf(http.StatusBadRequest, "status: This field is required.")
+	default:
+		return nil, errorf(http.StatusBadRequest, "status: %q is not a valid choice.", b.Status)
+	}
+	substatus := b.Substatus
+	if substatus == "" {
+		switch b.Status {
+		case store.StatusUnresolved:
+			substatus = "ongoing"
+		case store.StatusIgnored:
+			substatus = "archived_forever"
+		}
+	}
+	is, err := a.store.GetIssue(ctx, p.ID, gid, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	if is == nil {
+		return nil, errNotFound
+	}
+	if err := a.store.SetStatus(ctx, []store.StatusChange{{ProjectID: p.ID, GroupID: gid, Status: b.Status,
+		Substatus: substatus, Details: details, At: time.Now()}}); err != nil {
+		return nil, err
+	}
+	is.Status, is.Substatus, is.StatusDetails = b.Status, substatus, details
+	return ok(a.serializeIssue(is, p, o))
+}
+
+func (a *API) listIssueEvents(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, gid, err := a.issue(ctx, r, c)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	full := q.Get("full") == "true" || q.Get("full") == "1"
+	limit := 100
+	if l := q.Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 100 {
+			return nil, errorf(http.StatusBadRequest, "limit must be between 1 and 100")
+		}
+	}
+	var before *store.EventCursor
+	if cur := q.Get("cursor"); cur != "" && cur != "0:0:0" && cur != "0:0:1" {
+		before, err = decodeEventCursor(cur)
+		if err != nil {
+			return nil, err
+		}
+	}
+	events, err := a.store.ListEvents(ctx, store.EventQuery{ProjectID: p.ID, GroupID: gid, Limit: limit + 1, Before: before})
+	if err != nil {
+		return nil, err
+	}
+	next := ""
+	if len(events) > limit {
+		events = events[:limit]
+		last := events[len(events)-1]
+		next = encodeEventCursor(last.Time(), last.EventID)
+	}
+	out := make([]map[string]any, 0, len(events))
+	for i := range events {
+		out = append(out, serializeEvent(&events[i], full))
+	}
+	resp := &response{status: http.StatusOK, body: out, header: http.Header{}}
+	resp.header.Set("Link", a.link(r, q.Get("cursor"), next))
+	return resp, nil
+}
+
+func (a *API) getIssueEvent(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, gid, err := a.issue(ctx, r, c)
+	if err != nil {
+		return nil, err
+	}
+	var ev *store.StoredEvent
+	switch which := r.PathValue("event_id"); which {
+	case "latest", "recommended":
+		ev, err = a.store.LatestEvent(ctx, p.ID, gid)
+	case "oldest":
+		// Oldest first is a reverse scan; rare enough to page through.
+		ev, err = a.oldestEvent(ctx, p.ID, gid)
+	default:
+		eid := strings.ReplaceAll(strings.ToLower(which), "-", "")
+		ev, err = a.store.GetEvent(ctx, p.ID, eid)
+		if ev != nil && ev.GroupID != gid {
+			ev = nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ev == nil {
+		return nil, errNotFound
+	}
+	return ok(serializeEvent(ev, true))
+}
+
+func (a *API) oldestEvent(ctx context.Context, pid, gid uint64) (*store.StoredEvent, error) {
+	var last *store.StoredEvent
+	var before *store.EventCursor
+	for {
+		evs, err := a.store.ListEvents(ctx, store.EventQuery{ProjectID: pid, GroupID: gid, Limit: 1000, Before: before})
+		if err != nil || len(evs) == 0 {
+			return last, err
+		}
+		last = &evs[len(evs)-1]
+		before = &store.EventCursor{Time: last.Time(), EventID: last.EventID}
+	}
+}
+
+func (a *API) getProjectEvent(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	eid := strings.ReplaceAll(strings.ToLower(r.PathValue("event_id")), "-", "")
+	ev, err := a.store.GetEvent(ctx, p.ID, eid)
+	if err != nil {
+		return nil, err
+	}
+	if ev == nil {
+		return nil, errNotFound
+	}
+	return ok(serializeEvent(ev, true))
+}
+
+// Event cursors: "<unix ms>:<event id>", URL-safe.
+func encodeEventCursor(t time.Time, eventID string) string {
+	return strconv.FormatInt(t.UnixMilli(), 10) + ":" + eventID
+}
+
+func decodeEventCursor(c string) (*store.EventCursor, error) {
+	c, _ = url.QueryUnescape(c)
+	ms, eid, found := strings.Cut(c, ":")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !found || err != nil || len(eid) != 32 {
+		return nil, errorf(http.StatusBadRequest, "Invalid cursor parameter.")
+	}
+	return &store.EventCursor{Time: time.UnixMilli(n).UTC(), EventID: eid}, nil
+}

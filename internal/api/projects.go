@@ -1,0 +1,341 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/faultline/faultline/internal/meta"
+)
+
+func id(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func avatar() map[string]any { return map[string]any{"avatarType": "letter_avatar", "avatarUuid": nil} }
+
+func (a *API) serializeOrg(o *meta.Organization) map[string]any {
+	base := a.public.String()
+	return map[string]any{
+		"id": id(o.ID), "slug": o.Slug, "name": o.Name, "dateCreated": o.DateCreated.Format(time.RFC3339Nano),
+		"status": map[string]string{"id": "active", "name": "active"}, "isEarlyAdopter": false,
+		"require2FA": false, "avatar": avatar(), "features": []string{},
+		"links": map[string]string{"organizationUrl": base + "/organizations/" + o.Slug + "/", "regionUrl": base},
+	}
+}
+
+func serializeTeam(t *meta.Team) map[string]any {
+	return map[string]any{
+		"id": id(t.ID), "slug": t.Slug, "name": t.Name, "dateCreated": t.DateCreated.Format(time.RFC3339Nano),
+		"isMember": true, "hasAccess": true, "isPending": false, "memberCount": 1, "avatar": avatar(), "teamRole": nil,
+	}
+}
+
+func (a *API) serializeProject(p *meta.Project) map[string]any {
+	teams := []map[string]any{}
+	for _, tid := range p.TeamIDs {
+		if t, ok := a.meta.TeamByID(tid); ok {
+			teams = append(teams, map[string]any{"id": id(t.ID), "slug": t.Slug, "name": t.Name})
+		}
+	}
+	out := map[string]any{
+		"id": id(p.ID), "slug": p.Slug, "name": p.Name, "platform": nilIfEmpty(p.Platform),
+		"dateCreated": p.DateCreated.Format(time.RFC3339Nano), "isBookmarked": false, "isMember": true,
+		"hasAccess": true, "isPublic": false, "features": []string{}, "firstEvent": nil,
+		"status": p.Status, "teams": teams, "avatar": avatar(), "color": "#3f70bf",
+		"retentionDays": p.RetentionDays, "allowedDomains": p.AllowedOrigins,
+	}
+	if len(teams) > 0 {
+		out["team"] = teams[0]
+	}
+	if o, ok := a.meta.OrganizationByID(p.OrgID); ok {
+		out["organization"] = a.serializeOrg(o)
+	}
+	return out
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (a *API) listOrganizations(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	out := []map[string]any{}
+	for _, o := range a.meta.Organizations() {
+		if c.canSee(o) {
+			out = append(out, a.serializeOrg(o))
+		}
+	}
+	return ok(out)
+}
+
+type slugBody struct {
+	Name     string `json:"name"`
+	Slug     string `json:"slug"`
+	Platform string `json:"platform"`
+}
+
+func (a *API) createOrganization(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	var b slugBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	if b.Name == "" && b.Slug == "" {
+		return nil, errorf(http.StatusBadRequest, "name: This field is required.")
+	}
+	o, err := a.meta.CreateOrganization(ctx, b.Name, b.Slug, c.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	return created(a.serializeOrg(o))
+}
+
+func (a *API) getOrganization(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, err := a.org(r, c)
+	if err != nil {
+		return nil, err
+	}
+	return ok(a.serializeOrg(o))
+}
+
+func (a *API) listTeams(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, err := a.org(r, c)
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for _, t := range a.meta.Teams(o.ID) {
+		out = append(out, serializeTeam(t))
+	}
+	return ok(out)
+}
+
+func (a *API) createTeam(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, err := a.org(r, c)
+	if err != nil {
+		return nil, err
+	}
+	var b slugBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	if b.Name == "" && b.Slug == "" {
+		return nil, errorf(http.StatusBadRequest, "name: This field is required.")
+	}
+	t, err := a.meta.CreateTeam(ctx, o, b.Name, b.Slug)
+	if err != nil {
+		return nil, err
+	}
+	return created(serializeTeam(t))
+}
+
+func (a *API) createProject(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, err := a.org(r, c)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := a.meta.Team(o.ID, r.PathValue("team"))
+	if !ok {
+		return nil, errNotFound
+	}
+	var b slugBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	if b.Name == "" && b.Slug == "" {
+		return nil, errorf(http.StatusBadRequest, "name: This field is required.")
+	}
+	p, _, err := a.meta.CreateProject(ctx, t, b.Name, b.Slug, b.Platform)
+	if err != nil {
+		return nil, err
+	}
+	return created(a.serializeProject(p))
+}
+
+func (a *API) listProjects(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	out := []map[string]any{}
+	for _, p := range a.meta.Projects(0) {
+		if o, ok := a.meta.OrganizationByID(p.OrgID); ok && c.canSee(o) {
+			out = append(out, a.serializeProject(p))
+		}
+	}
+	return ok(out)
+}
+
+func (a *API) listOrgProjects(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, err := a.org(r, c)
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for _, p := range a.meta.Projects(o.ID) {
+		out = append(out, a.serializeProject(p))
+	}
+	return ok(out)
+}
+
+func (a *API) getProject(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	return ok(a.serializeProject(p))
+}
+
+// projectUpdate is the subset of Sentry's project PUT body Faultline uses.
+type projectUpdate struct {
+	Name           *string   `json:"name"`
+	Platform       *string   `json:"platform"`
+	AllowedDomains *[]string `json:"allowedDomains"`
+	RetentionDays  *int      `json:"retentionDays"`
+}
+
+func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	var b projectUpdate
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	cp := *p
+	if b.Name != nil {
+		if *b.Name == "" || len(*b.Name) > 200 {
+			return nil, errorf(http.StatusBadRequest, "name: must be 1 to 200 characters")
+		}
+		cp.Name = *b.Name
+	}
+	if b.Platform != nil {
+		cp.Platform = *b.Platform
+	}
+	if b.AllowedDomains != nil {
+		cp.AllowedOrigins = *b.AllowedDomains
+	}
+	if b.RetentionDays != nil {
+		if *b.RetentionDays < 1 || *b.RetentionDays > 3650 {
+			return nil, errorf(http.StatusBadRequest, "retentionDays: must be between 1 and 3650")
+		}
+		cp.RetentionDays = *b.RetentionDays
+	}
+	if err := a.meta.UpdateProject(ctx, &cp); err != nil {
+		return nil, err
+	}
+	return ok(a.serializeProject(&cp))
+}
+
+// serializeKey renders a DSN key in Sentry's shape.
+func (a *API) serializeKey(k *meta.Key) map[string]any {
+	host := a.public.Host
+	scheme := a.public.Scheme
+	path := a.public.Path // a URL prefix, if Faultline is served under one
+	pid := id(k.ProjectID)
+	base := scheme + "://" + host + path
+	var rl any
+	if k.RateLimit != nil {
+		rl = map[string]int{"window": k.RateLimit.Window, "count": k.RateLimit.Count}
+	}
+	return map[string]any{
+		"id": k.ID, "name": k.Label, "label": k.Label, "public": k.Public, "secret": k.Secret,
+		"projectId": k.ProjectID, "isActive": k.Active, "rateLimit": rl,
+		"dateCreated": k.DateCreated.Format(time.RFC3339Nano),
+		"dsn": map[string]string{
+			"public":   scheme + "://" + k.Public + "@" + host + path + "/" + pid,
+			"secret":   scheme + "://" + k.Public + ":" + k.Secret + "@" + host + path + "/" + pid,
+			"security": base + "/api/" + pid + "/security/?sentry_key=" + k.Public,
+			"csp":      base + "/api/" + pid + "/csp-report/?sentry_key=" + k.Public,
+			"minidump": base + "/api/" + pid + "/minidump/?sentry_key=" + k.Public,
+			"store":    base + "/api/" + pid + "/store/",
+			"envelope": base + "/api/" + pid + "/envelope/",
+			"cdn":      "",
+		},
+		"browserSdkVersion": "latest",
+	}
+}
+
+func (a *API) listKeys(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for _, k := range a.meta.Keys(p.ID) {
+		out = append(out, a.serializeKey(k))
+	}
+	return ok(out)
+}
+
+func (a *API) createKey(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	var b struct {
+		Name string `json:"name"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeBody(r, &b); err != nil {
+			return nil, err
+		}
+	}
+	k, err := a.meta.CreateKey(ctx, p, b.Name)
+	if err != nil {
+		return nil, err
+	}
+	return created(a.serializeKey(k))
+}
+
+func (a *API) key(r *http.Request, c *caller) (*meta.Key, error) {
+	_, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range a.meta.Keys(p.ID) {
+		if k.ID == r.PathValue("key") {
+			return k, nil
+		}
+	}
+	return nil, errNotFound
+}
+
+func (a *API) getKey(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	k, err := a.key(r, c)
+	if err != nil {
+		return nil, err
+	}
+	return ok(a.serializeKey(k))
+}
+
+func (a *API) updateKey(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	k, err := a.key(r, c)
+	if err != nil {
+		return nil, err
+	}
+	var b struct {
+		Name      *string         `json:"name"`
+		IsActive  *bool           `json:"isActive"`
+		RateLimit *meta.RateLimit `json:"rateLimit"`
+	}
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	cp := *k
+	if b.Name != nil {
+		cp.Label = *b.Name
+	}
+	if b.IsActive != nil {
+		cp.Active = *b.IsActive
+	}
+	if b.RateLimit != nil {
+		if b.RateLimit.Window <= 0 || b.RateLimit.Count < 0 {
+			cp.RateLimit = nil
+		} else {
+			cp.RateLimit = b.RateLimit
+		}
+	}
+	if err := a.meta.UpdateKey(ctx, &cp); err != nil {
+		return nil, err
+	}
+	return ok(a.serializeKey(&cp))
+}

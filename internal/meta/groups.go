@@ -1,0 +1,155 @@
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// GroupRef is an issue's identity: a global id allocated once per (project,
+// grouping config, hash), and a per-project short id. The id is never
+// derived from the hash, so that merging issues and upgrading the grouping
+// algorithm can point hashes at existing issues.
+type GroupRef struct {
+	ID        uint64 `json:"id"`
+	ProjectID uint64 `json:"projectId"`
+	ShortID   uint64 `json:"shortId"`
+	Config    string `json:"config"`
+	Hash      string `json:"hash"`
+}
+
+// Groups allocates and resolves issue ids in a KV bucket, with a bounded
+// in-process cache. It is safe for concurrent use, also across processes:
+// allocation is a compare-and-set, and a losing racer adopts the winner's id.
+type Groups struct {
+	kv    jetstream.KeyValue
+	mu    sync.Mutex // guards the caches
+	byKey map[string]GroupRef
+	byID  map[uint64]GroupRef
+	limit int
+}
+
+// OpenGroups creates the bucket if needed.
+func OpenGroups(ctx context.Context, js jetstream.JetStream, replicas int) (*Groups, error) {
+	if replicas <= 0 {
+		replicas = 1
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      "faultline-groups",
+		Description: "Faultline issue ids: grouping hash -> issue id, issue id -> project and short id",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("meta: groups bucket: %w", err)
+	}
+	return &Groups{kv: kv, byKey: map[string]GroupRef{}, byID: map[uint64]GroupRef{}, limit: 200_000}, nil
+}
+
+func hashKey(projectID uint64, config, hash string) string {
+	return "h." + strconv.FormatUint(projectID, 10) + "." + config + "." + hash
+}
+
+func (g *Groups) cache(key string, ref GroupRef) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.byKey) >= g.limit {
+		// Crude but bounded: start over. Misses cost one KV read each.
+		g.byKey = map[string]GroupRef{}
+		g.byID = map[uint64]GroupRef{}
+	}
+	if key != "" {
+		g.byKey[key] = ref
+	}
+	g.byID[ref.ID] = ref
+}
+
+// Resolve returns the issue for a grouping hash, allocating it on first
+// sight; created reports whether this call allocated it.
+func (g *Groups) Resolve(ctx context.Context, projectID uint64, config, hash string) (ref GroupRef, created bool, err error) {
+	key := hashKey(projectID, config, hash)
+	g.mu.Lock()
+	ref, ok := g.byKey[key]
+	g.mu.Unlock()
+	if ok {
+		return ref, false, nil
+	}
+	if e, err := g.kv.Get(ctx, key); err == nil {
+		id, err := strconv.ParseUint(string(e.Value()), 10, 64)
+		if err != nil {
+			return GroupRef{}, false, fmt.Errorf("meta: %s holds %q", key, e.Value())
+		}
+		ref, err := g.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			// A crash between the two writes below: finish the allocation.
+			ref, err = g.record(ctx, GroupRef{ID: id, ProjectID: projectID, Config: config, Hash: hash})
+		}
+		if err != nil {
+			return GroupRef{}, false, err
+		}
+		g.cache(key, ref)
+		return ref, false, nil
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return GroupRef{}, false, err
+	}
+	id, err := nextSeq(ctx, g.kv, "seq.group")
+	if err != nil {
+		return GroupRef{}, false, err
+	}
+	if _, err := g.kv.Create(ctx, key, []byte(strconv.FormatUint(id, 10))); errors.Is(err, jetstream.ErrKeyExists) {
+		// Another worker allocated it first; use theirs (our id is a gap).
+		return g.Resolve(ctx, projectID, config, hash)
+	} else if err != nil {
+		return GroupRef{}, false, err
+	}
+	ref, err = g.record(ctx, GroupRef{ID: id, ProjectID: projectID, Config: config, Hash: hash})
+	if err != nil {
+		return GroupRef{}, false, err
+	}
+	g.cache(key, ref)
+	return ref, true, nil
+}
+
+// record allocates the short id and writes the id's record, once.
+func (g *Groups) record(ctx context.Context, ref GroupRef) (GroupRef, error) {
+	short, err := nextSeq(ctx, g.kv, "seq.short."+strconv.FormatUint(ref.ProjectID, 10))
+	if err != nil {
+		return GroupRef{}, err
+	}
+	ref.ShortID = short
+	b, _ := json.Marshal(ref)
+	if _, err := g.kv.Create(ctx, "g."+strconv.FormatUint(ref.ID, 10), b); errors.Is(err, jetstream.ErrKeyExists) {
+		return g.Get(ctx, ref.ID)
+	} else if err != nil {
+		return GroupRef{}, err
+	}
+	return ref, nil
+}
+
+// Get returns the issue with id, or ErrNotFound.
+func (g *Groups) Get(ctx context.Context, id uint64) (GroupRef, error) {
+	g.mu.Lock()
+	ref, ok := g.byID[id]
+	g.mu.Unlock()
+	if ok {
+		return ref, nil
+	}
+	e, err := g.kv.Get(ctx, "g."+strconv.FormatUint(id, 10))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return GroupRef{}, ErrNotFound
+	}
+	if err != nil {
+		return GroupRef{}, err
+	}
+	if err := json.Unmarshal(e.Value(), &ref); err != nil {
+		return GroupRef{}, err
+	}
+	g.cache("", ref)
+	return ref, nil
+}

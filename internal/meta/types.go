@@ -1,0 +1,97 @@
+package meta
+
+import (
+	"time"
+)
+
+// Organization is a tenant: teams, projects and members belong to one.
+type Organization struct {
+	ID          uint64    `json:"id"`
+	Slug        string    `json:"slug"`
+	Name        string    `json:"name"`
+	DateCreated time.Time `json:"dateCreated"`
+	// Members are the user ids that may act in the organization.
+	Members []uint64 `json:"members,omitempty"`
+}
+
+// HasMember reports whether user belongs to the organization.
+func (o *Organization) HasMember(userID uint64) bool {
+	for _, m := range o.Members {
+		if m == userID {
+			return true
+		}
+	}
+	return false
+}
+
+// Team groups projects inside an organization.
+type Team struct {
+	ID          uint64    `json:"id"`
+	OrgID       uint64    `json:"orgId"`
+	Slug        string    `json:"slug"`
+	Name        string    `json:"name"`
+	DateCreated time.Time `json:"dateCreated"`
+}
+
+// Project statuses.
+const (
+	ProjectActive   = "active"
+	ProjectDisabled = "disabled"
+)
+
+// Project receives events through its DSN keys.
+type Project struct {
+	ID          uint64    `json:"id"`
+	OrgID       uint64    `json:"orgId"`
+	TeamIDs     []uint64  `json:"teamIds"`
+	Slug        string    `json:"slug"`
+	Name        string    `json:"name"`
+	Platform    string    `json:"platform"`
+	Status      string    `json:"status"`
+	DateCreated time.Time `json:"dateCreated"`
+	// RetentionDays is how long events are kept.
+	RetentionDays int `json:"retentionDays"`
+	// AllowedOrigins lists the browser origins allowed to send events; "*"
+	// allows any.
+	AllowedOrigins []string `json:"allowedOrigins"`
+}
+
+// DefaultRetentionDays is a new project's retention.
+const DefaultRetentionDays = 90
+
+// Key is a DSN key (Sentry's ProjectKey). Its public part authenticates
+// ingest requests.
+type Key struct {
+	ID          string     `json:"id"` // the public key, as Sentry's API does
+	ProjectID   uint64     `json:"projectId"`
+	Label       string     `json:"label"`
+	Public      string     `json:"public"`
+	Secret      string     `json:"secret"`
+	Active      bool       `json:"isActive"`
+	DateCreated time.Time  `json:"dateCreated"`
+	RateLimit   *RateLimit `json:"rateLimit,omitempty"`
+}
+
+// RateLimit is Sentry's per-key limit: Count events per Window seconds.
+type RateLimit struct {
+	Window int `json:"window"`
+	Count  int `json:"count"`
+}
+
+// User is a person or a service account.
+type User struct {
+	ID          uint64    `json:"id"`
+	Email       string    `json:"email"`
+	Name        string    `json:"name"`
+	Superuser   bool      `json:"superuser"`
+	DateCreated time.Time `json:"dateCreated"`
+}
+
+// Token is an API bearer token. Only its SHA-256 is stored.
+type Token struct {
+	Hash        string    `json:"hash"`
+	UserID      uint64    `json:"userId"`
+	Name        string    `json:"name"`
+	Scopes      []string  `json:"scopes"`
+	DateCreated time.Time `json:"dateCreated"`
+}

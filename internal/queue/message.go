@@ -1,0 +1,126 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Kinds of payload a message carries.
+const (
+	KindStore    = "store"    // a /store/ body: one event JSON
+	KindEnvelope = "envelope" // an envelope, whole or one split item
+)
+
+// Message is one accepted request as ingest publishes it: the body exactly
+// as it arrived (still compressed where the client compressed it, which
+// keeps the queue small and ingest fast) plus what ingest learned about it.
+type Message struct {
+	ProjectID uint64
+	EventID   string // 32 hex; the Nats-Msg-Id is "project:event"
+	Kind      string
+	Encoding  string // Content-Encoding of Body: "", "gzip", "deflate", "br", "zstd"
+	Received  time.Time
+	ClientIP  string
+	Client    string // the SDK's sentry_client, e.g. "sentry.go/0.46.2"
+	Body      []byte
+}
+
+// Message headers. Only ingest publishes to the stream, so workers trust them.
+const (
+	hdrKind     = "Fl-Kind"
+	hdrEncoding = "Fl-Encoding"
+	hdrReceived = "Fl-Received"
+	hdrClientIP = "Fl-Client-Ip"
+	hdrEventID  = "Fl-Event-Id"
+	hdrProject  = "Fl-Project"
+	hdrClient   = "Fl-Client"
+)
+
+// Subject returns the subject for a project's messages.
+func Subject(projectID uint64) string {
+	return SubjectRoot + "." + strconv.FormatUint(projectID, 10)
+}
+
+// ErrQueueFull means the stream is at its limits and refused the message.
+var ErrQueueFull = errors.New("queue: full")
+
+// ErrUnavailable means the message could not be stored in time.
+var ErrUnavailable = errors.New("queue: unavailable")
+
+// Publish stores m durably and returns once JetStream has acknowledged it.
+// A duplicate (same project and event id inside the dedup window) is
+// acknowledged without being stored twice.
+func (q *Queue) Publish(ctx context.Context, m *Message) error {
+	msg := &nats.Msg{Subject: Subject(m.ProjectID), Data: m.Body, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(m.ProjectID, 10)+":"+m.EventID)
+	msg.Header.Set(hdrProject, strconv.FormatUint(m.ProjectID, 10))
+	msg.Header.Set(hdrKind, m.Kind)
+	if m.Encoding != "" {
+		msg.Header.Set(hdrEncoding, m.Encoding)
+	}
+	msg.Header.Set(hdrReceived, strconv.FormatInt(m.Received.UnixMilli(), 10))
+	if m.ClientIP != "" {
+		msg.Header.Set(hdrClientIP, m.ClientIP)
+	}
+	msg.Header.Set(hdrEventID, m.EventID)
+	if m.Client != "" {
+		msg.Header.Set(hdrClient, m.Client)
+	}
+	ctx, cancel := context.WithTimeout(ctx, q.cfg.PublishTimeout)
+	defer cancel()
+	_, err := q.js.PublishMsg(ctx, msg)
+	if err != nil {
+		if isFull(err) {
+			return fmt.Errorf("%w: %v", ErrQueueFull, err)
+		}
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Decode reads a message published by Publish.
+func Decode(msg jetstream.Msg) (Message, error) {
+	h := msg.Headers()
+	pid, err := strconv.ParseUint(h.Get(hdrProject), 10, 64)
+	if err != nil {
+		return Message{}, fmt.Errorf("queue: bad %s header: %w", hdrProject, err)
+	}
+	ms, _ := strconv.ParseInt(h.Get(hdrReceived), 10, 64)
+	return Message{
+		ProjectID: pid,
+		EventID:   h.Get(hdrEventID),
+		Kind:      h.Get(hdrKind),
+		Encoding:  h.Get(hdrEncoding),
+		Received:  time.UnixMilli(ms).UTC(),
+		ClientIP:  h.Get(hdrClientIP),
+		Client:    h.Get(hdrClient),
+		Body:      msg.Data(),
+	}, nil
+}
+
+// JetStream error codes for a stream that refuses a message at its limits.
+const (
+	errCodeStoreFailed      = 10077 // with "maximum bytes/messages exceeded"
+	errCodeStorageExhausted = 10047
+)
+
+func isFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case errCodeStorageExhausted:
+		return true
+	case errCodeStoreFailed:
+		return strings.Contains(apiErr.Description, "maximum")
+	}
+	return false
+}

@@ -1,0 +1,264 @@
+// Package queue is Faultline's durable buffer between ingest and the
+// workers: a NATS JetStream stream, on an embedded server by default or on an
+// external NATS cluster. Ingest answers 200 only after JetStream has
+// acknowledged the message, so an accepted event survives a crash of the
+// process (and, with SyncAlways, a power loss).
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// MaxPayload is the largest queue message: the server's max_payload. Larger
+// envelopes are split into one message per item by ingest.
+const MaxPayload = 8 << 20
+
+// Names of the JetStream assets.
+const (
+	StreamName   = "FAULTLINE_INGEST"
+	SubjectRoot  = "faultline.ingest"
+	ConsumerName = "workers"
+)
+
+// Config configures the queue.
+type Config struct {
+	// URL of an external NATS cluster; empty runs an embedded server.
+	URL string
+	// DataDir holds the embedded server's JetStream files.
+	DataDir string
+	// ListenAddr, if set, makes the embedded server accept NATS clients
+	// (host:port), so that other Faultline roles can share it.
+	ListenAddr string
+	// SyncAlways fsyncs every JetStream write before acknowledging it, so
+	// that accepted events survive a power loss, not only a crash.
+	SyncAlways bool
+	// Replicas of the stream and buckets on a cluster (1 when embedded).
+	Replicas int
+	// Stream limits: the queue never grows without bound. When full, new
+	// messages are refused (discard new) and ingest answers 429.
+	MaxBytes int64
+	MaxMsgs  int64
+	MaxAge   time.Duration
+	// DedupWindow is how long a Nats-Msg-Id is remembered, so that an SDK's
+	// retry of one event inside the window is stored once.
+	DedupWindow time.Duration
+	// PublishTimeout bounds the wait for a JetStream ack.
+	PublishTimeout time.Duration
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.URL == "" && c.DataDir == "" {
+		return errors.New("queue: need a NATS URL or an embedded data directory")
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = 4 << 30
+	}
+	if c.MaxMsgs == 0 {
+		c.MaxMsgs = 20_000_000
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = 7 * 24 * time.Hour
+	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = 2 * time.Minute
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 5 * time.Second
+	}
+	return nil
+}
+
+// Queue is a connection to JetStream with Faultline's stream in place.
+type Queue struct {
+	cfg    Config
+	srv    *server.Server // nil when external
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	log    *slog.Logger
+}
+
+// Open starts the embedded server if configured, connects, and creates or
+// updates the stream.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Queue, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	q := &Queue{cfg: cfg, log: log}
+	var opts []nats.Option
+	opts = append(opts, nats.Name("faultline"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
+	target := cfg.URL
+	if cfg.URL == "" {
+		srv, err := startEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		q.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+		target = ""
+	}
+	nc, err := nats.Connect(target, opts...)
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("queue: connect: %w", err)
+	}
+	q.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("queue: jetstream: %w", err)
+	}
+	q.js = js
+	scfg := jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "Faultline: raw ingested payloads waiting for the workers",
+		Subjects:    []string{SubjectRoot + ".>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardNew,
+		MaxBytes:    cfg.MaxBytes,
+		MaxMsgs:     cfg.MaxMsgs,
+		MaxAge:      cfg.MaxAge,
+		MaxMsgSize:  MaxPayload,
+		Duplicates:  cfg.DedupWindow,
+		Replicas:    cfg.Replicas,
+	}
+	st, err := js.CreateOrUpdateStream(ctx, scfg)
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("queue: stream %s: %w", StreamName, err)
+	}
+	q.stream = st
+	return q, nil
+}
+
+func startEmbedded(cfg Config) (*server.Server, error) {
+	opts := &server.Options{
+		ServerName:         "faultline",
+		JetStream:          true,
+		StoreDir:           filepath.Join(cfg.DataDir),
+		MaxPayload:         MaxPayload,
+		SyncAlways:         cfg.SyncAlways,
+		DontListen:         cfg.ListenAddr == "",
+		NoSigs:             true,
+		NoLog:              true,
+		JetStreamMaxMemory: 64 << 20,
+	}
+	if cfg.ListenAddr != "" {
+		host, port, err := net.SplitHostPort(cfg.ListenAddr)
+		if err != nil {
+			return nil, fmt.Errorf("queue: listen address: %w", err)
+		}
+		opts.Host = host
+		if opts.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("queue: listen port: %w", err)
+		}
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("queue: embedded nats: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("queue: embedded nats did not start")
+	}
+	return srv, nil
+}
+
+// JetStream returns the JetStream context, for the metadata buckets.
+func (q *Queue) JetStream() jetstream.JetStream { return q.js }
+
+// Conn returns the NATS connection.
+func (q *Queue) Conn() *nats.Conn { return q.nc }
+
+// ClientURL returns the address other processes can connect to: the
+// external URL, or the embedded server's listener ("" if it has none).
+func (q *Queue) ClientURL() string {
+	if q.cfg.URL != "" {
+		u, err := url.Parse(q.cfg.URL)
+		if err == nil {
+			u.User = nil
+			return u.String()
+		}
+		return ""
+	}
+	if q.cfg.ListenAddr == "" {
+		return ""
+	}
+	return q.srv.ClientURL()
+}
+
+// Close drains the connection and stops the embedded server.
+func (q *Queue) Close() {
+	if q.nc != nil {
+		q.nc.Close()
+	}
+	if q.srv != nil {
+		q.srv.Shutdown()
+		q.srv.WaitForShutdown()
+	}
+}
+
+// Connected reports whether the NATS connection is up.
+func (q *Queue) Connected() bool { return q.nc != nil && q.nc.IsConnected() }
+
+// Backlog reports the messages waiting for the workers: not yet delivered,
+// and delivered but not acknowledged.
+type Backlog struct {
+	Messages   uint64 `json:"messages"`
+	Bytes      uint64 `json:"bytes"`
+	Pending    uint64 `json:"pending"`
+	AckPending int    `json:"ackPending"`
+}
+
+// Backlog reads the stream and consumer state.
+func (q *Queue) Backlog(ctx context.Context) (Backlog, error) {
+	info, err := q.stream.Info(ctx)
+	if err != nil {
+		return Backlog{}, err
+	}
+	b := Backlog{Messages: info.State.Msgs, Bytes: info.State.Bytes}
+	if c, err := q.stream.Consumer(ctx, ConsumerName); err == nil {
+		if ci, err := c.Info(ctx); err == nil {
+			b.Pending, b.AckPending = ci.NumPending, ci.NumAckPending
+		}
+	}
+	return b, nil
+}
+
+// Consumer returns the workers' durable pull consumer, creating it if
+// needed. All workers share it; each message goes to one of them.
+func (q *Queue) Consumer(ctx context.Context, ackWait time.Duration) (jetstream.Consumer, error) {
+	return q.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		Description:   "Faultline processing workers",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1, // never give up on an accepted event
+		MaxAckPending: 50_000,
+		FilterSubject: SubjectRoot + ".>",
+	})
+}

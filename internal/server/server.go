@@ -1,0 +1,316 @@
+// Package server assembles Faultline's components into a running process.
+// One binary plays every role: "all" (the embedded default: NATS,
+// ClickHouse, ingest, workers and API in one process) or any of ingest,
+// worker and api against an external NATS cluster and ClickHouse servers.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/internal/api"
+	"github.com/faultline/faultline/internal/ingest"
+	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/process"
+	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/store"
+)
+
+// Roles a process can play.
+const (
+	RoleAll    = "all"
+	RoleIngest = "ingest"
+	RoleWorker = "worker"
+	RoleAPI    = "api"
+)
+
+// MinAdminTokenLen is the shortest FAULTLINE_ADMIN_TOKEN accepted.
+const MinAdminTokenLen = 32
+
+// Config is the whole process's configuration.
+type Config struct {
+	Addr       string // HTTP listen address
+	DataDir    string // embedded NATS and ClickHouse data
+	PublicURL  string // how clients reach Faultline; default http://Addr
+	Roles      []string
+	NoMigrate  bool
+	AdminToken string // FAULTLINE_ADMIN_TOKEN; never logged
+
+	Queue  queue.Config
+	Store  store.Config
+	Ingest ingest.Config
+	Worker process.Config
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8000"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.PublicURL == "" {
+		host := c.Addr
+		if strings.HasPrefix(host, ":") || strings.HasPrefix(host, "0.0.0.0:") {
+			_, port, _ := net.SplitHostPort(host)
+			host = "127.0.0.1:" + port
+		}
+		c.PublicURL = "http://" + host
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if len(c.Roles) == 0 {
+		c.Roles = []string{RoleAll}
+	}
+	for _, r := range c.Roles {
+		switch r {
+		case RoleAll, RoleIngest, RoleWorker, RoleAPI:
+		default:
+			return fmt.Errorf("unknown role %q (want all, ingest, worker or api)", r)
+		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < MinAdminTokenLen {
+		return fmt.Errorf("FAULTLINE_ADMIN_TOKEN must be at least %d characters long (got %d)", MinAdminTokenLen, len(c.AdminToken))
+	}
+	if c.Queue.URL == "" {
+		c.Queue.DataDir = filepath.Join(c.DataDir, "nats")
+	}
+	if c.Store.URL == "" {
+		c.Store.Path = filepath.Join(c.DataDir, "clickhouse")
+		if c.Store.EmbeddedSettings == nil {
+			// Keep an idle laptop install small: chDB's caches default to GiBs.
+			c.Store.EmbeddedSettings = map[string]string{
+				"mark_cache_size":          "268435456",
+				"uncompressed_cache_size":  "0",
+				"index_mark_cache_size":    "67108864",
+				"primary_index_cache_size": "67108864",
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Config) has(role string) bool {
+	return slices.Contains(c.Roles, RoleAll) || slices.Contains(c.Roles, role)
+}
+
+// Server is a running Faultline process.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	queue  *queue.Queue
+	meta   *meta.Store
+	groups *meta.Groups
+	store  *store.Store // nil for a pure ingest process
+	worker *process.Worker
+	mux    *http.ServeMux
+}
+
+// New opens every component the roles need: the queue and metadata always,
+// the store for the worker and API roles. It migrates the store unless
+// NoMigrate is set.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	if cfg.Queue.URL == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if s.queue, err = queue.Open(ctx, cfg.Queue, log.With("component", "queue")); err != nil {
+		return nil, err
+	}
+	if s.meta, err = meta.Open(ctx, s.queue.JetStream(), meta.Config{Replicas: cfg.Queue.Replicas}, log.With("component", "meta")); err != nil {
+		return nil, err
+	}
+	if s.groups, err = meta.OpenGroups(ctx, s.queue.JetStream(), cfg.Queue.Replicas); err != nil {
+		return nil, err
+	}
+	if cfg.AdminToken != "" {
+		if _, err := s.meta.EnsureAdminToken(ctx, cfg.AdminToken); err != nil {
+			return nil, fmt.Errorf("bootstrap admin token: %w", err)
+		}
+		log.Info("admin token ready (from FAULTLINE_ADMIN_TOKEN)")
+	}
+	if cfg.has(RoleWorker) || cfg.has(RoleAPI) {
+		if s.store, err = store.Open(ctx, cfg.Store, log.With("component", "store")); err != nil {
+			return nil, err
+		}
+		if !cfg.NoMigrate {
+			if err := s.store.Migrate(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.has(RoleIngest) {
+		h, err := ingest.New(cfg.Ingest, s.meta, s.queue, log.With("component", "ingest"))
+		if err != nil {
+			return nil, err
+		}
+		h.Register(s.mux)
+	}
+	if cfg.has(RoleAPI) {
+		a, err := api.New(api.Config{PublicURL: cfg.PublicURL}, s.meta, s.store, s.groups, log.With("component", "api"))
+		if err != nil {
+			return nil, err
+		}
+		a.Register(s.mux)
+	}
+	if cfg.has(RoleWorker) {
+		cons, err := s.queue.Consumer(ctx, workerAckWait(cfg.Worker))
+		if err != nil {
+			return nil, err
+		}
+		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
+			Projects: s.meta, Log: log.With("component", "worker")})
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	ok = true
+	return s, nil
+}
+
+func workerAckWait(c process.Config) time.Duration {
+	c.Validate() //nolint:errcheck // only fills defaults
+	return c.AckWait
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Meta returns the metadata store.
+func (s *Server) Meta() *meta.Store { return s.meta }
+
+// Store returns the event store (nil for an ingest-only process).
+func (s *Server) Store() *store.Store { return s.store }
+
+// Queue returns the queue.
+func (s *Server) Queue() *queue.Queue { return s.queue }
+
+// Serve runs the HTTP server on ln and the workers until ctx is done, then
+// shuts down gracefully: requests in flight finish (their events are queued
+// or refused), workers ack what they stored.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	var wg sync.WaitGroup
+	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	if s.worker != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.worker.Run(wctx) //nolint:errcheck
+		}()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("faultline listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL, "roles", s.cfg.Roles)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx) //nolint:errcheck
+	stopWorkers()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close releases every component.
+func (s *Server) Close() {
+	if s.store != nil {
+		s.store.Close()
+	}
+	if s.meta != nil {
+		s.meta.Close()
+	}
+	if s.queue != nil {
+		s.queue.Close()
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ok"}`)) //nolint:errcheck
+}
+
+// readyz reports readiness. Ingest keeps accepting into the queue while
+// ClickHouse is down, so readiness depends on NATS alone; the body says
+// how ClickHouse and the backlog are doing.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	type component struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	}
+	body := struct {
+		Status     string         `json:"status"`
+		NATS       component      `json:"nats"`
+		Queue      *queue.Backlog `json:"queue,omitempty"`
+		ClickHouse *component     `json:"clickhouse,omitempty"`
+		Worker     *component     `json:"worker,omitempty"`
+	}{Status: "ready"}
+	status := http.StatusOK
+	body.NATS.OK = s.queue.Connected()
+	if b, err := s.queue.Backlog(ctx); err != nil {
+		body.NATS.OK, body.NATS.Error = false, err.Error()
+	} else {
+		body.Queue = &b
+	}
+	if !body.NATS.OK {
+		status, body.Status = http.StatusServiceUnavailable, "unavailable"
+		if body.NATS.Error == "" {
+			body.NATS.Error = "not connected"
+		}
+	}
+	if s.store != nil {
+		c := &component{OK: true}
+		if err := s.store.Ping(ctx); err != nil {
+			c.OK, c.Error = false, err.Error()
+		}
+		body.ClickHouse = c
+	}
+	if s.worker != nil {
+		c := &component{OK: true}
+		if err := s.worker.LastError(); err != nil {
+			c.OK, c.Error = false, "storing events is failing; the backlog waits in the queue: "+err.Error()
+		}
+		body.Worker = c
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body) //nolint:errcheck
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Event is one processed event, as the worker writes it.
+type Event struct {
+	ProjectID      uint64
+	Timestamp      time.Time // UTC, millisecond precision
+	EventID        string    // 32 lowercase hex
+	GroupID        uint64
+	PrimaryHash    string
+	Received       time.Time
+	Type           string // "error" or "default"
+	Level          string
+	Platform       string
+	Environment    string
+	Release        string
+	Dist           string
+	Transaction    string
+	Message        string
+	Title          string
+	Culprit        string
+	ExceptionType  string
+	ExceptionValue string
+	TagKeys        []string
+	TagValues      []string
+	UserID         string
+	UserEmail      string
+	UserName       string
+	IPAddress      string
+	UserKey        string // what counts as one user: id, else email, username or ip
+	SDKName        string
+	SDKVersion     string
+	RetentionDays  uint16
+	Body           string // normalized event JSON
+}
+
+var eventCols = []string{
+	"project_id", "timestamp", "timestamp_ms", "event_id", "group_id", "primary_hash", "received",
+	"type", "level", "platform", "environment", "release", "dist", "transaction", "message", "title",
+	"culprit", "exception_type", "exception_value", "tags.key", "tags.value", "user_id", "user_email",
+	"user_name", "ip_address", "user_key", "sdk_name", "sdk_version", "retention_days", "deleted", "body",
+}
+
+func (e *Event) row() []any {
+	keys, vals := e.TagKeys, e.TagValues
+	if keys == nil {
+		keys = []string{}
+	}
+	if vals == nil {
+		vals = []string{}
+	}
+	ts := e.Timestamp.UTC()
+	return []any{
+		e.ProjectID, ts.Truncate(time.Second), uint16(ts.Nanosecond() / int(time.Millisecond)), e.EventID,
+		e.GroupID, e.PrimaryHash, e.Received.UTC(), e.Type, e.Level, e.Platform, e.Environment,
+		e.Release, e.Dist, e.Transaction, e.Message, e.Title, e.Culprit, e.ExceptionType,
+		e.ExceptionValue, keys, vals, e.UserID, e.UserEmail, e.UserName, e.IPAddress, e.UserKey,
+		e.SDKName, e.SDKVersion, e.RetentionDays, uint8(0), e.Body,
+	}
+}
+
+// InsertEvents writes events. On the embedded engine the rows go in chunks
+// of bounded size, so a large batch is not atomic: a caller that retries
+// after an error must first skip the events already stored (ExistingEvents).
+func (s *Store) InsertEvents(ctx context.Context, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(events))
+	for i := range events {
+		if len(events[i].EventID) != 32 {
+			return fmt.Errorf("store: event id %q is not 32 hex characters", events[i].EventID)
+		}
+		rows[i] = events[i].row()
+	}
+	return s.t.insert(ctx, s.table("events"), eventCols, rows)
+}
+
+// EventKey identifies an event.
+type EventKey struct {
+	ProjectID uint64
+	EventID   string
+}
+
+// ExistingEvents returns which of keys are already stored.
+func (s *Store) ExistingEvents(ctx context.Context, keys []EventKey) (map[EventKey]bool, error) {
+	out := map[EventKey]bool{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	byProject := map[uint64][]string{}
+	for _, k := range keys {
+		byProject[k.ProjectID] = append(byProject[k.ProjectID], k.EventID)
+	}
+	for pid, ids := range byProject {
+		var rows []struct {
+			EventID string `ch:"event_id"`
+		}
+		q := "SELECT DISTINCT event_id FROM " + s.table("events") +
+			" WHERE project_id = " + num(pid) + " AND event_id IN " + strs(ids)
+		if err := s.t.query(ctx, &rows, q); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[EventKey{pid, r.EventID}] = true
+		}
+	}
+	return out, nil
+}
+
+// StoredEvent is an event as read back for the API.
+type StoredEvent struct {
+	ProjectID   uint64    `ch:"project_id"`
+	EventID     string    `ch:"event_id"`
+	GroupID     uint64    `ch:"group_id"`
+	Timestamp   time.Time `ch:"timestamp"`
+	TimestampMS uint16    `ch:"timestamp_ms"`
+	Received    time.Time `ch:"received"`
+	Title       string    `ch:"title"`
+	Culprit     string    `ch:"culprit"`
+	Message     string    `ch:"message"`
+	Platform    string    `ch:"platform"`
+	Level       string    `ch:"level"`
+	Type        string    `ch:"type"`
+	Environment string    `ch:"environment"`
+	Release     string    `ch:"release"`
+	TagKeys     []string  `ch:"tags.key"`
+	TagValues   []string  `ch:"tags.value"`
+	Body        string    `ch:"body"`
+}
+
+// Time returns the event timestamp with its milliseconds.
+func (e *StoredEvent) Time() time.Time {
+	return e.Timestamp.Add(time.Duration(e.TimestampMS) * time.Millisecond)
+}
+
+const storedEventCols = "project_id, event_id, group_id, timestamp, timestamp_ms, received, title, culprit, " +
+	"message, platform, level, type, environment, release, `tags.key`, `tags.value`, body"
+
+// EventQuery selects events of one group, newest first.
+type EventQuery struct {
+	ProjectID uint64
+	GroupID   uint64
+	Limit     int
+	// Before pages: only events strictly older than (Time, EventID).
+	Before *EventCursor
+}
+
+// EventCursor is a keyset position in an event list.
+type EventCursor struct {
+	Time    time.Time
+	EventID string
+}
+
+// ListEvents returns a group's events, newest first.
+func (s *Store) ListEvents(ctx context.Context, q EventQuery) ([]StoredEvent, error) {
+	if q.Limit <= 0 || q.Limit > 1000 {
+		q.Limit = 100
+	}
+	var where strings.Builder
+	where.WriteString("project_id = " + num(q.ProjectID) + " AND group_id = " + num(q.GroupID) + " AND deleted = 0")
+	if c := q.Before; c != nil {
+		sec, ms := c.Time.UTC().Truncate(time.Second), uint64(c.Time.Nanosecond()/int(time.Millisecond))
+		fmt.Fprintf(&where, " AND (timestamp < %s OR (timestamp = %s AND (timestamp_ms < %d OR (timestamp_ms = %d AND event_id < %s))))",
+			ts(sec), ts(sec), ms, ms, str(c.EventID))
+	}
+	var rows []StoredEvent
+	err := s.t.query(ctx, &rows, "SELECT "+storedEventCols+" FROM "+s.table("events")+
+		" WHERE "+where.String()+
+		" ORDER BY timestamp DESC, timestamp_ms DESC, event_id DESC LIMIT 1 BY event_id LIMIT "+fmt.Sprint(q.Limit))
+	return rows, err
+}
+
+// GetEvent returns one event of a project, or nil.
+func (s *Store) GetEvent(ctx context.Context, projectID uint64, eventID string) (*StoredEvent, error) {
+	var rows []StoredEvent
+	err := s.t.query(ctx, &rows, "SELECT "+storedEventCols+" FROM "+s.table("events")+
+		" WHERE project_id = "+num(projectID)+" AND event_id = "+str(eventID)+" AND deleted = 0 LIMIT 1")
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
+}
+
+// LatestEvent returns a group's newest event, or nil.
+func (s *Store) LatestEvent(ctx context.Context, projectID, groupID uint64) (*StoredEvent, error) {
+	rows, err := s.ListEvents(ctx, EventQuery{ProjectID: projectID, GroupID: groupID, Limit: 1})
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
+}

@@ -1,0 +1,369 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Group is an issue's metadata as the worker last saw it.
+type Group struct {
+	ProjectID      uint64 `ch:"project_id"`
+	GroupID        uint64 `ch:"group_id"`
+	ShortID        uint64 `ch:"short_id"`
+	PrimaryHash    string `ch:"primary_hash"`
+	GroupingConfig string `ch:"grouping_config"`
+	Title          string `ch:"title"`
+	Culprit        string `ch:"culprit"`
+	Level          string `ch:"level"`
+	Type           string `ch:"type"`
+	Platform       string `ch:"platform"`
+	Metadata       string `ch:"metadata"` // JSON object
+	Version        uint64 `ch:"version"`  // unix ms; the latest wins
+}
+
+var groupCols = []string{"project_id", "group_id", "short_id", "primary_hash", "grouping_config",
+	"title", "culprit", "level", "type", "platform", "metadata", "version"}
+
+// UpsertGroups records group metadata. The row with the highest Version wins.
+func (s *Store) UpsertGroups(ctx context.Context, groups []Group) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(groups))
+	for i, g := range groups {
+		rows[i] = []any{g.ProjectID, g.GroupID, g.ShortID, g.PrimaryHash, g.GroupingConfig,
+			g.Title, g.Culprit, g.Level, g.Type, g.Platform, g.Metadata, g.Version}
+	}
+	return s.t.insert(ctx, s.table("groups"), groupCols, rows)
+}
+
+// Issue status values, as Sentry names them.
+const (
+	StatusUnresolved = "unresolved"
+	StatusResolved   = "resolved"
+	StatusIgnored    = "ignored"
+)
+
+// StatusChange sets an issue's status.
+type StatusChange struct {
+	ProjectID uint64
+	GroupID   uint64
+	Status    string
+	Substatus string
+	Details   string // JSON object, Sentry's statusDetails
+	At        time.Time
+}
+
+// SetStatus records status changes; the latest wins.
+func (s *Store) SetStatus(ctx context.Context, changes []StatusChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(changes))
+	for i, c := range changes {
+		if c.Details == "" {
+			c.Details = "{}"
+		}
+		if c.At.IsZero() {
+			c.At = time.Now()
+		}
+		rows[i] = []any{c.ProjectID, c.GroupID, c.Status, c.Substatus, c.Details, uint64(c.At.UnixMilli())}
+	}
+	return s.t.insert(ctx, s.table("group_status"), []string{"project_id", "group_id", "status", "substatus", "status_details", "updated_ms"}, rows)
+}
+
+// Issue is an issue as listed: aggregates, metadata and status.
+type Issue struct {
+	Group
+	TimesSeen     uint64
+	Users         uint64
+	FirstSeen     time.Time
+	LastSeen      time.Time
+	Status        string
+	Substatus     string
+	StatusDetails string
+	Stats         []Bucket // filled when IssueQuery.StatsPeriod is set
+}
+
+// Bucket is one interval of an issue's event counts.
+type Bucket struct {
+	Start time.Time
+	Count uint64
+}
+
+// Sort orders, as Sentry names them.
+const (
+	SortDate = "date" // last seen
+	SortNew  = "new"  // first seen
+	SortFreq = "freq" // event count
+	SortUser = "user" // user count
+)
+
+// IssueQuery selects issues of one or more projects.
+type IssueQuery struct {
+	ProjectIDs   []uint64
+	GroupIDs     []uint64 // optional: only these
+	Environments []string
+	Status       string // "" for any
+	Sort         string
+	Limit        int
+	Cursor       string // from a previous IssuePage.Next
+	// StatsPeriod is "24h" (hourly buckets) or "14d" (daily); "" for none.
+	StatsPeriod string
+	Now         time.Time
+}
+
+// IssuePage is one page of issues, with the cursor for the next.
+type IssuePage struct {
+	Issues []Issue
+	Next   string // "" when there is no next page
+}
+
+// ErrBadCursor means a cursor could not be decoded.
+var ErrBadCursor = errors.New("store: invalid cursor")
+
+type aggRow struct {
+	GroupID   uint64    `ch:"group_id"`
+	TimesSeen uint64    `ch:"times_seen"`
+	Users     uint64    `ch:"users"`
+	FirstSeen time.Time `ch:"first_seen"`
+	LastSeen  time.Time `ch:"last_seen"`
+}
+
+// sortKey returns the SQL expression and the Go value an issue is ordered by.
+func sortKey(sort string) (string, func(a aggRow) uint64, error) {
+	switch sort {
+	case "", SortDate:
+		return "toUInt64(last_seen)", func(a aggRow) uint64 { return uint64(a.LastSeen.Unix()) }, nil
+	case SortNew:
+		return "toUInt64(first_seen)", func(a aggRow) uint64 { return uint64(a.FirstSeen.Unix()) }, nil
+	case SortFreq:
+		return "times_seen", func(a aggRow) uint64 { return a.TimesSeen }, nil
+	case SortUser:
+		return "users", func(a aggRow) uint64 { return a.Users }, nil
+	}
+	return "", nil, fmt.Errorf("store: unknown sort %q", sort)
+}
+
+// ListIssues returns a page of issues in keyset order: the sort key, then
+// the group id, both descending. The cursor holds the last row's key, so a
+// row is never skipped while counts change between pages.
+//
+// It reads in two phases: first the page's group ids and aggregates from
+// group_hourly, then metadata, status and stats for those groups only.
+func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error) {
+	if q.Limit <= 0 || q.Limit > 100 {
+		q.Limit = 25
+	}
+	if q.Now.IsZero() {
+		q.Now = time.Now()
+	}
+	expr, keyOf, err := sortKey(q.Sort)
+	if err != nil {
+		return IssuePage{}, err
+	}
+	var where []string
+	where = append(where, "project_id IN "+nums(q.ProjectIDs))
+	if len(q.GroupIDs) > 0 {
+		where = append(where, "group_id IN "+nums(q.GroupIDs))
+	}
+	if len(q.Environments) > 0 {
+		where = append(where, "environment IN "+strs(q.Environments))
+	}
+	switch q.Status {
+	case "":
+	case StatusUnresolved:
+		where = append(where, "group_id NOT IN ("+s.statusIn(q.ProjectIDs, "!=", StatusUnresolved)+")")
+	case StatusResolved, StatusIgnored:
+		where = append(where, "group_id IN ("+s.statusIn(q.ProjectIDs, "=", q.Status)+")")
+	default:
+		return IssuePage{}, fmt.Errorf("store: unknown status %q", q.Status)
+	}
+	having := ""
+	if q.Cursor != "" {
+		key, gid, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return IssuePage{}, err
+		}
+		having = fmt.Sprintf(" HAVING %s < %d OR (%s = %d AND group_id < %d)", expr, key, expr, key, gid)
+	}
+	var aggs []aggRow
+	query := "SELECT group_id, countMerge(times_seen) AS times_seen, uniqIfMerge(users) AS users, " +
+		"minMerge(first_seen) AS first_seen, maxMerge(last_seen) AS last_seen FROM " + s.table("group_hourly") +
+		" WHERE " + strings.Join(where, " AND ") + " GROUP BY group_id" + having +
+		" ORDER BY " + expr + " DESC, group_id DESC LIMIT " + strconv.Itoa(q.Limit+1)
+	if err := s.t.query(ctx, &aggs, query); err != nil {
+		return IssuePage{}, err
+	}
+	var page IssuePage
+	if len(aggs) > q.Limit {
+		aggs = aggs[:q.Limit]
+		last := aggs[len(aggs)-1]
+		page.Next = encodeCursor(keyOf(last), last.GroupID)
+	}
+	if len(aggs) == 0 {
+		return page, nil
+	}
+	ids := make([]uint64, len(aggs))
+	for i, a := range aggs {
+		ids[i] = a.GroupID
+	}
+	meta, err := s.groupMeta(ctx, q.ProjectIDs, ids)
+	if err != nil {
+		return IssuePage{}, err
+	}
+	status, err := s.groupStatus(ctx, q.ProjectIDs, ids)
+	if err != nil {
+		return IssuePage{}, err
+	}
+	var stats map[uint64][]Bucket
+	if q.StatsPeriod != "" {
+		if stats, err = s.groupStats(ctx, q, ids); err != nil {
+			return IssuePage{}, err
+		}
+	}
+	for _, a := range aggs {
+		is := Issue{Group: meta[a.GroupID], TimesSeen: a.TimesSeen, Users: a.Users, FirstSeen: a.FirstSeen,
+			LastSeen: a.LastSeen, Status: StatusUnresolved, Stats: stats[a.GroupID]}
+		is.GroupID = a.GroupID
+		if st, ok := status[a.GroupID]; ok {
+			is.Status, is.Substatus, is.StatusDetails = st.Status, st.Substatus, st.Details
+		}
+		page.Issues = append(page.Issues, is)
+	}
+	return page, nil
+}
+
+// GetIssue returns one issue with its aggregates, or nil if it has no
+// events (in the given environments).
+func (s *Store) GetIssue(ctx context.Context, projectID, groupID uint64, environments []string, statsPeriod string) (*Issue, error) {
+	page, err := s.ListIssues(ctx, IssueQuery{ProjectIDs: []uint64{projectID}, GroupIDs: []uint64{groupID},
+		Environments: environments, Limit: 1, StatsPeriod: statsPeriod})
+	if err != nil || len(page.Issues) == 0 {
+		return nil, err
+	}
+	return &page.Issues[0], nil
+}
+
+func (s *Store) statusIn(projects []uint64, op, status string) string {
+	return "SELECT group_id FROM " + s.table("group_status") + " WHERE project_id IN " + nums(projects) +
+		" GROUP BY group_id HAVING argMax(status, updated_ms) " + op + " " + str(status)
+}
+
+func (s *Store) groupMeta(ctx context.Context, projects, ids []uint64) (map[uint64]Group, error) {
+	var rows []Group
+	// The inner alias v keeps max(version) AS version from shadowing the
+	// column that the argMax calls read.
+	err := s.t.query(ctx, &rows, "SELECT project_id, group_id, argMax(short_id, v) AS short_id, "+
+		"argMax(primary_hash, v) AS primary_hash, argMax(grouping_config, v) AS grouping_config, "+
+		"argMax(title, v) AS title, argMax(culprit, v) AS culprit, argMax(level, v) AS level, "+
+		"argMax(type, v) AS type, argMax(platform, v) AS platform, argMax(metadata, v) AS metadata, "+
+		"max(v) AS version FROM (SELECT *, version AS v FROM "+s.table("groups")+
+		" WHERE project_id IN "+nums(projects)+" AND group_id IN "+nums(ids)+") GROUP BY project_id, group_id")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uint64]Group, len(rows))
+	for _, r := range rows {
+		out[r.GroupID] = r
+	}
+	return out, nil
+}
+
+type statusRow struct {
+	GroupID   uint64 `ch:"group_id"`
+	Status    string `ch:"status"`
+	Substatus string `ch:"substatus"`
+	Details   string `ch:"status_details"`
+}
+
+func (s *Store) groupStatus(ctx context.Context, projects, ids []uint64) (map[uint64]statusRow, error) {
+	var rows []statusRow
+	err := s.t.query(ctx, &rows, "SELECT group_id, argMax(status, updated_ms) AS status, "+
+		"argMax(substatus, updated_ms) AS substatus, argMax(status_details, updated_ms) AS status_details FROM "+
+		s.table("group_status")+" WHERE project_id IN "+nums(projects)+" AND group_id IN "+nums(ids)+" GROUP BY group_id")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uint64]statusRow, len(rows))
+	for _, r := range rows {
+		out[r.GroupID] = r
+	}
+	return out, nil
+}
+
+// groupStats returns per-group event counts: 24 hourly buckets for "24h",
+// 14 daily buckets for "14d", oldest first, zeros included.
+func (s *Store) groupStats(ctx context.Context, q IssueQuery, ids []uint64) (map[uint64][]Bucket, error) {
+	var step time.Duration
+	var n int
+	var bucketExpr string
+	switch q.StatsPeriod {
+	case "24h":
+		step, n, bucketExpr = time.Hour, 24, "hour"
+	case "14d":
+		step, n, bucketExpr = 24*time.Hour, 14, "toStartOfDay(hour)"
+	default:
+		return nil, fmt.Errorf("store: unknown stats period %q", q.StatsPeriod)
+	}
+	end := q.Now.UTC().Truncate(step)
+	start := end.Add(-time.Duration(n-1) * step)
+	where := "project_id IN " + nums(q.ProjectIDs) + " AND group_id IN " + nums(ids) + " AND hour >= " + ts(start)
+	if len(q.Environments) > 0 {
+		where += " AND environment IN " + strs(q.Environments)
+	}
+	var rows []struct {
+		GroupID uint64    `ch:"group_id"`
+		Bucket  time.Time `ch:"bucket"`
+		Count   uint64    `ch:"count"`
+	}
+	if err := s.t.query(ctx, &rows, "SELECT group_id, "+bucketExpr+" AS bucket, countMerge(times_seen) AS count FROM "+
+		s.table("group_hourly")+" WHERE "+where+" GROUP BY group_id, bucket"); err != nil {
+		return nil, err
+	}
+	counts := map[uint64]map[int64]uint64{}
+	for _, r := range rows {
+		if counts[r.GroupID] == nil {
+			counts[r.GroupID] = map[int64]uint64{}
+		}
+		counts[r.GroupID][r.Bucket.Unix()] += r.Count
+	}
+	out := make(map[uint64][]Bucket, len(ids))
+	for _, id := range ids {
+		b := make([]Bucket, n)
+		for i := range b {
+			t := start.Add(time.Duration(i) * step)
+			b[i] = Bucket{Start: t, Count: counts[id][t.Unix()]}
+		}
+		out[id] = b
+	}
+	return out, nil
+}
+
+// Cursors are opaque to clients: base64 of "key:group_id".
+func encodeCursor(key, groupID uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatUint(key, 10) + ":" + strconv.FormatUint(groupID, 10)))
+}
+
+func decodeCursor(c string) (key, groupID uint64, err error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, 0, ErrBadCursor
+	}
+	a, b, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return 0, 0, ErrBadCursor
+	}
+	if key, err = strconv.ParseUint(a, 10, 64); err != nil {
+		return 0, 0, ErrBadCursor
+	}
+	if groupID, err = strconv.ParseUint(b, 10, 64); err != nil {
+		return 0, 0, ErrBadCursor
+	}
+	return key, groupID, nil
+}
