@@ -132,8 +132,10 @@ type response struct {
 	header http.Header
 }
 
-func ok(body any) (*response, error)      { return &response{status: http.StatusOK, body: body}, nil }
-func created(body any) (*response, error) { return &response{status: http.StatusCreated, body: body}, nil }
+func ok(body any) (*response, error) { return &response{status: http.StatusOK, body: body}, nil }
+func created(body any) (*response, error) {
+	return &response{status: http.StatusCreated, body: body}, nil
+}
 
 type handlerFunc func(ctx context.Context, r *http.Request, c *caller) (*response, error)
 

@@ -280,4 +280,3 @@ func cookiePairs(raw event.Raw) [][2]string {
 	}
 	return out
 }
-
