@@ -1,0 +1,60 @@
+# Faultline. `make run` starts it on the embedded default; `make test` runs
+# every test. Both install what they need first.
+
+GO        ?= go
+CHDB_VER  := 26.5.3
+CHDB_DIR  := .cache/chdb
+CHDB_LIB  := $(CHDB_DIR)/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so
+CLIENTS   := e2e/clients
+FUZZTIME  ?= 2m
+export CGO_ENABLED = 0
+
+.PHONY: run build chdb clients test test-go vet fmt fuzz clean
+
+run: build chdb
+	./bin/faultline serve $(ARGS)
+
+build:
+	$(GO) build -trimpath -o bin/faultline ./cmd/faultline
+
+# libchdb.so (the embedded ClickHouse, ~530 MiB) comes from npm into a cache
+# that git ignores. faultline finds it there, or at FAULTLINE_CHDB_LIB.
+chdb: $(CHDB_LIB)
+$(CHDB_LIB):
+	mkdir -p $(CHDB_DIR)
+	npm install --prefix $(CHDB_DIR) --no-save --no-audit --no-fund --loglevel=error @chdb/lib-linux-x64-gnu@$(CHDB_VER)
+	test -f $@
+
+# The real SDKs the end-to-end tests drive (npm); see e2e/clients/README.md.
+clients: $(CLIENTS)/node_modules/.package-lock.json
+$(CLIENTS)/node_modules/.package-lock.json: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	cd $(CLIENTS) && SENTRYCLI_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Every test. Store tests also run against a ClickHouse server: the one in
+# FAULTLINE_TEST_CLICKHOUSE, or one started here if clickhouse-server is
+# installed (apt-get install clickhouse-server). With CI=true, a test that
+# lacks a component fails instead of skipping.
+test: chdb clients vet
+	./.ci/with-clickhouse $(MAKE) --no-print-directory test-go
+
+test-go:
+	$(GO) test -count=1 -timeout 25m ./...
+
+vet:
+	@test -z "$$(gofmt -l cmd internal e2e)" || { gofmt -l cmd internal e2e; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w cmd internal e2e
+
+# Fuzz every parser of outside input for FUZZTIME each (never in CI).
+fuzz:
+	@$(GO) list ./internal/... | while read pkg; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
