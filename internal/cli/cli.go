@@ -80,6 +80,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Store.CHDBLib, "chdb-lib", "", "path of libchdb.so (default: search the npm cache and system paths)")
 	fs.IntVar(&c.Worker.BatchSize, "batch-size", 1000, "events per ClickHouse insert")
 	fs.DurationVar(&c.Worker.BatchWait, "batch-wait", time.Second, "longest wait before a partial batch is written")
+	fs.DurationVar(&c.Worker.AckWait, "ack-wait", 30*time.Second, "redeliver a queued event this long after a worker took it without acknowledging it (e.g. it crashed)")
 	fs.BoolVar(&c.Ingest.TrustForwarded, "trust-forwarded-for", false, "take client IPs from X-Forwarded-For (behind a proxy only)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")

@@ -45,7 +45,10 @@ func (c *Config) Validate() error {
 		c.BatchWait = time.Second
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = 2 * time.Minute
+		// After a crash, the messages in flight wait this long before they
+		// are delivered again. Batches take about a second; a store retry
+		// loop keeps its messages with InProgress.
+		c.AckWait = 30 * time.Second
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = runtime.GOMAXPROCS(0)

@@ -1,0 +1,188 @@
+package process_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/process"
+	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/internal/testenv"
+)
+
+// rig is a real queue, metadata store and chDB store in a temp directory.
+type rig struct {
+	q       *queue.Queue
+	m       *meta.Store
+	g       *meta.Groups
+	s       *store.Store
+	project *meta.Project
+	log     *slog.Logger
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	dir := t.TempDir()
+	q, err := queue.Open(ctx, queue.Config{DataDir: dir + "/nats"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	m, err := meta.Open(ctx, q.JetStream(), meta.Config{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	g, err := meta.OpenGroups(ctx, q.JetStream(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(ctx, store.Config{Path: dir + "/ch", CHDBLib: testenv.CHDBLib(t)}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	org, _ := m.CreateOrganization(ctx, "Acme", "acme", 0)
+	team, _ := m.CreateTeam(ctx, org, "T", "t")
+	p, _, err := m.CreateProject(ctx, team, "P", "p", "python")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{q: q, m: m, g: g, s: s, project: p, log: log}
+}
+
+func (r *rig) publish(t *testing.T, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("%032x", i+1)
+		body := fmt.Sprintf(`{"event_id":"%s","exception":{"values":[{"type":"Err%d","value":"boom"}]}}`, id, i%3)
+		if err := r.q.Publish(context.Background(), &queue.Message{ProjectID: r.project.ID, EventID: id,
+			Kind: queue.KindStore, Received: time.Now(), Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (r *rig) total(t *testing.T) int {
+	t.Helper()
+	page, err := r.s.ListIssues(context.Background(), store.IssueQuery{ProjectIDs: []uint64{r.project.ID}, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, is := range page.Issues {
+		n += int(is.TimesSeen)
+	}
+	return n
+}
+
+func (r *rig) run(t *testing.T, st process.Store, ackWait time.Duration, until func() bool) {
+	t.Helper()
+	cons, err := r.q.Consumer(context.Background(), ackWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond, AckWait: ackWait},
+		process.Deps{Consumer: cons, Store: st, Groups: r.g, Projects: r.m, Log: r.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }() //nolint:errcheck
+	deadline := time.Now().Add(30 * time.Second)
+	for !until() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
+func (r *rig) drained(t *testing.T) func() bool {
+	return func() bool {
+		b, err := r.q.Backlog(context.Background())
+		return err == nil && b.Messages == 0
+	}
+}
+
+// faultyStore is the real store with one injected failure: the first
+// insert reaches ClickHouse, then reports an error (as when the connection
+// drops before the answer), or cancels the worker (as when it crashes
+// between storing and acknowledging).
+type faultyStore struct {
+	*store.Store
+	mu     sync.Mutex
+	failed bool
+	after  func() error
+}
+
+func (f *faultyStore) InsertEvents(ctx context.Context, evs []store.Event) error {
+	if err := f.Store.InsertEvents(ctx, evs); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.failed {
+		f.failed = true
+		return f.after()
+	}
+	return nil
+}
+
+// TestRetryAfterStoredBatchDoesNotDuplicate: an insert that succeeded but
+// reported failure is retried without storing or counting events twice.
+func TestRetryAfterStoredBatchDoesNotDuplicate(t *testing.T) {
+	r := newRig(t)
+	r.publish(t, 120)
+	fs := &faultyStore{Store: r.s, after: func() error { return errors.New("connection reset after insert") }}
+	r.run(t, fs, 5*time.Second, r.drained(t))
+	if !fs.failed {
+		t.Fatal("the fault was not injected")
+	}
+	if n := r.total(t); n != 120 {
+		t.Fatalf("stored %d events, want 120", n)
+	}
+}
+
+// TestRedeliveryAfterCrashDoesNotDuplicate: a worker that stored a batch
+// and died before acknowledging it leaves the messages to be redelivered;
+// the next worker recognises them and stores nothing twice.
+func TestRedeliveryAfterCrashDoesNotDuplicate(t *testing.T) {
+	r := newRig(t)
+	r.publish(t, 90)
+	crashed := make(chan struct{})
+	fs := &faultyStore{Store: r.s, after: func() error {
+		close(crashed)
+		return context.Canceled
+	}}
+	// First worker: dies right after its first insert.
+	cons, _ := r.q.Consumer(context.Background(), 2*time.Second)
+	w, _ := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond},
+		process.Deps{Consumer: cons, Store: fs, Groups: r.g, Projects: r.m, Log: r.log})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }() //nolint:errcheck
+	<-crashed
+	cancel()
+	<-done
+	if n := r.total(t); n == 0 || n >= 90 {
+		t.Fatalf("after the crash %d events are stored; want part of a batch", n)
+	}
+	// Second worker: takes the redelivered messages and the rest.
+	r.run(t, r.s, 2*time.Second, r.drained(t))
+	if n := r.total(t); n != 90 {
+		t.Fatalf("stored %d events, want 90", n)
+	}
+}
