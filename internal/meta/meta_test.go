@@ -1,0 +1,216 @@
+package meta_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/queue"
+)
+
+func openQueue(t *testing.T) *queue.Queue {
+	t.Helper()
+	q, err := queue.Open(context.Background(), queue.Config{DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	return q
+}
+
+func openMeta(t *testing.T, q *queue.Queue) *meta.Store {
+	t.Helper()
+	m, err := meta.Open(context.Background(), q.JetStream(), meta.Config{}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+func TestObjectsAndSlugs(t *testing.T) {
+	ctx := context.Background()
+	m := openMeta(t, openQueue(t))
+	org, err := m.CreateOrganization(ctx, "Acme Corp", "", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if org.Slug != "acme-corp" || !org.HasMember(7) || org.HasMember(8) {
+		t.Fatalf("org = %+v", org)
+	}
+	if _, err := m.CreateOrganization(ctx, "Other", "acme-corp", 0); !errors.Is(err, meta.ErrExists) {
+		t.Fatalf("duplicate slug: %v", err)
+	}
+	for _, bad := range []string{"Has Caps", "../x", "a.b", "", "-lead"} {
+		if _, err := m.CreateOrganization(ctx, "x", bad, 0); bad != "" && !errors.Is(err, meta.ErrInvalid) {
+			t.Errorf("slug %q: %v", bad, err)
+		}
+	}
+	team, err := m.CreateTeam(ctx, org, "Backend", "backend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, key, err := m.CreateProject(ctx, team, "API", "api", "go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RetentionDays != meta.DefaultRetentionDays || p.Status != meta.ProjectActive || len(p.AllowedOrigins) != 1 {
+		t.Errorf("project defaults: %+v", p)
+	}
+	if len(key.Public) != 32 || len(key.Secret) != 32 || !key.Active || key.ProjectID != p.ID {
+		t.Errorf("key = %+v", key)
+	}
+	k, kp, ok := m.KeyByPublic(key.Public)
+	if !ok || k.Public != key.Public || kp.ID != p.ID {
+		t.Fatal("KeyByPublic failed")
+	}
+	if _, _, ok := m.KeyByPublic("nope"); ok {
+		t.Fatal("unknown key found")
+	}
+	// The same slug in another organization is fine.
+	org2, _ := m.CreateOrganization(ctx, "Beta", "beta", 0)
+	team2, _ := m.CreateTeam(ctx, org2, "Backend", "backend")
+	if _, _, err := m.CreateProject(ctx, team2, "API", "api", "go"); err != nil {
+		t.Fatalf("same project slug in another org: %v", err)
+	}
+	if _, _, err := m.CreateProject(ctx, team, "API", "api", "go"); !errors.Is(err, meta.ErrExists) {
+		t.Fatalf("duplicate project slug: %v", err)
+	}
+	if got := m.Projects(org.ID); len(got) != 1 {
+		t.Errorf("org projects = %d", len(got))
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	ctx := context.Background()
+	m := openMeta(t, openQueue(t))
+	const tok = "0123456789abcdef0123456789abcdef"
+	u, err := m.EnsureAdminToken(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.EnsureAdminToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, _, ok := m.Authenticate(tok)
+	if !ok || got.ID != u.ID || !got.Superuser {
+		t.Fatalf("Authenticate = %+v %v", got, ok)
+	}
+	if _, _, ok := m.Authenticate(tok + "x"); ok {
+		t.Fatal("wrong token accepted")
+	}
+}
+
+// TestWatchPropagates: a second process sharing the NATS server sees
+// writes through its watch, which is how ingest nodes learn about keys.
+func TestWatchPropagates(t *testing.T) {
+	ctx := context.Background()
+	q := openQueue(t)
+	a, b := openMeta(t, q), openMeta(t, q)
+	org, _ := a.CreateOrganization(ctx, "Acme", "acme", 0)
+	team, _ := a.CreateTeam(ctx, org, "T", "t")
+	_, key, err := a.CreateProject(ctx, team, "P", "p", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if k, _, ok := b.KeyByPublic(key.Public); ok && k.Active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("key never reached the other store")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cp := *key
+	cp.Active = false
+	if err := a.UpdateKey(ctx, &cp); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if k, _, _ := b.KeyByPublic(key.Public); !k.Active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("key update never reached the other store")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestGroupIDsUnderContention: concurrent resolvers, in two "processes",
+// agree on one id per hash, and short ids are dense per project.
+func TestGroupIDsUnderContention(t *testing.T) {
+	ctx := context.Background()
+	q := openQueue(t)
+	g1, err := meta.OpenGroups(ctx, q.JetStream(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, _ := meta.OpenGroups(ctx, q.JetStream(), 1)
+	hashes := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	var mu sync.Mutex
+	ids := map[string]map[uint64]bool{}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			g := g1
+			if w%2 == 1 {
+				g = g2
+			}
+			for _, h := range hashes {
+				ref, _, err := g.Resolve(ctx, 1, "v1", h)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if ids[h] == nil {
+					ids[h] = map[uint64]bool{}
+				}
+				ids[h][ref.ID] = true
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	shorts := map[uint64]bool{}
+	for _, h := range hashes {
+		if len(ids[h]) != 1 {
+			t.Fatalf("hash %s got ids %v", h, ids[h])
+		}
+		for id := range ids[h] {
+			ref, err := g1.Get(ctx, id)
+			if err != nil || ref.ProjectID != 1 || ref.Hash != h {
+				t.Fatalf("Get(%d) = %+v, %v", id, ref, err)
+			}
+			shorts[ref.ShortID] = true
+		}
+	}
+	for i := uint64(1); i <= uint64(len(hashes)); i++ {
+		if !shorts[i] {
+			t.Errorf("short ids %v are not 1..%d", shorts, len(hashes))
+			break
+		}
+	}
+	// Another project has its own short ids; another config its own issue.
+	ref, created, _ := g1.Resolve(ctx, 2, "v1", "a")
+	if !created || ref.ShortID != 1 {
+		t.Errorf("project 2: %+v created=%v", ref, created)
+	}
+	ref2, created, _ := g1.Resolve(ctx, 1, "v2", "a")
+	if !created || ref2.ID == ref.ID {
+		t.Errorf("config v2: %+v", ref2)
+	}
+	if _, err := g1.Get(ctx, 999999); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("Get(unknown) = %v", err)
+	}
+}
