@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -86,8 +87,14 @@ func (g *Groups) Resolve(ctx context.Context, projectID uint64, config, hash str
 			return GroupRef{}, false, fmt.Errorf("meta: %s holds %q", key, e.Value())
 		}
 		ref, err := g.Get(ctx, id)
+		// The allocator may be between its two writes: give it a moment,
+		// so that short ids stay dense.
+		for wait := 0; errors.Is(err, ErrNotFound) && wait < 100; wait++ {
+			time.Sleep(20 * time.Millisecond)
+			ref, err = g.Get(ctx, id)
+		}
 		if errors.Is(err, ErrNotFound) {
-			// A crash between the two writes below: finish the allocation.
+			// It crashed between the two writes: finish the allocation.
 			ref, err = g.record(ctx, GroupRef{ID: id, ProjectID: projectID, Config: config, Hash: hash})
 		}
 		if err != nil {
