@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -61,6 +63,7 @@ type options struct {
 	roles    string
 	logLevel string
 	logJSON  bool
+	pprof    string
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -84,6 +87,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Ingest.TrustForwarded, "trust-forwarded-for", false, "take client IPs from X-Forwarded-For (behind a proxy only)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
+	fs.StringVar(&o.pprof, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 }
 
 // parse parses args, then fills every flag not given on the command line
@@ -143,6 +147,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.pprof != "" {
+		go servePprof(o.pprof, log)
+	}
 	s, err := server.New(ctx, o.cfg, log)
 	if err != nil {
 		ln.Close()
@@ -178,4 +185,19 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "ClickHouse %s: migrations applied: %v\n", st.Version(), vs)
 	return nil
+}
+
+// servePprof exposes profiles on a separate listener, never on the public
+// address.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	log.Info("pprof listening", "addr", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Error("pprof", "err", err)
+	}
 }
