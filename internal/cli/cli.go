@@ -77,6 +77,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Queue.URL, "nats-url", "", "external NATS cluster URL (default: embedded NATS in --data-dir)")
 	fs.StringVar(&c.Queue.ListenAddr, "nats-listen", "", "let the embedded NATS server accept clients on host:port")
 	fs.Int64Var(&c.Queue.MaxBytes, "queue-max-bytes", 4<<30, "largest size of the ingest queue; when full, ingest answers 429")
+	fs.Int64Var(&c.Queue.MaxMsgs, "queue-max-msgs", 20_000_000, "most messages in the ingest queue; when full, ingest answers 429")
 	fs.IntVar(&c.Queue.Replicas, "nats-replicas", 1, "JetStream replicas on a NATS cluster")
 	fs.StringVar(&c.Store.URL, "clickhouse-url", "", "ClickHouse server DSN, clickhouse://user:pass@host:9000/db (default: embedded chDB in --data-dir)")
 	fs.StringVar(&c.Store.Database, "clickhouse-database", "faultline", "ClickHouse database for Faultline's tables")
