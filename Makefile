@@ -9,7 +9,7 @@ CLIENTS   := e2e/clients
 FUZZTIME  ?= 2m
 export CGO_ENABLED = 0
 
-.PHONY: run build chdb clients test test-go vet fmt fuzz clean
+.PHONY: run build chdb clients test test-go vet fmt fuzz bench clean
 
 run: build chdb
 	./bin/faultline serve $(ARGS)
@@ -55,6 +55,12 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Benchmarks (never in CI): load and latency of ingest, processing rate,
+# RSS. Figures go to BENCHMARKS.md with the command and the machine. Run it
+# on a quiet machine: the load generator shares the cores with Faultline.
+bench: build chdb
+	$(GO) run ./tools/loadgen bench -bin bin/faultline -out BENCHMARKS.md $(BENCHARGS)
 
 clean:
 	rm -rf bin
