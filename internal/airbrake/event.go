@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/faultline/faultline/internal/event"
 )
 
@@ -60,9 +62,10 @@ var contextKeys = map[string]bool{
 func (n *Notice) Event() *event.Event {
 	ctx := n.Context
 	get := func(k string) string { return strings.TrimSpace(text(ctx[k])) }
-	notifier := object(ctx["notifier"])
+	var notifier struct{ Name, Version scalar }
+	gojson.Unmarshal(ctx["notifier"], &notifier) //nolint:errcheck // a notifier of another shape is unnamed
 	e := &event.Event{
-		Platform:    platformOf(text(notifier["name"]), get("language"), get("framework")),
+		Platform:    platformOf(string(notifier.Name), get("language"), get("framework")),
 		Environment: event.Truncate(get("environment"), maxTextLen),
 		ServerName:  event.Truncate(get("hostname"), maxTextLen),
 		Level:       "error",
@@ -117,14 +120,18 @@ func (n *Notice) Event() *event.Event {
 	if a := get("action"); a != "" {
 		e.Tags = append(e.Tags, event.Pair{"action", event.Truncate(a, maxTextLen)})
 	}
-	tags := object(object(n.Params)["tags"])
+	var params struct {
+		Tags event.Raw `json:"tags"`
+	}
+	gojson.Unmarshal(n.Params, &params) //nolint:errcheck // params of another shape have no tags
+	tags := object(params.Tags)
 	for _, k := range sortedKeys(tags) {
 		if v := text(tags[k]); v != "" && k != "" {
 			e.Tags = append(e.Tags, event.Pair{event.Truncate(k, maxTextLen), event.Truncate(v, maxTextLen)})
 		}
 	}
 
-	name, version := text(notifier["name"]), text(notifier["version"])
+	name, version := string(notifier.Name), string(notifier.Version)
 	if name == "" {
 		name = "airbrake"
 		if n.Version != "" {
@@ -224,19 +231,20 @@ func splitNameVersion(s string) (string, string) {
 
 func userOf(ctx map[string]event.Raw) *event.User {
 	u := &event.User{}
-	fields := object(ctx["user"])
-	pick := func(obj, legacy string) string {
-		if v := strings.TrimSpace(text(fields[obj])); v != "" {
+	var fields struct{ ID, Email, Name, Username scalar }
+	gojson.Unmarshal(ctx["user"], &fields) //nolint:errcheck // a user of another shape is no user
+	pick := func(obj scalar, legacy string) string {
+		if v := strings.TrimSpace(string(obj)); v != "" {
 			return event.Truncate(v, maxTextLen)
 		}
 		return event.Truncate(strings.TrimSpace(text(ctx[legacy])), maxTextLen)
 	}
-	u.ID = event.FlexString(pick("id", "userId"))
-	u.Email = pick("email", "userEmail")
-	u.Name = pick("name", "userName")
+	u.ID = event.FlexString(pick(fields.ID, "userId"))
+	u.Email = pick(fields.Email, "userEmail")
+	u.Name = pick(fields.Name, "userName")
 	// Airbrake documents user.name as the username; a separate username
 	// wins when both are sent.
-	u.Username = event.FlexString(pick("username", "userUsername"))
+	u.Username = event.FlexString(pick(fields.Username, "userUsername"))
 	if u.Username == "" {
 		u.Username = event.FlexString(u.Name)
 	}

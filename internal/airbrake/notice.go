@@ -85,10 +85,10 @@ type Frame struct {
 	Code map[int64]string
 }
 
-// rawNotice is the v3 document's top level. Members stay raw so that one of
-// an unexpected shape costs only itself.
+// rawNotice is the v3 document's top level. Members are read leniently, so
+// that one of an unexpected shape costs only itself.
 type rawNotice struct {
-	Errors      event.Raw `json:"errors"`
+	Errors      errorList `json:"errors"`
 	Context     event.Raw `json:"context"`
 	Environment event.Raw `json:"environment"`
 	Session     event.Raw `json:"session"`
@@ -111,8 +111,10 @@ func ParseNotice(b []byte) (*Notice, error) {
 		return nil, invalid("the notice is not a JSON object")
 	}
 	var raw rawNotice
-	if err := gojson.Unmarshal(b, &raw); err != nil {
-		return nil, invalid("%v", err)
+	if !decodeTyped(b, &raw) {
+		if err := gojson.Unmarshal(b, &raw); err != nil {
+			return nil, invalid("%v", err)
+		}
 	}
 	n := &Notice{Environment: raw.Environment, Session: raw.Session, Params: raw.Params}
 	n.Context = object(raw.Context)
@@ -122,20 +124,12 @@ func ParseNotice(b []byte) (*Notice, error) {
 		}
 		n.Context["notifier"] = raw.Notifier
 	}
-	for _, r := range list(raw.Errors) {
-		fields := object(r)
-		if fields == nil {
-			continue
-		}
-		e := Error{Type: text(fields["type"]), Message: text(fields["message"])}
-		for _, fr := range list(fields["backtrace"]) {
-			if f, ok := parseFrame(fr); ok {
-				e.Backtrace = append(e.Backtrace, f)
+	for _, e := range raw.Errors {
+		if e.ok {
+			n.Errors = append(n.Errors, e.Error)
+			if len(n.Errors) == maxErrors {
+				break
 			}
-		}
-		n.Errors = append(n.Errors, e)
-		if len(n.Errors) == maxErrors {
-			break
 		}
 	}
 	if len(n.Errors) == 0 {
@@ -144,34 +138,165 @@ func ParseNotice(b []byte) (*Notice, error) {
 	return n, nil
 }
 
-func parseFrame(r event.Raw) (Frame, bool) {
-	if s, ok := str(r); ok {
+// decodeTyped decodes a notice of the usual shape (errors and frames as
+// objects) in one pass, which is several times cheaper than the lenient
+// decoding below; it reports false for any other shape.
+func decodeTyped(b []byte, raw *rawNotice) bool {
+	var v struct {
+		Errors []struct {
+			Type      scalar `json:"type"`
+			Message   scalar `json:"message"`
+			Backtrace []struct {
+				File     scalar   `json:"file"`
+				Function scalar   `json:"function"`
+				Line     scalar   `json:"line"`
+				Column   scalar   `json:"column"`
+				Code     codeHunk `json:"code"`
+			} `json:"backtrace"`
+		} `json:"errors"`
+		Context     event.Raw `json:"context"`
+		Environment event.Raw `json:"environment"`
+		Session     event.Raw `json:"session"`
+		Params      event.Raw `json:"params"`
+		Notifier    event.Raw `json:"notifier"`
+	}
+	if gojson.Unmarshal(b, &v) != nil {
+		return false
+	}
+	*raw = rawNotice{Context: v.Context, Environment: v.Environment, Session: v.Session, Params: v.Params, Notifier: v.Notifier}
+	for _, e := range v.Errors {
+		ev := errorValue{Error: Error{Type: string(e.Type), Message: string(e.Message)}, ok: true}
+		for _, f := range e.Backtrace {
+			fr := Frame{File: string(f.File), Function: string(f.Function), Code: f.Code,
+				Line: integer(string(f.Line)), Column: integer(string(f.Column))}
+			if fr.File != "" || fr.Function != "" {
+				ev.Backtrace = append(ev.Backtrace, fr)
+			}
+		}
+		raw.Errors = append(raw.Errors, ev)
+	}
+	return true
+}
+
+// The types below decode without ever failing on a value of an unexpected
+// type: the value is skipped, or read as well as it can be.
+
+// scalar is a JSON value as text: a string's value, a number or a boolean
+// as written; anything else is "".
+type scalar string
+
+func (s *scalar) UnmarshalJSON(b []byte) error { *s = scalar(text(b)); return nil }
+
+// errorList is "errors": a list, or a lone error object.
+type errorList []errorValue
+
+func (l *errorList) UnmarshalJSON(b []byte) error { return decodeList(b, (*[]errorValue)(l)) }
+
+type errorValue struct {
+	Error
+	ok bool // an object: an error
+}
+
+func (e *errorValue) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] != '{' {
+		return nil
+	}
+	var f struct {
+		Type      scalar    `json:"type"`
+		Message   scalar    `json:"message"`
+		Backtrace frameList `json:"backtrace"`
+	}
+	if gojson.Unmarshal(b, &f) != nil {
+		return nil
+	}
+	e.Type, e.Message, e.ok = string(f.Type), string(f.Message), true
+	for _, fr := range f.Backtrace {
+		if fr.ok {
+			e.Backtrace = append(e.Backtrace, fr.Frame)
+		}
+	}
+	return nil
+}
+
+// frameList is "backtrace": a list, or a lone frame object.
+type frameList []frameValue
+
+func (l *frameList) UnmarshalJSON(b []byte) error { return decodeList(b, (*[]frameValue)(l)) }
+
+type frameValue struct {
+	Frame
+	ok bool // a frame with a file or a function
+}
+
+func (f *frameValue) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) == 0:
+	case b[0] == '"':
 		// Some notifiers send a backtrace line as text.
-		return Frame{File: s}, s != ""
+		f.File = text(b)
+	case b[0] == '{':
+		var v struct {
+			File     scalar   `json:"file"`
+			Function scalar   `json:"function"`
+			Line     scalar   `json:"line"`
+			Column   scalar   `json:"column"`
+			Code     codeHunk `json:"code"`
+		}
+		if gojson.Unmarshal(b, &v) != nil {
+			return nil
+		}
+		f.File, f.Function, f.Code = string(v.File), string(v.Function), v.Code
+		f.Line, f.Column = integer(string(v.Line)), integer(string(v.Column))
 	}
-	fields := object(r)
-	if fields == nil {
-		return Frame{}, false
+	f.ok = f.File != "" || f.Function != ""
+	return nil
+}
+
+// codeHunk is a frame's "code": source lines by line number.
+type codeHunk map[int64]string
+
+func (c *codeHunk) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] != '{' {
+		return nil
 	}
-	f := Frame{
-		File:     text(fields["file"]),
-		Function: text(fields["function"]),
-		Line:     integer(fields["line"]),
-		Column:   integer(fields["column"]),
+	var m map[string]event.Raw
+	if gojson.Unmarshal(b, &m) != nil {
+		return nil
 	}
-	for k, v := range object(fields["code"]) {
+	for k, v := range m {
 		ln, err := strconv.ParseInt(strings.TrimSpace(k), 10, 64)
 		if err != nil || ln <= 0 {
 			continue
 		}
 		if s, ok := str(v); ok {
-			if f.Code == nil {
-				f.Code = map[int64]string{}
+			if *c == nil {
+				*c = codeHunk{}
 			}
-			f.Code[ln] = s
+			(*c)[ln] = s
 		}
 	}
-	return f, f.File != "" || f.Function != ""
+	return nil
+}
+
+// decodeList decodes a JSON array into dst; a lone object is a list of
+// one, as some notifiers send a single error that way; anything else is an
+// empty list.
+func decodeList[T any](b []byte, dst *[]T) error {
+	if len(b) == 0 {
+		return nil
+	}
+	switch b[0] {
+	case '[':
+		if gojson.Unmarshal(b, dst) != nil {
+			*dst = nil
+		}
+	case '{':
+		var one T
+		if gojson.Unmarshal(b, &one) == nil {
+			*dst = []T{one}
+		}
+	}
+	return nil
 }
 
 // object decodes a JSON object member by member; anything else gives nil.
@@ -187,31 +312,15 @@ func object(r event.Raw) map[string]event.Raw {
 	return m
 }
 
-// list decodes a JSON array; a lone object is a list of one, as some
-// notifiers send a single error that way.
-func list(r event.Raw) []event.Raw {
-	r = bytes.TrimSpace(r)
-	if len(r) == 0 {
-		return nil
-	}
-	switch r[0] {
-	case '{':
-		return []event.Raw{r}
-	case '[':
-		var l []event.Raw
-		if gojson.Unmarshal(r, &l) != nil {
-			return nil
-		}
-		return l
-	}
-	return nil
-}
-
 // str returns a JSON string's value.
 func str(r event.Raw) (string, bool) {
 	r = bytes.TrimSpace(r)
-	if len(r) == 0 || r[0] != '"' {
+	if len(r) < 2 || r[0] != '"' {
 		return "", false
+	}
+	// Input was validated: a string without escapes is its own value.
+	if inner := r[1 : len(r)-1]; bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 {
+		return string(inner), true
 	}
 	var s string
 	if gojson.Unmarshal(r, &s) != nil {
@@ -239,8 +348,8 @@ func text(r event.Raw) string {
 
 // integer reads a line or column number sent as a number or a string;
 // anything unusable is 0 (unknown).
-func integer(r event.Raw) int64 {
-	s := strings.TrimSpace(text(r))
+func integer(s string) int64 {
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0
 	}

@@ -2,13 +2,14 @@ package airbrake
 
 import (
 	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/faultline/faultline/internal/event"
 )
@@ -209,9 +210,9 @@ func varMap(n *node) map[string]any {
 	return m
 }
 
-// jsonRaw encodes v; it is only called with strings and maps of them,
-// which always encode.
+// jsonRaw encodes v; it is only called with strings and maps, which
+// always encode (with sorted keys).
 func jsonRaw(v any) event.Raw {
-	b, _ := json.Marshal(v)
+	b, _ := gojson.Marshal(v)
 	return b
 }
