@@ -56,6 +56,7 @@ type Store interface {
 	ListEvents(ctx context.Context, q store.EventQuery) ([]store.StoredEvent, error)
 	GetEvent(ctx context.Context, projectID uint64, eventID string) (*store.StoredEvent, error)
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
+	ListDeploys(ctx context.Context, projectIDs []uint64, version string) ([]store.Deploy, error)
 }
 
 // Groups maps issue ids to their project.
@@ -112,6 +113,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("PUT /api/0/organizations/{org}/issues/{id}/", a.updateIssue)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent)
+	h("GET /api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys)
 }
 
 // caller is the authenticated user of a request.

@@ -61,6 +61,7 @@ type Store interface {
 	InsertEvents(ctx context.Context, events []store.Event) error
 	ExistingEvents(ctx context.Context, keys []store.EventKey) (map[store.EventKey]bool, error)
 	UpsertGroups(ctx context.Context, groups []store.Group) error
+	InsertDeploys(ctx context.Context, deploys []store.Deploy) error
 }
 
 // Groups resolves fingerprints to issue ids.
@@ -147,12 +148,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// item is one decoded event, ready to store.
+// item is one decoded event, ready to store, or a deploy.
 type item struct {
-	msg   jetstream.Msg
-	row   store.Event
-	group store.Group
-	hash  string
+	msg    jetstream.Msg
+	row    store.Event
+	group  store.Group
+	hash   string
+	deploy *store.Deploy // set for a deploy; row then holds only its key
 }
 
 // handle processes one batch of messages: decode in parallel, resolve
@@ -237,8 +239,13 @@ func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.Ev
 	}
 	rows := make([]store.Event, 0, len(items))
 	groups := map[uint64]store.Group{}
+	var deploys []store.Deploy
 	for i := range items {
 		it := &items[i]
+		if it.deploy != nil {
+			deploys = append(deploys, *it.deploy)
+			continue
+		}
 		key := store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}
 		if skip[key] {
 			continue
@@ -256,6 +263,10 @@ func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.Ev
 		if g, ok := groups[it.row.GroupID]; !ok || it.group.Version >= g.Version {
 			groups[it.row.GroupID] = it.group
 		}
+	}
+	// Inserting a deploy again is harmless, so deploys need no check.
+	if err := w.deps.Store.InsertDeploys(ctx, deploys); err != nil {
+		return fmt.Errorf("store deploys: %w", err)
 	}
 	if len(rows) == 0 {
 		return nil
@@ -307,6 +318,8 @@ func (w *Worker) decode(m jetstream.Msg) ([]item, error) {
 				payloads = append(payloads, it.Payload)
 			}
 		}
+	case queue.KindAirbrake, queue.KindAirbrakeXML, queue.KindAirbrakeDeploy:
+		return w.decodeAirbrake(m, qm, body, project, src)
 	default:
 		return nil, fmt.Errorf("unknown message kind %q", qm.Kind)
 	}

@@ -16,6 +16,10 @@ import (
 const (
 	KindStore    = "store"    // a /store/ body: one event JSON
 	KindEnvelope = "envelope" // an envelope, whole or one split item
+
+	KindAirbrake       = "airbrake"        // an Airbrake v3 notice (JSON)
+	KindAirbrakeXML    = "airbrake-xml"    // an Airbrake v2 notice (XML)
+	KindAirbrakeDeploy = "airbrake-deploy" // an Airbrake v4 deploy (JSON); EventID is the deploy's id
 )
 
 // Message is one accepted request as ingest publishes it: the body exactly

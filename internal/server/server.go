@@ -114,7 +114,9 @@ type Server struct {
 	groups *meta.Groups
 	store  *store.Store // nil for a pure ingest process
 	worker *process.Worker
-	mux    *http.ServeMux
+	// airbrake serves Airbrake's notifier API (nil without the ingest role).
+	airbrake *ingest.Airbrake
+	mux      *http.ServeMux
 }
 
 // New opens every component the roles need: the queue and metadata always,
@@ -168,6 +170,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		h.Register(s.mux)
+		if s.airbrake, err = ingest.NewAirbrake(ingest.AirbrakeConfig{PublicURL: cfg.PublicURL}, h, s.meta); err != nil {
+			return nil, err
+		}
+		s.airbrake.Register(s.mux)
 	}
 	if cfg.has(RoleAPI) {
 		a, err := api.New(api.Config{PublicURL: cfg.PublicURL}, s.meta, s.store, s.groups, log.With("component", "api"))
@@ -206,6 +212,9 @@ func (s *Server) Meta() *meta.Store { return s.meta }
 
 // Store returns the event store (nil for an ingest-only process).
 func (s *Server) Store() *store.Store { return s.store }
+
+// Airbrake returns the Airbrake endpoints (nil without the ingest role).
+func (s *Server) Airbrake() *ingest.Airbrake { return s.airbrake }
 
 // Queue returns the queue.
 func (s *Server) Queue() *queue.Queue { return s.queue }

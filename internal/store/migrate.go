@@ -19,6 +19,7 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "initial schema", schema0001},
+	{7, "deploys", schema0007},
 }
 
 // Migrate applies the migrations not yet recorded in schema_migrations.
