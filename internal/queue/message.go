@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -29,7 +30,24 @@ type Message struct {
 	Received  time.Time
 	ClientIP  string
 	Client    string // the SDK's sentry_client, e.g. "sentry.go/0.46.2"
-	Body      []byte
+	KeyID     string // the DSN key that authenticated the request, for outcomes
+	// Attachments were stored in the attachment object store by ingest
+	// before the message was published; they are not in Body.
+	Attachments []AttachmentRef
+	Body        []byte
+}
+
+// AttachmentRef points at an attachment that ingest stored: its id, object
+// key and what the client said about it. It travels in a message header as
+// JSON.
+type AttachmentRef struct {
+	ID          uint64 `json:"id"`
+	Key         string `json:"key"`
+	Name        string `json:"name"`
+	ContentType string `json:"content_type,omitempty"`
+	Type        string `json:"attachment_type,omitempty"` // e.g. "event.attachment", "event.minidump"
+	Size        uint64 `json:"size"`
+	SHA1        string `json:"sha1"`
 }
 
 // Message headers. Only ingest publishes to the stream, so workers trust them.
@@ -41,6 +59,8 @@ const (
 	hdrEventID  = "Fl-Event-Id"
 	hdrProject  = "Fl-Project"
 	hdrClient   = "Fl-Client"
+	hdrKey      = "Fl-Key"
+	hdrAttach   = "Fl-Attachments"
 )
 
 // Subject returns the subject for a project's messages.
@@ -73,6 +93,17 @@ func (q *Queue) Publish(ctx context.Context, m *Message) error {
 	if m.Client != "" {
 		msg.Header.Set(hdrClient, m.Client)
 	}
+	if m.KeyID != "" {
+		msg.Header.Set(hdrKey, m.KeyID)
+	}
+	if len(m.Attachments) > 0 {
+		// Compact JSON has no newline, so it fits in a header value.
+		b, err := json.Marshal(m.Attachments)
+		if err != nil {
+			return fmt.Errorf("queue: attachments: %w", err)
+		}
+		msg.Header.Set(hdrAttach, string(b))
+	}
 	ctx, cancel := context.WithTimeout(ctx, q.cfg.PublishTimeout)
 	defer cancel()
 	_, err := q.js.PublishMsg(ctx, msg)
@@ -93,15 +124,23 @@ func Decode(msg jetstream.Msg) (Message, error) {
 		return Message{}, fmt.Errorf("queue: bad %s header: %w", hdrProject, err)
 	}
 	ms, _ := strconv.ParseInt(h.Get(hdrReceived), 10, 64)
+	var atts []AttachmentRef
+	if v := h.Get(hdrAttach); v != "" {
+		if err := json.Unmarshal([]byte(v), &atts); err != nil {
+			return Message{}, fmt.Errorf("queue: bad %s header: %w", hdrAttach, err)
+		}
+	}
 	return Message{
-		ProjectID: pid,
-		EventID:   h.Get(hdrEventID),
-		Kind:      h.Get(hdrKind),
-		Encoding:  h.Get(hdrEncoding),
-		Received:  time.UnixMilli(ms).UTC(),
-		ClientIP:  h.Get(hdrClientIP),
-		Client:    h.Get(hdrClient),
-		Body:      msg.Data(),
+		ProjectID:   pid,
+		EventID:     h.Get(hdrEventID),
+		Kind:        h.Get(hdrKind),
+		Encoding:    h.Get(hdrEncoding),
+		Received:    time.UnixMilli(ms).UTC(),
+		ClientIP:    h.Get(hdrClientIP),
+		Client:      h.Get(hdrClient),
+		KeyID:       h.Get(hdrKey),
+		Attachments: atts,
+		Body:        msg.Data(),
 	}, nil
 }
 
