@@ -186,13 +186,13 @@ ORDER BY (project_id, group_id)`,
 //     partitioned like events so that retention drops both together.
 //     ReplacingMergeTree: a redelivered message writes the same row again.
 //   - user_reports: user feedback linked to an event (legacy user_report
-//     items have feedback_id ”; new "feedback" items carry their own id).
+//     items have an empty feedback_id; new "feedback" items carry their own id).
 //     The latest report per (event, feedback) wins.
 //   - outcomes: Snuba's outcomes_hourly: what became of every item, summed
 //     per hour, project, key, outcome, reason and category. The numbers are
 //     Relay's (package outcome), so stats and rate limits can read it as
-//     Sentry's. key_id is the DSN key's id as the API shows it (” when
-//     unknown), reason ” when there is none: ClickHouse 18.16 cannot sort
+//     Sentry's. key_id is the DSN key's id as the API shows it (empty
+//     when unknown), reason empty when there is none: ClickHouse 18.16 cannot sort
 //     on Nullable columns.
 func schema0003(s *Store) []string {
 	r := strings.NewReplacer("{db}", ident(s.db))
