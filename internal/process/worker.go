@@ -20,6 +20,7 @@ import (
 	"github.com/faultline/faultline/internal/event"
 	"github.com/faultline/faultline/internal/grouping"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -61,6 +62,10 @@ type Store interface {
 	InsertEvents(ctx context.Context, events []store.Event) error
 	ExistingEvents(ctx context.Context, keys []store.EventKey) (map[store.EventKey]bool, error)
 	UpsertGroups(ctx context.Context, groups []store.Group) error
+	EventGroups(ctx context.Context, projectID uint64, eventIDs []string) (map[string]uint64, error)
+	InsertAttachments(ctx context.Context, atts []store.Attachment) error
+	InsertUserReports(ctx context.Context, reports []store.UserReport) error
+	RecordOutcomes(ctx context.Context, outcomes []store.Outcome) error
 }
 
 // Groups resolves fingerprints to issue ids.
@@ -149,16 +154,19 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // item is one decoded event, ready to store.
 type item struct {
-	msg   jetstream.Msg
-	row   store.Event
-	group store.Group
-	hash  string
+	msg      jetstream.Msg
+	row      store.Event
+	group    store.Group
+	hash     string
+	orgID    uint64
+	keyID    string
+	category outcome.Category // what the event counts as in outcomes
 }
 
 // handle processes one batch of messages: decode in parallel, resolve
 // issues, store, then ack.
 func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
-	results := make([][]item, len(msgs))
+	results := make([]decoded, len(msgs))
 	bad := make([]error, len(msgs))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -177,8 +185,7 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 	close(next)
 	wg.Wait()
 
-	var items []item
-	var redelivered []store.EventKey
+	var b batch
 	var done []jetstream.Msg // acked after the store succeeds
 	for i, m := range msgs {
 		if bad[i] != nil {
@@ -189,15 +196,19 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		done = append(done, m)
+		r := &results[i]
 		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-			for _, it := range results[i] {
-				redelivered = append(redelivered, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
+			for _, it := range r.events {
+				b.maybeStored = append(b.maybeStored, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
 			}
 		}
-		items = append(items, results[i]...)
+		b.items = append(b.items, r.events...)
+		b.attachments = append(b.attachments, r.attachments...)
+		b.reports = append(b.reports, r.reports...)
+		b.outcomes = append(b.outcomes, r.outcomes...)
 	}
 	for attempt := 0; ; attempt++ {
-		err := w.store(ctx, items, redelivered)
+		err := w.store(ctx, &b)
 		if err == nil {
 			w.setError(nil)
 			break
@@ -210,15 +221,15 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 			return
 		}
 		wait := min(time.Duration(1<<min(attempt, 4))*500*time.Millisecond, 10*time.Second)
-		w.log.Warn("store failed; retrying", "err", err, "events", len(items), "retry_in", wait)
+		w.log.Warn("store failed; retrying", "err", err, "events", len(b.items), "retry_in", wait)
 		for _, m := range done {
 			m.InProgress() //nolint:errcheck // keep the messages ours while we wait
 		}
 		sleep(ctx, wait)
 		// Part of the batch may have been stored before the failure.
-		redelivered = redelivered[:0]
-		for _, it := range items {
-			redelivered = append(redelivered, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
+		b.maybeStored = b.maybeStored[:0]
+		for _, it := range b.items {
+			b.maybeStored = append(b.maybeStored, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
 		}
 	}
 	for _, m := range done {
@@ -226,19 +237,35 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 	}
 }
 
-// store resolves issues and writes the events not stored yet.
-func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.EventKey) error {
+// batch is what one fetch of messages writes.
+type batch struct {
+	items       []item
+	maybeStored []store.EventKey // events that a previous attempt may have stored
+	attachments []store.Attachment
+	reports     []store.UserReport
+	// outcomes to record once everything else is stored: those of the
+	// other items, and of the events as they are stored.
+	outcomes []store.Outcome
+}
+
+// store resolves issues and writes the events not stored yet, then what
+// came with them: attachments linked to their event's issue, user
+// reports, and outcomes (an event's own outcome only when it is stored
+// now, so a redelivered event is not counted twice).
+func (w *Worker) store(ctx context.Context, b *batch) error {
 	skip := map[store.EventKey]bool{}
-	if len(maybeStored) > 0 {
+	if len(b.maybeStored) > 0 {
 		var err error
-		if skip, err = w.deps.Store.ExistingEvents(ctx, maybeStored); err != nil {
+		if skip, err = w.deps.Store.ExistingEvents(ctx, b.maybeStored); err != nil {
 			return fmt.Errorf("check redelivered events: %w", err)
 		}
 	}
-	rows := make([]store.Event, 0, len(items))
+	rows := make([]store.Event, 0, len(b.items))
 	groups := map[uint64]store.Group{}
-	for i := range items {
-		it := &items[i]
+	groupOf := map[store.EventKey]uint64{}
+	var outcomes []store.Outcome
+	for i := range b.items {
+		it := &b.items[i]
 		key := store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}
 		if skip[key] {
 			continue
@@ -252,78 +279,138 @@ func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.Ev
 			it.row.GroupID = ref.ID
 			it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
 		}
+		groupOf[key] = it.row.GroupID
 		rows = append(rows, it.row)
 		if g, ok := groups[it.row.GroupID]; !ok || it.group.Version >= g.Version {
 			groups[it.row.GroupID] = it.group
 		}
+		outcomes = append(outcomes, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
+			Timestamp: it.row.Received, Kind: outcome.Accepted, Category: it.category, Quantity: 1})
 	}
-	if len(rows) == 0 {
-		return nil
+	if len(rows) > 0 {
+		// Metadata first: an issue listed from its events always has a title.
+		gl := make([]store.Group, 0, len(groups))
+		for _, g := range groups {
+			gl = append(gl, g)
+		}
+		if err := w.deps.Store.UpsertGroups(ctx, gl); err != nil {
+			return fmt.Errorf("store groups: %w", err)
+		}
+		if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
+			return fmt.Errorf("store events: %w", err)
+		}
+		// A retry finds these events stored and skips them, so their
+		// outcomes are taken now, once.
+		b.outcomes = append(b.outcomes, outcomes...)
 	}
-	// Metadata first: an issue listed from its events always has a title.
-	gl := make([]store.Group, 0, len(groups))
-	for _, g := range groups {
-		gl = append(gl, g)
+	if err := w.linkAttachments(ctx, b.attachments, groupOf); err != nil {
+		return err
 	}
-	if err := w.deps.Store.UpsertGroups(ctx, gl); err != nil {
-		return fmt.Errorf("store groups: %w", err)
+	if err := w.deps.Store.InsertAttachments(ctx, b.attachments); err != nil {
+		return fmt.Errorf("store attachments: %w", err)
 	}
-	if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
-		return fmt.Errorf("store events: %w", err)
+	if err := w.deps.Store.InsertUserReports(ctx, b.reports); err != nil {
+		return fmt.Errorf("store user reports: %w", err)
+	}
+	if err := w.deps.Store.RecordOutcomes(ctx, b.outcomes); err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
 	}
 	return nil
 }
 
-// decode turns one queue message into the events it carries.
-func (w *Worker) decode(m jetstream.Msg) ([]item, error) {
+// linkAttachments sets each attachment's issue: the one its event was just
+// given, or, for an event stored before (a redelivery), the stored one.
+func (w *Worker) linkAttachments(ctx context.Context, atts []store.Attachment, groupOf map[store.EventKey]uint64) error {
+	missing := map[uint64][]string{}
+	for i := range atts {
+		a := &atts[i]
+		if gid, ok := groupOf[store.EventKey{ProjectID: a.ProjectID, EventID: a.EventID}]; ok {
+			a.GroupID = gid
+		} else {
+			missing[a.ProjectID] = append(missing[a.ProjectID], a.EventID)
+		}
+	}
+	for pid, ids := range missing {
+		found, err := w.deps.Store.EventGroups(ctx, pid, ids)
+		if err != nil {
+			return fmt.Errorf("find attachments' events: %w", err)
+		}
+		for i := range atts {
+			if atts[i].ProjectID == pid && atts[i].GroupID == 0 {
+				atts[i].GroupID = found[atts[i].EventID]
+			}
+		}
+	}
+	return nil
+}
+
+// decode turns one queue message into the events and other items it
+// carries.
+func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
+	var d decoded
 	qm, err := queue.Decode(m)
 	if err != nil {
-		return nil, err
+		return d, err
 	}
 	project, ok := w.deps.Projects.ProjectByID(qm.ProjectID)
 	if !ok {
-		return nil, fmt.Errorf("project %d no longer exists", qm.ProjectID)
+		return d, fmt.Errorf("project %d no longer exists", qm.ProjectID)
 	}
 	body, err := envelope.Decode(qm.Body, qm.Encoding, envelope.MaxEnvelopeSize)
 	if err != nil {
-		return nil, err
+		return d, err
 	}
-	src := source{eventID: qm.EventID, received: qm.Received, clientIP: qm.ClientIP}
+	c := &msgContext{project: project, qm: &qm,
+		src: source{eventID: qm.EventID, received: qm.Received, clientIP: qm.ClientIP}}
 	var payloads [][]byte
 	switch qm.Kind {
 	case queue.KindStore:
 		body, err = envelope.DecodeLegacyStore(body, envelope.MaxEventSize)
 		if err != nil {
-			return nil, err
+			return d, err
 		}
-		payloads = append(payloads, body)
+		// Old SDKs sent transactions to /store/ too.
+		if info, err := envelope.InspectEvent(body); err == nil && info.Type == "transaction" {
+			w.transaction(c, &d, body)
+		} else {
+			payloads = append(payloads, body)
+		}
 	case queue.KindEnvelope:
 		env, err := envelope.Parse(body)
 		if err != nil {
-			return nil, err
+			return d, err
 		}
-		for _, it := range env.Items {
+		c.src.sentAt = parseSentAt(env.Header.SentAt)
+		if c.src.eventID == "" {
+			c.src.eventID = env.Header.EventID
+		}
+		for i := range env.Items {
+			it := &env.Items[i]
 			if it.Type == "event" {
 				payloads = append(payloads, it.Payload)
+				continue
 			}
+			w.handleItem(c, &d, it)
 		}
 	default:
-		return nil, fmt.Errorf("unknown message kind %q", qm.Kind)
+		return d, fmt.Errorf("unknown message kind %q", qm.Kind)
 	}
-	out := make([]item, 0, len(payloads))
 	for _, p := range payloads {
 		e, err := event.Decode(p)
 		if err != nil {
-			return nil, fmt.Errorf("decode event: %w", err)
+			return d, fmt.Errorf("decode event: %w", err)
 		}
-		it, err := w.build(e, src, project)
+		it, err := w.build(e, c.src, project)
 		if err != nil {
-			return nil, err
+			return d, err
 		}
-		it.msg = m
-		out = append(out, it)
+		it.msg, it.orgID, it.keyID = m, project.OrgID, qm.KeyID
+		d.events = append(d.events, it)
 	}
-	return out, nil
+	if len(qm.Attachments) > 0 {
+		w.attachments(c, &d, c.src.eventID)
+	}
+	return d, nil
 }
 
 // build normalizes an event and computes its row and issue metadata.
@@ -332,6 +419,13 @@ func (w *Worker) build(e *event.Event, src source, p *meta.Project) (item, error
 	fp := grouping.Compute(e)
 	e.Grouping = fp.Info()
 	d := event.Derive(e)
+	if securityTypes[e.Type] {
+		// Security reports keep the type and culprit Relay gives them.
+		d.Type = e.Type
+		if e.Culprit != "" {
+			d.Culprit = event.Truncate(e.Culprit, 200)
+		}
+	}
 	e.Metadata = &d.Metadata
 	body, err := event.Encode(e)
 	if err != nil {
@@ -382,7 +476,7 @@ func (w *Worker) build(e *event.Event, src source, p *meta.Project) (item, error
 		Culprit: d.Culprit, Level: e.Level, Type: d.Type, Platform: e.Platform, Metadata: string(md),
 		Version: uint64(e.Received.UnixMilli()),
 	}
-	return item{row: row, group: group, hash: fp.Hash}, nil
+	return item{row: row, group: group, hash: fp.Hash, category: eventCategory(e.Type)}, nil
 }
 
 func messageOf(e *event.Event) string {

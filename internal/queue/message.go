@@ -24,13 +24,17 @@ const (
 // keeps the queue small and ingest fast) plus what ingest learned about it.
 type Message struct {
 	ProjectID uint64
-	EventID   string // 32 hex; the Nats-Msg-Id is "project:event"
-	Kind      string
-	Encoding  string // Content-Encoding of Body: "", "gzip", "deflate", "br", "zstd"
-	Received  time.Time
-	ClientIP  string
-	Client    string // the SDK's sentry_client, e.g. "sentry.go/0.46.2"
-	KeyID     string // the DSN key that authenticated the request, for outcomes
+	EventID   string // 32 hex, or "" when the payload has no event
+	// DedupID makes the Nats-Msg-Id "project:DedupID" (default EventID):
+	// JetStream stores one message per id inside the dedup window, so an
+	// SDK's retry of the same request is stored once.
+	DedupID  string
+	Kind     string
+	Encoding string // Content-Encoding of Body: "", "gzip", "deflate", "br", "zstd"
+	Received time.Time
+	ClientIP string
+	Client   string // the SDK's sentry_client, e.g. "sentry.go/0.46.2"
+	KeyID    string // the DSN key that authenticated the request, for outcomes
 	// Attachments were stored in the attachment object store by ingest
 	// before the message was published; they are not in Body.
 	Attachments []AttachmentRef
@@ -79,7 +83,15 @@ var ErrUnavailable = errors.New("queue: unavailable")
 // acknowledged without being stored twice.
 func (q *Queue) Publish(ctx context.Context, m *Message) error {
 	msg := &nats.Msg{Subject: Subject(m.ProjectID), Data: m.Body, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(m.ProjectID, 10)+":"+m.EventID)
+	dedup := m.DedupID
+	if dedup == "" {
+		dedup = m.EventID
+	}
+	if dedup == "" {
+		// Every message would be a duplicate of every other.
+		return errors.New("queue: message has neither an event id nor a dedup id")
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(m.ProjectID, 10)+":"+dedup)
 	msg.Header.Set(hdrProject, strconv.FormatUint(m.ProjectID, 10))
 	msg.Header.Set(hdrKind, m.Kind)
 	if m.Encoding != "" {
