@@ -27,10 +27,8 @@ func (h *Handler) security(ctx context.Context, r *http.Request, req *request) (
 	}
 	origin, _ := requestOrigin(r)
 	q := r.URL.Query()
-	events, err := security.Parse(req.body, security.Request{
-		ContentType: r.Header.Get("Content-Type"), Release: q.Get("sentry_release"),
-		Environment: q.Get("sentry_environment"), Origin: origin, UserAgent: r.Header.Get("User-Agent"),
-	})
+	events, err := security.Parse(req.body, security.Request{Release: q.Get("sentry_release"),
+		Environment: q.Get("sentry_environment"), Origin: origin, UserAgent: r.Header.Get("User-Agent")})
 	if errors.Is(err, security.ErrInvalid) {
 		return reply{}, fail(http.StatusBadRequest, "%v", err)
 	}

@@ -243,15 +243,24 @@ type batch struct {
 	maybeStored []store.EventKey // events that a previous attempt may have stored
 	attachments []store.Attachment
 	reports     []store.UserReport
-	// outcomes to record once everything else is stored: those of the
-	// other items, and of the events as they are stored.
+	// outcomes of the other items, recorded once everything else is
+	// stored.
 	outcomes []store.Outcome
+	// counted are the events whose outcome is recorded, so that a retry of
+	// the batch does not count them again.
+	counted map[store.EventKey]bool
 }
 
 // store resolves issues and writes the events not stored yet, then what
-// came with them: attachments linked to their event's issue, user
-// reports, and outcomes (an event's own outcome only when it is stored
-// now, so a redelivered event is not counted twice).
+// came with them: attachments linked to their event's issue, user reports
+// and the other items' outcomes.
+//
+// An event is counted in the outcomes table before it is written, once per
+// batch: a store that fails after writing (or a crash before the ack)
+// leaves the event stored and counted, and the retry or redelivery finds it
+// stored and skips both. Only a crash between the two writes counts an
+// event twice. The other items' outcomes are at least once: a redelivered
+// message counts them again.
 func (w *Worker) store(ctx context.Context, b *batch) error {
 	skip := map[store.EventKey]bool{}
 	if len(b.maybeStored) > 0 {
@@ -284,8 +293,19 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		if g, ok := groups[it.row.GroupID]; !ok || it.group.Version >= g.Version {
 			groups[it.row.GroupID] = it.group
 		}
-		outcomes = append(outcomes, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
-			Timestamp: it.row.Received, Kind: outcome.Accepted, Category: it.category, Quantity: 1})
+		if !b.counted[key] {
+			outcomes = append(outcomes, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
+				Timestamp: it.row.Received, Kind: outcome.Accepted, Category: it.category, Quantity: 1})
+		}
+	}
+	if err := w.deps.Store.RecordOutcomes(ctx, outcomes); err != nil {
+		return fmt.Errorf("record event outcomes: %w", err)
+	}
+	if b.counted == nil {
+		b.counted = map[store.EventKey]bool{}
+	}
+	for _, r := range rows {
+		b.counted[store.EventKey{ProjectID: r.ProjectID, EventID: r.EventID}] = true
 	}
 	if len(rows) > 0 {
 		// Metadata first: an issue listed from its events always has a title.
@@ -299,9 +319,6 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
 			return fmt.Errorf("store events: %w", err)
 		}
-		// A retry finds these events stored and skips them, so their
-		// outcomes are taken now, once.
-		b.outcomes = append(b.outcomes, outcomes...)
 	}
 	if err := w.linkAttachments(ctx, b.attachments, groupOf); err != nil {
 		return err

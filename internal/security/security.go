@@ -34,7 +34,6 @@ var ErrInvalid = errors.New("invalid security report")
 // Request is what the endpoint knows about the request that carried the
 // reports.
 type Request struct {
-	ContentType string
 	Release     string // ?sentry_release=
 	Environment string // ?sentry_environment=
 	Origin      string // Origin (or Referer) header

@@ -13,7 +13,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-var testRequest = Request{ContentType: "application/csp-report", Release: "web@2.0", Environment: "prod",
+var testRequest = Request{Release: "web@2.0", Environment: "prod",
 	Origin: "https://shop.example.com", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"}
 
 // TestGolden runs every report in testdata through Parse and compares the

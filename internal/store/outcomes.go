@@ -31,8 +31,7 @@ var outcomeCols = []string{"org_id", "project_id", "key_id", "timestamp", "outco
 // row counts once in times_seen.
 //
 // Recording is at least once: a caller that retries after an error may
-// count a row twice. The worker records an event's outcome only when it
-// stores the event, so events are counted exactly once.
+// count a row twice (see process.Worker for how events avoid it).
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
