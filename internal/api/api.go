@@ -12,10 +12,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
+	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -25,6 +28,13 @@ type Config struct {
 	// PublicURL is how clients reach this server (DSNs and links use it),
 	// e.g. http://127.0.0.1:8000.
 	PublicURL string
+	// Attachments serves attachment downloads; nil answers them with 404.
+	Attachments AttachmentReader
+}
+
+// AttachmentReader reads the bytes of stored attachments.
+type AttachmentReader interface {
+	Get(ctx context.Context, key string) (attachment.Object, uint64, error)
 }
 
 // Meta is the metadata the API reads and writes.
@@ -57,6 +67,10 @@ type Store interface {
 	GetEvent(ctx context.Context, projectID uint64, eventID string) (*store.StoredEvent, error)
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
 	ListDeploys(ctx context.Context, projectIDs []uint64, version string) ([]store.Deploy, error)
+	ListAttachments(ctx context.Context, projectID uint64, eventID string) ([]store.Attachment, error)
+	GetAttachment(ctx context.Context, projectID uint64, eventID string, id uint64) (*store.Attachment, error)
+	ListUserReports(ctx context.Context, q store.UserReportQuery) ([]store.UserReport, error)
+	EventGroups(ctx context.Context, projectID uint64, eventIDs []string) (map[string]uint64, error)
 }
 
 // Groups maps issue ids to their project.
@@ -105,6 +119,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("PUT /api/0/projects/{org}/{project}/keys/{key}/", a.updateKey)
 	h("GET /api/0/projects/{org}/{project}/issues/", a.listIssues)
 	h("GET /api/0/projects/{org}/{project}/events/{event_id}/", a.getProjectEvent)
+	h("GET /api/0/projects/{org}/{project}/events/{event_id}/attachments/", a.listAttachments)
+	h("GET /api/0/projects/{org}/{project}/events/{event_id}/attachments/{attachment_id}/", a.getAttachment)
+	h("GET /api/0/projects/{org}/{project}/user-feedback/", a.listUserFeedback)
 	h("GET /api/0/issues/{id}/", a.getIssue)
 	h("PUT /api/0/issues/{id}/", a.updateIssue)
 	h("GET /api/0/issues/{id}/events/", a.listIssueEvents)
@@ -127,11 +144,19 @@ func (c *caller) canSee(org *meta.Organization) bool {
 	return c.user.Superuser || org.HasMember(c.user.ID)
 }
 
-// response is a handler's answer.
+// response is a handler's answer: JSON, or a file to download.
 type response struct {
-	status int
-	body   any
-	header http.Header
+	status   int
+	body     any
+	header   http.Header
+	download *download
+}
+
+// download is a file sent as the answer's body, closed once sent.
+type download struct {
+	name, contentType string
+	size              uint64
+	body              io.ReadCloser
 }
 
 func ok(body any) (*response, error) { return &response{status: http.StatusOK, body: body}, nil }
@@ -180,6 +205,21 @@ func (a *API) wrap(fn handlerFunc) http.Handler {
 				e = errorf(http.StatusInternalServerError, "Internal Error")
 			}
 			writeJSON(w, e.Status, nil, map[string]string{"detail": e.Detail})
+			return
+		}
+		if d := resp.download; d != nil {
+			defer d.body.Close()
+			h := w.Header()
+			h.Set("Content-Type", d.contentType)
+			h.Set("Content-Length", strconv.FormatUint(d.size, 10))
+			h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.name}))
+			// The bytes are the client's: never let a browser render them.
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Content-Security-Policy", "sandbox")
+			w.WriteHeader(http.StatusOK)
+			if _, err := io.Copy(w, d.body); err != nil {
+				a.log.Warn("attachment download interrupted", "path", r.URL.Path, "err", err)
+			}
 			return
 		}
 		writeJSON(w, resp.status, resp.header, resp.body)

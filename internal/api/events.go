@@ -170,6 +170,16 @@ func entries(e *event.Event) []map[string]any {
 		}
 		out = append(out, map[string]any{"type": "breadcrumbs", "data": map[string]any{"values": values}})
 	}
+	// Security reports, as Sentry's csp, hpkp, expectct and expectstaple
+	// interfaces render them.
+	for _, sec := range []struct {
+		typ string
+		raw event.Raw
+	}{{"csp", e.CSP}, {"hpkp", e.HPKP}, {"expectct", e.ExpectCT}, {"expectstaple", e.ExpectStaple}} {
+		if len(sec.raw) > 0 {
+			out = append(out, map[string]any{"type": sec.typ, "data": json.RawMessage(sec.raw)})
+		}
+	}
 	if r := e.Request; r != nil {
 		headers := [][2]string{}
 		for _, h := range r.Headers {

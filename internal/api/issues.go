@@ -360,7 +360,19 @@ func (a *API) getIssueEvent(ctx context.Context, r *http.Request, c *caller) (*r
 	if ev == nil {
 		return nil, errNotFound
 	}
-	return ok(serializeEvent(ev, true))
+	return a.eventDetails(ctx, ev)
+}
+
+// eventDetails renders an event with everything Sentry's event details
+// show, the user's feedback included.
+func (a *API) eventDetails(ctx context.Context, ev *store.StoredEvent) (*response, error) {
+	out := serializeEvent(ev, true)
+	report, err := a.userReportOf(ctx, ev.ProjectID, ev.EventID)
+	if err != nil {
+		return nil, err
+	}
+	out["userReport"] = report
+	return ok(out)
 }
 
 func (a *API) oldestEvent(ctx context.Context, pid, gid uint64) (*store.StoredEvent, error) {
@@ -389,7 +401,7 @@ func (a *API) getProjectEvent(ctx context.Context, r *http.Request, c *caller) (
 	if ev == nil {
 		return nil, errNotFound
 	}
-	return ok(serializeEvent(ev, true))
+	return a.eventDetails(ctx, ev)
 }
 
 // Event cursors: "<unix ms>:<event id>", URL-safe.

@@ -47,6 +47,12 @@ type Event struct {
 	Modules     map[string]Raw   `json:"modules,omitempty"`
 	DebugMeta   Raw              `json:"debug_meta,omitempty"`
 	Errors      []ProcessingNote `json:"errors,omitempty"`
+	// Security reports' interfaces (Relay's csp, hpkp, expectct and
+	// expectstaple), as ingest built them from the browser's report.
+	CSP          Raw `json:"csp,omitempty"`
+	HPKP         Raw `json:"hpkp,omitempty"`
+	ExpectCT     Raw `json:"expectct,omitempty"`
+	ExpectStaple Raw `json:"expectstaple,omitempty"`
 	// Grouping is Faultline's record of how the event was grouped.
 	Grouping *GroupingInfo `json:"_grouping,omitempty"`
 	// Metadata is the derived type/value/filename/function (Sentry's

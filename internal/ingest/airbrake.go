@@ -106,19 +106,19 @@ func (a *Airbrake) Stats() map[string]int64 {
 	return out
 }
 
-// reply is a successful answer.
-type reply struct {
+// abReply is a successful answer.
+type abReply struct {
 	status      int
 	contentType string
 	body        []byte
 }
 
-func jsonReply(status int, v any) *reply {
+func abJSON(status int, v any) *abReply {
 	b, _ := json.Marshal(v) // maps of strings always encode
-	return &reply{status: status, contentType: "application/json", body: b}
+	return &abReply{status: status, contentType: "application/json", body: b}
 }
 
-type airbrakeEndpoint func(ctx context.Context, r *http.Request, req *request) (*reply, error)
+type airbrakeEndpoint func(ctx context.Context, r *http.Request, req *request) (*abReply, error)
 
 // wrap admits a request, runs fn and writes its answer or its refusal in
 // Airbrake's shape: {"message": ...}, or for the v2 XML API
@@ -196,7 +196,7 @@ func (a *Airbrake) preflight(w http.ResponseWriter, r *http.Request) {
 
 // notice handles POST /api/v3/projects/{project_id}/notices (and
 // create-notice): answer 201 {"id": event id, "url": link to the event}.
-func (a *Airbrake) notice(ctx context.Context, r *http.Request, req *request) (*reply, error) {
+func (a *Airbrake) notice(ctx context.Context, r *http.Request, req *request) (*abReply, error) {
 	if err := a.authenticateV3(r, req); err != nil {
 		return nil, err
 	}
@@ -209,16 +209,16 @@ func (a *Airbrake) notice(ctx context.Context, r *http.Request, req *request) (*
 	}
 	req.auth.Client = notifierOf(n)
 	id := newEventID()
-	if err := a.h.publish(ctx, r, req, queue.KindAirbrake, id); err != nil {
+	if err := a.h.publish(ctx, a.h.message(r, req, queue.KindAirbrake, id), req); err != nil {
 		return nil, err
 	}
-	return jsonReply(http.StatusCreated, map[string]string{"id": id, "url": a.eventURL(req.project, id)}), nil
+	return abJSON(http.StatusCreated, map[string]string{"id": id, "url": a.eventURL(req.project, id)}), nil
 }
 
 // noticeV2 handles the legacy XML API, POST /notifier_api/v2/notices: the
 // project key is in the notice; the answer is 200 with
 // <notice><id/><url/></notice>, refusals are 422 as Airbrake's were.
-func (a *Airbrake) noticeV2(ctx context.Context, r *http.Request, req *request) (*reply, error) {
+func (a *Airbrake) noticeV2(ctx context.Context, r *http.Request, req *request) (*abReply, error) {
 	if err := a.read(r, req, airbrake.MaxNoticeSize); err != nil {
 		return nil, err
 	}
@@ -234,16 +234,16 @@ func (a *Airbrake) noticeV2(ctx context.Context, r *http.Request, req *request) 
 	}
 	req.auth.Client = notifierOf(n)
 	id := newEventID()
-	if err := a.h.publish(ctx, r, req, queue.KindAirbrakeXML, id); err != nil {
+	if err := a.h.publish(ctx, a.h.message(r, req, queue.KindAirbrakeXML, id), req); err != nil {
 		return nil, err
 	}
 	body := xml.Header + "<notice>\n  <id>" + id + "</id>\n  <url>" + xmlText(a.eventURL(req.project, id)) + "</url>\n</notice>\n"
-	return &reply{status: http.StatusOK, contentType: "application/xml", body: []byte(body)}, nil
+	return &abReply{status: http.StatusOK, contentType: "application/xml", body: []byte(body)}, nil
 }
 
 // deploy handles POST /api/v4/projects/{project_id}/deploys: the deploy is
 // queued and recorded by a worker; the answer is 201 {"id": deploy id}.
-func (a *Airbrake) deploy(ctx context.Context, r *http.Request, req *request) (*reply, error) {
+func (a *Airbrake) deploy(ctx context.Context, r *http.Request, req *request) (*abReply, error) {
 	if err := a.authenticateV3(r, req); err != nil {
 		return nil, err
 	}
@@ -254,10 +254,10 @@ func (a *Airbrake) deploy(ctx context.Context, r *http.Request, req *request) (*
 		return nil, noticeError(err, http.StatusBadRequest)
 	}
 	id := newEventID()
-	if err := a.h.publish(ctx, r, req, queue.KindAirbrakeDeploy, id); err != nil {
+	if err := a.h.publish(ctx, a.h.message(r, req, queue.KindAirbrakeDeploy, id), req); err != nil {
 		return nil, err
 	}
-	return jsonReply(http.StatusCreated, map[string]string{"id": id}), nil
+	return abJSON(http.StatusCreated, map[string]string{"id": id}), nil
 }
 
 // statsHandler accepts the performance statistics notifiers post with 204
@@ -265,7 +265,7 @@ func (a *Airbrake) deploy(ctx context.Context, r *http.Request, req *request) (*
 // without errors. Faultline does not store them.
 func (a *Airbrake) statsHandler(kind string) airbrakeEndpoint {
 	counter := a.stats[kind]
-	return func(ctx context.Context, r *http.Request, req *request) (*reply, error) {
+	return func(ctx context.Context, r *http.Request, req *request) (*abReply, error) {
 		if err := a.authenticateV3(r, req); err != nil {
 			return nil, err
 		}
@@ -277,7 +277,7 @@ func (a *Airbrake) statsHandler(kind string) airbrakeEndpoint {
 		}
 		counter.Add(1)
 		a.h.log.Debug("airbrake statistics received", "kind", kind, "project_id", req.projectID, "bytes", len(req.body))
-		return &reply{status: http.StatusNoContent}, nil
+		return &abReply{status: http.StatusNoContent}, nil
 	}
 }
 
@@ -318,7 +318,7 @@ func (a *Airbrake) authenticateV3(r *http.Request, req *request) error {
 // project in the URL, otherwise the key names the project. Airbrake's
 // notifiers recognize 401 (422 for v2) as a wrong project id or key.
 func (a *Airbrake) authenticate(r *http.Request, req *request, pub string, fromURL bool, badKey int) error {
-	key, project, ok := a.h.keys.KeyByPublic(pub)
+	key, project, ok := a.h.deps.Keys.KeyByPublic(pub)
 	if !ok || (fromURL && key.ProjectID != req.projectID) {
 		return fail(badKey, "invalid project id or key")
 	}

@@ -23,7 +23,7 @@ const notice = `{"errors":[{"type":"ParseError","message":"bad input %s","backtr
 var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // post sends a request and returns its status, headers and body.
-func post(t *testing.T, method, url string, headers map[string]string, body []byte) (int, http.Header, []byte) {
+func abPost(t *testing.T, method, url string, headers map[string]string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
@@ -92,7 +92,7 @@ func TestAirbrakeAnswers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			status, hdr, body := post(t, c.method, c.url, c.headers, c.body)
+			status, hdr, body := abPost(t, c.method, c.url, c.headers, c.body)
 			if status != c.status {
 				t.Fatalf("status %d, want %d: %s", status, c.status, body)
 			}
@@ -144,7 +144,7 @@ func TestAirbrakeAnswers(t *testing.T) {
 	}
 	for _, c := range v2cases {
 		t.Run("v2 "+c.name, func(t *testing.T) {
-			status, hdr, body := post(t, "POST", f.URL+"/notifier_api/v2/notices", nil, c.body)
+			status, hdr, body := abPost(t, "POST", f.URL+"/notifier_api/v2/notices", nil, c.body)
 			if status != c.status || hdr.Get("Content-Type") != "application/xml" {
 				t.Fatalf("status %d (%s), want %d: %s", status, hdr.Get("Content-Type"), c.status, body)
 			}
@@ -158,7 +158,7 @@ func TestAirbrakeAnswers(t *testing.T) {
 		before := f.Server.Airbrake().Stats()
 		for _, kind := range []string{"routes-stats", "routes-breakdowns", "queries-stats", "queues-stats"} {
 			for _, m := range []string{"POST", "PUT"} {
-				status, _, body := post(t, m, f.URL+"/api/v5/projects/"+p.ID+"/"+kind, bearer, []byte(`{"environment":"prod","routes":[]}`))
+				status, _, body := abPost(t, m, f.URL+"/api/v5/projects/"+p.ID+"/"+kind, bearer, []byte(`{"environment":"prod","routes":[]}`))
 				if status != 204 || len(body) != 0 {
 					t.Errorf("%s %s: %d %s", m, kind, status, body)
 				}
@@ -237,7 +237,7 @@ func TestAirbrakeQueueFull(t *testing.T) {
 	p := f.CreateProject("acme", "web", "ruby")
 	url := f.URL + "/api/v3/projects/" + p.ID + "/notices?key=" + p.PublicKey
 	for i, want := range []int{201, 201, 429, 429} {
-		status, hdr, body := post(t, "POST", url, nil, []byte(strings.ReplaceAll(notice, "%s", "q")))
+		status, hdr, body := abPost(t, "POST", url, nil, []byte(strings.ReplaceAll(notice, "%s", "q")))
 		if status != want {
 			t.Fatalf("notice %d: status %d, want %d: %s", i, status, want, body)
 		}

@@ -1,11 +1,13 @@
 package process
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/faultline/faultline/internal/envelope"
 	"github.com/faultline/faultline/internal/event"
+	"github.com/faultline/faultline/internal/outcome"
 )
 
 // Relay's clock-drift bounds: an event dated further in the future than
@@ -27,6 +29,9 @@ type source struct {
 	eventID  string
 	received time.Time
 	clientIP string
+	// sentAt is the envelope header's sent_at (zero if absent), the
+	// sender's clock at sending time, for clock drift correction.
+	sentAt time.Time
 }
 
 // normalize fills the defaults Relay fills and promotes tags, in place.
@@ -37,6 +42,7 @@ func normalize(e *event.Event, src source) {
 		e.EventID = src.eventID
 	}
 	e.Received = event.Timestamp{Time: src.received}
+	correctClockDrift(e, src)
 	switch ts := e.Timestamp.Time; {
 	case ts.IsZero():
 		e.Timestamp = e.Received
@@ -75,6 +81,36 @@ func normalize(e *event.Event, src source) {
 		}
 	}
 	promoteTags(e)
+}
+
+// correctClockDrift is Relay's ClockDriftProcessor: when the SDK's sent_at
+// differs from the receive time by at least outcome.MinClockDrift, the
+// SDK's clock is wrong (often by a time zone), so every timestamp of the
+// event is shifted by the difference and the event says so in its errors.
+// Smaller differences are network latency and are left alone.
+func correctClockDrift(e *event.Event, src source) {
+	if src.sentAt.IsZero() {
+		return
+	}
+	drift := src.received.Sub(src.sentAt)
+	if drift.Abs() < outcome.MinClockDrift {
+		return
+	}
+	if !e.Timestamp.IsZero() {
+		e.Timestamp.Time = e.Timestamp.Add(drift)
+	}
+	if e.Breadcrumbs != nil {
+		for i := range e.Breadcrumbs.Values {
+			if b := &e.Breadcrumbs.Values[i]; !b.Timestamp.IsZero() {
+				b.Timestamp.Time = b.Timestamp.Add(drift)
+			}
+		}
+	}
+	v, _ := json.Marshal(map[string]string{
+		"sdk_time":    src.sentAt.UTC().Format(time.RFC3339Nano),
+		"server_time": src.received.UTC().Format(time.RFC3339Nano),
+	})
+	e.Errors = append(e.Errors, event.ProcessingNote{Type: "clock_drift", Name: "timestamp", Value: v})
 }
 
 // promoteTags adds Sentry's built-in tags derived from event fields,

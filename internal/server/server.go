@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/api"
+	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/process"
@@ -47,10 +48,11 @@ type Config struct {
 	NoMigrate  bool
 	AdminToken string // FAULTLINE_ADMIN_TOKEN; never logged
 
-	Queue  queue.Config
-	Store  store.Config
-	Ingest ingest.Config
-	Worker process.Config
+	Queue       queue.Config
+	Store       store.Config
+	Ingest      ingest.Config
+	Worker      process.Config
+	Attachments attachment.Config
 }
 
 // Validate fills defaults and checks the configuration.
@@ -113,6 +115,7 @@ type Server struct {
 	meta   *meta.Store
 	groups *meta.Groups
 	store  *store.Store // nil for a pure ingest process
+	atts   *attachment.Store
 	worker *process.Worker
 	// airbrake serves Airbrake's notifier API (nil without the ingest role).
 	airbrake *ingest.Airbrake
@@ -164,8 +167,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			}
 		}
 	}
+	if cfg.has(RoleIngest) || cfg.has(RoleAPI) {
+		if cfg.Attachments.Replicas == 0 {
+			cfg.Attachments.Replicas = cfg.Queue.Replicas
+		}
+		if s.atts, err = attachment.Open(ctx, s.queue.JetStream(), cfg.Attachments); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.has(RoleIngest) {
-		h, err := ingest.New(cfg.Ingest, s.meta, s.queue, log.With("component", "ingest"))
+		h, err := ingest.New(cfg.Ingest, ingest.Deps{Keys: s.meta, Queue: s.queue, Attachments: s.atts,
+			Log: log.With("component", "ingest")})
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +188,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		s.airbrake.Register(s.mux)
 	}
 	if cfg.has(RoleAPI) {
-		a, err := api.New(api.Config{PublicURL: cfg.PublicURL}, s.meta, s.store, s.groups, log.With("component", "api"))
+		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts}, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "initial schema", schema0001},
+	{3, "attachments, user reports, outcomes", schema0003},
 	{7, "deploys", schema0007},
 }
 
@@ -172,6 +173,75 @@ ORDER BY (project_id, group_id)`,
 	updated_ms UInt64
 ) ENGINE = ReplacingMergeTree(updated_ms)
 ORDER BY (project_id, group_id)`,
+	}
+	for i, q := range stmts {
+		stmts[i] = r.Replace(q)
+	}
+	return stmts
+}
+
+// schema0003 holds what the envelope items beside events need.
+//
+//   - attachments: metadata of event attachments (the bytes live in the
+//     JetStream object store under object_key), one row per attachment,
+//     partitioned like events so that retention drops both together.
+//     ReplacingMergeTree: a redelivered message writes the same row again.
+//   - user_reports: user feedback linked to an event (legacy user_report
+//     items have an empty feedback_id; new "feedback" items carry their own id).
+//     The latest report per (event, feedback) wins.
+//   - outcomes: Snuba's outcomes_hourly: what became of every item, summed
+//     per hour, project, key, outcome, reason and category. The numbers are
+//     Relay's (package outcome), so stats and rate limits can read it as
+//     Sentry's. key_id is the DSN key's id as the API shows it (empty
+//     when unknown), reason empty when there is none: ClickHouse 18.16 cannot sort
+//     on Nullable columns.
+func schema0003(s *Store) []string {
+	r := strings.NewReplacer("{db}", ident(s.db))
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS {db}.attachments (
+	project_id UInt64,
+	event_id FixedString(32),
+	id UInt64,
+	group_id UInt64,
+	name String,
+	content_type String,
+	attachment_type String,
+	size UInt64,
+	sha1 String,
+	object_key String,
+	date_created DateTime('UTC'),
+	retention_days UInt16,
+	deleted UInt8
+) ENGINE = ReplacingMergeTree()
+PARTITION BY (retention_days, toMonday(date_created))
+ORDER BY (project_id, event_id, id)`,
+		`CREATE TABLE IF NOT EXISTS {db}.user_reports (
+	project_id UInt64,
+	event_id FixedString(32),
+	feedback_id String,
+	id UInt64,
+	name String,
+	email String,
+	comments String,
+	date_created DateTime('UTC'),
+	retention_days UInt16,
+	deleted UInt8
+) ENGINE = ReplacingMergeTree(date_created)
+PARTITION BY (retention_days, toMonday(date_created))
+ORDER BY (project_id, event_id, feedback_id)`,
+		`CREATE TABLE IF NOT EXISTS {db}.outcomes (
+	org_id UInt64,
+	project_id UInt64,
+	key_id String,
+	timestamp DateTime('UTC'),
+	outcome UInt8,
+	reason String,
+	category UInt8,
+	quantity UInt64,
+	times_seen UInt64
+) ENGINE = SummingMergeTree((quantity, times_seen))
+PARTITION BY toMonday(timestamp)
+ORDER BY (org_id, project_id, key_id, outcome, reason, timestamp, category)`,
 	}
 	for i, q := range stmts {
 		stmts[i] = r.Replace(q)
