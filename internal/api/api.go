@@ -30,6 +30,8 @@ type Config struct {
 	PublicURL string
 	// Attachments serves attachment downloads; nil answers them with 404.
 	Attachments AttachmentReader
+	// Spikes reports spike protection caps; nil reports none.
+	Spikes SpikeStatus
 }
 
 // AttachmentReader reads the bytes of stored attachments.
@@ -106,6 +108,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("GET /api/0/organizations/", a.listOrganizations)
 	h("POST /api/0/organizations/", a.createOrganization)
 	h("GET /api/0/organizations/{org}/", a.getOrganization)
+	h("GET /api/0/organizations/{org}/stats_v2/", a.statsV2)
 	h("GET /api/0/organizations/{org}/teams/", a.listTeams)
 	h("POST /api/0/organizations/{org}/teams/", a.createTeam)
 	h("GET /api/0/organizations/{org}/projects/", a.listOrgProjects)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -50,6 +51,7 @@ func (a *API) serializeProject(p *meta.Project) map[string]any {
 	if o, ok := a.meta.OrganizationByID(p.OrgID); ok {
 		out["organization"] = a.serializeOrg(o)
 	}
+	a.serializeLimits(out, p)
 	return out
 }
 
@@ -196,11 +198,18 @@ func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*r
 	if err != nil {
 		return nil, err
 	}
-	var b projectUpdate
-	if err := decodeBody(r, &b); err != nil {
+	var raw json.RawMessage
+	if err := decodeBody(r, &raw); err != nil {
 		return nil, err
 	}
+	var b projectUpdate
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, errorf(http.StatusBadRequest, "Malformed JSON: %v", err)
+	}
 	cp := *p
+	if err := applyLimits(&cp, raw); err != nil {
+		return nil, err
+	}
 	if b.Name != nil {
 		if *b.Name == "" || len(*b.Name) > 200 {
 			return nil, errorf(http.StatusBadRequest, "name: must be 1 to 200 characters")

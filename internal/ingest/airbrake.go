@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/airbrake"
+	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/envelope"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/queue"
@@ -209,6 +210,9 @@ func (a *Airbrake) notice(ctx context.Context, r *http.Request, req *request) (*
 	}
 	req.auth.Client = notifierOf(n)
 	id := newEventID()
+	if ls := a.h.admit(req, limits.CategoryError, 1); ls != nil {
+		return nil, limitedError(ls)
+	}
 	if err := a.h.publish(ctx, a.h.message(r, req, queue.KindAirbrake, id), req); err != nil {
 		return nil, err
 	}
@@ -234,6 +238,9 @@ func (a *Airbrake) noticeV2(ctx context.Context, r *http.Request, req *request) 
 	}
 	req.auth.Client = notifierOf(n)
 	id := newEventID()
+	if ls := a.h.admit(req, limits.CategoryError, 1); ls != nil {
+		return nil, limitedError(ls)
+	}
 	if err := a.h.publish(ctx, a.h.message(r, req, queue.KindAirbrakeXML, id), req); err != nil {
 		return nil, err
 	}

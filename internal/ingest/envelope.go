@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/faultline/faultline/internal/envelope"
+	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/queue"
 )
 
@@ -32,6 +33,17 @@ func (h *Handler) envelope(ctx context.Context, r *http.Request, req *request) (
 	}
 	if err := envelope.CheckLimits(env); err != nil {
 		return reply{}, payloadError(err)
+	}
+	kept, hit, refused := h.applyLimits(req, env.Items)
+	if refused {
+		return reply{}, limitedError(hit)
+	}
+	rateLimits := ""
+	if len(hit) > 0 {
+		// Accept the rest: the dropped items never reach the queue.
+		rateLimits = limits.Header(hit)
+		env.Items = kept
+		req.body, req.raw, req.encoding = envelope.Encode(env.RawHeader, kept...), nil, ""
 	}
 	id := env.Header.EventID
 	hasEvent := false
@@ -90,9 +102,9 @@ func (h *Handler) envelope(ctx context.Context, r *http.Request, req *request) (
 	}
 	if !hasEvent && len(files) == 0 {
 		// Relay answers with the header's event id, if any.
-		return reply{id: env.Header.EventID}, nil
+		return reply{id: env.Header.EventID, rateLimits: rateLimits}, nil
 	}
-	return reply{id: id}, nil
+	return reply{id: id, rateLimits: rateLimits}, nil
 }
 
 // publishSplit enqueues each item of a large envelope as an envelope of its

@@ -27,7 +27,9 @@ import (
 
 	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/envelope"
+	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/queue"
 )
 
@@ -74,7 +76,9 @@ type Deps struct {
 	Keys        Keys
 	Queue       Publisher
 	Attachments Attachments
-	Log         *slog.Logger
+	// Limits enforces rate limits; nil admits everything.
+	Limits RateLimits
+	Log    *slog.Logger
 }
 
 // Handler serves the ingest endpoints.
@@ -84,6 +88,7 @@ type Handler struct {
 	log      *slog.Logger
 	inFlight chan struct{}
 	now      func() time.Time
+	outcomes outcomeSums
 }
 
 // New returns an ingest handler.
@@ -140,6 +145,9 @@ type reply struct {
 	id          string
 	contentType string // set for a non-JSON body
 	body        []byte
+	// rateLimits is X-Sentry-Rate-Limits for items dropped from an
+	// accepted envelope.
+	rateLimits string
 }
 
 // endpoint handles one request once it is admitted.
@@ -184,8 +192,15 @@ func (h *Handler) wrap(fn endpoint) http.Handler {
 				h.log.Error("ingest failed", "err", err, "project_id", req.projectID)
 				e = fail(http.StatusInternalServerError, "internal error")
 			}
+			if req.key != nil && (e.Status == http.StatusBadRequest || e.Status == http.StatusRequestEntityTooLarge) {
+				// Authenticated but unusable: counted, as Relay does.
+				h.record(req, outcome.Invalid, invalidReason(e.Status), limits.CategoryError, 1)
+			}
 			writeError(w, e)
 			return
+		}
+		if rep.rateLimits != "" {
+			w.Header().Set("X-Sentry-Rate-Limits", rep.rateLimits)
 		}
 		if rep.contentType != "" {
 			w.Header().Set("Content-Type", rep.contentType)
@@ -199,6 +214,13 @@ func (h *Handler) wrap(fn endpoint) http.Handler {
 		}
 		fmt.Fprintf(w, `{"id":"%s"}`, rep.id)
 	})
+}
+
+func invalidReason(status int) string {
+	if status == http.StatusRequestEntityTooLarge {
+		return outcome.ReasonTooLarge
+	}
+	return "invalid_payload"
 }
 
 func writeError(w http.ResponseWriter, e *Error) {

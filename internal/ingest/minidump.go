@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/faultline/faultline/internal/envelope"
+	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/minidump"
 	"github.com/faultline/faultline/internal/queue"
 )
@@ -29,6 +30,9 @@ func (h *Handler) minidump(ctx context.Context, r *http.Request, req *request) (
 		return reply{}, fail(http.StatusRequestEntityTooLarge, "%v", err)
 	case err != nil:
 		return reply{}, fail(http.StatusBadRequest, "%v", err)
+	}
+	if ls := h.admit(req, limits.CategoryError, 1); ls != nil {
+		return reply{}, limitedError(ls)
 	}
 	files := make([]upload, len(up.Files))
 	for i, f := range up.Files {

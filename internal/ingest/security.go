@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/faultline/faultline/internal/envelope"
+	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/security"
 )
@@ -34,6 +35,9 @@ func (h *Handler) security(ctx context.Context, r *http.Request, req *request) (
 	}
 	if err != nil {
 		return reply{}, err
+	}
+	if ls := h.admit(req, limits.CategorySecurity, int64(len(events))); ls != nil {
+		return reply{}, limitedError(ls)
 	}
 	// One envelope with an event per report.
 	items := make([]envelope.Item, 0, len(events))

@@ -52,6 +52,9 @@ func (h *Handler) storeEvent(ctx context.Context, r *http.Request, req *request,
 	if id == "" {
 		id = newEventID()
 	}
+	if ls := h.admit(req, eventCategory(info), 1); ls != nil {
+		return "", limitedError(ls)
+	}
 	if err := h.publish(ctx, h.message(r, req, queue.KindStore, id), req); err != nil {
 		return "", err
 	}

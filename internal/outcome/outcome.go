@@ -10,7 +10,10 @@
 // Relay: nothing is dropped silently.
 package outcome
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Kind is an outcome, numbered as in Snuba's outcomes table.
 type Kind uint8
@@ -114,6 +117,19 @@ type Record struct {
 	Quantity  uint64
 }
 
+// Sum is outcomes summed by whoever decided them, as ingest queues the
+// outcomes it decides (rate limited, invalid) for a worker to record.
+type Sum struct {
+	OrgID     uint64   `json:"org"`
+	ProjectID uint64   `json:"project"`
+	KeyID     string   `json:"key,omitempty"`
+	Hour      int64    `json:"hour"` // unix seconds, start of the hour
+	Kind      Kind     `json:"outcome"`
+	Reason    string   `json:"reason,omitempty"`
+	Category  Category `json:"category"`
+	Quantity  uint64   `json:"quantity"`
+}
+
 // Reasons Faultline gives for the outcomes it decides itself. Client
 // reports carry the SDK's own reasons verbatim.
 const (
@@ -128,3 +144,34 @@ const (
 	// sessions item with more than MaxSessionBuckets aggregates.
 	ReasonTooLarge = "too_large"
 )
+
+// String returns Relay's name of the category (the first name for
+// categories with aliases), or its number for one Faultline does not know.
+func (c Category) String() string {
+	switch c {
+	case CategoryDefault:
+		return "default"
+	case CategoryError:
+		return "error"
+	case CategoryTransaction:
+		return "transaction"
+	case CategorySecurity:
+		return "security"
+	case CategoryAttachment:
+		return "attachment"
+	case CategorySession:
+		return "session"
+	case CategoryUserReportV2:
+		return "feedback"
+	}
+	best := ""
+	for name, v := range categoryNames {
+		if v == c && (best == "" || name < best) {
+			best = name
+		}
+	}
+	if best == "" {
+		return strconv.Itoa(int(c))
+	}
+	return best
+}

@@ -7,6 +7,7 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -380,6 +381,9 @@ func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 	if err != nil {
 		return d, err
 	}
+	if qm.Kind == queue.KindOutcomes {
+		return d, decodeOutcomeSums(&d, qm.Body)
+	}
 	project, ok := w.deps.Projects.ProjectByID(qm.ProjectID)
 	if !ok {
 		return d, fmt.Errorf("project %d no longer exists", qm.ProjectID)
@@ -534,4 +538,18 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// decodeOutcomeSums reads the outcomes ingest decided (rate limited,
+// invalid) and queued in sums.
+func decodeOutcomeSums(d *decoded, body []byte) error {
+	var sums []outcome.Sum
+	if err := json.Unmarshal(body, &sums); err != nil {
+		return fmt.Errorf("outcome sums: %w", err)
+	}
+	for _, s := range sums {
+		d.outcomes = append(d.outcomes, store.Outcome{OrgID: s.OrgID, ProjectID: s.ProjectID, KeyID: s.KeyID,
+			Timestamp: time.Unix(s.Hour, 0).UTC(), Kind: s.Kind, Reason: s.Reason, Category: s.Category, Quantity: s.Quantity})
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ const (
 	KindAirbrake       = "airbrake"        // an Airbrake v3 notice (JSON)
 	KindAirbrakeXML    = "airbrake-xml"    // an Airbrake v2 notice (XML)
 	KindAirbrakeDeploy = "airbrake-deploy" // an Airbrake v4 deploy (JSON); EventID is the deploy's id
+	KindOutcomes       = "outcomes"        // ingest's outcome sums (JSON list of outcome.Sum)
 )
 
 // Message is one accepted request as ingest publishes it: the body exactly

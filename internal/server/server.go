@@ -22,6 +22,7 @@ import (
 	"github.com/faultline/faultline/internal/api"
 	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/ingest"
+	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
@@ -53,6 +54,9 @@ type Config struct {
 	Ingest      ingest.Config
 	Worker      process.Config
 	Attachments attachment.Config
+	// SpikeWindow is spike protection's counting window (a minute; tests
+	// shorten it).
+	SpikeWindow time.Duration
 }
 
 // Validate fills defaults and checks the configuration.
@@ -119,6 +123,8 @@ type Server struct {
 	worker *process.Worker
 	// airbrake serves Airbrake's notifier API (nil without the ingest role).
 	airbrake *ingest.Airbrake
+	ingest   *ingest.Handler // nil without the ingest role
+	limSync  *limits.Sync    // shares rate-limit counts; nil without ingest
 	mux      *http.ServeMux
 }
 
@@ -176,11 +182,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	if cfg.has(RoleIngest) {
+		lim := limits.New()
+		spikes := limits.NewSpikes(lim, cfg.SpikeWindow)
+		if s.limSync, err = limits.StartSync(ctx, s.queue.JetStream(), lim, spikes,
+			limits.SyncConfig{Replicas: cfg.Queue.Replicas}, log.With("component", "limits")); err != nil {
+			return nil, err
+		}
 		h, err := ingest.New(cfg.Ingest, ingest.Deps{Keys: s.meta, Queue: s.queue, Attachments: s.atts,
-			Log: log.With("component", "ingest")})
+			Limits: &limits.Enforcer{Limiter: lim, Spikes: spikes}, Log: log.With("component", "ingest")})
 		if err != nil {
 			return nil, err
 		}
+		s.ingest = h
 		h.Register(s.mux)
 		if s.airbrake, err = ingest.NewAirbrake(ingest.AirbrakeConfig{PublicURL: cfg.PublicURL}, h, s.meta); err != nil {
 			return nil, err
@@ -188,7 +201,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		s.airbrake.Register(s.mux)
 	}
 	if cfg.has(RoleAPI) {
-		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts}, s.meta, s.store, s.groups, log.With("component", "api"))
+		spikes, err := limits.OpenStatus(ctx, s.queue.JetStream(), limits.SyncConfig{Replicas: cfg.Queue.Replicas})
+		if err != nil {
+			return nil, err
+		}
+		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes}, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
 		}
@@ -243,6 +260,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	var wg sync.WaitGroup
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	if s.ingest != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.ingest.Run(wctx) // flushes ingest's outcomes, a last time on stop
+		}()
+	}
 	if s.worker != nil {
 		wg.Add(1)
 		go func() {
@@ -271,6 +295,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases every component.
 func (s *Server) Close() {
+	if s.limSync != nil {
+		s.limSync.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
 	}

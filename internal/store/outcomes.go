@@ -92,3 +92,51 @@ func (s *Store) OutcomeTotals(ctx context.Context, q OutcomeQuery) ([]OutcomeTot
 	}
 	return out, err
 }
+
+// OutcomeSeriesQuery selects outcomes per time bucket.
+type OutcomeSeriesQuery struct {
+	ProjectIDs []uint64
+	Since      time.Time // inclusive, truncated to the interval
+	Until      time.Time // exclusive
+	Daily      bool      // daily buckets instead of hourly
+}
+
+// OutcomeBucket is the sum of one project, outcome, reason and category in
+// one time bucket.
+type OutcomeBucket struct {
+	Bucket time.Time
+	OutcomeTotal
+}
+
+// OutcomeSeries sums outcomes per hour (or day), per project, outcome,
+// reason and category, for Sentry's stats_v2.
+func (s *Store) OutcomeSeries(ctx context.Context, q OutcomeSeriesQuery) ([]OutcomeBucket, error) {
+	bucket := "timestamp"
+	if q.Daily {
+		bucket = "toStartOfDay(timestamp)"
+	}
+	var rows []struct {
+		Bucket    time.Time `ch:"bucket"`
+		ProjectID uint64    `ch:"project_id"`
+		Kind      uint8     `ch:"outcome"`
+		Reason    string    `ch:"reason"`
+		Category  uint8     `ch:"category"`
+		Quantity  uint64    `ch:"quantity"`
+		TimesSeen uint64    `ch:"times_seen"`
+	}
+	err := s.t.query(ctx, &rows, "SELECT "+bucket+" AS bucket, project_id, outcome, reason, category, "+
+		"toUInt64(sum(quantity)) AS quantity, toUInt64(sum(times_seen)) AS times_seen FROM "+s.table("outcomes")+
+		" WHERE project_id IN "+nums(q.ProjectIDs)+" AND timestamp >= "+ts(q.Since.UTC().Truncate(time.Hour))+
+		" AND timestamp < "+ts(q.Until.UTC())+
+		" GROUP BY bucket, project_id, outcome, reason, category ORDER BY bucket")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OutcomeBucket, len(rows))
+	for i, r := range rows {
+		out[i] = OutcomeBucket{Bucket: r.Bucket.UTC(), OutcomeTotal: OutcomeTotal{ProjectID: r.ProjectID,
+			Kind: outcome.Kind(r.Kind), Reason: r.Reason, Category: outcome.Category(r.Category),
+			Quantity: r.Quantity, TimesSeen: r.TimesSeen}}
+	}
+	return out, nil
+}
