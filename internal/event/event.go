@@ -249,10 +249,16 @@ type ProcessingNote struct {
 	Value Raw    `json:"value,omitempty"`
 }
 
-// GroupingInfo records which strategy produced the event's hash.
+// GroupingInfo records how the event was grouped, so that people can see
+// why it landed in its issue.
 type GroupingInfo struct {
-	Config  string   `json:"config"`
-	Variant string   `json:"variant"` // custom-fingerprint, app/system stack trace, exception, message, fallback
+	Config string `json:"config"`
+	// Strategy is what produced the hash: custom, stacktrace, exception,
+	// message or fallback.
+	Strategy string `json:"strategy"`
+	// Variant is Sentry's variant whose hash was used: app, system,
+	// default, custom-fingerprint or fallback.
+	Variant string   `json:"variant"`
 	Hash    string   `json:"hash"`
 	Values  []string `json:"values,omitempty"` // what was hashed, for display
 }

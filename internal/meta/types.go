@@ -54,7 +54,22 @@ type Project struct {
 	// AllowedOrigins lists the browser origins allowed to send events; "*"
 	// allows any.
 	AllowedOrigins []string `json:"allowedOrigins"`
+	// Data scrubbing, Sentry's project fields of the same names. The
+	// booleans are pointers so that a project stored before they existed
+	// gets Sentry's defaults (see ScrubData and ScrubDefaults).
+	DataScrubber         *bool    `json:"dataScrubber,omitempty"`
+	DataScrubberDefaults *bool    `json:"dataScrubberDefaults,omitempty"`
+	SensitiveFields      []string `json:"sensitiveFields,omitempty"`
+	SafeFields           []string `json:"safeFields,omitempty"`
+	ScrubIPAddresses     bool     `json:"scrubIPAddresses,omitempty"`
 }
+
+// ScrubData reports whether data scrubbing is on (Sentry's default: on).
+func (p *Project) ScrubData() bool { return p.DataScrubber == nil || *p.DataScrubber }
+
+// ScrubDefaults reports whether the default scrubbing rules apply
+// (Sentry's default: yes).
+func (p *Project) ScrubDefaults() bool { return p.DataScrubberDefaults == nil || *p.DataScrubberDefaults }
 
 // DefaultRetentionDays is a new project's retention.
 const DefaultRetentionDays = 90

@@ -1,11 +1,15 @@
 package process
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/faultline/faultline/internal/envelope"
 	"github.com/faultline/faultline/internal/event"
+	"github.com/faultline/faultline/internal/grouping"
 )
 
 // Relay's clock-drift bounds: an event dated further in the future than
@@ -27,9 +31,15 @@ type source struct {
 	eventID  string
 	received time.Time
 	clientIP string
+	client   string // sentry_client of the auth header, e.g. "sentry.python/1.9.10"
 }
 
-// normalize fills the defaults Relay fills and promotes tags, in place.
+// normalize fills the defaults Relay fills, in place: event id, platform,
+// level, timestamp, received, the SDK (from the auth header), the event
+// type; a plain message becomes the logentry, formatted with its
+// parameters; JavaScript frames get a module and frames their in-app flag
+// from Sentry's built-in rules. Tags are promoted after scrubbing
+// (promoteTags).
 func normalize(e *event.Event, src source) {
 	if id, err := envelope.NormalizeEventID(e.EventID); err == nil && id != "" {
 		e.EventID = id
@@ -65,16 +75,75 @@ func normalize(e *event.Event, src source) {
 	e.Environment = strings.TrimSpace(e.Environment)
 	e.Release = event.FlexString(strings.TrimSpace(string(e.Release)))
 	e.Dist = event.FlexString(strings.TrimSpace(string(e.Dist)))
+	if e.LogEntry != nil && e.LogEntry.Formatted == "" && e.LogEntry.Message != "" {
+		e.LogEntry.Formatted = formatMessage(e.LogEntry.Message, e.LogEntry.Params)
+	}
 	if e.User != nil && e.User.IPAddress == "{{auto}}" {
 		e.User.IPAddress = src.clientIP
 	}
-	if e.Type == "" {
-		e.Type = event.TypeDefault
-		if e.Exception != nil && len(e.Exception.Values) > 0 {
-			e.Type = event.TypeError
+	if e.SDK == nil && src.client != "" {
+		name, version, _ := strings.Cut(src.client, "/")
+		e.SDK = &event.SDK{Name: name, Version: version}
+	}
+	if e.Exception != nil {
+		for i := range e.Exception.Values {
+			splitExceptionType(&e.Exception.Values[i])
 		}
 	}
-	promoteTags(e)
+	if e.Exception != nil && len(e.Exception.Values) > 0 {
+		e.Type = event.TypeError
+	} else {
+		e.Type = event.TypeDefault
+	}
+	grouping.FillJSModules(e)
+	grouping.ApplyInApp(e)
+}
+
+var typedValueRE = regexp.MustCompile(`^(\w+):(.*)$`)
+
+// splitExceptionType is Relay's normalize_exception: an exception sent
+// with only a value "TypeError: x" gets the type TypeError and the value x.
+func splitExceptionType(ex *event.Exception) {
+	if ex.Type != "" || ex.Value == "" {
+		return
+	}
+	if m := typedValueRE.FindStringSubmatch(string(ex.Value)); m != nil {
+		ex.Type, ex.Value = m[1], event.FlexString(strings.TrimSpace(m[2]))
+	}
+}
+
+// formatMessage fills a logentry's formatted text from its template and
+// parameters, as Relay does for printf-style (%s) and positional ({0},
+// {}) templates.
+func formatMessage(tmpl string, params event.Raw) string {
+	var list []event.FlexString
+	if len(params) == 0 || gojson.Unmarshal(params, &list) != nil || len(list) == 0 {
+		return tmpl
+	}
+	var b strings.Builder
+	next := 0
+	for i := 0; i < len(tmpl); i++ {
+		c := tmpl[i]
+		switch {
+		case c == '%' && i+1 < len(tmpl) && tmpl[i+1] == '%':
+			b.WriteByte('%')
+			i++
+		case c == '%' && i+1 < len(tmpl) && strings.IndexByte("sdifrx", tmpl[i+1]) >= 0 && next < len(list):
+			b.WriteString(string(list[next]))
+			next++
+			i++
+		case c == '{' && i+1 < len(tmpl) && tmpl[i+1] == '}' && next < len(list):
+			b.WriteString(string(list[next]))
+			next++
+			i++
+		case c == '{' && i+2 < len(tmpl) && tmpl[i+1] >= '0' && tmpl[i+1] <= '9' && tmpl[i+2] == '}' && int(tmpl[i+1]-'0') < len(list):
+			b.WriteString(string(list[tmpl[i+1]-'0']))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // promoteTags adds Sentry's built-in tags derived from event fields,

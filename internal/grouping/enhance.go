@@ -1,0 +1,200 @@
+package grouping
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/faultline/faultline/internal/event"
+)
+
+// rule is one of Sentry's built-in stack trace rules (enhancements of
+// newstyle:2023-01-11): frames it matches are not the application's own
+// code (-app), or do not take part in grouping (-group).
+type rule struct {
+	family   string // "" for any
+	path     *regexp.Regexp
+	module   *regexp.Regexp
+	function *regexp.Regexp
+	notApp   bool
+	noGroup  bool
+	text     string
+	// needle is a literal the value must contain (lowercase): a cheap test
+	// before the regular expression.
+	needle string
+}
+
+// glob compiles a Sentry matcher pattern: ** crosses path separators, *
+// does not in paths; in modules and functions * matches anything.
+func glob(p string, isPath bool) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("(?i)^")
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '*' && i+1 < len(p) && p[i+1] == '*':
+			b.WriteString(".*")
+			i++
+		case c == '*' && isPath:
+			b.WriteString("[^/]*")
+		case c == '*':
+			b.WriteString(".*")
+		case c == '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+// builtinRules are the rules of Sentry's default enhancements that apply
+// to the platforms whose SDKs send events here (Python, JavaScript, Go,
+// Java, Ruby, PHP). Native (Apple, Android NDK, Windows) categories are
+// left out; see GROUPING.md.
+var builtinRules = func() []rule {
+	type spec struct{ family, kind, pattern, actions string }
+	specs := []spec{
+		{"", "path", "**/vendor/**", "-app"},
+		{"", "path", "**/site-packages/**", "-app"},
+		{"", "path", "**/dist-packages/**", "-app"},
+		{"", "path", "**/node_modules/**", "-app"},
+		{"", "module", "unpkg/**", "-app"},
+		{"", "path", "**https://unpkg.com/**", "-app"},
+		{"", "path", "**https://cdnjs.cloudflare.com/**", "-app"},
+		{"", "path", "**https://cdn.jsdelivr.net/**", "-app"},
+		{"", "path", "**https://esm.run/**", "-app"},
+		{"javascript", "function", "reportError", "-app"},
+		{"", "module", "@babel/**", "-app -group"},
+		{"", "module", "core-js/**", "-app -group"},
+		{"", "module", "regenerator-runtime/**", "-app -group"},
+		{"", "module", "tslib/**", "-app -group"},
+		{"javascript", "function", "_callSuper", "-app -group"},
+		{"", "function", "runMicrotasks", "-app -group"},
+		{"", "function", "queueMicrotask", "-app -group"},
+		{"", "function", "processTicksAndRejections", "-app -group"},
+		{"", "function", "runNextTicks", "-app -group"},
+		{"", "function", "nextTick", "-app -group"},
+		{"", "path", "**/go/pkg/mod/**", "-app"},
+		{"", "module", "java.lang.reflect.*", "-group"},
+		{"", "module", "androidx.work.impl.utils.ForceStopRunnable", "-group"},
+		{"", "module", "io.sentry.*", "-app -group"},
+		{"", "module", "kotlin.*", "-app"},
+		{"", "module", "kotlinx.*", "-app"},
+		{"", "module", "io.ktor.*", "-app"},
+		{"", "module", "io.netty.*", "-app"},
+		{"", "module", "newrelic", "-app -group"},
+		{"", "path", "**/*newrelic*/**", "-app -group"},
+		{"", "path", "**/*LogRocket*/**", "-app -group"},
+	}
+	// Java frameworks (category=framework, then category:framework -app).
+	for _, m := range []string{"akka", "com.fasterxml", "com.microsoft", "com.sun", "feign", "io.opentelemetry",
+		"jdk", "oauth", "org.apache", "org.glassfish", "org.jboss", "org.jdesktop", "org.postgresql",
+		"org.springframework", "org.web3j", "reactor.core", "scala", "sun"} {
+		specs = append(specs, spec{"", "module", m + ".*", "-app"})
+	}
+	out := make([]rule, 0, len(specs))
+	for _, s := range specs {
+		r := rule{family: s.family, notApp: strings.Contains(s.actions, "-app"),
+			noGroup: strings.Contains(s.actions, "-group"), text: s.kind + ":" + s.pattern + " " + s.actions}
+		for _, lit := range strings.FieldsFunc(strings.ToLower(s.pattern), func(c rune) bool { return c == '*' || c == '?' }) {
+			if len(lit) > len(r.needle) {
+				r.needle = lit
+			}
+		}
+		switch s.kind {
+		case "path":
+			r.path = glob(s.pattern, true)
+		case "module":
+			r.module = glob(s.pattern, false)
+		case "function":
+			r.function = glob(s.pattern, false)
+		}
+		out = append(out, r)
+	}
+	return out
+}()
+
+// frameView is a frame's matchable fields, lowercased once.
+type frameView struct {
+	family                           string
+	absPath, filename, module, funct string
+}
+
+func viewOf(f *event.Frame, platform string) frameView {
+	return frameView{family: family(platform),
+		absPath:  strings.ToLower(strings.ReplaceAll(f.AbsPath, `\`, "/")),
+		filename: strings.ToLower(strings.ReplaceAll(f.Filename, `\`, "/")),
+		module:   strings.ToLower(f.Module), funct: strings.ToLower(firstNonEmpty(f.Function, f.RawFunction))}
+}
+
+func (r *rule) test(re *regexp.Regexp, v string) bool {
+	return v != "" && strings.Contains(v, r.needle) && re.MatchString(v)
+}
+
+func (r *rule) matches(v *frameView) bool {
+	if r.family != "" && v.family != r.family {
+		return false
+	}
+	switch {
+	case r.path != nil:
+		return r.test(r.path, v.absPath) || r.test(r.path, v.filename)
+	case r.module != nil:
+		return r.test(r.module, v.module)
+	case r.function != nil:
+		return r.test(r.function, v.funct)
+	}
+	return false
+}
+
+// frameRules are the outcome of the rules for one frame.
+type frameRules struct {
+	notApp  bool
+	noGroup string // the rule, when the frame is out of grouping
+}
+
+func applyRules(f *event.Frame, platform string) frameRules {
+	var out frameRules
+	v := viewOf(f, platform)
+	for i := range builtinRules {
+		r := &builtinRules[i]
+		if r.matches(&v) {
+			out.notApp = out.notApp || r.notApp
+			if r.noGroup && out.noGroup == "" {
+				out.noGroup = r.text
+			}
+		}
+	}
+	return out
+}
+
+// ApplyInApp marks frames that the built-in rules say are not the
+// application's own, where the SDK did not say; Sentry does this before
+// grouping, and the stored event shows the result.
+func ApplyInApp(e *event.Event) {
+	each := func(st *event.Stacktrace) {
+		if st == nil {
+			return
+		}
+		for i := range st.Frames {
+			f := &st.Frames[i]
+			if f.InApp != nil {
+				continue
+			}
+			if applyRules(f, firstNonEmpty(f.Platform, e.Platform)).notApp {
+				no := false
+				f.InApp = &no
+			}
+		}
+	}
+	if e.Exception != nil {
+		for i := range e.Exception.Values {
+			each(e.Exception.Values[i].Stacktrace)
+		}
+	}
+	each(e.Stacktrace)
+	if e.Threads != nil {
+		for i := range e.Threads.Values {
+			each(e.Threads.Values[i].Stacktrace)
+		}
+	}
+}
