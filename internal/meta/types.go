@@ -69,7 +69,9 @@ func (p *Project) ScrubData() bool { return p.DataScrubber == nil || *p.DataScru
 
 // ScrubDefaults reports whether the default scrubbing rules apply
 // (Sentry's default: yes).
-func (p *Project) ScrubDefaults() bool { return p.DataScrubberDefaults == nil || *p.DataScrubberDefaults }
+func (p *Project) ScrubDefaults() bool {
+	return p.DataScrubberDefaults == nil || *p.DataScrubberDefaults
+}
 
 // DefaultRetentionDays is a new project's retention.
 const DefaultRetentionDays = 90
