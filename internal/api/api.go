@@ -56,6 +56,7 @@ type Store interface {
 	ListEvents(ctx context.Context, q store.EventQuery) ([]store.StoredEvent, error)
 	GetEvent(ctx context.Context, projectID uint64, eventID string) (*store.StoredEvent, error)
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
+	IssueReleases(ctx context.Context, projectID, groupID uint64) (first, last *store.IssueRelease, err error)
 }
 
 // Groups maps issue ids to their project.
@@ -108,6 +109,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("PUT /api/0/issues/{id}/", a.updateIssue)
 	h("GET /api/0/issues/{id}/events/", a.listIssueEvents)
 	h("GET /api/0/issues/{id}/events/{event_id}/", a.getIssueEvent)
+	h("GET /api/0/issues/{id}/grouping-info/", a.issueGroupingInfo)
+	h("GET /api/0/organizations/{org}/issues/{id}/grouping-info/", a.issueGroupingInfo)
+	h("GET /api/0/projects/{org}/{project}/events/{event_id}/grouping-info/", a.eventGroupingInfo)
 	h("GET /api/0/organizations/{org}/issues/{id}/", a.getIssue)
 	h("PUT /api/0/organizations/{org}/issues/{id}/", a.updateIssue)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents)

@@ -61,6 +61,11 @@ type Store interface {
 	InsertEvents(ctx context.Context, events []store.Event) error
 	ExistingEvents(ctx context.Context, keys []store.EventKey) (map[store.EventKey]bool, error)
 	UpsertGroups(ctx context.Context, groups []store.Group) error
+	GroupStates(ctx context.Context, projectID uint64, ids []uint64) (map[uint64]store.GroupState, error)
+	SetStatus(ctx context.Context, changes []store.StatusChange) error
+	ActivitySince(ctx context.Context, projectID, groupID uint64, since time.Time, userLimit int) (store.GroupActivity, error)
+	ReleasesFirstSeen(ctx context.Context, projectID uint64, versions []string) (map[string]time.Time, error)
+	InsertReleases(ctx context.Context, rels []store.Release) error
 }
 
 // Groups resolves fingerprints to issue ids.
@@ -90,6 +95,9 @@ type Worker struct {
 
 	mu        sync.Mutex // guards lastError
 	lastError error
+
+	releaseCache releaseCache
+	scrubbers    scrubberCache
 }
 
 // New returns a worker.
@@ -237,6 +245,7 @@ func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.Ev
 	}
 	rows := make([]store.Event, 0, len(items))
 	groups := map[uint64]store.Group{}
+	created := map[uint64]bool{}
 	for i := range items {
 		it := &items[i]
 		key := store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}
@@ -245,9 +254,12 @@ func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.Ev
 		}
 		skip[key] = true // also drops a duplicate inside the batch
 		if it.row.GroupID == 0 {
-			ref, _, err := w.deps.Groups.Resolve(ctx, it.row.ProjectID, grouping.Config, it.hash)
+			ref, isNew, err := w.deps.Groups.Resolve(ctx, it.row.ProjectID, grouping.Config, it.hash)
 			if err != nil {
 				return fmt.Errorf("resolve issue: %w", err)
+			}
+			if isNew {
+				created[ref.ID] = true
 			}
 			it.row.GroupID = ref.ID
 			it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
@@ -267,6 +279,23 @@ func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.Ev
 	}
 	if err := w.deps.Store.UpsertGroups(ctx, gl); err != nil {
 		return fmt.Errorf("store groups: %w", err)
+	}
+	// Releases and status changes go before the events: if the events then
+	// fail, the retry finds the releases recorded and the issues already
+	// reopened, and nothing is decided twice.
+	firstSeen, err := w.releases(ctx, rows)
+	if err != nil {
+		return err
+	}
+	changes, err := w.lifecycle(ctx, rows, created, firstSeen)
+	if err != nil {
+		return err
+	}
+	if err := w.deps.Store.SetStatus(ctx, changes); err != nil {
+		return fmt.Errorf("store status: %w", err)
+	}
+	for _, c := range changes {
+		w.log.Info("issue reopened", "project_id", c.ProjectID, "group_id", c.GroupID, "substatus", c.Substatus)
 	}
 	if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
 		return fmt.Errorf("store events: %w", err)
@@ -288,7 +317,7 @@ func (w *Worker) decode(m jetstream.Msg) ([]item, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := source{eventID: qm.EventID, received: qm.Received, clientIP: qm.ClientIP}
+	src := source{eventID: qm.EventID, received: qm.Received, clientIP: qm.ClientIP, client: qm.Client}
 	var payloads [][]byte
 	switch qm.Kind {
 	case queue.KindStore:
@@ -326,9 +355,14 @@ func (w *Worker) decode(m jetstream.Msg) ([]item, error) {
 	return out, nil
 }
 
-// build normalizes an event and computes its row and issue metadata.
+// build processes one event in Sentry's order: normalize, scrub (nothing
+// sensitive reaches the body, the tags or the user columns), promote
+// tags, group, derive the issue fields; then it computes the row and the
+// issue metadata.
 func (w *Worker) build(e *event.Event, src source, p *meta.Project) (item, error) {
 	normalize(e, src)
+	w.scrubbers.get(p).Event(e)
+	promoteTags(e)
 	fp := grouping.Compute(e)
 	e.Grouping = fp.Info()
 	d := event.Derive(e)

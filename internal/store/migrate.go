@@ -19,6 +19,7 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "initial schema", schema0001},
+	{2, "releases and issue releases", schema0002},
 }
 
 // Migrate applies the migrations not yet recorded in schema_migrations.
@@ -171,6 +172,50 @@ ORDER BY (project_id, group_id)`,
 	updated_ms UInt64
 ) ENGINE = ReplacingMergeTree(updated_ms)
 ORDER BY (project_id, group_id)`,
+	}
+	for i, q := range stmts {
+		stmts[i] = r.Replace(q)
+	}
+	return stmts
+}
+
+// schema0002 records releases for the issue lifecycle:
+//
+//   - releases: each (project, version) with the time it was first seen.
+//     Workers insert a version when they meet it; ReplacingMergeTree keyed
+//     by rev (the negated first-seen time) keeps the earliest row, and
+//     reads take min(first_seen) anyway. "Resolved in the next release"
+//     compares an event's release's first-seen time with the resolution.
+//   - group_releases: per (project, issue, release) first and last seen
+//     and count, fed by group_releases_mv from events, for an issue's
+//     first and last release.
+func schema0002(s *Store) []string {
+	r := strings.NewReplacer("{db}", ident(s.db))
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS {db}.releases (
+	project_id UInt64,
+	version String,
+	first_seen DateTime('UTC'),
+	rev UInt64
+) ENGINE = ReplacingMergeTree(rev)
+ORDER BY (project_id, version)`,
+		`CREATE TABLE IF NOT EXISTS {db}.group_releases (
+	project_id UInt64,
+	group_id UInt64,
+	release String,
+	first_seen AggregateFunction(min, DateTime('UTC')),
+	last_seen AggregateFunction(max, DateTime('UTC')),
+	times_seen AggregateFunction(count)
+) ENGINE = AggregatingMergeTree()
+ORDER BY (project_id, group_id, release)`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.group_releases_mv TO {db}.group_releases AS
+SELECT project_id, group_id, release,
+	minState(timestamp) AS first_seen,
+	maxState(timestamp) AS last_seen,
+	countState() AS times_seen
+FROM {db}.events
+WHERE release != ''
+GROUP BY project_id, group_id, release`,
 	}
 	for i, q := range stmts {
 		stmts[i] = r.Replace(q)
