@@ -1,6 +1,7 @@
 package process
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/faultline/faultline/internal/envelope"
 	"github.com/faultline/faultline/internal/event"
 	"github.com/faultline/faultline/internal/grouping"
+	"github.com/faultline/faultline/internal/scrub"
 )
 
 // Relay's clock-drift bounds: an event dated further in the future than
@@ -26,12 +28,21 @@ var levels = map[string]string{
 	"10": "debug", "20": "info", "30": "warning", "40": "error", "50": "fatal",
 }
 
-// source is what ingest learned about the request an event came in.
-type source struct {
-	eventID  string
-	received time.Time
-	clientIP string
-	client   string // sentry_client of the auth header, e.g. "sentry.python/1.9.10"
+// Source is what ingest learned about the request an event came in.
+type Source struct {
+	EventID  string
+	Received time.Time
+	ClientIP string
+	Client   string // sentry_client of the auth header, e.g. "sentry.python/1.9.10"
+}
+
+// Prepare runs the stages before grouping, in Sentry's order: normalize,
+// scrub, promote tags. The worker runs it on every event; tests run it on
+// corpora of real SDK events.
+func Prepare(e *event.Event, src Source, s *scrub.Scrubber) {
+	normalize(e, src)
+	s.Event(e)
+	promoteTags(e)
 }
 
 // normalize fills the defaults Relay fills, in place: event id, platform,
@@ -40,21 +51,21 @@ type source struct {
 // parameters; JavaScript frames get a module and frames their in-app flag
 // from Sentry's built-in rules. Tags are promoted after scrubbing
 // (promoteTags).
-func normalize(e *event.Event, src source) {
+func normalize(e *event.Event, src Source) {
 	if id, err := envelope.NormalizeEventID(e.EventID); err == nil && id != "" {
 		e.EventID = id
 	} else {
-		e.EventID = src.eventID
+		e.EventID = src.EventID
 	}
-	e.Received = event.Timestamp{Time: src.received}
+	e.Received = event.Timestamp{Time: src.Received}
 	switch ts := e.Timestamp.Time; {
 	case ts.IsZero():
 		e.Timestamp = e.Received
-	case ts.After(src.received.Add(maxFuture)):
+	case ts.After(src.Received.Add(maxFuture)):
 		e.Errors = append(e.Errors, event.ProcessingNote{Type: "future_timestamp", Name: "timestamp",
 			Value: []byte(`"` + ts.UTC().Format(time.RFC3339Nano) + `"`)})
 		e.Timestamp = e.Received
-	case ts.Before(src.received.Add(-maxPast)):
+	case ts.Before(src.Received.Add(-maxPast)):
 		e.Errors = append(e.Errors, event.ProcessingNote{Type: "past_timestamp", Name: "timestamp",
 			Value: []byte(`"` + ts.UTC().Format(time.RFC3339Nano) + `"`)})
 		e.Timestamp = e.Received
@@ -79,10 +90,10 @@ func normalize(e *event.Event, src source) {
 		e.LogEntry.Formatted = formatMessage(e.LogEntry.Message, e.LogEntry.Params)
 	}
 	if e.User != nil && e.User.IPAddress == "{{auto}}" {
-		e.User.IPAddress = src.clientIP
+		e.User.IPAddress = src.ClientIP
 	}
-	if e.SDK == nil && src.client != "" {
-		name, version, _ := strings.Cut(src.client, "/")
+	if e.SDK == nil && src.Client != "" {
+		name, version, _ := strings.Cut(src.Client, "/")
 		e.SDK = &event.SDK{Name: name, Version: version}
 	}
 	if e.Exception != nil {
@@ -95,8 +106,49 @@ func normalize(e *event.Event, src source) {
 	} else {
 		e.Type = event.TypeDefault
 	}
+	eachStacktrace(e, normalizeFrames)
 	grouping.FillJSModules(e)
 	grouping.ApplyInApp(e)
+}
+
+// eachStacktrace calls f on every stack trace of the event.
+func eachStacktrace(e *event.Event, f func(*event.Stacktrace)) {
+	if e.Exception != nil {
+		for i := range e.Exception.Values {
+			if st := e.Exception.Values[i].Stacktrace; st != nil {
+				f(st)
+			}
+		}
+	}
+	if e.Stacktrace != nil {
+		f(e.Stacktrace)
+	}
+	if e.Threads != nil {
+		for i := range e.Threads.Values {
+			if st := e.Threads.Values[i].Stacktrace; st != nil {
+				f(st)
+			}
+		}
+	}
+}
+
+// normalizeFrames is Relay's frame normalization: a frame with only a
+// file name gets it as its absolute path, and a frame with only an
+// absolute path gets a file name, the path alone when it is a URL (the
+// browser SDK sends script URLs as file names).
+func normalizeFrames(st *event.Stacktrace) {
+	for i := range st.Frames {
+		f := &st.Frames[i]
+		if f.AbsPath == "" && f.Filename != "" {
+			f.AbsPath, f.Filename = f.Filename, ""
+		}
+		if f.Filename == "" && f.AbsPath != "" {
+			f.Filename = f.AbsPath
+			if u, err := url.Parse(f.AbsPath); err == nil && u.Scheme != "" && u.Host != "" && u.Path != "" && u.Path != "/" {
+				f.Filename = u.Path
+			}
+		}
+	}
 }
 
 var typedValueRE = regexp.MustCompile(`^(\w+):(.*)$`)

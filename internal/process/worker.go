@@ -317,7 +317,7 @@ func (w *Worker) decode(m jetstream.Msg) ([]item, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := source{eventID: qm.EventID, received: qm.Received, clientIP: qm.ClientIP, client: qm.Client}
+	src := Source{EventID: qm.EventID, Received: qm.Received, ClientIP: qm.ClientIP, Client: qm.Client}
 	var payloads [][]byte
 	switch qm.Kind {
 	case queue.KindStore:
@@ -359,10 +359,8 @@ func (w *Worker) decode(m jetstream.Msg) ([]item, error) {
 // sensitive reaches the body, the tags or the user columns), promote
 // tags, group, derive the issue fields; then it computes the row and the
 // issue metadata.
-func (w *Worker) build(e *event.Event, src source, p *meta.Project) (item, error) {
-	normalize(e, src)
-	w.scrubbers.get(p).Event(e)
-	promoteTags(e)
+func (w *Worker) build(e *event.Event, src Source, p *meta.Project) (item, error) {
+	Prepare(e, src, w.scrubbers.get(p))
 	fp := grouping.Compute(e)
 	e.Grouping = fp.Info()
 	d := event.Derive(e)
