@@ -18,7 +18,7 @@ func groupingInfo(ev *store.StoredEvent) (map[string]any, error) {
 	if err != nil {
 		return nil, errorf(http.StatusInternalServerError, "stored event cannot be read")
 	}
-	r := grouping.Compute(e)
+	r := grouping.ComputeDetailed(e)
 	return grouping.GroupingInfo(r, e.Grouping), nil
 }
 

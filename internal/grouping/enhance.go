@@ -168,8 +168,9 @@ func applyRules(f *event.Frame, platform string) frameRules {
 }
 
 // ApplyInApp marks frames that the built-in rules say are not the
-// application's own, where the SDK did not say; Sentry does this before
-// grouping, and the stored event shows the result.
+// application's own, as Sentry does before grouping (overriding the SDK:
+// io.sentry.* frames are never the application's, whatever the SDK
+// said); the stored event shows the result.
 func ApplyInApp(e *event.Event) {
 	each := func(st *event.Stacktrace) {
 		if st == nil {
@@ -177,9 +178,6 @@ func ApplyInApp(e *event.Event) {
 		}
 		for i := range st.Frames {
 			f := &st.Frames[i]
-			if f.InApp != nil {
-				continue
-			}
 			if applyRules(f, firstNonEmpty(f.Platform, e.Platform)).notApp {
 				no := false
 				f.InApp = &no

@@ -67,8 +67,15 @@ func (r Result) Info() *event.GroupingInfo {
 // Compute returns e's fingerprint. e should be normalized first (the
 // worker does it): JavaScript frames get their module from the URL and
 // frames their in-app flag from the built-in rules.
-func Compute(e *event.Event) Result {
-	variants := builtinVariants(e)
+func Compute(e *event.Event) Result { return compute(e, false) }
+
+// ComputeDetailed is Compute that also parameterizes the values that do
+// not take part in the hash (an exception's value under a stack trace),
+// for grouping-info to show what Sentry shows. The hash is the same.
+func ComputeDetailed(e *event.Event) Result { return compute(e, true) }
+
+func compute(e *event.Event, detailed bool) Result {
+	variants := builtinVariants(e, detailed)
 	if fp := fingerprintValues(e); fp != nil {
 		variants = applyFingerprint(fp, variants)
 	}
@@ -131,7 +138,7 @@ func variantValues(v *Variant) []string {
 // builtinVariants runs the strategies in Sentry's order of precedence:
 // the first that contributes wins, and the others are kept, marked as not
 // contributing, for grouping-info.
-func builtinVariants(e *event.Event) []*Variant {
+func builtinVariants(e *event.Event, detailed bool) []*Variant {
 	var out []*Variant
 	winner := ""
 	add := func(strategy string, comps map[string]*Component, order ...string) {
@@ -152,7 +159,7 @@ func builtinVariants(e *event.Event) []*Variant {
 		}
 	}
 	if e.Exception != nil && len(e.Exception.Values) > 0 {
-		add("exception", chainedException(e), "app", "system")
+		add("exception", chainedException(e, detailed), "app", "system")
 	}
 	if th := threadsComponent(e); th != nil {
 		add("thread", th, "app", "system")
@@ -176,11 +183,11 @@ func builtinVariants(e *event.Event) []*Variant {
 // chainedException is Sentry's chained-exception strategy: every
 // exception of the chain, cause first, each with its stack trace, type
 // and value.
-func chainedException(e *event.Event) map[string]*Component {
+func chainedException(e *event.Event, detailed bool) map[string]*Component {
 	exs := e.Exception.Values
 	per := make([]map[string]*Component, len(exs))
 	for i := range exs {
-		per[i] = singleException(&exs[i], e.Platform)
+		per[i] = singleException(&exs[i], e.Platform, detailed)
 	}
 	out := map[string]*Component{}
 	for _, name := range []string{"app", "system"} {
@@ -198,7 +205,7 @@ func chainedException(e *event.Event) map[string]*Component {
 	return out
 }
 
-func singleException(ex *event.Exception, platform string) map[string]*Component {
+func singleException(ex *event.Exception, platform string, detailed bool) map[string]*Component {
 	var sts map[string]*Component
 	if ex.Stacktrace != nil {
 		sts = stacktraceVariants(ex.Stacktrace, platform)
@@ -211,15 +218,20 @@ func singleException(ex *event.Exception, platform string) map[string]*Component
 		if ex.Mechanism != nil && ex.Mechanism.Synthetic {
 			typ.ignore("ignored because exception is synthetic")
 		}
+		st := sts[name]
 		value := leaf("value")
 		if raw := string(ex.Value); raw != "" {
-			n := NormalizeMessage(raw)
+			// Parameterizing costs; under a contributing stack trace the
+			// value does not count, and only grouping-info shows it.
+			n := raw
+			if !st.Contributes || detailed {
+				n = NormalizeMessage(raw)
+			}
 			value = leaf("value", n)
 			if n != raw {
 				value.Hint = "stripped event-specific values"
 			}
 		}
-		st := sts[name]
 		if st.Contributes && value.Contributes {
 			value.ignore("ignored because stacktrace takes precedence")
 		}
@@ -245,7 +257,7 @@ func stacktraceVariants(st *event.Stacktrace, eventPlatform string) map[string]*
 				c.ignore("ignored due to recursion")
 			}
 			if r := applyRules(f, platform); r.noGroup != "" && c.Contributes {
-				c.ignore("marked out of grouping by stack trace rule (" + r.noGroup + ")")
+				c.ignore("ignored by stack trace rule (" + r.noGroup + ")")
 			}
 			if name == "system" {
 				if f.IsInApp() {
