@@ -84,7 +84,7 @@ func (w *Worker) releases(ctx context.Context, rows []store.Event) (map[releaseK
 			if ft, ok := known[v]; ok {
 				t = ft
 			} else {
-				t = t.UTC().Truncate(time.Second)
+				t = t.UTC().Truncate(time.Millisecond)
 				fresh = append(fresh, store.Release{ProjectID: pid, Version: v, FirstSeen: t})
 			}
 			out[releaseKey{pid, v}] = t

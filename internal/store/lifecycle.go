@@ -50,6 +50,8 @@ type GroupActivity struct {
 
 // ActivitySince counts an issue's stored events received at or after
 // since, and lists up to userLimit distinct users among them (0: none).
+// Receive times are stored to the second, so events received in the
+// second of since but before it count too.
 func (s *Store) ActivitySince(ctx context.Context, projectID, groupID uint64, since time.Time, userLimit int) (GroupActivity, error) {
 	where := " WHERE project_id = " + num(projectID) + " AND group_id = " + num(groupID) +
 		" AND received >= " + ts(since) + " AND deleted = 0"
@@ -93,15 +95,15 @@ func (s *Store) ReleasesFirstSeen(ctx context.Context, projectID uint64, version
 		return out, nil
 	}
 	var rows []struct {
-		Version   string    `ch:"version"`
-		FirstSeen time.Time `ch:"first_seen"`
+		Version string `ch:"version"`
+		MS      uint64 `ch:"ms"`
 	}
-	if err := s.t.query(ctx, &rows, "SELECT version, min(first_seen) AS first_seen FROM "+s.table("releases")+
-		" WHERE project_id = "+num(projectID)+" AND version IN "+strs(versions)+" GROUP BY version"); err != nil {
+	if err := s.t.query(ctx, &rows, "SELECT version, min(toUInt64(first_seen) * 1000 + first_seen_ms) AS ms FROM "+
+		s.table("releases")+" WHERE project_id = "+num(projectID)+" AND version IN "+strs(versions)+" GROUP BY version"); err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
-		out[r.Version] = r.FirstSeen
+		out[r.Version] = time.UnixMilli(int64(r.MS)).UTC()
 	}
 	return out, nil
 }
@@ -113,11 +115,12 @@ func (s *Store) InsertReleases(ctx context.Context, rels []Release) error {
 	}
 	rows := make([][]any, len(rels))
 	for i, r := range rels {
-		fs := r.FirstSeen.UTC().Truncate(time.Second)
+		fs := r.FirstSeen.UTC()
+		ms := uint64(max(fs.UnixMilli(), 0))
 		// The earliest first-seen has the highest rev, so it survives merges.
-		rows[i] = []any{r.ProjectID, r.Version, fs, uint64(math.MaxUint32) - uint64(max(fs.Unix(), 0))}
+		rows[i] = []any{r.ProjectID, r.Version, fs.Truncate(time.Second), uint16(ms % 1000), uint64(math.MaxInt64) - ms}
 	}
-	return s.t.insert(ctx, s.table("releases"), []string{"project_id", "version", "first_seen", "rev"}, rows)
+	return s.t.insert(ctx, s.table("releases"), []string{"project_id", "version", "first_seen", "first_seen_ms", "rev"}, rows)
 }
 
 // IssueRelease is a release in which an issue was seen.

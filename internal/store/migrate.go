@@ -181,10 +181,11 @@ ORDER BY (project_id, group_id)`,
 
 // schema0002 records releases for the issue lifecycle:
 //
-//   - releases: each (project, version) with the time it was first seen.
+//   - releases: each (project, version) with the time it was first seen
+//     (to the millisecond, as it is compared with resolution times).
 //     Workers insert a version when they meet it; ReplacingMergeTree keyed
 //     by rev (the negated first-seen time) keeps the earliest row, and
-//     reads take min(first_seen) anyway. "Resolved in the next release"
+//     reads take the minimum anyway. "Resolved in the next release"
 //     compares an event's release's first-seen time with the resolution.
 //   - group_releases: per (project, issue, release) first and last seen
 //     and count, fed by group_releases_mv from events, for an issue's
@@ -196,6 +197,7 @@ func schema0002(s *Store) []string {
 	project_id UInt64,
 	version String,
 	first_seen DateTime('UTC'),
+	first_seen_ms UInt16,
 	rev UInt64
 ) ENGINE = ReplacingMergeTree(rev)
 ORDER BY (project_id, version)`,
