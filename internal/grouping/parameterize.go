@@ -71,7 +71,7 @@ type pattern struct {
 	run func(byte) bool
 	// first lists the bytes a match can start with ("" for any); most
 	// positions are ruled out without running an expression.
-	first string
+	first    string
 	firstSet [256]bool
 	// pre is a cheap necessary condition on the text from the position:
 	// most attempts end here, without running the expression.
@@ -90,7 +90,9 @@ func runLen(s string, class func(byte) bool) int {
 
 func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-func isAlnumDash(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '-' }
+func isAlnumDash(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '-'
+}
 
 // preEmail: a run of e-mail characters followed by "@".
 func preEmail(s string) bool {
