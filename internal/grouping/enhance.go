@@ -152,11 +152,16 @@ type frameRules struct {
 	noGroup string // the rule, when the frame is out of grouping
 }
 
-func applyRules(f *event.Frame, platform string) frameRules {
+// applyRules tests the rules that can change what the caller asks about:
+// in-app rules for ApplyInApp, grouping rules for the stack trace.
+func applyRules(f *event.Frame, platform string, inApp, group bool) frameRules {
 	var out frameRules
 	v := viewOf(f, platform)
 	for i := range builtinRules {
 		r := &builtinRules[i]
+		if !(inApp && r.notApp || group && r.noGroup) {
+			continue
+		}
 		if r.matches(&v) {
 			out.notApp = out.notApp || r.notApp
 			if r.noGroup && out.noGroup == "" {
@@ -178,7 +183,7 @@ func ApplyInApp(e *event.Event) {
 		}
 		for i := range st.Frames {
 			f := &st.Frames[i]
-			if applyRules(f, firstNonEmpty(f.Platform, e.Platform)).notApp {
+			if applyRules(f, firstNonEmpty(f.Platform, e.Platform), true, false).notApp {
 				no := false
 				f.InApp = &no
 			}

@@ -244,47 +244,52 @@ func singleException(ex *event.Exception, platform string, detailed bool) map[st
 // stacktraceVariants is Sentry's stacktrace strategy: an "app" variant
 // where only in-app frames count and a "system" variant of all frames.
 func stacktraceVariants(st *event.Stacktrace, eventPlatform string) map[string]*Component {
-	out := map[string]*Component{}
+	sysFrames := make([]*Component, len(st.Frames))
+	appFrames := make([]*Component, len(st.Frames))
 	inApp, inAppContributing, contributing := 0, 0, 0
-	for _, name := range []string{"app", "system"} {
-		frames := make([]*Component, len(st.Frames))
-		var prev *event.Frame
-		for i := range st.Frames {
-			f := &st.Frames[i]
-			platform := firstNonEmpty(f.Platform, eventPlatform)
-			c := frameComponent(f, platform)
-			if sameFrame(f, prev) {
-				c.ignore("ignored due to recursion")
-			}
-			if r := applyRules(f, platform); r.noGroup != "" && c.Contributes {
+	var prev *event.Frame
+	for i := range st.Frames {
+		f := &st.Frames[i]
+		platform := firstNonEmpty(f.Platform, eventPlatform)
+		c := frameComponent(f, platform)
+		if sameFrame(f, prev) {
+			c.ignore("ignored due to recursion")
+		}
+		if c.Contributes {
+			if r := applyRules(f, platform, false, true); r.noGroup != "" {
 				c.ignore("ignored by stack trace rule (" + r.noGroup + ")")
 			}
-			if name == "system" {
-				if f.IsInApp() {
-					inApp++
-					if c.Contributes {
-						inAppContributing++
-					}
-				}
-				if c.Contributes {
-					contributing++
-				}
-			}
-			if name == "app" && !f.IsInApp() {
-				c.Contributes = false
-			}
-			frames[i] = c
-			prev = f
 		}
-		if len(st.Frames) == 1 && frames[0].Contributes {
-			f := &st.Frames[0]
-			if family(firstNonEmpty(f.Platform, eventPlatform)) == familyJavaScript && f.Function == "" && hasURLOrigin(f.AbsPath, true) {
-				frames[0].ignore("ignored single non-URL JavaScript frame")
+		if f.IsInApp() {
+			inApp++
+			if c.Contributes {
+				inAppContributing++
 			}
 		}
-		out[name] = node("stacktrace", frames...)
+		if c.Contributes {
+			contributing++
+		}
+		sysFrames[i] = c
+		// The app variant shares the frame's parts; only whether the frame
+		// counts differs.
+		ac := *c
+		if !f.IsInApp() {
+			ac.Contributes = false
+		}
+		appFrames[i] = &ac
+		prev = f
 	}
-	app, sys := out["app"], out["system"]
+	if len(st.Frames) == 1 {
+		f := &st.Frames[0]
+		if family(firstNonEmpty(f.Platform, eventPlatform)) == familyJavaScript && f.Function == "" && hasURLOrigin(f.AbsPath, true) {
+			for _, c := range []*Component{sysFrames[0], appFrames[0]} {
+				if c.Contributes {
+					c.ignore("ignored single non-URL JavaScript frame")
+				}
+			}
+		}
+	}
+	app, sys := node("stacktrace", appFrames...), node("stacktrace", sysFrames...)
 	switch {
 	case len(st.Frames) == 0:
 		app.ignore("ignored because it contains no frames")
@@ -299,7 +304,7 @@ func stacktraceVariants(st *event.Stacktrace, eventPlatform string) map[string]*
 			app.ignore("ignored because it contains no contributing frames")
 		}
 	}
-	return out
+	return map[string]*Component{"app": app, "system": sys}
 }
 
 // removeNonStacktraceVariants: when one variant groups by a stack trace,

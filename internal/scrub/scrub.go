@@ -39,34 +39,34 @@ type Config struct {
 // Scrubber applies one project's Config. It is immutable and safe for
 // concurrent use.
 type Scrubber struct {
-	cfg       Config
-	keyRE     *regexp.Regexp // nil when no key is sensitive
+	cfg Config
+	// keys are the lowercase substrings that make a key sensitive; empty
+	// when none is.
+	keys      []string
 	safe      map[string]bool
 	patterns  bool // the default value patterns
 	replaceIP bool
 }
 
-// defaultKeys is Relay's PASSWORD_KEY_REGEX, with "session" and
-// "cookie" (Sentry's legacy defaults) added.
-const defaultKeys = `password|secret|passwd|api_key|apikey|auth|credentials|mysql_pwd|privatekey|private_key|set-cookie|token|session|cookie`
+// defaultKeys are Relay's PASSWORD_KEY_REGEX alternatives (a key that
+// contains one, in any case, is sensitive), with "session" and "cookie"
+// (Sentry's legacy defaults) added.
+var defaultKeys = []string{"password", "secret", "passwd", "api_key", "apikey", "auth", "credentials",
+	"mysql_pwd", "privatekey", "private_key", "set-cookie", "token", "session", "cookie"}
 
 // New compiles cfg.
 func New(cfg Config) *Scrubber {
 	s := &Scrubber{cfg: cfg, safe: map[string]bool{}}
-	var alts []string
 	if cfg.DataScrubber {
 		if cfg.Defaults {
-			alts = append(alts, defaultKeys)
+			s.keys = append(s.keys, defaultKeys...)
 			s.patterns = true
 		}
 		for _, f := range cfg.SensitiveFields {
 			if f = strings.TrimSpace(f); f != "" {
-				alts = append(alts, regexp.QuoteMeta(f))
+				s.keys = append(s.keys, strings.ToLower(f))
 			}
 		}
-	}
-	if len(alts) > 0 {
-		s.keyRE = regexp.MustCompile(`(?i)(?:` + strings.Join(alts, "|") + `)`)
 	}
 	for _, f := range cfg.SafeFields {
 		if f = strings.TrimSpace(f); f != "" {
@@ -78,10 +78,24 @@ func New(cfg Config) *Scrubber {
 }
 
 // Active reports whether the scrubber changes anything at all.
-func (s *Scrubber) Active() bool { return s.keyRE != nil || s.patterns || s.replaceIP }
+func (s *Scrubber) Active() bool { return len(s.keys) > 0 || s.patterns || s.replaceIP }
 
+// sensitiveKey reports whether a key contains a sensitive word, in any
+// case, and is not a safe field.
 func (s *Scrubber) sensitiveKey(k string) bool {
-	return s.keyRE != nil && !s.safe[strings.ToLower(k)] && s.keyRE.MatchString(k)
+	if len(s.keys) == 0 || k == "" {
+		return false
+	}
+	lk := strings.ToLower(k)
+	if s.safe[lk] {
+		return false
+	}
+	for _, w := range s.keys {
+		if strings.Contains(lk, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Value patterns: Relay's @common:filter rules. Each replaces its match
@@ -352,7 +366,7 @@ func (s *Scrubber) Event(e *event.Event) {
 		if s.cfg.ScrubIPAddresses {
 			r.Env = dropKey(r.Env, "REMOTE_ADDR")
 		}
-		if s.keyRE != nil && s.patterns {
+		if s.patterns {
 			r.Cookies = filterAll(r.Cookies)
 		} else {
 			r.Cookies = s.Raw(r.Cookies)
