@@ -55,6 +55,9 @@ func TestSentryHashes(t *testing.T) {
 		{"hybrid fingerprint",
 			`{"platform":"go","fingerprint":["{{ default }}","tenant-a"],"message":"disk full"}`,
 			"default", "disk full" + "tenant-a"},
+		{"java event-level stack trace without in-app frames: lambda function out",
+			`{"platform":"java","stacktrace":{"frames":[{"module":"foo.bar.Baz","function":"lambda$work$1"}]}}`,
+			"system", "foo.bar.Baz"},
 		{"nothing to group by",
 			`{"platform":"other"}`, "fallback", ""},
 	}
