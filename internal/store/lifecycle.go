@@ -125,20 +125,27 @@ func (s *Store) InsertReleases(ctx context.Context, rels []Release) error {
 
 // IssueRelease is a release in which an issue was seen.
 type IssueRelease struct {
-	Version   string    `ch:"release"`
-	FirstSeen time.Time `ch:"first_seen"` // the issue's first event in it
-	LastSeen  time.Time `ch:"last_seen"`
-	TimesSeen uint64    `ch:"times_seen"`
+	Version   string
+	FirstSeen time.Time // the issue's first event in it
+	LastSeen  time.Time // and its last
+	TimesSeen uint64
 	// ReleaseFirstSeen is when the project first saw the release.
 	ReleaseFirstSeen time.Time
 }
 
 // IssueReleases returns the first and the last release an issue was seen
 // in (nil when it was seen in none), as Sentry's firstRelease and
-// lastRelease.
+// lastRelease: the releases of its first and its last event, to the
+// millisecond; a tie goes to the release the project saw first (for the
+// first) or last (for the last).
 func (s *Store) IssueReleases(ctx context.Context, projectID, groupID uint64) (first, last *IssueRelease, err error) {
-	var rows []IssueRelease
-	if err := s.t.query(ctx, &rows, "SELECT release, minMerge(first_seen) AS first_seen, maxMerge(last_seen) AS last_seen, "+
+	var rows []struct {
+		Version   string `ch:"release"`
+		FirstMS   uint64 `ch:"first_ms"`
+		LastMS    uint64 `ch:"last_ms"`
+		TimesSeen uint64 `ch:"times_seen"`
+	}
+	if err := s.t.query(ctx, &rows, "SELECT release, minMerge(first_seen) AS first_ms, maxMerge(last_seen) AS last_ms, "+
 		"countMerge(times_seen) AS times_seen FROM "+s.table("group_releases")+" WHERE project_id = "+num(projectID)+
 		" AND group_id = "+num(groupID)+" GROUP BY release"); err != nil {
 		return nil, nil, err
@@ -146,25 +153,29 @@ func (s *Store) IssueReleases(ctx context.Context, projectID, groupID uint64) (f
 	if len(rows) == 0 {
 		return nil, nil, nil
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Version < rows[j].Version })
-	f, l := &rows[0], &rows[0]
-	for i := range rows {
-		r := &rows[i]
-		if r.FirstSeen.Before(f.FirstSeen) {
-			f = r
-		}
-		if r.LastSeen.After(l.LastSeen) {
-			l = r
-		}
-	}
-	versions := []string{f.Version}
-	if l.Version != f.Version {
-		versions = append(versions, l.Version)
+	versions := make([]string, len(rows))
+	for i, r := range rows {
+		versions[i] = r.Version
 	}
 	seen, err := s.ReleasesFirstSeen(ctx, projectID, versions)
 	if err != nil {
 		return nil, nil, err
 	}
-	f.ReleaseFirstSeen, l.ReleaseFirstSeen = seen[f.Version], seen[l.Version]
+	all := make([]IssueRelease, len(rows))
+	for i, r := range rows {
+		all[i] = IssueRelease{Version: r.Version, FirstSeen: time.UnixMilli(int64(r.FirstMS)).UTC(),
+			LastSeen: time.UnixMilli(int64(r.LastMS)).UTC(), TimesSeen: r.TimesSeen, ReleaseFirstSeen: seen[r.Version]}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Version < all[j].Version })
+	f, l := &all[0], &all[0]
+	for i := range all {
+		r := &all[i]
+		if r.FirstSeen.Before(f.FirstSeen) || r.FirstSeen.Equal(f.FirstSeen) && r.ReleaseFirstSeen.Before(f.ReleaseFirstSeen) {
+			f = r
+		}
+		if r.LastSeen.After(l.LastSeen) || r.LastSeen.Equal(l.LastSeen) && r.ReleaseFirstSeen.After(l.ReleaseFirstSeen) {
+			l = r
+		}
+	}
 	return f, l, nil
 }

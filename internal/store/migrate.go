@@ -188,8 +188,9 @@ ORDER BY (project_id, group_id)`,
 //     reads take the minimum anyway. "Resolved in the next release"
 //     compares an event's release's first-seen time with the resolution.
 //   - group_releases: per (project, issue, release) first and last seen
-//     and count, fed by group_releases_mv from events, for an issue's
-//     first and last release.
+//     (Unix milliseconds of the events' timestamps) and count, fed by
+//     group_releases_mv from events, for an issue's first and last
+//     release.
 func schema0002(s *Store) []string {
 	r := strings.NewReplacer("{db}", ident(s.db))
 	stmts := []string{
@@ -205,15 +206,15 @@ ORDER BY (project_id, version)`,
 	project_id UInt64,
 	group_id UInt64,
 	release String,
-	first_seen AggregateFunction(min, DateTime('UTC')),
-	last_seen AggregateFunction(max, DateTime('UTC')),
+	first_seen AggregateFunction(min, UInt64),
+	last_seen AggregateFunction(max, UInt64),
 	times_seen AggregateFunction(count)
 ) ENGINE = AggregatingMergeTree()
 ORDER BY (project_id, group_id, release)`,
 		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.group_releases_mv TO {db}.group_releases AS
 SELECT project_id, group_id, release,
-	minState(timestamp) AS first_seen,
-	maxState(timestamp) AS last_seen,
+	minState(toUInt64(timestamp) * 1000 + timestamp_ms) AS first_seen,
+	maxState(toUInt64(timestamp) * 1000 + timestamp_ms) AS last_seen,
 	countState() AS times_seen
 FROM {db}.events
 WHERE release != ''
