@@ -9,6 +9,7 @@ package scrub
 
 import (
 	"bytes"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -360,7 +361,7 @@ func (s *Scrubber) Event(e *event.Event) {
 	}
 	if r := e.Request; r != nil {
 		r.URL = s.String(r.URL)
-		r.QueryString = s.Raw(r.QueryString)
+		r.QueryString = s.queryString(r.QueryString)
 		r.Data = s.Raw(r.Data)
 		r.Env = s.Raw(r.Env)
 		if s.cfg.ScrubIPAddresses {
@@ -406,6 +407,44 @@ func (s *Scrubber) stacktrace(st *event.Stacktrace) {
 			f.PostContext[j] = s.String(f.PostContext[j])
 		}
 	}
+}
+
+// queryString scrubs a request's query string by key, as Relay does after
+// turning it into pairs: "a=1&password=x" becomes
+// [["a","1"],["password","[Filtered]"]] (the API renders pairs anyway).
+func (s *Scrubber) queryString(raw event.Raw) event.Raw {
+	if len(raw) == 0 || !s.Active() {
+		return raw
+	}
+	var pairs [][2]string
+	var str string
+	switch {
+	case gojson.Unmarshal(raw, &str) == nil:
+		for _, part := range strings.Split(strings.TrimPrefix(str, "?"), "&") {
+			if part == "" {
+				continue
+			}
+			k, v, _ := strings.Cut(part, "=")
+			if uk, err := url.QueryUnescape(k); err == nil {
+				k = uk
+			}
+			if uv, err := url.QueryUnescape(v); err == nil {
+				v = uv
+			}
+			pairs = append(pairs, [2]string{k, v})
+		}
+	case gojson.Unmarshal(raw, &pairs) == nil:
+	default:
+		return s.Raw(raw) // an object: keys are keys
+	}
+	for i := range pairs {
+		pairs[i][1] = s.pair(pairs[i][0], pairs[i][1])
+	}
+	out, err := gojson.Marshal(pairs)
+	if err != nil {
+		return raw
+	}
+	return out
 }
 
 func dropKey(raw event.Raw, key string) event.Raw {
