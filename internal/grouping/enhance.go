@@ -21,6 +21,9 @@ type rule struct {
 	// needle is a literal the value must contain (lowercase): a cheap test
 	// before the regular expression.
 	needle string
+	// prefix and exact replace the expression where the pattern is a
+	// literal prefix ("java.*", "@babel/**") or a literal ("nextTick").
+	prefix, exact string
 }
 
 // glob compiles a Sentry matcher pattern: ** crosses path separators, *
@@ -101,6 +104,15 @@ var builtinRules = func() []rule {
 				r.needle = lit
 			}
 		}
+		if s.kind != "path" {
+			lp := strings.ToLower(s.pattern)
+			switch i := strings.IndexAny(lp, "*?"); {
+			case i < 0:
+				r.exact = lp
+			case strings.Trim(lp[i:], "*") == "":
+				r.prefix = lp[:i]
+			}
+		}
 		switch s.kind {
 		case "path":
 			r.path = glob(s.pattern, true)
@@ -121,14 +133,38 @@ type frameView struct {
 }
 
 func viewOf(f *event.Frame, platform string) frameView {
-	return frameView{family: family(platform),
-		absPath:  strings.ToLower(strings.ReplaceAll(f.AbsPath, `\`, "/")),
-		filename: strings.ToLower(strings.ReplaceAll(f.Filename, `\`, "/")),
-		module:   strings.ToLower(f.Module), funct: strings.ToLower(firstNonEmpty(f.Function, f.RawFunction))}
+	return frameView{family: family(platform), absPath: lowerPath(f.AbsPath), filename: lowerPath(f.Filename),
+		module: lower(f.Module), funct: lower(firstNonEmpty(f.Function, f.RawFunction))}
+}
+
+// lower is strings.ToLower without an allocation for the common case of
+// a string already in lowercase ASCII.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+func lowerPath(s string) string {
+	if strings.IndexByte(s, '\\') >= 0 {
+		s = strings.ReplaceAll(s, `\`, "/")
+	}
+	return lower(s)
 }
 
 func (r *rule) test(re *regexp.Regexp, v string) bool {
-	return v != "" && strings.Contains(v, r.needle) && re.MatchString(v)
+	switch {
+	case v == "":
+		return false
+	case r.exact != "":
+		return v == r.exact
+	case r.prefix != "":
+		return strings.HasPrefix(v, r.prefix)
+	}
+	return strings.Contains(v, r.needle) && re.MatchString(v)
 }
 
 func (r *rule) matches(v *frameView) bool {

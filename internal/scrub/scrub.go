@@ -213,7 +213,7 @@ func (s *Scrubber) pair(key, v string) string {
 // patterns. It returns raw unchanged when nothing was scrubbed, so that
 // unchanged data keeps its bytes.
 func (s *Scrubber) Raw(raw event.Raw) event.Raw {
-	if len(raw) == 0 || !s.Active() {
+	if len(raw) == 0 || !s.Active() || !s.mayMatch(raw) {
 		return raw
 	}
 	var v any
@@ -231,6 +231,67 @@ func (s *Scrubber) Raw(raw event.Raw) event.Raw {
 		return raw
 	}
 	return out
+}
+
+// mayMatch is a cheap necessary condition for Raw to change anything:
+// most context, extra and breadcrumb data has no sensitive key and
+// nothing a pattern could match, and is then not decoded at all.
+func (s *Scrubber) mayMatch(b []byte) bool {
+	lb := b
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			lb = bytes.ToLower(b)
+			break
+		}
+	}
+	for _, w := range s.keys {
+		if bytes.Contains(lb, []byte(w)) {
+			return true
+		}
+	}
+	if s.patterns {
+		if longestDigitRun(b) >= 13 || hasSSNShape(b) || bytes.Contains(lb, []byte("-----begin")) ||
+			bytes.Contains(lb, []byte("bearer")) || bytes.Contains(b, []byte("//")) && bytes.IndexByte(b, '@') >= 0 {
+			return true
+		}
+		if bytes.IndexAny(b, `/\`) >= 0 && (bytes.Contains(lb, []byte("users")) || bytes.Contains(lb, []byte("home")) ||
+			bytes.Contains(lb, []byte("profiles")) || bytes.Contains(lb, []byte("documents and settings"))) {
+			return true
+		}
+	}
+	if s.replaceIP && (bytes.IndexByte(b, '.') >= 0 && digits(string(b)) >= 4 || bytes.Count(b, []byte(":")) >= 2) {
+		return true
+	}
+	return false
+}
+
+// longestDigitRun counts the digits of the longest run of digits, spaces
+// and dashes: a card number needs 13.
+func longestDigitRun(b []byte) int {
+	best, n := 0, 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			n++
+			best = max(best, n)
+		case c == ' ' || c == '-' || c == '\t':
+		default:
+			n = 0
+		}
+	}
+	return best
+}
+
+// hasSSNShape reports a "ddd-dd-dddd" anywhere.
+func hasSSNShape(b []byte) bool {
+	isD := func(i int) bool { return i >= 0 && i < len(b) && b[i] >= '0' && b[i] <= '9' }
+	for i := 3; i+7 < len(b); i++ {
+		if b[i] == '-' && b[i+3] == '-' && isD(i-1) && isD(i-2) && isD(i-3) && isD(i+1) && isD(i+2) &&
+			isD(i+4) && isD(i+5) && isD(i+6) && isD(i+7) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxDepth bounds recursion on hostile input; deeper values are filtered.
