@@ -166,4 +166,25 @@ func TestIssueLifecycleWithSentryGo(t *testing.T) {
 	if d.Status != "unresolved" || d.Substatus != "regressed" || d.LastRelease == nil || d.LastRelease.Version != "shop@2.0" || d.FirstRelease.Version != "shop@1.0" {
 		t.Fatalf("after a new release: %s/%s first %+v last %+v", d.Status, d.Substatus, d.FirstRelease, d.LastRelease)
 	}
+
+	// ignoreDuration becomes Sentry's ignoreUntil; unresolving clears it.
+	before := time.Now()
+	if st, raw := f.Do("PUT", "/api/0/issues/"+is.ID+"/", map[string]any{"status": "ignored", "statusDetails": map[string]any{"ignoreDuration": 30}}, &upd); st != 200 {
+		t.Fatalf("ignore for 30 minutes: %d %s", st, raw)
+	}
+	until, err := time.Parse(time.RFC3339, upd.StatusDetails["ignoreUntil"].(string))
+	if err != nil || until.Before(before.Add(29*time.Minute)) || until.After(time.Now().Add(31*time.Minute)) || upd.Substatus != "archived_until_condition_met" {
+		t.Fatalf("ignored for 30 minutes: %+v (%v)", upd, err)
+	}
+	var ignored []testserver.Issue
+	if st, _ := f.Do("GET", base+"issues/?query=is:ignored", nil, &ignored); st != 200 || len(ignored) != 1 {
+		t.Fatalf("is:ignored lists %d issues", len(ignored))
+	}
+	if st, raw := f.Do("PUT", "/api/0/issues/"+is.ID+"/", map[string]any{"status": "resolvedInNextRelease"}, &upd); st != 200 || upd.Status != "resolved" || upd.StatusDetails["inNextRelease"] != true {
+		t.Fatalf("resolvedInNextRelease: %d %s", st, raw)
+	}
+	upd = issueDetail{}
+	if st, raw := f.Do("PUT", "/api/0/issues/"+is.ID+"/", map[string]any{"status": "unresolved"}, &upd); st != 200 || len(upd.StatusDetails) != 0 || upd.Substatus != "ongoing" {
+		t.Fatalf("unresolve: %d %s", st, raw)
+	}
 }
