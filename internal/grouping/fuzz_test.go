@@ -22,7 +22,7 @@ func FuzzNormalizeMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		start := time.Now()
 		out := grouping.NormalizeMessage(s)
-		if d := time.Since(start); d > 2*time.Second {
+		if d := time.Since(start); d > 10*time.Second { // a hang detector, not a benchmark
 			t.Fatalf("took %v for %d bytes", d, len(s))
 		}
 		if len(out) > 16*len(s)+64 {
