@@ -82,11 +82,19 @@ func firstLine(s string) string {
 	return s
 }
 
-// MainException returns the exception the event is about: the last of the
-// chain, as Sentry reads it.
+// MainException returns the exception the event is about, as Sentry's
+// error event type finds it: the one named by main_exception_id, else the
+// last of the chain.
 func (e *Event) MainException() *Exception {
 	if e.Exception == nil || len(e.Exception.Values) == 0 {
 		return nil
+	}
+	if id := e.MainExceptionID; id != nil {
+		for i := range e.Exception.Values {
+			if m := e.Exception.Values[i].Mechanism; m != nil && m.ExceptionID != nil && *m.ExceptionID == *id {
+				return &e.Exception.Values[i]
+			}
+		}
 	}
 	return &e.Exception.Values[len(e.Exception.Values)-1]
 }

@@ -47,6 +47,10 @@ type Event struct {
 	Modules     map[string]Raw   `json:"modules,omitempty"`
 	DebugMeta   Raw              `json:"debug_meta,omitempty"`
 	Errors      []ProcessingNote `json:"errors,omitempty"`
+	// MainExceptionID is Sentry's main_exception_id: the exception (by
+	// mechanism.exception_id) the event is about when it is not the last
+	// of the list, as grouping decides for exception groups.
+	MainExceptionID *int `json:"main_exception_id,omitempty"`
 	// Grouping is Faultline's record of how the event was grouped.
 	Grouping *GroupingInfo `json:"_grouping,omitempty"`
 	// Metadata is the derived type/value/filename/function (Sentry's

@@ -76,6 +76,7 @@ func processEvent(t *testing.T, raw []byte) (*event.Event, grouping.Result, even
 	process.Prepare(e, process.Source{EventID: strings.Repeat("0", 32), Received: time.Unix(1.8e9, 0)},
 		scrub.New(scrub.Config{DataScrubber: true, Defaults: true}))
 	r := grouping.Compute(e)
+	e.MainExceptionID = r.MainExceptionID // as the worker does
 	return e, r, event.Derive(e)
 }
 

@@ -57,6 +57,11 @@ type Result struct {
 	// Values are what was hashed, for people to read.
 	Values   []string
 	Variants []*Variant
+	// MainExceptionID is Sentry's main_exception_id, set when the event
+	// is about another exception than the last of its list (exception
+	// groups, React and RxJava wrappers); the worker stores it in the
+	// event before deriving the title.
+	MainExceptionID *int
 }
 
 // Info returns the result as stored in the event.
@@ -75,11 +80,14 @@ func Compute(e *event.Event) Result { return compute(e, false) }
 func ComputeDetailed(e *event.Event) Result { return compute(e, true) }
 
 func compute(e *event.Event, detailed bool) Result {
-	variants := builtinVariants(e, detailed)
+	var mainID *int
+	variants := builtinVariants(e, detailed, &mainID)
 	if fp := fingerprintValues(e); fp != nil {
 		variants = applyFingerprint(fp, variants)
 	}
-	return pick(variants)
+	r := pick(variants)
+	r.MainExceptionID = mainID
+	return r
 }
 
 // pick chooses the event's hash as Sentry's primary hash: the app
@@ -138,7 +146,7 @@ func variantValues(v *Variant) []string {
 // builtinVariants runs the strategies in Sentry's order of precedence:
 // the first that contributes wins, and the others are kept, marked as not
 // contributing, for grouping-info.
-func builtinVariants(e *event.Event, detailed bool) []*Variant {
+func builtinVariants(e *event.Event, detailed bool, mainID **int) []*Variant {
 	var out []*Variant
 	winner := ""
 	add := func(strategy string, comps map[string]*Component, order ...string) {
@@ -159,7 +167,9 @@ func builtinVariants(e *event.Event, detailed bool) []*Variant {
 		}
 	}
 	if e.Exception != nil && len(e.Exception.Values) > 0 {
-		add("exception", chainedException(e, detailed), "app", "system")
+		comps, id := chainedException(e, detailed)
+		*mainID = id
+		add("exception", comps, "app", "system")
 	}
 	if th := threadsComponent(e); th != nil {
 		add("thread", th, "app", "system")
@@ -183,26 +193,34 @@ func builtinVariants(e *event.Event, detailed bool) []*Variant {
 // chainedException is Sentry's chained-exception strategy: every
 // exception of the chain, cause first, each with its stack trace, type
 // and value.
-func chainedException(e *event.Event, detailed bool) map[string]*Component {
+//
+// Exception groups are pruned first (filterExceptionGroups); the main
+// exception it decides, or Sentry's overrides for React and RxJava, are
+// returned for the event's title.
+func chainedException(e *event.Event, detailed bool) (map[string]*Component, *int) {
 	exs := e.Exception.Values
 	per := make([]map[string]*Component, len(exs))
 	for i := range exs {
 		per[i] = singleException(&exs[i], e.Platform, detailed)
 	}
+	idx, mainID := filterExceptionGroups(e, per)
+	if len(idx) > 1 {
+		mainID = overrideMainException(exs, idx)
+	}
 	out := map[string]*Component{}
 	for _, name := range []string{"app", "system"} {
-		if len(exs) == 1 {
-			out[name] = per[0][name]
+		if len(idx) == 1 {
+			out[name] = per[idx[0]][name]
 			continue
 		}
-		children := make([]*Component, len(exs))
-		for i := range exs {
-			children[i] = per[i][name]
+		children := make([]*Component, len(idx))
+		for j, i := range idx {
+			children[j] = per[i][name]
 		}
 		out[name] = node("chained-exception", children...)
 	}
 	removeNonStacktraceVariants(out)
-	return out
+	return out, mainID
 }
 
 func singleException(ex *event.Exception, platform string, detailed bool) map[string]*Component {
@@ -331,19 +349,39 @@ func removeNonStacktraceVariants(vs map[string]*Component) {
 	}
 }
 
-// threadsComponent groups by the one thread's stack trace, when the
-// event has exactly one thread and no exception.
+// threadsComponent groups by one thread's stack trace, when the event
+// has no exception: the only crashed thread, else the only current one,
+// else the only thread.
 func threadsComponent(e *event.Event) map[string]*Component {
 	if e.Threads == nil || len(e.Threads.Values) == 0 {
 		return nil
 	}
-	if n := len(e.Threads.Values); n != 1 {
-		c := &Component{ID: "threads", Hint: "ignored because contains " + itoa(n) + " threads"}
-		return map[string]*Component{"app": c}
+	ths := e.Threads.Values
+	var crashed, current []int
+	for i := range ths {
+		if ths[i].Crashed {
+			crashed = append(crashed, i)
+		}
+		if ths[i].Current {
+			current = append(current, i)
+		}
 	}
-	st := e.Threads.Values[0].Stacktrace
+	pick := -1
+	switch {
+	case len(crashed) == 1:
+		pick = crashed[0]
+	case len(current) == 1:
+		pick = current[0]
+	case len(ths) == 1:
+		pick = 0
+	}
+	if pick < 0 {
+		return map[string]*Component{"app": {ID: "threads", Hint: "ignored because it contains neither a single thread nor multiple threads with exactly one crashing or current thread; instead contains " +
+			itoa(len(crashed)) + " crashing, " + itoa(len(current)) + " current, and " + itoa(len(ths)) + " total threads"}}
+	}
+	st := ths[pick].Stacktrace
 	if st == nil {
-		return map[string]*Component{"app": {ID: "threads", Hint: "thread has no stacktrace"}}
+		return map[string]*Component{"app": {ID: "threads", Hint: "ignored because thread has no stacktrace"}}
 	}
 	out := map[string]*Component{}
 	for name, c := range stacktraceVariants(st, e.Platform) {

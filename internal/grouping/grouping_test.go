@@ -121,6 +121,9 @@ func TestGroupsAndSplits(t *testing.T) {
 		{"recursion counts once",
 			`{"platform":"python","exception":{"values":[{"type":"E","stacktrace":{"frames":[{"module":"m","function":"f","lineno":3,"in_app":true}]}}]}}`,
 			`{"platform":"python","exception":{"values":[{"type":"E","stacktrace":{"frames":[{"module":"m","function":"f","lineno":3,"in_app":true},{"module":"m","function":"f","lineno":3,"in_app":true}]}}]}}`, true},
+		{"threads: the crashed thread counts, the others do not",
+			`{"platform":"java","threads":{"values":[{"id":1,"crashed":true,"stacktrace":{"frames":[{"module":"a.B","function":"run","in_app":true}]}},{"id":2,"stacktrace":{"frames":[{"module":"x.Y","function":"idle","in_app":true}]}}]}}`,
+			`{"platform":"java","threads":{"values":[{"id":7,"stacktrace":{"frames":[{"module":"z.Z","function":"poll","in_app":true}]}},{"id":1,"crashed":true,"stacktrace":{"frames":[{"module":"a.B","function":"run","in_app":true}]}}]}}`, true},
 		{"message parameters",
 			`{"message":"Order 1234 for bob@example.com failed after 3.5s from 10.0.0.1 (id 550e8400-e29b-41d4-a716-446655440000, key=\"abc\")"}`,
 			`{"message":"Order 98 for eve@example.org failed after 12.25s from 192.168.1.20 (id 123e4567-e89b-12d3-a456-426614174000, key=\"xyz\")"}`, true},
@@ -250,5 +253,49 @@ func TestFingerprintVariables(t *testing.T) {
 	want := []string{"/checkout", "KeyError", "'sku'", "add", "shop.cart", "warning", "billing", "eu", "<no-value-for-tag-nope>", "'sku'", "lit"}
 	if strings.Join(r.Values, "|") != strings.Join(want, "|") || r.Strategy != grouping.StrategyCustom {
 		t.Errorf("got %q (%s), want %q", r.Values, r.Strategy, want)
+	}
+}
+
+// aggregate builds an AggregateError-style exception group, as the
+// JavaScript SDK sends one: the group is the root (exception_id 0), its
+// children follow, each with a parent_id.
+func aggregate(children ...string) string {
+	var b strings.Builder
+	b.WriteString(`{"platform":"node","exception":{"values":[`)
+	for i, typ := range children {
+		b.WriteString(`{"type":"` + typ + `","value":"v` + strings.Repeat("x", i) + `","mechanism":{"type":"chained","source":"errors[` +
+			string(rune('0'+i)) + `]","exception_id":` + string(rune('1'+i)) + `,"parent_id":0},` +
+			`"stacktrace":{"frames":[{"filename":"/a.js","module":"a","function":"fail` + typ + `","in_app":true}]}},`)
+	}
+	b.WriteString(`{"type":"AggregateError","value":"All promises were rejected","mechanism":{"type":"generic","exception_id":0,"is_exception_group":true},` +
+		`"stacktrace":{"frames":[{"filename":"/a.js","module":"a","function":"main","in_app":true}]}}]}}`)
+	return b.String()
+}
+
+// TestExceptionGroups: a group of one failure, however often repeated,
+// groups and is titled as that failure; a group of different failures
+// groups by one of each and the group.
+func TestExceptionGroups(t *testing.T) {
+	_, two, d := processEvent(t, []byte(aggregate("TypeError", "TypeError")))
+	_, three, _ := processEvent(t, []byte(aggregate("TypeError", "TypeError", "TypeError")))
+	_, mixed, _ := processEvent(t, []byte(aggregate("TypeError", "RangeError")))
+	_, mixed2, _ := processEvent(t, []byte(aggregate("RangeError", "TypeError", "TypeError")))
+	if two.Hash != three.Hash {
+		t.Errorf("repeated failure split: %v vs %v", two.Values, three.Values)
+	}
+	if want := "a" + "failTypeError" + "TypeError"; strings.Join(two.Values, "") != want {
+		t.Errorf("values %q, want %q", strings.Join(two.Values, ""), want)
+	}
+	// Sentry builds the tree from the end of the list: the last child comes first.
+	if d.Title != "TypeError: vx" || two.MainExceptionID == nil || *two.MainExceptionID != 2 {
+		t.Errorf("title %q, main exception %v", d.Title, two.MainExceptionID)
+	}
+	if mixed.Hash == two.Hash || mixed.Hash != mixed2.Hash {
+		t.Errorf("mixed groups: %v / %v / %v", mixed.Values, mixed2.Values, two.Values)
+	}
+	// Without exception ids the list is taken as it is.
+	plain := strings.ReplaceAll(aggregate("TypeError", "TypeError"), `"exception_id"`, `"x"`)
+	if _, r, _ := processEvent(t, []byte(plain)); r.Hash == two.Hash || r.MainExceptionID != nil {
+		t.Errorf("a list without ids was pruned: %v", r.Values)
 	}
 }

@@ -363,6 +363,7 @@ func (w *Worker) build(e *event.Event, src Source, p *meta.Project) (item, error
 	Prepare(e, src, w.scrubbers.get(p))
 	fp := grouping.Compute(e)
 	e.Grouping = fp.Info()
+	e.MainExceptionID = fp.MainExceptionID
 	d := event.Derive(e)
 	e.Metadata = &d.Metadata
 	body, err := event.Encode(e)
