@@ -99,14 +99,16 @@ func (e *Event) MainException() *Exception {
 	return &e.Exception.Values[len(e.Exception.Values)-1]
 }
 
-// CrashFrame is Sentry's get_crash_frame_from_event_data: of the main
+// CrashFrame is Sentry's get_crash_frame_from_event_data: of the last
 // exception's frames (else the event's stack trace, else its only
 // thread's), the last in-app frame with a function, else the last frame
 // with one.
 func (e *Event) CrashFrame() *Frame {
 	var frames []Frame
-	if ex := e.MainException(); ex != nil && ex.Stacktrace != nil {
-		frames = ex.Stacktrace.Frames
+	if e.Exception != nil && len(e.Exception.Values) > 0 {
+		if st := e.Exception.Values[len(e.Exception.Values)-1].Stacktrace; st != nil {
+			frames = st.Frames
+		}
 	}
 	if len(frames) == 0 && e.Stacktrace != nil {
 		frames = e.Stacktrace.Frames

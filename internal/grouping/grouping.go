@@ -454,9 +454,14 @@ func fingerprintValues(e *event.Event) []string {
 	return out
 }
 
-// fingerprintVar is Sentry's get_fingerprint_value.
+// fingerprintVar is Sentry's get_fingerprint_value. Like Sentry, it reads
+// the last exception of the list, not main_exception_id, so that grouping
+// a stored event again gives the same hash.
 func fingerprintVar(e *event.Event, name, raw string) string {
-	main := e.MainException()
+	var main *event.Exception
+	if e.Exception != nil && len(e.Exception.Values) > 0 {
+		main = &e.Exception.Values[len(e.Exception.Values)-1]
+	}
 	or := func(v, d string) string {
 		if v == "" {
 			return d
