@@ -141,7 +141,7 @@ func (e *Event) culprit() string {
 	}
 	var st *Stacktrace
 	if e.Exception != nil && len(e.Exception.Values) > 0 {
-		if m := e.MainException().Mechanism; m != nil && m.Synthetic {
+		if m := e.Exception.Values[len(e.Exception.Values)-1].Mechanism; m != nil && m.Synthetic {
 			return ""
 		}
 		for i := range e.Exception.Values {
