@@ -102,67 +102,80 @@ func (w *Worker) releases(ctx context.Context, rows []store.Event) (map[releaseK
 // lifecycle decides the status changes a batch causes: a resolved issue
 // that gets a new event regresses (unless resolved in the next release
 // and the event's release is not newer than the resolution), and an
-// ignored issue comes back when its condition is met. It reads the
-// status of the batch's existing issues with one query per project.
+// ignored issue comes back when its condition is met. It reads the status
+// of the batch's existing issues with one query; issues created by this
+// batch have none. Statuses are not cached: the API may change them from
+// another process at any time.
 func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[uint64]bool, firstSeen map[releaseKey]time.Time) ([]store.StatusChange, error) {
 	byGroup := map[uint64][]*store.Event{}
-	projectGroups := map[uint64][]uint64{}
+	var projects, ids []uint64
+	seenProject := map[uint64]bool{}
 	for i := range rows {
 		r := &rows[i]
 		if created[r.GroupID] {
 			continue // a new issue has no status yet
 		}
 		if _, ok := byGroup[r.GroupID]; !ok {
-			projectGroups[r.ProjectID] = append(projectGroups[r.ProjectID], r.GroupID)
+			ids = append(ids, r.GroupID)
+			if !seenProject[r.ProjectID] {
+				seenProject[r.ProjectID] = true
+				projects = append(projects, r.ProjectID)
+			}
 		}
 		byGroup[r.GroupID] = append(byGroup[r.GroupID], r)
 	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	states, err := w.deps.Store.GroupStates(ctx, projects, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read issue status: %w", err)
+	}
 	now := time.Now()
 	var changes []store.StatusChange
-	for pid, ids := range projectGroups {
-		states, err := w.deps.Store.GroupStates(ctx, pid, ids)
-		if err != nil {
-			return nil, fmt.Errorf("read issue status: %w", err)
+	for gid, st := range states {
+		if st.Status != store.StatusResolved && st.Status != store.StatusIgnored {
+			continue
 		}
-		for gid, st := range states {
-			if st.Status != store.StatusResolved && st.Status != store.StatusIgnored {
-				continue
+		evs := byGroup[gid]
+		if len(evs) == 0 {
+			continue
+		}
+		pid := evs[0].ProjectID
+		var d store.StatusDetails
+		if st.Details != "" {
+			json.Unmarshal([]byte(st.Details), &d) //nolint:errcheck // written by the API; bad details mean none
+		}
+		since := st.Updated()
+		var after []*store.Event // events received after the status was set
+		for _, r := range evs {
+			if !r.Received.Before(since) {
+				after = append(after, r)
 			}
-			var d store.StatusDetails
-			if st.Details != "" {
-				json.Unmarshal([]byte(st.Details), &d) //nolint:errcheck // written by the API; bad details mean none
-			}
-			since := st.Updated()
-			var after []*store.Event // events received after the status was set
-			for _, r := range byGroup[gid] {
-				if !r.Received.Before(since) {
-					after = append(after, r)
+		}
+		if len(after) == 0 {
+			continue
+		}
+		substatus := ""
+		switch st.Status {
+		case store.StatusResolved:
+			for _, r := range after {
+				// Resolved in the next release: only an event of a release
+				// first seen after the resolution regresses it.
+				if !d.InNextRelease || (r.Release != "" && firstSeen[releaseKey{pid, r.Release}].After(since)) {
+					substatus = SubstatusRegressed
+					break
 				}
 			}
-			if len(after) == 0 {
-				continue
+		case store.StatusIgnored:
+			substatus, err = w.ignoreEnded(ctx, pid, gid, d, since, after, now)
+			if err != nil {
+				return nil, err
 			}
-			substatus := ""
-			switch st.Status {
-			case store.StatusResolved:
-				for _, r := range after {
-					// Resolved in the next release: only an event of a
-					// release first seen after the resolution regresses it.
-					if !d.InNextRelease || (r.Release != "" && firstSeen[releaseKey{pid, r.Release}].After(since)) {
-						substatus = SubstatusRegressed
-						break
-					}
-				}
-			case store.StatusIgnored:
-				substatus, err = w.ignoreEnded(ctx, pid, gid, d, since, after, now)
-				if err != nil {
-					return nil, err
-				}
-			}
-			if substatus != "" {
-				changes = append(changes, store.StatusChange{ProjectID: pid, GroupID: gid,
-					Status: store.StatusUnresolved, Substatus: substatus, Details: "{}", At: now})
-			}
+		}
+		if substatus != "" {
+			changes = append(changes, store.StatusChange{ProjectID: pid, GroupID: gid,
+				Status: store.StatusUnresolved, Substatus: substatus, Details: "{}", At: now})
 		}
 	}
 	return changes, nil

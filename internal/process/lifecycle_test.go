@@ -50,7 +50,7 @@ func (r *rig) setStatus(t *testing.T, gid uint64, status, details string) {
 
 func (r *rig) state(t *testing.T, gid uint64) store.GroupState {
 	t.Helper()
-	st, err := r.s.GroupStates(context.Background(), r.project.ID, []uint64{gid})
+	st, err := r.s.GroupStates(context.Background(), []uint64{r.project.ID}, []uint64{gid})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ type Store interface {
 	InsertEvents(ctx context.Context, events []store.Event) error
 	ExistingEvents(ctx context.Context, keys []store.EventKey) (map[store.EventKey]bool, error)
 	UpsertGroups(ctx context.Context, groups []store.Group) error
-	GroupStates(ctx context.Context, projectID uint64, ids []uint64) (map[uint64]store.GroupState, error)
+	GroupStates(ctx context.Context, projectIDs, ids []uint64) (map[uint64]store.GroupState, error)
 	SetStatus(ctx context.Context, changes []store.StatusChange) error
 	ActivitySince(ctx context.Context, projectID, groupID uint64, since time.Time, userLimit int) (store.GroupActivity, error)
 	ReleasesFirstSeen(ctx context.Context, projectID uint64, versions []string) (map[string]time.Time, error)

@@ -20,10 +20,11 @@ type GroupState struct {
 // Updated returns when the status was set.
 func (g GroupState) Updated() time.Time { return time.UnixMilli(int64(g.UpdatedMS)).UTC() }
 
-// GroupStates returns the current status of the given issues of a project
-// that have one; an issue without a row is unresolved. One query, on the
-// table's sorting key.
-func (s *Store) GroupStates(ctx context.Context, projectID uint64, ids []uint64) (map[uint64]GroupState, error) {
+// GroupStates returns the current status of the given issues (of the
+// given projects) that have one; an issue without a row is unresolved.
+// One query, on the table's sorting key; issue ids are unique across
+// projects.
+func (s *Store) GroupStates(ctx context.Context, projectIDs, ids []uint64) (map[uint64]GroupState, error) {
 	out := map[uint64]GroupState{}
 	if len(ids) == 0 {
 		return out, nil
@@ -31,7 +32,7 @@ func (s *Store) GroupStates(ctx context.Context, projectID uint64, ids []uint64)
 	var rows []GroupState
 	err := s.t.query(ctx, &rows, "SELECT group_id, argMax(status, updated_ms) AS status, "+
 		"argMax(substatus, updated_ms) AS substatus, argMax(status_details, updated_ms) AS status_details, "+
-		"max(updated_ms) AS updated FROM "+s.table("group_status")+" WHERE project_id = "+num(projectID)+
+		"max(updated_ms) AS updated FROM "+s.table("group_status")+" WHERE project_id IN "+nums(projectIDs)+
 		" AND group_id IN "+nums(ids)+" GROUP BY group_id")
 	if err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ func TestLifecycleQueries(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		states, err := s.GroupStates(ctx, 7, []uint64{1, 2, 3, 4})
+		states, err := s.GroupStates(ctx, []uint64{7}, []uint64{1, 2, 3, 4})
 		if err != nil {
 			t.Fatal(err)
 		}
