@@ -132,9 +132,51 @@ type frameView struct {
 	absPath, filename, module, funct string
 }
 
+// viewOf lowercases the module and the function; paths keep their case
+// (they are long, and compared without regard to case instead).
 func viewOf(f *event.Frame, platform string) frameView {
-	return frameView{family: family(platform), absPath: lowerPath(f.AbsPath), filename: lowerPath(f.Filename),
+	return frameView{family: family(platform), absPath: slashPath(f.AbsPath), filename: slashPath(f.Filename),
 		module: lower(f.Module), funct: lower(firstNonEmpty(f.Function, f.RawFunction))}
+}
+
+func slashPath(s string) string {
+	if strings.IndexByte(s, '\\') >= 0 {
+		return strings.ReplaceAll(s, `\`, "/")
+	}
+	return s
+}
+
+// containsFold reports whether s contains the lowercase ASCII needle, in
+// any case, without allocating.
+func containsFold(s, needle string) bool {
+	n := len(needle)
+	if n == 0 {
+		return true
+	}
+	first := needle[0]
+	for i := 0; i+n <= len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != first {
+			continue
+		}
+		j := 1
+		for ; j < n; j++ {
+			d := s[i+j]
+			if d >= 'A' && d <= 'Z' {
+				d += 'a' - 'A'
+			}
+			if d != needle[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
 }
 
 // lower is strings.ToLower without an allocation for the common case of
@@ -148,13 +190,6 @@ func lower(s string) string {
 	return s
 }
 
-func lowerPath(s string) string {
-	if strings.IndexByte(s, '\\') >= 0 {
-		s = strings.ReplaceAll(s, `\`, "/")
-	}
-	return lower(s)
-}
-
 func (r *rule) test(re *regexp.Regexp, v string) bool {
 	switch {
 	case v == "":
@@ -164,7 +199,7 @@ func (r *rule) test(re *regexp.Regexp, v string) bool {
 	case r.prefix != "":
 		return strings.HasPrefix(v, r.prefix)
 	}
-	return strings.Contains(v, r.needle) && re.MatchString(v)
+	return containsFold(v, r.needle) && re.MatchString(v)
 }
 
 func (r *rule) matches(v *frameView) bool {
@@ -193,19 +228,61 @@ type frameRules struct {
 func applyRules(f *event.Frame, platform string, inApp, group bool) frameRules {
 	var out frameRules
 	v := viewOf(f, platform)
-	for i := range builtinRules {
-		r := &builtinRules[i]
-		if !(inApp && r.notApp || group && r.noGroup) {
-			continue
+	if v.filename == v.absPath {
+		v.filename = "" // tested once
+	}
+	apply := func(r *rule) {
+		if !(inApp && r.notApp || group && r.noGroup) || !r.matches(&v) {
+			return
 		}
-		if r.matches(&v) {
-			out.notApp = out.notApp || r.notApp
-			if r.noGroup && out.noGroup == "" {
-				out.noGroup = r.text
-			}
+		out.notApp = out.notApp || r.notApp
+		if r.noGroup && out.noGroup == "" {
+			out.noGroup = r.text
+		}
+	}
+	// Rules are tested in their order within each kind; the outcome does
+	// not depend on the order across kinds.
+	if v.funct != "" {
+		for _, r := range rulesByFunction[v.funct] {
+			apply(r)
+		}
+	}
+	if v.module != "" {
+		for _, r := range moduleRules {
+			apply(r)
+		}
+	}
+	if v.absPath != "" || v.filename != "" {
+		for _, r := range pathRules {
+			apply(r)
 		}
 	}
 	return out
+}
+
+// The built-in rules by kind: function rules are exact names, looked up.
+var (
+	rulesByFunction = map[string][]*rule{}
+	moduleRules     []*rule
+	pathRules       []*rule
+)
+
+func init() {
+	for i := range builtinRules {
+		r := &builtinRules[i]
+		switch {
+		case r.function != nil:
+			key := r.exact
+			if key == "" {
+				panic("grouping: function rules must be exact names: " + r.text)
+			}
+			rulesByFunction[key] = append(rulesByFunction[key], r)
+		case r.module != nil:
+			moduleRules = append(moduleRules, r)
+		case r.path != nil:
+			pathRules = append(pathRules, r)
+		}
+	}
 }
 
 // ApplyInApp marks frames that the built-in rules say are not the

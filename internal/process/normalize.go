@@ -144,8 +144,10 @@ func normalizeFrames(st *event.Stacktrace) {
 		}
 		if f.Filename == "" && f.AbsPath != "" {
 			f.Filename = f.AbsPath
-			if u, err := url.Parse(f.AbsPath); err == nil && u.Scheme != "" && u.Host != "" && u.Path != "" && u.Path != "/" {
-				f.Filename = u.Path
+			if strings.Contains(f.AbsPath, "://") {
+				if u, err := url.Parse(f.AbsPath); err == nil && u.Scheme != "" && u.Host != "" && u.Path != "" && u.Path != "/" {
+					f.Filename = u.Path
+				}
 			}
 		}
 	}
