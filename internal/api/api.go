@@ -73,6 +73,7 @@ type Store interface {
 	GetAttachment(ctx context.Context, projectID uint64, eventID string, id uint64) (*store.Attachment, error)
 	ListUserReports(ctx context.Context, q store.UserReportQuery) ([]store.UserReport, error)
 	EventGroups(ctx context.Context, projectID uint64, eventIDs []string) (map[string]uint64, error)
+	IssueReleases(ctx context.Context, projectID, groupID uint64) (first, last *store.IssueRelease, err error)
 }
 
 // Groups maps issue ids to their project.
@@ -129,6 +130,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("PUT /api/0/issues/{id}/", a.updateIssue)
 	h("GET /api/0/issues/{id}/events/", a.listIssueEvents)
 	h("GET /api/0/issues/{id}/events/{event_id}/", a.getIssueEvent)
+	h("GET /api/0/issues/{id}/grouping-info/", a.issueGroupingInfo)
+	h("GET /api/0/organizations/{org}/issues/{id}/grouping-info/", a.issueGroupingInfo)
+	h("GET /api/0/projects/{org}/{project}/events/{event_id}/grouping-info/", a.eventGroupingInfo)
 	h("GET /api/0/organizations/{org}/issues/{id}/", a.getIssue)
 	h("PUT /api/0/organizations/{org}/issues/{id}/", a.updateIssue)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents)

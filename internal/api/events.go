@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/event"
+	"github.com/faultline/faultline/internal/grouping"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -68,7 +69,7 @@ func serializeEvent(ev *store.StoredEvent, full bool) map[string]any {
 	out["logger"] = e.Logger
 	if g := e.Grouping; g != nil {
 		out["fingerprints"] = []string{g.Hash}
-		out["groupingConfig"] = map[string]any{"id": g.Config, "enhancements": ""}
+		out["groupingConfig"] = map[string]any{"id": grouping.SentryConfig, "enhancements": ""}
 	}
 	out["entries"] = entries(e)
 	out["crashFile"] = nil

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/grouping"
 	"github.com/faultline/faultline/internal/meta"
 )
 
@@ -44,6 +46,9 @@ func (a *API) serializeProject(p *meta.Project) map[string]any {
 		"hasAccess": true, "isPublic": false, "features": []string{}, "firstEvent": nil,
 		"status": p.Status, "teams": teams, "avatar": avatar(), "color": "#3f70bf",
 		"retentionDays": p.RetentionDays, "allowedDomains": p.AllowedOrigins,
+		"dataScrubber": p.ScrubData(), "dataScrubberDefaults": p.ScrubDefaults(),
+		"sensitiveFields": orEmpty(p.SensitiveFields), "safeFields": orEmpty(p.SafeFields),
+		"scrubIPAddresses": p.ScrubIPAddresses, "groupingConfig": grouping.SentryConfig,
 	}
 	if len(teams) > 0 {
 		out["team"] = teams[0]
@@ -53,6 +58,13 @@ func (a *API) serializeProject(p *meta.Project) map[string]any {
 	}
 	a.serializeLimits(out, p)
 	return out
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func nilIfEmpty(s string) any {
@@ -191,6 +203,37 @@ type projectUpdate struct {
 	Platform       *string   `json:"platform"`
 	AllowedDomains *[]string `json:"allowedDomains"`
 	RetentionDays  *int      `json:"retentionDays"`
+	// Data scrubbing, as Sentry names the fields.
+	DataScrubber         *bool     `json:"dataScrubber"`
+	DataScrubberDefaults *bool     `json:"dataScrubberDefaults"`
+	SensitiveFields      *[]string `json:"sensitiveFields"`
+	SafeFields           *[]string `json:"safeFields"`
+	ScrubIPAddresses     *bool     `json:"scrubIPAddresses"`
+}
+
+// maxScrubFields bounds sensitiveFields and safeFields; each becomes part
+// of a regular expression the worker runs on every event.
+const (
+	maxScrubFields     = 200
+	maxScrubFieldBytes = 200
+)
+
+func scrubFields(name string, in *[]string) ([]string, error) {
+	if len(*in) > maxScrubFields {
+		return nil, errorf(http.StatusBadRequest, "%s: at most %d fields", name, maxScrubFields)
+	}
+	out := []string{}
+	for _, f := range *in {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if len(f) > maxScrubFieldBytes {
+			return nil, errorf(http.StatusBadRequest, "%s: a field is at most %d bytes", name, maxScrubFieldBytes)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -227,6 +270,25 @@ func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*r
 			return nil, errorf(http.StatusBadRequest, "retentionDays: must be between 1 and 3650")
 		}
 		cp.RetentionDays = *b.RetentionDays
+	}
+	if b.DataScrubber != nil {
+		cp.DataScrubber = b.DataScrubber
+	}
+	if b.DataScrubberDefaults != nil {
+		cp.DataScrubberDefaults = b.DataScrubberDefaults
+	}
+	if b.ScrubIPAddresses != nil {
+		cp.ScrubIPAddresses = *b.ScrubIPAddresses
+	}
+	if b.SensitiveFields != nil {
+		if cp.SensitiveFields, err = scrubFields("sensitiveFields", b.SensitiveFields); err != nil {
+			return nil, err
+		}
+	}
+	if b.SafeFields != nil {
+		if cp.SafeFields, err = scrubFields("safeFields", b.SafeFields); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.meta.UpdateProject(ctx, &cp); err != nil {
 		return nil, err

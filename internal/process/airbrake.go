@@ -14,7 +14,7 @@ import (
 // decodeAirbrake turns an Airbrake message into the event its notice
 // becomes, which is then normalized, grouped and stored as any event is,
 // or into the deploy it reports.
-func (w *Worker) decodeAirbrake(m jetstream.Msg, qm queue.Message, body []byte, p *meta.Project, src source) ([]item, error) {
+func (w *Worker) decodeAirbrake(m jetstream.Msg, qm queue.Message, body []byte, p *meta.Project, src Source) ([]item, error) {
 	if qm.Kind == queue.KindAirbrakeDeploy {
 		d, err := airbrake.ParseDeploy(body)
 		if err != nil {

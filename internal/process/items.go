@@ -34,13 +34,13 @@ type decoded struct {
 type msgContext struct {
 	project *meta.Project
 	qm      *queue.Message
-	src     source
+	src Source
 }
 
 // record adds an outcome of the message's project and key.
 func (c *msgContext) record(d *decoded, kind outcome.Kind, reason string, cat outcome.Category, q uint64, at time.Time) {
 	if at.IsZero() {
-		at = c.src.received
+		at = c.src.Received
 	}
 	d.outcomes = append(d.outcomes, store.Outcome{OrgID: c.project.OrgID, ProjectID: c.project.ID, KeyID: c.qm.KeyID,
 		Timestamp: at, Kind: kind, Reason: reason, Category: cat, Quantity: q})
@@ -80,7 +80,7 @@ func (w *Worker) handleItem(c *msgContext, d *decoded, it *envelope.Item) {
 			c.record(d, outcome.Accepted, "", outcome.CategorySession, n, time.Time{})
 		}
 	case "client_report":
-		recs, err := outcome.ClientReport(it.Payload, c.src.received, c.src.sentAt,
+		recs, err := outcome.ClientReport(it.Payload, c.src.Received, c.src.SentAt,
 			time.Duration(c.retention())*24*time.Hour)
 		if err != nil {
 			w.log.Debug("invalid client report", "project_id", c.project.ID, "err", err)
@@ -166,14 +166,14 @@ func (w *Worker) userReport(c *msgContext, d *decoded, payload []byte) {
 	}
 	eid, err := envelope.NormalizeEventID(r.EventID)
 	if err != nil || eid == "" {
-		eid = c.src.eventID // the envelope header names the event
+		eid = c.src.EventID // the envelope header names the event
 	}
 	if eid == "" {
 		w.log.Debug("user report without an event id", "project_id", c.project.ID)
 		return
 	}
 	d.reports = append(d.reports, store.UserReport{ProjectID: c.project.ID, EventID: eid, ID: reportID(eid, ""),
-		Name: clip(r.Name), Email: clip(r.Email), Comments: clip(r.Comments), Created: c.src.received,
+		Name: clip(r.Name), Email: clip(r.Email), Comments: clip(r.Comments), Created: c.src.Received,
 		RetentionDays: c.retention()})
 }
 
@@ -202,7 +202,7 @@ func (w *Worker) feedback(c *msgContext, d *decoded, payload []byte) {
 	}
 	own, err := envelope.NormalizeEventID(f.EventID)
 	if err != nil || own == "" {
-		own = c.src.eventID
+		own = c.src.EventID
 	}
 	fb := f.Contexts.Feedback
 	about, err := envelope.NormalizeEventID(fb.AssociatedEventID)
@@ -224,7 +224,7 @@ func (w *Worker) feedback(c *msgContext, d *decoded, payload []byte) {
 	}
 	d.reports = append(d.reports, store.UserReport{ProjectID: c.project.ID, EventID: about, FeedbackID: own,
 		ID: reportID(about, own), Name: clip(name), Email: clip(email), Comments: clip(fb.Message),
-		Created: c.src.received, RetentionDays: c.retention()})
+		Created: c.src.Received, RetentionDays: c.retention()})
 	c.record(d, outcome.Accepted, "", outcome.CategoryUserReportV2, 1, time.Time{})
 }
 
@@ -234,7 +234,7 @@ func (w *Worker) attachments(c *msgContext, d *decoded, eventID string) {
 	for _, ref := range c.qm.Attachments {
 		d.attachments = append(d.attachments, store.Attachment{ProjectID: c.project.ID, EventID: eventID, ID: ref.ID,
 			Name: ref.Name, ContentType: ref.ContentType, Type: ref.Type, Size: ref.Size, SHA1: ref.SHA1,
-			ObjectKey: ref.Key, Created: c.src.received, RetentionDays: c.retention()})
+			ObjectKey: ref.Key, Created: c.src.Received, RetentionDays: c.retention()})
 		c.record(d, outcome.Accepted, "", outcome.CategoryAttachment, ref.Size, time.Time{})
 		c.record(d, outcome.Accepted, "", outcome.CategoryAttachmentItem, 1, time.Time{})
 	}

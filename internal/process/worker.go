@@ -68,6 +68,11 @@ type Store interface {
 	InsertAttachments(ctx context.Context, atts []store.Attachment) error
 	InsertUserReports(ctx context.Context, reports []store.UserReport) error
 	RecordOutcomes(ctx context.Context, outcomes []store.Outcome) error
+	GroupStates(ctx context.Context, projectIDs, ids []uint64) (map[uint64]store.GroupState, error)
+	SetStatus(ctx context.Context, changes []store.StatusChange) error
+	ActivitySince(ctx context.Context, projectID, groupID uint64, since time.Time, userLimit int) (store.GroupActivity, error)
+	ReleasesFirstSeen(ctx context.Context, projectID uint64, versions []string) (map[string]time.Time, error)
+	InsertReleases(ctx context.Context, rels []store.Release) error
 }
 
 // Groups resolves fingerprints to issue ids.
@@ -97,6 +102,9 @@ type Worker struct {
 
 	mu        sync.Mutex // guards lastError
 	lastError error
+
+	releaseCache releaseCache
+	scrubbers    scrubberCache
 }
 
 // New returns a worker.
@@ -274,6 +282,7 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 	}
 	rows := make([]store.Event, 0, len(b.items))
 	groups := map[uint64]store.Group{}
+	created := map[uint64]bool{}
 	groupOf := map[store.EventKey]uint64{}
 	var outcomes []store.Outcome
 	var deploys []store.Deploy
@@ -289,9 +298,12 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		}
 		skip[key] = true // also drops a duplicate inside the batch
 		if it.row.GroupID == 0 {
-			ref, _, err := w.deps.Groups.Resolve(ctx, it.row.ProjectID, grouping.Config, it.hash)
+			ref, isNew, err := w.deps.Groups.Resolve(ctx, it.row.ProjectID, grouping.Config, it.hash)
 			if err != nil {
 				return fmt.Errorf("resolve issue: %w", err)
+			}
+			if isNew {
+				created[ref.ID] = true
 			}
 			it.row.GroupID = ref.ID
 			it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
@@ -327,6 +339,23 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		}
 		if err := w.deps.Store.UpsertGroups(ctx, gl); err != nil {
 			return fmt.Errorf("store groups: %w", err)
+		}
+		// Releases and status changes go before the events: if the events
+		// then fail, the retry finds the releases recorded and the issues
+		// already reopened, and nothing is decided twice.
+		firstSeen, err := w.releases(ctx, rows)
+		if err != nil {
+			return err
+		}
+		changes, err := w.lifecycle(ctx, rows, created, firstSeen)
+		if err != nil {
+			return err
+		}
+		if err := w.deps.Store.SetStatus(ctx, changes); err != nil {
+			return fmt.Errorf("store status: %w", err)
+		}
+		for _, c := range changes {
+			w.log.Info("issue reopened", "project_id", c.ProjectID, "group_id", c.GroupID, "substatus", c.Substatus)
 		}
 		if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
 			return fmt.Errorf("store events: %w", err)
@@ -393,7 +422,7 @@ func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 		return d, err
 	}
 	c := &msgContext{project: project, qm: &qm,
-		src: source{eventID: qm.EventID, received: qm.Received, clientIP: qm.ClientIP}}
+		src: Source{EventID: qm.EventID, Received: qm.Received, ClientIP: qm.ClientIP, Client: qm.Client}}
 	var payloads [][]byte
 	switch qm.Kind {
 	case queue.KindStore:
@@ -412,9 +441,9 @@ func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 		if err != nil {
 			return d, err
 		}
-		c.src.sentAt = parseSentAt(env.Header.SentAt)
-		if c.src.eventID == "" {
-			c.src.eventID = env.Header.EventID
+		c.src.SentAt = parseSentAt(env.Header.SentAt)
+		if c.src.EventID == "" {
+			c.src.EventID = env.Header.EventID
 		}
 		for i := range env.Items {
 			it := &env.Items[i]
@@ -450,16 +479,20 @@ func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 		d.events = append(d.events, it)
 	}
 	if len(qm.Attachments) > 0 {
-		w.attachments(c, &d, c.src.eventID)
+		w.attachments(c, &d, c.src.EventID)
 	}
 	return d, nil
 }
 
-// build normalizes an event and computes its row and issue metadata.
-func (w *Worker) build(e *event.Event, src source, p *meta.Project) (item, error) {
-	normalize(e, src)
+// build processes one event in Sentry's order: normalize, scrub (nothing
+// sensitive reaches the body, the tags or the user columns), promote
+// tags, group, derive the issue fields; then it computes the row and the
+// issue metadata.
+func (w *Worker) build(e *event.Event, src Source, p *meta.Project) (item, error) {
+	Prepare(e, src, w.scrubbers.get(p))
 	fp := grouping.Compute(e)
 	e.Grouping = fp.Info()
+	e.MainExceptionID = fp.MainExceptionID
 	d := event.Derive(e)
 	if securityTypes[e.Type] {
 		// Security reports keep the type and culprit Relay gives them.

@@ -19,6 +19,7 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "initial schema", schema0001},
+	{2, "releases and issue releases", schema0002},
 	{3, "attachments, user reports, outcomes", schema0003},
 	{7, "deploys", schema0007},
 }
@@ -173,6 +174,53 @@ ORDER BY (project_id, group_id)`,
 	updated_ms UInt64
 ) ENGINE = ReplacingMergeTree(updated_ms)
 ORDER BY (project_id, group_id)`,
+	}
+	for i, q := range stmts {
+		stmts[i] = r.Replace(q)
+	}
+	return stmts
+}
+
+// schema0002 records releases for the issue lifecycle:
+//
+//   - releases: each (project, version) with the time it was first seen
+//     (to the millisecond, as it is compared with resolution times).
+//     Workers insert a version when they meet it; ReplacingMergeTree keyed
+//     by rev (the negated first-seen time) keeps the earliest row, and
+//     reads take the minimum anyway. "Resolved in the next release"
+//     compares an event's release's first-seen time with the resolution.
+//   - group_releases: per (project, issue, release) first and last seen
+//     (Unix milliseconds of the events' timestamps) and count, fed by
+//     group_releases_mv from events, for an issue's first and last
+//     release.
+func schema0002(s *Store) []string {
+	r := strings.NewReplacer("{db}", ident(s.db))
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS {db}.releases (
+	project_id UInt64,
+	version String,
+	first_seen DateTime('UTC'),
+	first_seen_ms UInt16,
+	rev UInt64
+) ENGINE = ReplacingMergeTree(rev)
+ORDER BY (project_id, version)`,
+		`CREATE TABLE IF NOT EXISTS {db}.group_releases (
+	project_id UInt64,
+	group_id UInt64,
+	release String,
+	first_seen AggregateFunction(min, UInt64),
+	last_seen AggregateFunction(max, UInt64),
+	times_seen AggregateFunction(count)
+) ENGINE = AggregatingMergeTree()
+ORDER BY (project_id, group_id, release)`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.group_releases_mv TO {db}.group_releases AS
+SELECT project_id, group_id, release,
+	minState(toUInt64(timestamp) * 1000 + timestamp_ms) AS first_seen,
+	maxState(toUInt64(timestamp) * 1000 + timestamp_ms) AS last_seen,
+	countState() AS times_seen
+FROM {db}.events
+WHERE release != ''
+GROUP BY project_id, group_id, release`,
 	}
 	for i, q := range stmts {
 		stmts[i] = r.Replace(q)
