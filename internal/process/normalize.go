@@ -107,9 +107,12 @@ func normalize(e *event.Event, src Source) {
 			splitExceptionType(&e.Exception.Values[i])
 		}
 	}
-	if e.Exception != nil && len(e.Exception.Values) > 0 {
+	switch {
+	case securityTypes[e.Type]:
+		// Security reports keep the type ingest gave them (csp, hpkp...).
+	case e.Exception != nil && len(e.Exception.Values) > 0:
 		e.Type = event.TypeError
-	} else {
+	default:
 		e.Type = event.TypeDefault
 	}
 	eachStacktrace(e, normalizeFrames)
