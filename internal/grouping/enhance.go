@@ -3,6 +3,7 @@ package grouping
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/faultline/faultline/internal/event"
 )
@@ -225,7 +226,49 @@ type frameRules struct {
 
 // applyRules tests the rules that can change what the caller asks about:
 // in-app rules for ApplyInApp, grouping rules for the stack trace.
+//
+// The same frames come back in every event of an issue, and testing ~100
+// rules against a frame costs microseconds, so results are remembered in a
+// bounded cache keyed by everything the rules read.
 func applyRules(f *event.Frame, platform string, inApp, group bool) frameRules {
+	key := ruleKey{family(platform), f.AbsPath, f.Filename, f.Module, firstNonEmpty(f.Function, f.RawFunction), inApp, group}
+	if len(key.absPath)+len(key.filename)+len(key.module)+len(key.funct) > maxRuleKey {
+		return testRules(f, platform, inApp, group)
+	}
+	ruleMemo.mu.Lock()
+	out, ok := ruleMemo.m[key]
+	ruleMemo.mu.Unlock()
+	if ok {
+		return out
+	}
+	out = testRules(f, platform, inApp, group)
+	ruleMemo.mu.Lock()
+	if len(ruleMemo.m) >= maxRuleMemo {
+		clear(ruleMemo.m) // bounded: start over rather than track recency
+	}
+	ruleMemo.m[key] = out
+	ruleMemo.mu.Unlock()
+	return out
+}
+
+type ruleKey struct {
+	family, absPath, filename, module, funct string
+	inApp, group                             bool
+}
+
+const (
+	maxRuleMemo = 50_000
+	maxRuleKey  = 2048 // longer frames are tested, not remembered
+)
+
+// ruleMemo holds results of a pure function of the frame, so sharing it
+// process-wide changes nothing but speed.
+var ruleMemo = struct {
+	mu sync.Mutex
+	m  map[ruleKey]frameRules
+}{m: map[ruleKey]frameRules{}}
+
+func testRules(f *event.Frame, platform string, inApp, group bool) frameRules {
 	var out frameRules
 	v := viewOf(f, platform)
 	if v.filename == v.absPath {
