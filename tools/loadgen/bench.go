@@ -123,6 +123,24 @@ func benchShape(f benchFlags, s shape, report *strings.Builder) error {
 	}
 	p.stop()
 
+	// The price of --sync-always (an fsync per acknowledged publish), on
+	// the same queue.
+	var syncMax, syncHalf *result
+	if s.name == "large" {
+		ps, err := startFaultline(f, dir, "ingest", "--sync-always")
+		if err != nil {
+			return err
+		}
+		syncMax = runMax(t, g, f.conc, f.dur, 0)
+		logf("faultline --sync-always max: %s", syncMax)
+		syncHalf = runRate(t, g, syncMax.rate()*0.5, f.dur, 512)
+		logf("faultline --sync-always at 50%%: %s", syncHalf)
+		if backlog, err = ps.backlog(); err != nil {
+			return err
+		}
+		ps.stop()
+	}
+
 	// Workers alone, from the pre-filled queue.
 	w, err := startFaultline(f, dir, "worker")
 	if err != nil {
@@ -155,6 +173,10 @@ func benchShape(f benchFlags, s shape, report *strings.Builder) error {
 		fmt.Fprintf(report, "| burst of %d events accepted into the queue | %s (%.0f/s) |\n", queued, burstTime.Round(time.Second), float64(queued-max.ok-half.ok-ninety.ok)/burstTime.Seconds())
 	}
 	fmt.Fprintf(report, "| processed into chDB from the pre-filled queue (ingest idle) | **%.0f events/s**; %d events drained in %s (target ≥ 6,000/s) |\n", processed, backlog, drain.Round(time.Second))
+	if syncMax != nil {
+		fmt.Fprintf(report, "| with `--sync-always` (fsync before each 200) | %.0f events/s (%.0f%% of the default), p99 at half that rate %s |\n",
+			syncMax.rate(), 100*syncMax.rate()/max.rate(), ms(syncHalf.pct(0.99)))
+	}
 	fmt.Fprintf(report, "| peak RSS | ingest %d MiB, worker %d MiB |\n\n", ingestRSS>>20, workerRSS>>20)
 	if n := half.status[429] + half.status[503] + half.errors; n > 0 {
 		fmt.Fprintf(report, "At 50%%, %d requests were refused or failed.\n\n", n)
@@ -170,9 +192,10 @@ type proc struct {
 	url string
 }
 
-func startFaultline(f benchFlags, dir, role string) (*proc, error) {
+func startFaultline(f benchFlags, dir, role string, extra ...string) (*proc, error) {
 	addr := freeAddr()
-	cmd := exec.Command(f.bin, "serve", "--data-dir", dir, "--addr", addr, "--role", role, "--log-level", "warn")
+	args := append([]string{"serve", "--data-dir", dir, "--addr", addr, "--role", role, "--log-level", "warn"}, extra...)
+	cmd := exec.Command(f.bin, args...)
 	cmd.Env = append(os.Environ(), "FAULTLINE_ADMIN_TOKEN="+benchToken)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
