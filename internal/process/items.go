@@ -34,7 +34,7 @@ type decoded struct {
 type msgContext struct {
 	project *meta.Project
 	qm      *queue.Message
-	src Source
+	src     Source
 }
 
 // record adds an outcome of the message's project and key.

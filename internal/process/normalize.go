@@ -11,8 +11,8 @@ import (
 
 	"github.com/faultline/faultline/internal/envelope"
 	"github.com/faultline/faultline/internal/event"
-	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/grouping"
+	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/scrub"
 )
 

@@ -136,30 +136,70 @@ func (w *Worker) setError(err error) {
 }
 
 // Run consumes until ctx is done.
+//
+// Two stages overlap: while one batch is being written to ClickHouse (the
+// engine's CPU), the next is fetched and decoded (Go's). A batch is acked
+// only after its write, so a crash anywhere loses nothing.
 func (w *Worker) Run(ctx context.Context) error {
-	for ctx.Err() == nil {
-		batch, err := w.deps.Consumer.Fetch(w.cfg.BatchSize, jetstream.FetchMaxWait(w.cfg.BatchWait))
-		if err != nil {
-			if ctx.Err() != nil {
-				break
+	ready := make(chan *prepared, 1)
+	go func() {
+		defer close(ready)
+		for ctx.Err() == nil {
+			msgs := w.fetch(ctx)
+			if len(msgs) == 0 {
+				continue
 			}
-			w.log.Warn("fetch failed", "err", err)
-			sleep(ctx, time.Second)
+			p := w.prepare(msgs)
+			select {
+			case ready <- p:
+			case <-ctx.Done():
+				p.nak()
+				return
+			}
+		}
+	}()
+	for p := range ready {
+		if ctx.Err() != nil {
+			p.nak()
 			continue
 		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
-			msgs = append(msgs, m)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-			w.log.Debug("fetch ended", "err", err)
-		}
-		if len(msgs) == 0 {
-			continue
-		}
-		w.handle(ctx, msgs)
+		w.commit(ctx, p)
 	}
 	return nil
+}
+
+// fetch takes up to a batch of messages, waiting at most BatchWait.
+func (w *Worker) fetch(ctx context.Context) []jetstream.Msg {
+	batch, err := w.deps.Consumer.Fetch(w.cfg.BatchSize, jetstream.FetchMaxWait(w.cfg.BatchWait))
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("fetch failed", "err", err)
+			sleep(ctx, time.Second)
+		}
+		return nil
+	}
+	var msgs []jetstream.Msg
+	for m := range batch.Messages() {
+		msgs = append(msgs, m)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
+		w.log.Debug("fetch ended", "err", err)
+	}
+	return msgs
+}
+
+// prepared is a decoded batch waiting to be written, with the messages to
+// ack once it is.
+type prepared struct {
+	b    batch
+	done []jetstream.Msg
+}
+
+// nak hands the batch back for redelivery, as when the worker stops.
+func (p *prepared) nak() {
+	for _, m := range p.done {
+		m.Nak() //nolint:errcheck
+	}
 }
 
 // item is one decoded event, ready to store, or a deploy.
@@ -174,9 +214,9 @@ type item struct {
 	deploy   *store.Deploy    // set for a deploy; row then holds only its key
 }
 
-// handle processes one batch of messages: decode in parallel, resolve
-// issues, store, then ack.
-func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
+// prepare decodes a batch of messages in parallel. Messages that cannot
+// be processed are terminated here.
+func (w *Worker) prepare(msgs []jetstream.Msg) *prepared {
 	results := make([]decoded, len(msgs))
 	bad := make([]error, len(msgs))
 	var wg sync.WaitGroup
@@ -196,8 +236,8 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 	close(next)
 	wg.Wait()
 
-	var b batch
-	var done []jetstream.Msg // acked after the store succeeds
+	p := &prepared{}
+	b := &p.b
 	for i, m := range msgs {
 		if bad[i] != nil {
 			// Ingest validated it, so this is a bug or a corrupt message;
@@ -206,7 +246,7 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 			m.Term() //nolint:errcheck
 			continue
 		}
-		done = append(done, m)
+		p.done = append(p.done, m)
 		r := &results[i]
 		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
 			for _, it := range r.events {
@@ -218,8 +258,15 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 		b.reports = append(b.reports, r.reports...)
 		b.outcomes = append(b.outcomes, r.outcomes...)
 	}
+	return p
+}
+
+// commit writes a prepared batch, retrying with backoff while the store
+// fails (the messages stay ours meanwhile), then acks it.
+func (w *Worker) commit(ctx context.Context, p *prepared) {
+	b, done := &p.b, p.done
 	for attempt := 0; ; attempt++ {
-		err := w.store(ctx, &b)
+		err := w.store(ctx, b)
 		if err == nil {
 			w.setError(nil)
 			break
