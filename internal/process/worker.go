@@ -253,9 +253,20 @@ func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.Ev
 			it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
 		}
 		rows = append(rows, it.row)
-		if g, ok := groups[it.row.GroupID]; !ok || it.group.Version >= g.Version {
-			groups[it.row.GroupID] = it.group
+		g, ok := groups[it.row.GroupID]
+		if !ok || it.group.Version >= g.Version {
+			last := it.group.LastSeen
+			if ok && g.LastSeen.After(last) {
+				last = g.LastSeen
+			}
+			g = it.group
+			g.LastSeen = last
+		} else if it.group.LastSeen.After(g.LastSeen) {
+			// The row must live as long as the batch's newest event of the
+			// issue, whichever event carried the latest metadata.
+			g.LastSeen = it.group.LastSeen
 		}
+		groups[it.row.GroupID] = g
 	}
 	if len(rows) == 0 {
 		return nil
@@ -380,7 +391,7 @@ func (w *Worker) build(e *event.Event, src source, p *meta.Project) (item, error
 	group := store.Group{
 		ProjectID: p.ID, PrimaryHash: fp.Hash, GroupingConfig: fp.Config, Title: d.Title,
 		Culprit: d.Culprit, Level: e.Level, Type: d.Type, Platform: e.Platform, Metadata: string(md),
-		Version: uint64(e.Received.UnixMilli()),
+		Version: uint64(e.Received.UnixMilli()), LastSeen: row.Timestamp, RetentionDays: row.RetentionDays,
 	}
 	return item{row: row, group: group, hash: fp.Hash}, nil
 }

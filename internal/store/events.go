@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// DefaultRetentionDays is the retention of rows written without one; it is
+// a new project's retention (meta.DefaultRetentionDays).
+const DefaultRetentionDays = 90
+
 // Event is one processed event, as the worker writes it.
 type Event struct {
 	ProjectID      uint64
@@ -56,12 +60,16 @@ func (e *Event) row() []any {
 		vals = []string{}
 	}
 	ts := e.Timestamp.UTC()
+	retention := e.RetentionDays
+	if retention == 0 {
+		retention = DefaultRetentionDays
+	}
 	return []any{
 		e.ProjectID, ts.Truncate(time.Second), uint16(ts.Nanosecond() / int(time.Millisecond)), e.EventID,
 		e.GroupID, e.PrimaryHash, e.Received.UTC(), e.Type, e.Level, e.Platform, e.Environment,
 		e.Release, e.Dist, e.Transaction, e.Message, e.Title, e.Culprit, e.ExceptionType,
 		e.ExceptionValue, keys, vals, e.UserID, e.UserEmail, e.UserName, e.IPAddress, e.UserKey,
-		e.SDKName, e.SDKVersion, e.RetentionDays, uint8(0), e.Body,
+		e.SDKName, e.SDKVersion, retention, uint8(0), e.Body,
 	}
 }
 

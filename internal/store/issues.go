@@ -24,10 +24,15 @@ type Group struct {
 	Platform       string `ch:"platform"`
 	Metadata       string `ch:"metadata"` // JSON object
 	Version        uint64 `ch:"version"`  // unix ms; the latest wins
+	// LastSeen is the newest event timestamp the row describes, and
+	// RetentionDays the project's retention: the row expires with the
+	// events it describes (written, not read back).
+	LastSeen      time.Time
+	RetentionDays uint16
 }
 
 var groupCols = []string{"project_id", "group_id", "short_id", "primary_hash", "grouping_config",
-	"title", "culprit", "level", "type", "platform", "metadata", "version"}
+	"title", "culprit", "level", "type", "platform", "metadata", "last_seen", "retention_days", "version"}
 
 // UpsertGroups records group metadata. The row with the highest Version wins.
 func (s *Store) UpsertGroups(ctx context.Context, groups []Group) error {
@@ -36,8 +41,15 @@ func (s *Store) UpsertGroups(ctx context.Context, groups []Group) error {
 	}
 	rows := make([][]any, len(groups))
 	for i, g := range groups {
+		if g.RetentionDays == 0 {
+			g.RetentionDays = DefaultRetentionDays
+		}
+		if g.LastSeen.IsZero() {
+			g.LastSeen = time.Now()
+		}
 		rows[i] = []any{g.ProjectID, g.GroupID, g.ShortID, g.PrimaryHash, g.GroupingConfig,
-			g.Title, g.Culprit, g.Level, g.Type, g.Platform, g.Metadata, g.Version}
+			g.Title, g.Culprit, g.Level, g.Type, g.Platform, g.Metadata, g.LastSeen.UTC().Truncate(time.Second),
+			g.RetentionDays, g.Version}
 	}
 	return s.t.insert(ctx, s.table("groups"), groupCols, rows)
 }

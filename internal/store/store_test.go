@@ -17,22 +17,6 @@ func ev(pid, gid uint64, n int, at time.Time, env, user string) Event {
 	}
 }
 
-func TestMigrateIsIdempotent(t *testing.T) {
-	engines(t, func(t *testing.T, s *Store) {
-		ctx := context.Background()
-		if err := s.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.Migrations(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := []int{1}; !slices.Equal(got, want) {
-			t.Fatalf("migrations = %v, want %v", got, want)
-		}
-	})
-}
-
 func TestIssueAggregates(t *testing.T) {
 	engines(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()

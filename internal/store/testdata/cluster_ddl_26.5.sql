@@ -1,0 +1,118 @@
+CREATE DATABASE IF NOT EXISTS `faultline` ON CLUSTER `faultline_cluster`;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`schema_migrations_local` ON CLUSTER `faultline_cluster` (
+	version UInt32,
+	name String,
+	applied_at DateTime('UTC')
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/schema_migrations_local', '{replica}')
+ORDER BY version;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`schema_migrations` ON CLUSTER `faultline_cluster` AS `faultline`.`schema_migrations_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'schema_migrations_local', rand());
+
+CREATE TABLE IF NOT EXISTS `faultline`.`events_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	timestamp DateTime('UTC'),
+	timestamp_ms UInt16,
+	event_id FixedString(32),
+	group_id UInt64,
+	primary_hash String,
+	received DateTime('UTC'),
+	type LowCardinality(String),
+	level LowCardinality(String),
+	platform LowCardinality(String),
+	environment LowCardinality(String),
+	release LowCardinality(String),
+	dist LowCardinality(String),
+	transaction String CODEC(ZSTD(1)),
+	message String CODEC(ZSTD(1)),
+	title String CODEC(ZSTD(1)),
+	culprit String CODEC(ZSTD(1)),
+	exception_type LowCardinality(String),
+	exception_value String CODEC(ZSTD(1)),
+	tags Nested(key LowCardinality(String), value String),
+	user_id String,
+	user_email String,
+	user_name String,
+	ip_address String,
+	user_key String,
+	sdk_name LowCardinality(String),
+	sdk_version LowCardinality(String),
+	retention_days UInt16,
+	deleted UInt8,
+	body String CODEC(ZSTD(3)),
+	INDEX event_id_bf event_id TYPE bloom_filter GRANULARITY 4,
+	INDEX user_bf (user_id, user_email, ip_address) TYPE bloom_filter GRANULARITY 4
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/events_local', '{replica}')
+PARTITION BY (retention_days, toMonday(timestamp))
+ORDER BY (project_id, toStartOfDay(timestamp), group_id, cityHash64(event_id))
+TTL timestamp + toIntervalDay(retention_days)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`events` ON CLUSTER `faultline_cluster` AS `faultline`.`events_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'events_local', cityHash64(event_id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_hourly_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	environment LowCardinality(String),
+	hour DateTime('UTC'),
+	retention_days UInt16,
+	times_seen AggregateFunction(count),
+	users AggregateFunction(uniqIf, String, UInt8),
+	first_seen AggregateFunction(min, DateTime('UTC')),
+	last_seen AggregateFunction(max, DateTime('UTC'))
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/faultline/group_hourly_local', '{replica}')
+PARTITION BY (retention_days, toMonday(hour))
+ORDER BY (project_id, group_id, environment, hour)
+TTL hour + toIntervalDay(retention_days)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_hourly` ON CLUSTER `faultline_cluster` AS `faultline`.`group_hourly_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_hourly_local', cityHash64(group_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_hourly_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_hourly_local` AS
+SELECT project_id, group_id, environment, toStartOfHour(timestamp) AS hour, retention_days,
+	countState() AS times_seen,
+	uniqIfState(user_key, user_key != '') AS users,
+	minState(timestamp) AS first_seen,
+	maxState(timestamp) AS last_seen
+FROM `faultline`.`events_local`
+GROUP BY project_id, group_id, environment, hour, retention_days;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`groups_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	short_id UInt64,
+	primary_hash String,
+	grouping_config LowCardinality(String),
+	title String,
+	culprit String,
+	level LowCardinality(String),
+	type LowCardinality(String),
+	platform LowCardinality(String),
+	metadata String,
+	last_seen DateTime('UTC'),
+	retention_days UInt16,
+	version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/groups_local', '{replica}', version)
+PARTITION BY (retention_days, toMonday(last_seen))
+ORDER BY (project_id, group_id)
+TTL last_seen + toIntervalDay(retention_days)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`groups` ON CLUSTER `faultline_cluster` AS `faultline`.`groups_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'groups_local', cityHash64(group_id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_status_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	status LowCardinality(String),
+	substatus LowCardinality(String),
+	status_details String,
+	updated_ms UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/group_status_local', '{replica}', updated_ms)
+ORDER BY (project_id, group_id);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_status` ON CLUSTER `faultline_cluster` AS `faultline`.`group_status_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_status_local', cityHash64(group_id));
