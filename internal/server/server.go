@@ -24,6 +24,7 @@ import (
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/retention"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -46,6 +47,9 @@ type Config struct {
 	Roles      []string
 	NoMigrate  bool
 	AdminToken string // FAULTLINE_ADMIN_TOKEN; never logged
+	// CleanupInterval is how often a worker process drops the partitions
+	// past their retention; 0 never.
+	CleanupInterval time.Duration
 
 	Queue  queue.Config
 	Store  store.Config
@@ -114,6 +118,7 @@ type Server struct {
 	groups *meta.Groups
 	store  *store.Store // nil for a pure ingest process
 	worker *process.Worker
+	expiry *retention.Job
 	mux    *http.ServeMux
 }
 
@@ -186,6 +191,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		if s.expiry, err = retention.New(retention.Config{Interval: cfg.CleanupInterval}, s.store,
+			log.With("component", "retention")); err != nil {
+			return nil, err
+		}
 	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
@@ -223,10 +232,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	if s.worker != nil {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			s.worker.Run(wctx) //nolint:errcheck
+		}()
+		go func() {
+			defer wg.Done()
+			s.expiry.Run(wctx)
 		}()
 	}
 	errc := make(chan error, 1)

@@ -172,7 +172,8 @@ func (s *Store) ListEvents(ctx context.Context, q EventQuery) ([]StoredEvent, er
 		q.Limit = 100
 	}
 	var where strings.Builder
-	where.WriteString("project_id = " + num(q.ProjectID) + " AND group_id = " + num(q.GroupID) + " AND deleted = 0")
+	where.WriteString("project_id = " + num(q.ProjectID) + " AND group_id = " + num(q.GroupID) + " AND deleted = 0 AND " +
+		live("timestamp", time.Now()))
 	if c := q.Before; c != nil {
 		sec, ms := c.Time.UTC().Truncate(time.Second), uint64(c.Time.Nanosecond()/int(time.Millisecond))
 		fmt.Fprintf(&where, " AND (timestamp < %s OR (timestamp = %s AND (timestamp_ms < %d OR (timestamp_ms = %d AND event_id < %s))))",
@@ -189,7 +190,8 @@ func (s *Store) ListEvents(ctx context.Context, q EventQuery) ([]StoredEvent, er
 func (s *Store) GetEvent(ctx context.Context, projectID uint64, eventID string) (*StoredEvent, error) {
 	var rows []StoredEvent
 	err := s.t.query(ctx, &rows, "SELECT "+storedEventCols+" FROM "+s.table("events")+
-		" WHERE project_id = "+num(projectID)+" AND event_id = "+str(eventID)+" AND deleted = 0 LIMIT 1")
+		" WHERE project_id = "+num(projectID)+" AND event_id = "+str(eventID)+" AND deleted = 0 AND "+
+		live("timestamp", time.Now())+" LIMIT 1")
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
