@@ -189,10 +189,12 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 	}
 	switch q.Status {
 	case "":
+		// Any status but an issue being deleted.
+		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "=", StatusPendingDeletion)+")")
 	case StatusUnresolved:
-		where = append(where, "group_id NOT IN ("+s.statusIn(q.ProjectIDs, "!=", StatusUnresolved)+")")
+		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "!=", StatusUnresolved)+")")
 	case StatusResolved, StatusIgnored:
-		where = append(where, "group_id IN ("+s.statusIn(q.ProjectIDs, "=", q.Status)+")")
+		where = append(where, "group_id "+s.in()+" ("+s.statusIn(q.ProjectIDs, "=", q.Status)+")")
 	default:
 		return IssuePage{}, fmt.Errorf("store: unknown status %q", q.Status)
 	}
