@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/store"
@@ -25,6 +26,9 @@ type Config struct {
 	// PublicURL is how clients reach this server (DSNs and links use it),
 	// e.g. http://127.0.0.1:8000.
 	PublicURL string
+	// DeletionDelay is how long after a project or an organization is
+	// marked for deletion its data starts being deleted (default 10s).
+	DeletionDelay time.Duration
 }
 
 // Meta is the metadata the API reads and writes.
@@ -40,6 +44,8 @@ type Meta interface {
 	Teams(orgID uint64) []*meta.Team
 	CreateProject(ctx context.Context, team *meta.Team, name, slug, platform string) (*meta.Project, *meta.Key, error)
 	UpdateProject(ctx context.Context, p *meta.Project) error
+	MarkProjectForDeletion(ctx context.Context, id uint64) (*meta.Project, error)
+	MarkOrganizationForDeletion(ctx context.Context, id uint64) (*meta.Organization, error)
 	Project(orgID uint64, slug string) (*meta.Project, bool)
 	ProjectByID(id uint64) (*meta.Project, bool)
 	Projects(orgID uint64) []*meta.Project
@@ -56,6 +62,7 @@ type Store interface {
 	ListEvents(ctx context.Context, q store.EventQuery) ([]store.StoredEvent, error)
 	GetEvent(ctx context.Context, projectID uint64, eventID string) (*store.StoredEvent, error)
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
+	HideIssues(ctx context.Context, projectID uint64, groupIDs []uint64) error
 }
 
 // Groups maps issue ids to their project.
@@ -65,16 +72,17 @@ type Groups interface {
 
 // API serves /api/0/.
 type API struct {
-	cfg    Config
-	meta   Meta
-	store  Store
-	groups Groups
-	log    *slog.Logger
-	public *url.URL
+	cfg       Config
+	meta      Meta
+	store     Store
+	groups    Groups
+	deletions Deletions // nil: no deletion routes
+	log       *slog.Logger
+	public    *url.URL
 }
 
 // New returns the API.
-func New(cfg Config, m Meta, s Store, g Groups, log *slog.Logger) (*API, error) {
+func New(cfg Config, m Meta, s Store, g Groups, log *slog.Logger, opts ...Option) (*API, error) {
 	u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("api: public URL %q must be like http://host:port", cfg.PublicURL)
@@ -82,7 +90,18 @@ func New(cfg Config, m Meta, s Store, g Groups, log *slog.Logger) (*API, error) 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{cfg: cfg, meta: m, store: s, groups: g, log: log, public: u}, nil
+	a := &API{cfg: cfg, meta: m, store: s, groups: g, log: log, public: u}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
+}
+
+func (a *API) deletionDelay() time.Duration {
+	if a.cfg.DeletionDelay > 0 {
+		return a.cfg.DeletionDelay
+	}
+	return defaultDeletionDelay
 }
 
 // Register adds the API routes to mux.
@@ -112,6 +131,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("PUT /api/0/organizations/{org}/issues/{id}/", a.updateIssue)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent)
+	a.registerDeletions(h)
 }
 
 // caller is the authenticated user of a request.
@@ -190,6 +210,11 @@ func writeJSON(w http.ResponseWriter, status int, header http.Header, body any) 
 			w.Header().Add(k, v)
 		}
 	}
+	if body == nil && status != http.StatusOK {
+		// 202 and 204 answers without a body, as Sentry's.
+		w.WriteHeader(status)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	if status == http.StatusNoContent {
@@ -234,7 +259,7 @@ func decodeBody(r *http.Request, v any) error {
 // org resolves the {org} path value to an organization the caller sees.
 func (a *API) org(r *http.Request, c *caller) (*meta.Organization, error) {
 	o, ok := a.meta.Organization(r.PathValue("org"))
-	if !ok || !c.canSee(o) {
+	if !ok || !c.canSee(o) || !visibleOrg(o) {
 		return nil, errNotFound
 	}
 	return o, nil
@@ -247,7 +272,7 @@ func (a *API) project(r *http.Request, c *caller) (*meta.Organization, *meta.Pro
 		return nil, nil, err
 	}
 	p, ok := a.meta.Project(o.ID, r.PathValue("project"))
-	if !ok {
+	if !ok || !visibleProject(p) {
 		return nil, nil, errNotFound
 	}
 	return o, p, nil

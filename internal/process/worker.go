@@ -56,6 +56,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// errProjectDeleted marks events of a project that is gone or being
+// deleted: they are dropped, not stored after its data was deleted.
+var errProjectDeleted = errors.New("the project is deleted")
+
 // Store is what the worker writes to.
 type Store interface {
 	InsertEvents(ctx context.Context, events []store.Event) error
@@ -181,6 +185,11 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 	var redelivered []store.EventKey
 	var done []jetstream.Msg // acked after the store succeeds
 	for i, m := range msgs {
+		if errors.Is(bad[i], errProjectDeleted) {
+			w.log.Info("dropping an event of a deleted project", "err", bad[i])
+			m.Term() //nolint:errcheck
+			continue
+		}
 		if bad[i] != nil {
 			// Ingest validated it, so this is a bug or a corrupt message;
 			// retrying would not help. Keep a trace and drop it.
@@ -292,8 +301,8 @@ func (w *Worker) decode(m jetstream.Msg) ([]item, error) {
 		return nil, err
 	}
 	project, ok := w.deps.Projects.ProjectByID(qm.ProjectID)
-	if !ok {
-		return nil, fmt.Errorf("project %d no longer exists", qm.ProjectID)
+	if !ok || project.Status == meta.StatusPendingDeletion {
+		return nil, fmt.Errorf("%w: project %d", errProjectDeleted, qm.ProjectID)
 	}
 	body, err := envelope.Decode(qm.Body, qm.Encoding, envelope.MaxEnvelopeSize)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/api"
+	"github.com/faultline/faultline/internal/deletion"
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/process"
@@ -50,6 +51,11 @@ type Config struct {
 	// CleanupInterval is how often a worker process drops the partitions
 	// past their retention; 0 never.
 	CleanupInterval time.Duration
+	// DeletionDelay is how long a deleted project's data waits before it
+	// is deleted (batches in flight finish first); default 10s.
+	DeletionDelay time.Duration
+	// Deletion tunes the deletion job runner of worker processes.
+	Deletion deletion.Config
 
 	Queue  queue.Config
 	Store  store.Config
@@ -119,6 +125,8 @@ type Server struct {
 	store  *store.Store // nil for a pure ingest process
 	worker *process.Worker
 	expiry *retention.Job
+	jobs   *deletion.Jobs
+	eraser *deletion.Runner
 	mux    *http.ServeMux
 }
 
@@ -167,6 +175,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			}
 		}
 	}
+	if s.store != nil {
+		if s.jobs, err = deletion.OpenJobs(ctx, s.queue.JetStream(), cfg.Queue.Replicas, log.With("component", "deletion")); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.has(RoleIngest) {
 		h, err := ingest.New(cfg.Ingest, s.meta, s.queue, log.With("component", "ingest"))
 		if err != nil {
@@ -175,7 +188,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		h.Register(s.mux)
 	}
 	if cfg.has(RoleAPI) {
-		a, err := api.New(api.Config{PublicURL: cfg.PublicURL}, s.meta, s.store, s.groups, log.With("component", "api"))
+		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, DeletionDelay: cfg.DeletionDelay}, s.meta, s.store, s.groups,
+			log.With("component", "api"), api.WithDeletions(s.jobs))
 		if err != nil {
 			return nil, err
 		}
@@ -193,6 +207,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		if s.expiry, err = retention.New(retention.Config{Interval: cfg.CleanupInterval}, s.store,
 			log.With("component", "retention")); err != nil {
+			return nil, err
+		}
+		if s.eraser, err = deletion.NewRunner(cfg.Deletion, s.jobs, s.store, s.meta,
+			&deletion.ObjectBlobs{JS: s.queue.JetStream()}, log.With("component", "deletion")); err != nil {
 			return nil, err
 		}
 	}
@@ -232,7 +250,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	if s.worker != nil {
-		wg.Add(2)
+		wg.Add(3)
 		go func() {
 			defer wg.Done()
 			s.worker.Run(wctx) //nolint:errcheck
@@ -240,6 +258,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			s.expiry.Run(wctx)
+		}()
+		go func() {
+			defer wg.Done()
+			s.eraser.Run(wctx)
 		}()
 	}
 	errc := make(chan error, 1)
@@ -263,6 +285,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases every component.
 func (s *Server) Close() {
+	if s.jobs != nil {
+		s.jobs.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
 	}
