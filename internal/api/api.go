@@ -63,6 +63,7 @@ type Store interface {
 	GetEvent(ctx context.Context, projectID uint64, eventID string) (*store.StoredEvent, error)
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
 	HideIssues(ctx context.Context, projectID uint64, groupIDs []uint64) error
+	TagValues(ctx context.Context, projectID, groupID uint64, key string, limit int) ([]store.TagValue, error)
 }
 
 // Groups maps issue ids to their project.
@@ -131,6 +132,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("PUT /api/0/organizations/{org}/issues/{id}/", a.updateIssue)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent)
+	h("GET /api/0/issues/{id}/tags/{key}/values/", a.issueTagValues)
+	h("GET /api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues)
 	a.registerDeletions(h)
 }
 

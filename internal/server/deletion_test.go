@@ -97,6 +97,14 @@ func TestDeletionThroughTheAPI(t *testing.T) {
 		byTitle[is.Title] = is
 	}
 	doomed, kept := byTitle["disk full"], byTitle["timeout"]
+	var values []struct {
+		Key, Value string
+		Count      int
+	}
+	if st, raw := f.Do("GET", "/api/0/issues/"+kept.ID+"/tags/user/values/", nil, &values); st != 200 || len(values) != 3 ||
+		values[0].Key != "user" || values[0].Count != 1 || !strings.HasPrefix(values[0].Value, "id:") {
+		t.Fatalf("tag values: %d %s", st, raw)
+	}
 
 	// An issue: 202 without a body, gone from the lists at once.
 	resp, body := do(t, f, "DELETE", "/api/0/issues/"+doomed.ID+"/", "")

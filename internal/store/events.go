@@ -206,3 +206,28 @@ func (s *Store) LatestEvent(ctx context.Context, projectID, groupID uint64) (*St
 	}
 	return &rows[0], nil
 }
+
+// TagValue is one value of a tag on an issue's events, with how often and
+// when it was seen.
+type TagValue struct {
+	Value     string    `ch:"value"`
+	Count     uint64    `ch:"count"`
+	FirstSeen time.Time `ch:"first_seen"`
+	LastSeen  time.Time `ch:"last_seen"`
+}
+
+// TagValues returns the most frequent values of tag key on an issue's
+// events, most frequent first. It reads events (there is no per-tag
+// aggregate): the sorting key narrows it to the issue's rows.
+func (s *Store) TagValues(ctx context.Context, projectID, groupID uint64, key string, limit int) ([]TagValue, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var rows []TagValue
+	err := s.t.query(ctx, &rows, "SELECT `tags.value`[indexOf(`tags.key`, "+str(key)+")] AS value, count() AS count, "+
+		"min(timestamp) AS first_seen, max(timestamp) AS last_seen FROM "+s.table("events")+
+		" WHERE project_id = "+num(projectID)+" AND group_id = "+num(groupID)+" AND deleted = 0 AND "+
+		live("timestamp", time.Now())+" AND has(`tags.key`, "+str(key)+")"+
+		" GROUP BY value ORDER BY count DESC, value LIMIT "+fmt.Sprint(limit))
+	return rows, err
+}
