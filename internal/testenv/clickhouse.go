@@ -109,7 +109,9 @@ func StartClickHouseServer(t testing.TB, opts ServerOptions) *ClickHouseServer {
 }
 
 // URL is the server's DSN for the default database.
-func (s *ClickHouseServer) URL() string { return fmt.Sprintf("clickhouse://127.0.0.1:%d/default", s.Port) }
+func (s *ClickHouseServer) URL() string {
+	return fmt.Sprintf("clickhouse://127.0.0.1:%d/default", s.Port)
+}
 
 // Start starts the server (again) and waits until it answers.
 func (s *ClickHouseServer) Start() {
