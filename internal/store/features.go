@@ -74,10 +74,14 @@ func (s *Store) ttl(column string) string {
 	return fmt.Sprintf("\nTTL %s + toIntervalDay(retention_days)", column)
 }
 
-// tableSettings returns the SETTINGS clause of a MergeTree table.
-func (s *Store) tableSettings() string {
+// tableSettings returns the SETTINGS clause of a MergeTree table whose
+// granules hold granularity rows: ClickHouse reads whole granules, so a
+// table of wide rows (event bodies of ~10 KB) needs small ones, or reading
+// one event decompresses 8192 bodies.
+func (s *Store) tableSettings(granularity int) string {
+	set := fmt.Sprintf("\nSETTINGS index_granularity = %d", granularity)
 	if s.features.TTL {
-		return "\nSETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"
+		set += ", ttl_only_drop_parts = 1"
 	}
-	return "\nSETTINGS index_granularity = 8192"
+	return set
 }

@@ -147,15 +147,18 @@ func (s *Store) sql(q string) string { return strings.ReplaceAll(q, "{db}", iden
 // schema0001 is the initial schema, modelled on Snuba's errors table.
 //
 //   - events: one row per event, partitioned by retention and week (as
-//     Snuba does, so that expiry drops whole partitions), ordered by project,
-//     day, issue and event. The order keeps the events of one issue together,
-//     so their bodies, which share stack traces and breadcrumbs, compress
-//     well. Short repeated strings are LowCardinality; the body is
-//     ZSTD-compressed where codecs exist (on 18.16, the server's
-//     <compression> setting does it for merged parts). A duplicate insert of
-//     one event collapses on merge (ReplacingMergeTree); the worker also
-//     skips redelivered events already stored, so the aggregates are never
-//     counted twice.
+//     Snuba does, so that expiry drops whole partitions). Unlike Snuba's, it
+//     is ordered by project, issue, then day: every read of events names an
+//     issue (or an event id), and the events of one issue, which share stack
+//     traces and breadcrumbs, sit together and compress well. Short repeated
+//     strings are LowCardinality; where codecs exist, text is ZSTD(1) and the
+//     body ZSTD(3) (on 18.16, the server's <compression> setting does it for
+//     merged parts). Granules are 256 rows, not 8192: ClickHouse reads whole
+//     granules, and one event must not cost 8192 bodies. The tags are the
+//     arrays a Nested(key, value) column would be, declared one by one so
+//     that each takes its codec. A duplicate insert of one event collapses
+//     on merge (ReplacingMergeTree); the worker also skips redelivered
+//     events already stored, so the aggregates are never counted twice.
 //   - group_hourly: per (project, issue, environment, hour) aggregate states,
 //     filled by group_hourly_mv; the issue list and details, counts, user
 //     counts, first and last seen and the 24h/14d stats read it, never raw
@@ -168,12 +171,13 @@ func (s *Store) sql(q string) string { return strings.ReplaceAll(q, "{db}", iden
 //   - group_status: issue state set by people (and regressions), latest
 //     updated_ms wins. Rows are few; deletion removes them.
 func schema0001(s *Store) []string {
+	z := s.codec("ZSTD(1)")
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS {db}.events (
 	project_id UInt64,
 	timestamp DateTime('UTC'),
 	timestamp_ms UInt16,
-	event_id FixedString(32),
+	event_id FixedString(32)` + z + `,
 	group_id UInt64,
 	primary_hash String,
 	received DateTime('UTC'),
@@ -183,28 +187,31 @@ func schema0001(s *Store) []string {
 	environment LowCardinality(String),
 	release LowCardinality(String),
 	dist LowCardinality(String),
-	transaction String` + s.codec("ZSTD(1)") + `,
-	message String` + s.codec("ZSTD(1)") + `,
-	title String` + s.codec("ZSTD(1)") + `,
-	culprit String` + s.codec("ZSTD(1)") + `,
+	transaction String` + z + `,
+	message String` + z + `,
+	title String` + z + `,
+	culprit String` + z + `,
 	exception_type LowCardinality(String),
-	exception_value String` + s.codec("ZSTD(1)") + `,
-	tags Nested(key LowCardinality(String), value String),
-	user_id String,
-	user_email String,
-	user_name String,
-	ip_address String,
-	user_key String,
+	exception_value String` + z + `,
+	` + "`tags.key`" + ` Array(LowCardinality(String)),
+	` + "`tags.value`" + ` Array(String)` + z + `,
+	user_id String` + z + `,
+	user_email String` + z + `,
+	user_name String` + z + `,
+	ip_address String` + z + `,
+	user_key String` + z + `,
 	sdk_name LowCardinality(String),
 	sdk_version LowCardinality(String),
 	retention_days UInt16,
 	deleted UInt8,
 	body String` + s.codec("ZSTD(3)") + s.skipIndexes(
 			"INDEX event_id_bf event_id TYPE bloom_filter GRANULARITY 4",
-			"INDEX user_bf (user_id, user_email, ip_address) TYPE bloom_filter GRANULARITY 4") + `
+			"INDEX user_id_bf user_id TYPE bloom_filter GRANULARITY 4",
+			"INDEX user_email_bf user_email TYPE bloom_filter GRANULARITY 4",
+			"INDEX ip_address_bf ip_address TYPE bloom_filter GRANULARITY 4") + `
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY (retention_days, toMonday(timestamp))
-ORDER BY (project_id, toStartOfDay(timestamp), group_id, cityHash64(event_id))` + s.ttl("timestamp") + s.tableSettings(),
+ORDER BY (project_id, group_id, toStartOfDay(timestamp), cityHash64(event_id))` + s.ttl("timestamp") + s.tableSettings(256),
 		`CREATE TABLE IF NOT EXISTS {db}.group_hourly (
 	project_id UInt64,
 	group_id UInt64,
@@ -217,7 +224,7 @@ ORDER BY (project_id, toStartOfDay(timestamp), group_id, cityHash64(event_id))` 
 	last_seen AggregateFunction(max, DateTime('UTC'))
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY (retention_days, toMonday(hour))
-ORDER BY (project_id, group_id, environment, hour)` + s.ttl("hour") + s.tableSettings(),
+ORDER BY (project_id, group_id, environment, hour)` + s.ttl("hour") + s.tableSettings(8192),
 		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.group_hourly_mv TO {db}.group_hourly AS
 SELECT project_id, group_id, environment, toStartOfHour(timestamp) AS hour, retention_days,
 	countState() AS times_seen,
@@ -243,7 +250,7 @@ GROUP BY project_id, group_id, environment, hour, retention_days`,
 	version UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY (retention_days, toMonday(last_seen))
-ORDER BY (project_id, group_id)` + s.ttl("last_seen") + s.tableSettings(),
+ORDER BY (project_id, group_id)` + s.ttl("last_seen") + s.tableSettings(8192),
 		`CREATE TABLE IF NOT EXISTS {db}.group_status (
 	project_id UInt64,
 	group_id UInt64,

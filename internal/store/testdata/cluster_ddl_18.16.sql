@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS `faultline`.`events_local` ON CLUSTER `faultline_clus
 	culprit String,
 	exception_type LowCardinality(String),
 	exception_value String,
-	tags Nested(key LowCardinality(String), value String),
+	`tags.key` Array(LowCardinality(String)),
+	`tags.value` Array(String),
 	user_id String,
 	user_email String,
 	user_name String,
@@ -43,8 +44,8 @@ CREATE TABLE IF NOT EXISTS `faultline`.`events_local` ON CLUSTER `faultline_clus
 	body String
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/events_local', '{replica}')
 PARTITION BY (retention_days, toMonday(timestamp))
-ORDER BY (project_id, toStartOfDay(timestamp), group_id, cityHash64(event_id))
-SETTINGS index_granularity = 8192;
+ORDER BY (project_id, group_id, toStartOfDay(timestamp), cityHash64(event_id))
+SETTINGS index_granularity = 256;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`events` ON CLUSTER `faultline_cluster` AS `faultline`.`events_local`
 ENGINE = Distributed('faultline_cluster', 'faultline', 'events_local', cityHash64(event_id));

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS `faultline`.`events_local` ON CLUSTER `faultline_clus
 	project_id UInt64,
 	timestamp DateTime('UTC'),
 	timestamp_ms UInt16,
-	event_id FixedString(32),
+	event_id FixedString(32) CODEC(ZSTD(1)),
 	group_id UInt64,
 	primary_hash String,
 	received DateTime('UTC'),
@@ -30,24 +30,27 @@ CREATE TABLE IF NOT EXISTS `faultline`.`events_local` ON CLUSTER `faultline_clus
 	culprit String CODEC(ZSTD(1)),
 	exception_type LowCardinality(String),
 	exception_value String CODEC(ZSTD(1)),
-	tags Nested(key LowCardinality(String), value String),
-	user_id String,
-	user_email String,
-	user_name String,
-	ip_address String,
-	user_key String,
+	`tags.key` Array(LowCardinality(String)),
+	`tags.value` Array(String) CODEC(ZSTD(1)),
+	user_id String CODEC(ZSTD(1)),
+	user_email String CODEC(ZSTD(1)),
+	user_name String CODEC(ZSTD(1)),
+	ip_address String CODEC(ZSTD(1)),
+	user_key String CODEC(ZSTD(1)),
 	sdk_name LowCardinality(String),
 	sdk_version LowCardinality(String),
 	retention_days UInt16,
 	deleted UInt8,
 	body String CODEC(ZSTD(3)),
 	INDEX event_id_bf event_id TYPE bloom_filter GRANULARITY 4,
-	INDEX user_bf (user_id, user_email, ip_address) TYPE bloom_filter GRANULARITY 4
+	INDEX user_id_bf user_id TYPE bloom_filter GRANULARITY 4,
+	INDEX user_email_bf user_email TYPE bloom_filter GRANULARITY 4,
+	INDEX ip_address_bf ip_address TYPE bloom_filter GRANULARITY 4
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/events_local', '{replica}')
 PARTITION BY (retention_days, toMonday(timestamp))
-ORDER BY (project_id, toStartOfDay(timestamp), group_id, cityHash64(event_id))
+ORDER BY (project_id, group_id, toStartOfDay(timestamp), cityHash64(event_id))
 TTL timestamp + toIntervalDay(retention_days)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 256, ttl_only_drop_parts = 1;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`events` ON CLUSTER `faultline_cluster` AS `faultline`.`events_local`
 ENGINE = Distributed('faultline_cluster', 'faultline', 'events_local', cityHash64(event_id));
