@@ -9,7 +9,7 @@ CLIENTS   := e2e/clients
 FUZZTIME  ?= 2m
 export CGO_ENABLED = 0
 
-.PHONY: run build chdb clients test test-go vet fmt fuzz clean
+.PHONY: run build chdb clients test test-go vet fmt fuzz bench bench-go clean
 
 run: build chdb
 	./bin/faultline serve $(ARGS)
@@ -47,6 +47,18 @@ vet:
 
 fmt:
 	gofmt -w cmd internal e2e
+
+# Benchmarks, with their figures in BENCHMARKS.md. The store's load 1M events
+# (FAULTLINE_BENCH_EVENTS) in 10k issues (FAULTLINE_BENCH_ISSUES) into chDB
+# and into a ClickHouse server (as for `make test`), then measure disk per
+# event after merges and the API's query latencies. Takes tens of minutes.
+BENCH_PKGS ?= ./internal/store/
+BENCHTIME  ?= 50x
+bench: chdb
+	./.ci/with-clickhouse $(MAKE) --no-print-directory bench-go
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 120m $(BENCH_PKGS)
 
 # Fuzz every parser of outside input for FUZZTIME each (never in CI).
 fuzz:

@@ -147,27 +147,29 @@ type aggRow struct {
 	LastSeen  time.Time `ch:"last_seen"`
 }
 
-// sortKey returns the SQL expression and the Go value an issue is ordered by.
-func sortKey(sort string) (string, func(a aggRow) uint64, error) {
+// sortKey returns the aggregate an issue list is ordered by, as a UInt64.
+func sortKey(sort string) (string, error) {
 	switch sort {
 	case "", SortDate:
-		return "toUInt64(last_seen)", func(a aggRow) uint64 { return uint64(a.LastSeen.Unix()) }, nil
+		return "toUInt64(maxMerge(last_seen))", nil
 	case SortNew:
-		return "toUInt64(first_seen)", func(a aggRow) uint64 { return uint64(a.FirstSeen.Unix()) }, nil
+		return "toUInt64(minMerge(first_seen))", nil
 	case SortFreq:
-		return "times_seen", func(a aggRow) uint64 { return a.TimesSeen }, nil
+		return "countMerge(times_seen)", nil
 	case SortUser:
-		return "users", func(a aggRow) uint64 { return a.Users }, nil
+		return "uniqIfMerge(users)", nil
 	}
-	return "", nil, fmt.Errorf("store: unknown sort %q", sort)
+	return "", fmt.Errorf("store: unknown sort %q", sort)
 }
 
 // ListIssues returns a page of issues in keyset order: the sort key, then
 // the group id, both descending. The cursor holds the last row's key, so a
 // row is never skipped while counts change between pages.
 //
-// It reads in two phases: first the page's group ids and aggregates from
-// group_hourly, then metadata, status and stats for those groups only.
+// It reads group_hourly in two phases: first the page's group ids, merging
+// only the aggregate the list is sorted by (uniqMerge of every issue would
+// dominate the cost), then the full aggregates, metadata, status and stats
+// of those groups only.
 func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error) {
 	if q.Limit <= 0 || q.Limit > 100 {
 		q.Limit = 25
@@ -175,7 +177,7 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
-	expr, keyOf, err := sortKey(q.Sort)
+	expr, err := sortKey(q.Sort)
 	if err != nil {
 		return IssuePage{}, err
 	}
@@ -204,28 +206,39 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 		if err != nil {
 			return IssuePage{}, err
 		}
-		having = fmt.Sprintf(" HAVING %s < %d OR (%s = %d AND group_id < %d)", expr, key, expr, key, gid)
+		having = fmt.Sprintf(" HAVING k < %d OR (k = %d AND group_id < %d)", key, key, gid)
 	}
-	var aggs []aggRow
-	query := "SELECT group_id, countMerge(times_seen) AS times_seen, uniqIfMerge(users) AS users, " +
-		"minMerge(first_seen) AS first_seen, maxMerge(last_seen) AS last_seen FROM " + s.table("group_hourly") +
-		" WHERE " + strings.Join(where, " AND ") + " GROUP BY group_id" + having +
-		" ORDER BY " + expr + " DESC, group_id DESC LIMIT " + strconv.Itoa(q.Limit+1)
-	if err := s.t.query(ctx, &aggs, query); err != nil {
+	var keys []struct {
+		GroupID uint64 `ch:"group_id"`
+		K       uint64 `ch:"k"`
+	}
+	if err := s.t.query(ctx, &keys, "SELECT group_id, "+expr+" AS k FROM "+s.table("group_hourly")+
+		" WHERE "+strings.Join(where, " AND ")+" GROUP BY group_id"+having+
+		" ORDER BY k DESC, group_id DESC LIMIT "+strconv.Itoa(q.Limit+1)); err != nil {
 		return IssuePage{}, err
 	}
 	var page IssuePage
-	if len(aggs) > q.Limit {
-		aggs = aggs[:q.Limit]
-		last := aggs[len(aggs)-1]
-		page.Next = encodeCursor(keyOf(last), last.GroupID)
+	if len(keys) > q.Limit {
+		keys = keys[:q.Limit]
+		last := keys[len(keys)-1]
+		page.Next = encodeCursor(last.K, last.GroupID)
 	}
-	if len(aggs) == 0 {
+	if len(keys) == 0 {
 		return page, nil
 	}
-	ids := make([]uint64, len(aggs))
-	for i, a := range aggs {
-		ids[i] = a.GroupID
+	ids := make([]uint64, len(keys))
+	for i, k := range keys {
+		ids[i] = k.GroupID
+	}
+	var aggs []aggRow
+	if err := s.t.query(ctx, &aggs, "SELECT group_id, countMerge(times_seen) AS times_seen, uniqIfMerge(users) AS users, "+
+		"minMerge(first_seen) AS first_seen, maxMerge(last_seen) AS last_seen FROM "+s.table("group_hourly")+
+		" WHERE "+strings.Join(where, " AND ")+" AND group_id IN "+nums(ids)+" GROUP BY group_id"); err != nil {
+		return IssuePage{}, err
+	}
+	byID := make(map[uint64]aggRow, len(aggs))
+	for _, a := range aggs {
+		byID[a.GroupID] = a
 	}
 	meta, err := s.groupMeta(ctx, q.ProjectIDs, ids)
 	if err != nil {
@@ -241,11 +254,12 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 			return IssuePage{}, err
 		}
 	}
-	for _, a := range aggs {
-		is := Issue{Group: meta[a.GroupID], TimesSeen: a.TimesSeen, Users: a.Users, FirstSeen: a.FirstSeen,
-			LastSeen: a.LastSeen, Status: StatusUnresolved, Stats: stats[a.GroupID]}
-		is.GroupID = a.GroupID
-		if st, ok := status[a.GroupID]; ok {
+	for _, id := range ids {
+		a := byID[id]
+		is := Issue{Group: meta[id], TimesSeen: a.TimesSeen, Users: a.Users, FirstSeen: a.FirstSeen,
+			LastSeen: a.LastSeen, Status: StatusUnresolved, Stats: stats[id]}
+		is.GroupID = id
+		if st, ok := status[id]; ok {
 			is.Status, is.Substatus, is.StatusDetails = st.Status, st.Substatus, st.Details
 		}
 		page.Issues = append(page.Issues, is)
