@@ -179,3 +179,23 @@ func TestClusterDDLParses(t *testing.T) {
 		}
 	}
 }
+
+func TestFeaturesFor(t *testing.T) {
+	for _, tc := range []struct {
+		v    Version
+		want bool
+	}{{Version{18, 16}, false}, {Version{21, 3}, false}, {Version{21, 8}, true}, {Version{26, 5}, true}} {
+		f := FeaturesFor(tc.v)
+		if f.Codec != tc.want || f.TTL != tc.want || f.SkipIndex != tc.want {
+			t.Errorf("%s: %+v", tc.v, f)
+		}
+	}
+	// The 18.16 schema uses none of them.
+	for _, q := range clusterStatements(t, Version{18, 16}, "") {
+		for _, kw := range []string{"CODEC", "TTL", "INDEX ", "ttl_only_drop_parts"} {
+			if strings.Contains(q, kw) {
+				t.Errorf("18.16 statement uses %s:\n%s", kw, q)
+			}
+		}
+	}
+}

@@ -233,7 +233,10 @@ func (s *Store) deleteLinked(ctx context.Context, tables []tableCols, subquery s
 	var stmts []string
 	for _, t := range tables {
 		if t.has("event_id") && !t.has("group_id") {
-			stmts = append(stmts, "ALTER TABLE "+s.alterTarget(t.Table)+" DELETE WHERE (project_id, event_id) "+s.in()+" ("+subquery+")")
+			// Plain IN also in cluster mode: the mutation runs on each
+			// shard's local table, and its subquery reads the Distributed
+			// events table, so it sees every shard's events.
+			stmts = append(stmts, "ALTER TABLE "+s.alterTarget(t.Table)+" DELETE WHERE (project_id, event_id) IN ("+subquery+")")
 		}
 	}
 	return s.mutate(ctx, stmts, wait)
