@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/loadgen"
+	"github.com/faultline/faultline/internal/eventgen"
 	"github.com/faultline/faultline/internal/testenv"
 )
 
 // The store benchmarks load one project with FAULTLINE_BENCH_EVENTS events
 // (default 1,000,000) over FAULTLINE_BENCH_ISSUES issues (default 10,000)
-// of realistic SDK events (internal/loadgen: ~10 KB each, Zipf-skewed
+// of realistic SDK events (internal/eventgen: ~10 KB each, Zipf-skewed
 // issues, 14 days), through InsertEvents and UpsertGroups as the worker
 // writes them, on each engine. Then:
 //
@@ -127,7 +127,7 @@ func loadEvents(ctx context.Context, s *Store, n, issues int) (map[uint64]int, i
 	var raw int64
 	go func() {
 		defer close(out)
-		g := loadgen.New(loadgen.Config{Seed: 42, Issues: issues})
+		g := eventgen.New(eventgen.Config{Seed: 42, Issues: issues})
 		for done := 0; done < n; {
 			size := min(10_000, n-done)
 			bt := batch{events: make([]Event, size)}

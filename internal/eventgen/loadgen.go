@@ -1,4 +1,4 @@
-// Package loadgen generates realistic error events for benchmarks and load
+// Package eventgen generates realistic error events for benchmarks and load
 // tests: the JSON a Sentry SDK sends (Node, Python and Go shapes, with
 // stack traces, context lines, breadcrumbs, request data, contexts and
 // tags), spread over issues the way production traffic is: a few issues
@@ -8,7 +8,7 @@
 // loading a million events is bounded by the store, not by generation.
 // The variety is deliberate: identical events would compress far better
 // than real traffic and flatter any disk figure.
-package loadgen
+package eventgen
 
 import (
 	"fmt"
