@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -65,6 +67,7 @@ type options struct {
 	logLevel string
 	logJSON  bool
 	dryRun   bool // cleanup only
+	pprof    string
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -78,6 +81,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Queue.URL, "nats-url", "", "external NATS cluster URL (default: embedded NATS in --data-dir)")
 	fs.StringVar(&c.Queue.ListenAddr, "nats-listen", "", "let the embedded NATS server accept clients on host:port")
 	fs.Int64Var(&c.Queue.MaxBytes, "queue-max-bytes", 4<<30, "largest size of the ingest queue; when full, ingest answers 429")
+	fs.Int64Var(&c.Queue.MaxMsgs, "queue-max-msgs", 20_000_000, "most messages in the ingest queue; when full, ingest answers 429")
 	fs.IntVar(&c.Queue.Replicas, "nats-replicas", 1, "JetStream replicas on a NATS cluster")
 	fs.StringVar(&c.Store.URL, "clickhouse-url", "", "ClickHouse server DSN, clickhouse://user:pass@host:9000/db (default: embedded chDB in --data-dir)")
 	fs.StringVar(&c.Store.Database, "clickhouse-database", "faultline", "ClickHouse database for Faultline's tables")
@@ -102,6 +106,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Ingest.TrustForwarded, "trust-forwarded-for", false, "take client IPs from X-Forwarded-For (behind a proxy only)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
+	fs.StringVar(&o.pprof, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 }
 
 // parse parses args, then fills every flag not given on the command line
@@ -160,6 +165,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", o.cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if o.pprof != "" {
+		go servePprof(o.pprof, log)
 	}
 	s, err := server.New(ctx, o.cfg, log)
 	if err != nil {
@@ -234,4 +242,19 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "ClickHouse %s: migrations applied: %v\n", st.Version(), vs)
 	return nil
+}
+
+// servePprof exposes profiles on a separate listener, never on the public
+// address.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	log.Info("pprof listening", "addr", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Error("pprof", "err", err)
+	}
 }
