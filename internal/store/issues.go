@@ -182,7 +182,7 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 		return IssuePage{}, err
 	}
 	var where []string
-	where = append(where, "project_id IN "+nums(q.ProjectIDs), live("hour", q.Now))
+	where = append(where, "project_id IN "+nums(q.ProjectIDs), liveHour(q.Now))
 	if len(q.GroupIDs) > 0 {
 		where = append(where, "group_id IN "+nums(q.GroupIDs))
 	}
@@ -342,7 +342,7 @@ func (s *Store) groupStats(ctx context.Context, q IssueQuery, ids []uint64) (map
 	end := q.Now.UTC().Truncate(step)
 	start := end.Add(-time.Duration(n-1) * step)
 	where := "project_id IN " + nums(q.ProjectIDs) + " AND group_id IN " + nums(ids) + " AND hour >= " + ts(start) +
-		" AND " + live("hour", q.Now)
+		" AND " + liveHour(q.Now)
 	if len(q.Environments) > 0 {
 		where += " AND environment IN " + strs(q.Environments)
 	}

@@ -121,3 +121,10 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) ([]Partition, error)
 func live(column string, now time.Time) string {
 	return "toUInt32(" + column + ") + toUInt32(retention_days) * 86400 > " + num(uint64(now.Unix()))
 }
+
+// liveHour is live for hourly buckets: a bucket stays until its last
+// second has expired, so an issue never leaves the lists before its last
+// event expired (and at most an hour after).
+func liveHour(now time.Time) string {
+	return "toUInt32(hour) + 3600 + toUInt32(retention_days) * 86400 > " + num(uint64(now.Unix()))
+}
