@@ -127,6 +127,13 @@ func TestMain(m *testing.M) {
 type benchResult struct {
 	p50, p95 time.Duration
 	disk     map[string]float64
+	columns  []columnSize // the largest columns after merges
+}
+
+type columnSize struct {
+	Table string `ch:"table"`
+	Name  string `ch:"name"`
+	Bytes uint64 `ch:"bytes"`
 }
 
 // benchResults are keyed by engine, then by benchmark ("issue_list/date").
@@ -244,8 +251,9 @@ func timeIt(b *testing.B, f func(i int) error) {
 	recordResult(b, &benchResult{p50: p50, p95: p95})
 }
 
-// measureDisk merges every table and returns bytes on disk per table.
-func measureDisk(b *testing.B, s *Store, merge bool) map[string]uint64 {
+// measureDisk merges every table and returns bytes on disk per table, and
+// after merging the largest columns.
+func measureDisk(b *testing.B, s *Store, merge bool) (map[string]uint64, []columnSize) {
 	b.Helper()
 	ctx := context.Background()
 	tables := []string{"events", "group_hourly", "groups", "group_status"}
@@ -268,21 +276,17 @@ func measureDisk(b *testing.B, s *Store, merge bool) map[string]uint64 {
 	for _, r := range rows {
 		out[r.Table] = r.Bytes
 	}
+	var cols []columnSize
 	if merge {
-		var cols []struct {
-			Table string `ch:"table"`
-			Name  string `ch:"name"`
-			Bytes uint64 `ch:"bytes"`
-		}
 		if err := s.t.query(ctx, &cols, "SELECT table, name, sum(data_compressed_bytes) AS bytes FROM system.columns WHERE database = "+
-			str(s.db)+" GROUP BY table, name ORDER BY bytes DESC LIMIT 15"); err != nil {
+			str(s.db)+" GROUP BY table, name ORDER BY bytes DESC LIMIT 8"); err != nil {
 			b.Fatal(err)
 		}
 		for _, c := range cols {
 			b.Logf("%-14s %-16s %12d B compressed", c.Table, c.Name, c.Bytes)
 		}
 	}
-	return out
+	return out, cols
 }
 
 func BenchmarkStore(b *testing.B) {
@@ -295,9 +299,13 @@ func BenchmarkStore(b *testing.B) {
 				merge := !d.merged
 				d.merged = true
 				var per map[string]uint64
+				var cols []columnSize
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					per = measureDisk(b, s, merge && i == 0)
+					p, c := measureDisk(b, s, merge && i == 0)
+					if per = p; c != nil {
+						cols = c
+					}
 				}
 				var total uint64
 				for _, v := range per {
@@ -318,7 +326,7 @@ func BenchmarkStore(b *testing.B) {
 					}
 				}
 				m["version-major"], m["version-minor"] = float64(s.version.Major), float64(s.version.Minor)
-				recordResult(b, &benchResult{disk: m})
+				recordResult(b, &benchResult{disk: m, columns: cols})
 			})
 			list := func(sort string) func(int) error {
 				return func(int) error {
@@ -409,6 +417,22 @@ func writeBenchSection(file string) error {
 		m := d.disk
 		fmt.Fprintf(&b, "| %s | %.0f B | %.0f B | **%.0f B** | %.0f B | **%.1f%%** | %.0f events/s |\n", label(e),
 			m["events-B/event"], m["aggregates+meta-B/event"], m["disk-B/event"], m["raw-B/event"], m["%-of-raw"], m["load-events/s"])
+	}
+	b.WriteString("\nThe largest columns, compressed bytes per event:\n\n")
+	for _, e := range engines {
+		d := benchResults[e]["disk"]
+		if d == nil || len(d.columns) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "- %s:", label(e))
+		for i, c := range d.columns {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(&b, "%s %s.%s %.0f B", sep, c.Table, c.Name, float64(c.Bytes)/d.disk["events"])
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n### Query latency, milliseconds (median / 95th percentile)\n\n")
 	b.WriteString("| query |")
