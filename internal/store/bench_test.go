@@ -192,7 +192,7 @@ func loadEvents(ctx context.Context, s *Store, n, issues int) (map[uint64]int, i
 						GroupingConfig: "newstyle:2023-01-11", Title: e.Title, Culprit: e.Culprit, Level: e.Level,
 						Type: "error", Platform: e.Platform, LastSeen: e.Timestamp, RetentionDays: 90,
 						Metadata: `{"type":"` + e.ExcType + `","value":"...","filename":"app.js","function":"handler"}`,
-						Version: uint64(e.Timestamp.UnixMilli())}
+						Version:  uint64(e.Timestamp.UnixMilli())}
 					groups[gid] = gr
 				}
 			}

@@ -71,9 +71,9 @@ type Generator struct {
 
 type frame struct {
 	file, function, module string
-	line, col                int
-	inApp                    bool
-	context                  [11]string // 5 before, the line, 5 after
+	line, col              int
+	inApp                  bool
+	context                [11]string // 5 before, the line, 5 after
 }
 
 type issue struct {
@@ -143,15 +143,15 @@ var (
 		"rate limit exceeded for key %s, retry in %d s",
 		"%s is not a function (line %d)",
 	}
-	words  = []string{"user", "order", "invoice", "session", "cart", "payment", "account", "profile", "report", "token", "config", "queue", "worker", "cache", "search", "export", "upload", "billing", "email", "webhook"}
-	verbs  = []string{"get", "load", "fetch", "handle", "process", "create", "update", "delete", "validate", "render", "parse", "send", "sync", "resolve", "compute"}
-	libs   = map[string][]string{"node": {"node_modules/express/lib/router/layer.js", "node_modules/express/lib/router/index.js", "node:internal/process/task_queues", "node_modules/pg/lib/client.js", "node_modules/axios/lib/core/Axios.js"}, "python": {"django/core/handlers/base.py", "django/core/handlers/exception.py", "rest_framework/views.py", "sqlalchemy/engine/base.py", "celery/app/trace.py"}, "go": {"net/http/server.go", "runtime/proc.go", "database/sql/sql.go", "github.com/go-chi/chi/v5/mux.go"}}
-	envs   = []string{"production", "production", "production", "production", "production", "production", "production", "production", "staging", "development"}
-	levels = []string{"error", "error", "error", "error", "error", "error", "warning", "fatal"}
-	browsers = []string{"Chrome 120.0.0", "Chrome 121.0.0", "Firefox 121.0", "Safari 17.2", "Edge 120.0.0", "Chrome Mobile 120.0.0", "Mobile Safari 17.1"}
-	oses     = []string{"Windows 10", "Mac OS X 10.15.7", "Linux", "iOS 17.2", "Android 14", "Ubuntu 22.04"}
-	runtimes = map[string][]string{"node": {"node v20.10.0", "node v18.19.0"}, "python": {"CPython 3.11.7", "CPython 3.12.1"}, "go": {"go go1.21.5", "go go1.22.0"}}
-	sdks     = map[string][2]string{"node": {"sentry.javascript.node", "7.91.0"}, "python": {"sentry.python", "1.39.1"}, "go": {"sentry.go", "0.26.0"}}
+	words     = []string{"user", "order", "invoice", "session", "cart", "payment", "account", "profile", "report", "token", "config", "queue", "worker", "cache", "search", "export", "upload", "billing", "email", "webhook"}
+	verbs     = []string{"get", "load", "fetch", "handle", "process", "create", "update", "delete", "validate", "render", "parse", "send", "sync", "resolve", "compute"}
+	libs      = map[string][]string{"node": {"node_modules/express/lib/router/layer.js", "node_modules/express/lib/router/index.js", "node:internal/process/task_queues", "node_modules/pg/lib/client.js", "node_modules/axios/lib/core/Axios.js"}, "python": {"django/core/handlers/base.py", "django/core/handlers/exception.py", "rest_framework/views.py", "sqlalchemy/engine/base.py", "celery/app/trace.py"}, "go": {"net/http/server.go", "runtime/proc.go", "database/sql/sql.go", "github.com/go-chi/chi/v5/mux.go"}}
+	envs      = []string{"production", "production", "production", "production", "production", "production", "production", "production", "staging", "development"}
+	levels    = []string{"error", "error", "error", "error", "error", "error", "warning", "fatal"}
+	browsers  = []string{"Chrome 120.0.0", "Chrome 121.0.0", "Firefox 121.0", "Safari 17.2", "Edge 120.0.0", "Chrome Mobile 120.0.0", "Mobile Safari 17.1"}
+	oses      = []string{"Windows 10", "Mac OS X 10.15.7", "Linux", "iOS 17.2", "Android 14", "Ubuntu 22.04"}
+	runtimes  = map[string][]string{"node": {"node v20.10.0", "node v18.19.0"}, "python": {"CPython 3.11.7", "CPython 3.12.1"}, "go": {"go go1.21.5", "go go1.22.0"}}
+	sdks      = map[string][2]string{"node": {"sentry.javascript.node", "7.91.0"}, "python": {"sentry.python", "1.39.1"}, "go": {"sentry.go", "0.26.0"}}
 	codeLines = []string{
 		"const result = await db.query(sql, params);", "if (!user) throw new NotFoundError('user');", "return res.status(200).json(payload);",
 		"for (const item of items) {", "  total += item.price * item.quantity;", "}", "const { id, email } = req.body;",
