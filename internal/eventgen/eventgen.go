@@ -12,7 +12,6 @@ package eventgen
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -107,7 +106,7 @@ func New(cfg Config) *Generator {
 	g := &Generator{cfg: cfg, rnd: rnd, zipf: rand.NewZipf(rnd, cfg.Skew, 1, uint64(cfg.Issues-1))}
 	g.issues = make([]issue, cfg.Issues)
 	for i := range g.issues {
-		g.issues[i] = g.newIssue(i)
+		g.issues[i] = g.newIssue()
 	}
 	return g
 }
@@ -166,7 +165,7 @@ var (
 
 func (g *Generator) pick(list []string) string { return list[g.rnd.IntN(len(list))] }
 
-func (g *Generator) newIssue(n int) issue {
+func (g *Generator) newIssue() issue {
 	platforms := []string{"node", "node", "node", "node", "python", "python", "python", "go", "go", "go"}
 	p := g.pick(platforms)
 	is := issue{platform: p, excType: g.pick(excTypes[p]), msgFmt: g.pick(msgFmts), handled: g.rnd.IntN(3) > 0,
@@ -202,7 +201,6 @@ func (g *Generator) newIssue(n int) issue {
 		}
 		is.frames = append(is.frames, f)
 	}
-	_ = n
 	return is
 }
 
@@ -439,15 +437,4 @@ func trimFormatNoise(s string) string {
 		}
 	}
 	return s
-}
-
-// MeanSize estimates the mean JSON size of n events of a fresh generator
-// with cfg.
-func MeanSize(cfg Config, n int) float64 {
-	g := New(cfg)
-	total := 0
-	for i := 0; i < n; i++ {
-		total += len(g.Next().JSON)
-	}
-	return math.Round(float64(total) / float64(n))
 }
