@@ -76,18 +76,22 @@ func benchDataset(b *testing.B, engine string) *benchData {
 		benchCleanup = append(benchCleanup, func() { os.RemoveAll(dir) })
 		s, err = Open(ctx, Config{Path: dir, CHDBLib: lib, EmbeddedSettings: map[string]string{
 			"mark_cache_size": "268435456", "uncompressed_cache_size": "0"}}, quietLog())
+		if err == nil {
+			benchCleanup = append(benchCleanup, func() { s.Close() })
+		}
 	default:
 		u := testenv.ClickHouseURL(b)
 		db := fmt.Sprintf("faultline_bench_%d", rand.Uint64())
 		s, err = Open(ctx, Config{URL: u, Database: db}, quietLog())
 		if err == nil {
-			benchCleanup = append(benchCleanup, func() { s.t.exec(context.Background(), "DROP DATABASE IF EXISTS "+ident(db)) })
+			// Cleanups run last first: drop, then close.
+			benchCleanup = append(benchCleanup, func() { s.Close() },
+				func() { s.t.exec(context.Background(), "DROP DATABASE IF EXISTS "+ident(db)) })
 		}
 	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchCleanup = append(benchCleanup, func() { s.Close() })
 	if err := s.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
