@@ -99,12 +99,9 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) ([]Partition, error)
 	}
 	var dropped []Partition
 	for _, p := range parts {
-		table := p.Table
-		if s.cluster != "" {
-			// system.tables lists the local tables; alterTarget adds the suffix.
-			table = table[:len(table)-len(localSuffix)]
-		}
-		q := "ALTER TABLE " + s.alterTarget(table) + " DROP PARTITION (" + num(uint64(p.RetentionDays)) + ", " +
+		// In cluster mode system.tables lists the local tables, and
+		// alterTarget adds the suffix back.
+		q := "ALTER TABLE " + s.alterTarget(s.baseName(p.Table)) + " DROP PARTITION (" + num(uint64(p.RetentionDays)) + ", " +
 			str(p.Week.Format(time.DateOnly)) + ")"
 		if err := s.t.exec(ctx, q); err != nil {
 			return dropped, fmt.Errorf("store: drop partition %s: %w", p, err)
