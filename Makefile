@@ -57,7 +57,7 @@ bench-store: chdb
 	./.ci/with-clickhouse $(MAKE) --no-print-directory bench-store-go
 
 bench-store-go:
-	FAULTLINE_BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 120m ./internal/store/
+	FAULTLINE_BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 300m ./internal/store/
 
 # Fuzz every parser of outside input for FUZZTIME each (never in CI).
 fuzz:
