@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -14,10 +15,12 @@ import (
 // rewritten by clusterDDL into ON CLUSTER statements on Replicated tables
 // behind Distributed ones, so a new table gets cluster support for free.
 //
-// Every statement must be idempotent (CREATE ... IF NOT EXISTS, ALTER ...
-// ADD COLUMN IF NOT EXISTS, DROP ... IF EXISTS): several processes may
-// migrate at once, and a migration interrupted half-way runs again from its
-// first statement.
+// Every statement must be idempotent: several processes may migrate at
+// once, and a migration interrupted half-way runs again from its first
+// statement. Write CREATE ... IF NOT EXISTS and DROP ... IF EXISTS; write
+// ALTER TABLE ... ADD COLUMN without IF NOT EXISTS, which 18.16 lacks:
+// execDDL runs an ALTER one command at a time and takes "already exists"
+// (or a missing column for DROP COLUMN) as done.
 type migration struct {
 	version int
 	name    string
@@ -96,19 +99,55 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// execDDL runs one schema statement. Two processes creating the same table
-// at once may see "already exists" even with IF NOT EXISTS (the check and
-// the creation are not atomic on every version): that outcome is the one
-// wanted, so it counts as success.
+var (
+	reAlterHead  = regexp.MustCompile(`(?is)^\s*(ALTER TABLE \S+(?: ON CLUSTER \S+)?)\s+(.*)$`)
+	reAddColumn  = regexp.MustCompile(`(?is)^\s*ADD COLUMN\b`)
+	reDropColumn = regexp.MustCompile(`(?is)^\s*DROP COLUMN\b`)
+)
+
+// execDDL runs one schema statement so that running it again, or from two
+// processes at once, has the effect of running it once.
+//
+//   - An ALTER with several commands runs one command at a time: if its
+//     first command was applied by an earlier, interrupted run, the others
+//     still are.
+//   - "Already exists" after IF NOT EXISTS (two processes creating the same
+//     table at once: the check and the creation are not atomic on every
+//     version), or after ADD COLUMN (18.16 has no ADD COLUMN IF NOT EXISTS),
+//     is the outcome wanted, and counts as success; so does a missing column
+//     after DROP COLUMN.
 func (s *Store) execDDL(ctx context.Context, q string) error {
+	if m := reAlterHead.FindStringSubmatch(q); m != nil {
+		if cmds := splitTopLevel(m[2]); len(cmds) > 1 {
+			for _, c := range cmds {
+				if err := s.execDDL(ctx, m[1]+" "+strings.TrimSpace(c)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	err := s.t.exec(ctx, q)
-	if err == nil || !strings.Contains(q, "IF NOT EXISTS") {
-		return err
+	if err == nil {
+		return nil
 	}
 	msg := err.Error()
-	if strings.Contains(msg, "already exists") || strings.Contains(msg, "is creating or attaching right now") ||
-		strings.Contains(msg, "Code: 57.") || strings.Contains(msg, "Code: 82.") {
-		s.log.Debug("schema object created concurrently", "err", msg)
+	cmd := q
+	if m := reAlterHead.FindStringSubmatch(q); m != nil {
+		cmd = m[2]
+	}
+	done := false
+	switch {
+	case strings.Contains(q, "IF NOT EXISTS"):
+		done = strings.Contains(msg, "already exists") || strings.Contains(msg, "is creating or attaching right now") ||
+			strings.Contains(msg, "Code: 57.") || strings.Contains(msg, "Code: 82.")
+	case reAddColumn.MatchString(cmd):
+		done = strings.Contains(msg, "already exists")
+	case reDropColumn.MatchString(cmd):
+		done = strings.Contains(msg, "Cannot find column") || strings.Contains(msg, "There is no column")
+	}
+	if done {
+		s.log.Debug("schema change already applied", "err", msg)
 		return nil
 	}
 	return err

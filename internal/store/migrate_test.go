@@ -108,3 +108,42 @@ func TestEmbeddedDirIsLocked(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestAlterIsIdempotent: an ALTER that adds columns, interrupted after its
+// first column, completes when run again; running it once more is a no-op.
+func TestAlterIsIdempotent(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		if err := s.execDDL(ctx, s.sql("CREATE TABLE IF NOT EXISTS {db}.alt (a UInt8) ENGINE = MergeTree() ORDER BY a")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.execDDL(ctx, s.sql("ALTER TABLE {db}.alt ADD COLUMN b String")); err != nil {
+			t.Fatal(err)
+		}
+		both := s.sql("ALTER TABLE {db}.alt ADD COLUMN b String, ADD COLUMN c UInt32 DEFAULT 7")
+		for i := 0; i < 2; i++ {
+			if err := s.execDDL(ctx, both); err != nil {
+				t.Fatalf("run %d: %v", i, err)
+			}
+		}
+		drop := s.sql("ALTER TABLE {db}.alt DROP COLUMN c")
+		for i := 0; i < 2; i++ {
+			if err := s.execDDL(ctx, drop); err != nil {
+				t.Fatalf("drop run %d: %v", i, err)
+			}
+		}
+		var cols []struct {
+			Name string `ch:"name"`
+		}
+		if err := s.t.query(ctx, &cols, "SELECT name FROM system.columns WHERE database = "+str(s.db)+" AND table = 'alt' ORDER BY name"); err != nil {
+			t.Fatal(err)
+		}
+		if len(cols) != 2 || cols[0].Name != "a" || cols[1].Name != "b" {
+			t.Errorf("columns %+v, want a, b", cols)
+		}
+		// A real error still fails.
+		if err := s.execDDL(ctx, s.sql("ALTER TABLE {db}.alt ADD COLUMN d NoSuchType")); err == nil {
+			t.Error("a bad ALTER succeeded")
+		}
+	})
+}
