@@ -10,13 +10,17 @@ import (
 	"time"
 )
 
-// TestBurst sends 20,000 events as fast as possible into a server whose
-// queue holds 4,000. Every event answered 200 must be stored; every other
-// answer must be a 429 carrying Retry-After and X-Sentry-Rate-Limits; and
-// /healthz must answer throughout.
+// TestBurst sends 20,000 events as fast as possible to a key limited to
+// 12,000 an hour, into a server whose queue holds 4,000 messages. Every
+// event answered 200 must be stored; every other answer must be a 429
+// carrying Retry-After and X-Sentry-Rate-Limits (from the key's limit or
+// from the full queue); and /healthz must answer throughout.
 func TestBurst(t *testing.T) {
 	p := startProc(t, t.TempDir(), freeAddr(t), "--queue-max-msgs", "4000", "--batch-size", "500")
 	pr := p.createProject("acme", "burst", "node")
+	if st := p.api("PUT", "/api/0/projects/acme/burst/keys/"+pr.key+"/", map[string]any{"rateLimit": map[string]int{"window": 3600, "count": 12000}}, nil); st != 200 {
+		t.Fatalf("set rate limit: %d", st)
+	}
 
 	stop := make(chan struct{})
 	var healthFails atomic.Int64
@@ -96,8 +100,8 @@ func TestBurst(t *testing.T) {
 	if healthFails.Load() != 0 {
 		t.Errorf("/healthz failed %d times during the burst", healthFails.Load())
 	}
-	if ok.Load() == 0 {
-		t.Fatal("nothing was accepted")
+	if ok.Load() == 0 || ok.Load() > 12000 || limited.Load() < 20000-12000 {
+		t.Fatalf("%d accepted and %d refused; the key allows 12,000", ok.Load(), limited.Load())
 	}
 	got := p.waitCount(pr, int(ok.Load()), 120*time.Second)
 	time.Sleep(time.Second)

@@ -19,6 +19,11 @@ function computeIndex(i, len) {
 }
 
 run(async () => {
+  // Report from the event loop, as an application's handlers do. Without
+  // this the first notice is sent before any await, its stack runs through
+  // the module loader and run(), and Sentry's grouping (which hashes every
+  // in-app frame) rightly puts it in an issue apart from its repetitions.
+  await new Promise((resolve) => setImmediate(resolve));
   const cfg = config();
   const host = process.env.FAULTLINE_AIRBRAKE_HOST || cfg.origin;
   const stats = process.env.FAULTLINE_AIRBRAKE_STATS === '1';

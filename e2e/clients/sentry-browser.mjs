@@ -58,6 +58,9 @@ Sentry.setTag(...cfg.tag);
 Sentry.addBreadcrumb(cfg.breadcrumb);
 
 (async () => {
+  // Later repetitions run after an await; yield once first so the first one
+  // does too and every repetition has the same in-app frames.
+  await new Promise((resolve) => setTimeout(resolve));
   for (let r = 0; r < cfg.repeat; r++) {
     try { parseConfig({ port: '80' }); } catch (err) { Sentry.captureException(err); }
     try { chargeCard(1999); } catch (err) { Sentry.captureException(err); }

@@ -12,11 +12,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -26,9 +29,21 @@ type Config struct {
 	// PublicURL is how clients reach this server (DSNs and links use it),
 	// e.g. http://127.0.0.1:8000.
 	PublicURL string
+	// Attachments serves attachment downloads; nil answers them with 404.
+	Attachments AttachmentReader
+	// Spikes reports spike protection caps; nil reports none.
+	Spikes SpikeStatus
+	// Deletions schedules deletion jobs and reads their status; nil
+	// leaves out the deletion routes.
+	Deletions Deletions
 	// DeletionDelay is how long after a project or an organization is
 	// marked for deletion its data starts being deleted (default 10s).
 	DeletionDelay time.Duration
+}
+
+// AttachmentReader reads the bytes of stored attachments.
+type AttachmentReader interface {
+	Get(ctx context.Context, key string) (attachment.Object, uint64, error)
 }
 
 // Meta is the metadata the API reads and writes.
@@ -64,6 +79,12 @@ type Store interface {
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
 	HideIssues(ctx context.Context, projectID uint64, groupIDs []uint64) error
 	TagValues(ctx context.Context, projectID, groupID uint64, key string, limit int) ([]store.TagValue, error)
+	ListDeploys(ctx context.Context, projectIDs []uint64, version string) ([]store.Deploy, error)
+	ListAttachments(ctx context.Context, projectID uint64, eventID string) ([]store.Attachment, error)
+	GetAttachment(ctx context.Context, projectID uint64, eventID string, id uint64) (*store.Attachment, error)
+	ListUserReports(ctx context.Context, q store.UserReportQuery) ([]store.UserReport, error)
+	EventGroups(ctx context.Context, projectID uint64, eventIDs []string) (map[string]uint64, error)
+	IssueReleases(ctx context.Context, projectID, groupID uint64) (first, last *store.IssueRelease, err error)
 }
 
 // Groups maps issue ids to their project.
@@ -83,7 +104,7 @@ type API struct {
 }
 
 // New returns the API.
-func New(cfg Config, m Meta, s Store, g Groups, log *slog.Logger, opts ...Option) (*API, error) {
+func New(cfg Config, m Meta, s Store, g Groups, log *slog.Logger) (*API, error) {
 	u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("api: public URL %q must be like http://host:port", cfg.PublicURL)
@@ -91,11 +112,7 @@ func New(cfg Config, m Meta, s Store, g Groups, log *slog.Logger, opts ...Option
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &API{cfg: cfg, meta: m, store: s, groups: g, log: log, public: u}
-	for _, o := range opts {
-		o(a)
-	}
-	return a, nil
+	return &API{cfg: cfg, meta: m, store: s, groups: g, deletions: cfg.Deletions, log: log, public: u}, nil
 }
 
 func (a *API) deletionDelay() time.Duration {
@@ -111,6 +128,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("GET /api/0/organizations/", a.listOrganizations)
 	h("POST /api/0/organizations/", a.createOrganization)
 	h("GET /api/0/organizations/{org}/", a.getOrganization)
+	h("GET /api/0/organizations/{org}/stats_v2/", a.statsV2)
 	h("GET /api/0/organizations/{org}/teams/", a.listTeams)
 	h("POST /api/0/organizations/{org}/teams/", a.createTeam)
 	h("GET /api/0/organizations/{org}/projects/", a.listOrgProjects)
@@ -124,14 +142,21 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("PUT /api/0/projects/{org}/{project}/keys/{key}/", a.updateKey)
 	h("GET /api/0/projects/{org}/{project}/issues/", a.listIssues)
 	h("GET /api/0/projects/{org}/{project}/events/{event_id}/", a.getProjectEvent)
+	h("GET /api/0/projects/{org}/{project}/events/{event_id}/attachments/", a.listAttachments)
+	h("GET /api/0/projects/{org}/{project}/events/{event_id}/attachments/{attachment_id}/", a.getAttachment)
+	h("GET /api/0/projects/{org}/{project}/user-feedback/", a.listUserFeedback)
 	h("GET /api/0/issues/{id}/", a.getIssue)
 	h("PUT /api/0/issues/{id}/", a.updateIssue)
 	h("GET /api/0/issues/{id}/events/", a.listIssueEvents)
 	h("GET /api/0/issues/{id}/events/{event_id}/", a.getIssueEvent)
+	h("GET /api/0/issues/{id}/grouping-info/", a.issueGroupingInfo)
+	h("GET /api/0/organizations/{org}/issues/{id}/grouping-info/", a.issueGroupingInfo)
+	h("GET /api/0/projects/{org}/{project}/events/{event_id}/grouping-info/", a.eventGroupingInfo)
 	h("GET /api/0/organizations/{org}/issues/{id}/", a.getIssue)
 	h("PUT /api/0/organizations/{org}/issues/{id}/", a.updateIssue)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent)
+	h("GET /api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys)
 	h("GET /api/0/issues/{id}/tags/{key}/values/", a.issueTagValues)
 	h("GET /api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues)
 	a.registerDeletions(h)
@@ -148,11 +173,19 @@ func (c *caller) canSee(org *meta.Organization) bool {
 	return c.user.Superuser || org.HasMember(c.user.ID)
 }
 
-// response is a handler's answer.
+// response is a handler's answer: JSON, or a file to download.
 type response struct {
-	status int
-	body   any
-	header http.Header
+	status   int
+	body     any
+	header   http.Header
+	download *download
+}
+
+// download is a file sent as the answer's body, closed once sent.
+type download struct {
+	name, contentType string
+	size              uint64
+	body              io.ReadCloser
 }
 
 func ok(body any) (*response, error) { return &response{status: http.StatusOK, body: body}, nil }
@@ -201,6 +234,21 @@ func (a *API) wrap(fn handlerFunc) http.Handler {
 				e = errorf(http.StatusInternalServerError, "Internal Error")
 			}
 			writeJSON(w, e.Status, nil, map[string]string{"detail": e.Detail})
+			return
+		}
+		if d := resp.download; d != nil {
+			defer d.body.Close()
+			h := w.Header()
+			h.Set("Content-Type", d.contentType)
+			h.Set("Content-Length", strconv.FormatUint(d.size, 10))
+			h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.name}))
+			// The bytes are the client's: never let a browser render them.
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Content-Security-Policy", "sandbox")
+			w.WriteHeader(http.StatusOK)
+			if _, err := io.Copy(w, d.body); err != nil {
+				a.log.Warn("attachment download interrupted", "path", r.URL.Path, "err", err)
+			}
 			return
 		}
 		writeJSON(w, resp.status, resp.header, resp.body)

@@ -18,13 +18,6 @@ type Deletions interface {
 	List(orgID uint64) []*deletion.Job
 }
 
-// Option adds an optional collaborator to the API.
-type Option func(*API)
-
-// WithDeletions enables the deletion routes (DELETE on issues, projects and
-// organizations, user data erasure, and job status).
-func WithDeletions(d Deletions) Option { return func(a *API) { a.deletions = d } }
-
 // defaultDeletionDelay lets batches of a deleted project that workers took
 // before it was marked finish before its data is deleted; later events of
 // the project are dropped by the workers.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/event"
+	"github.com/faultline/faultline/internal/grouping"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -68,7 +69,7 @@ func serializeEvent(ev *store.StoredEvent, full bool) map[string]any {
 	out["logger"] = e.Logger
 	if g := e.Grouping; g != nil {
 		out["fingerprints"] = []string{g.Hash}
-		out["groupingConfig"] = map[string]any{"id": g.Config, "enhancements": ""}
+		out["groupingConfig"] = map[string]any{"id": grouping.SentryConfig, "enhancements": ""}
 	}
 	out["entries"] = entries(e)
 	out["crashFile"] = nil
@@ -169,6 +170,16 @@ func entries(e *event.Event) []map[string]any {
 			})
 		}
 		out = append(out, map[string]any{"type": "breadcrumbs", "data": map[string]any{"values": values}})
+	}
+	// Security reports, as Sentry's csp, hpkp, expectct and expectstaple
+	// interfaces render them.
+	for _, sec := range []struct {
+		typ string
+		raw event.Raw
+	}{{"csp", e.CSP}, {"hpkp", e.HPKP}, {"expectct", e.ExpectCT}, {"expectstaple", e.ExpectStaple}} {
+		if len(sec.raw) > 0 {
+			out = append(out, map[string]any{"type": sec.typ, "data": json.RawMessage(sec.raw)})
+		}
 	}
 	if r := e.Request; r != nil {
 		headers := [][2]string{}

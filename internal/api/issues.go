@@ -236,14 +236,110 @@ func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*respon
 		return nil, errNotFound
 	}
 	out := a.serializeIssue(is, p, o)
+	first, last, err := a.store.IssueReleases(ctx, p.ID, gid)
+	if err != nil {
+		return nil, err
+	}
+	out["firstRelease"], out["lastRelease"] = serializeIssueRelease(first), serializeIssueRelease(last)
 	return ok(out)
 }
 
-// issueUpdate is Sentry's issue PUT body.
+// serializeIssueRelease renders a release the way Sentry's issue details
+// show firstRelease and lastRelease.
+func serializeIssueRelease(r *store.IssueRelease) any {
+	if r == nil {
+		return nil
+	}
+	created := r.ReleaseFirstSeen
+	if created.IsZero() {
+		created = r.FirstSeen
+	}
+	return map[string]any{
+		"version": r.Version, "shortVersion": r.Version, "ref": nil, "url": nil,
+		"dateCreated": created.UTC().Format(time.RFC3339), "dateReleased": nil,
+		"firstEvent": r.FirstSeen.UTC().Format(time.RFC3339), "lastEvent": r.LastSeen.UTC().Format(time.RFC3339),
+		"newGroups": nil, "owner": nil, "commitCount": 0, "lastCommit": nil, "deployCount": 0, "lastDeploy": nil,
+		"authors": []any{}, "projects": []any{}, "data": map[string]any{},
+	}
+}
+
+// issueUpdate is Sentry's issue PUT body. The ignore conditions may come
+// inside statusDetails or, as older clients send them, at the top level.
 type issueUpdate struct {
 	Status        string          `json:"status"`
 	StatusDetails json.RawMessage `json:"statusDetails"`
 	Substatus     string          `json:"substatus"`
+	statusDetailsBody
+}
+
+// statusDetailsBody is Sentry's StatusDetailsValidator.
+type statusDetailsBody struct {
+	InNextRelease    *bool   `json:"inNextRelease"`
+	IgnoreDuration   *int    `json:"ignoreDuration"`   // minutes
+	IgnoreCount      *int    `json:"ignoreCount"`      // events
+	IgnoreWindow     *int    `json:"ignoreWindow"`     // minutes
+	IgnoreUserCount  *int    `json:"ignoreUserCount"`  // users
+	IgnoreUserWindow *int    `json:"ignoreUserWindow"` // minutes
+	IgnoreUntil      *string `json:"ignoreUntil"`
+}
+
+// maxIgnoreMinutes bounds durations and windows (Sentry: a week of
+// windows, any duration); a year keeps arithmetic far from overflow.
+const maxIgnoreMinutes = 366 * 24 * 60
+
+func positive(name string, v *int, limit int) (int, error) {
+	if v == nil {
+		return 0, nil
+	}
+	if *v < 1 || *v > limit {
+		return 0, errorf(http.StatusBadRequest, "statusDetails.%s: must be between 1 and %d", name, limit)
+	}
+	return *v, nil
+}
+
+// details validates the body's status details into what is stored.
+func (b *statusDetailsBody) details(now time.Time) (store.StatusDetails, error) {
+	var d store.StatusDetails
+	var err error
+	if b.InNextRelease != nil {
+		d.InNextRelease = *b.InNextRelease
+	}
+	if d.IgnoreCount, err = positive("ignoreCount", b.IgnoreCount, 1<<30); err != nil {
+		return d, err
+	}
+	if d.IgnoreWindow, err = positive("ignoreWindow", b.IgnoreWindow, maxIgnoreMinutes); err != nil {
+		return d, err
+	}
+	if d.IgnoreUserCount, err = positive("ignoreUserCount", b.IgnoreUserCount, 1<<30); err != nil {
+		return d, err
+	}
+	if d.IgnoreUserWindow, err = positive("ignoreUserWindow", b.IgnoreUserWindow, maxIgnoreMinutes); err != nil {
+		return d, err
+	}
+	minutes, err := positive("ignoreDuration", b.IgnoreDuration, 100*maxIgnoreMinutes)
+	if err != nil {
+		return d, err
+	}
+	if minutes > 0 {
+		until := now.Add(time.Duration(minutes) * time.Minute).UTC().Truncate(time.Second)
+		d.IgnoreUntil = &until
+	}
+	if b.IgnoreUntil != nil && *b.IgnoreUntil != "" {
+		t, err := time.Parse(time.RFC3339Nano, *b.IgnoreUntil)
+		if err != nil {
+			if t, err = time.Parse("2006-01-02T15:04:05", *b.IgnoreUntil); err != nil {
+				return d, errorf(http.StatusBadRequest, "statusDetails.ignoreUntil: not a date-time")
+			}
+		}
+		t = t.UTC()
+		d.IgnoreUntil = &t
+	}
+	return d, nil
+}
+
+func (d statusDetailsBody) any() bool {
+	return d.InNextRelease != nil || d.IgnoreDuration != nil || d.IgnoreCount != nil || d.IgnoreWindow != nil ||
+		d.IgnoreUserCount != nil || d.IgnoreUserWindow != nil || d.IgnoreUntil != nil
 }
 
 func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -255,22 +351,44 @@ func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*res
 	if err := decodeBody(r, &b); err != nil {
 		return nil, err
 	}
-	details := "{}"
+	body := b.statusDetailsBody
 	if len(b.StatusDetails) > 0 && string(b.StatusDetails) != "null" {
-		var m map[string]any
-		if err := json.Unmarshal(b.StatusDetails, &m); err != nil {
-			return nil, errorf(http.StatusBadRequest, "statusDetails must be an object")
+		var inner statusDetailsBody
+		if err := json.Unmarshal(b.StatusDetails, &inner); err != nil {
+			return nil, errorf(http.StatusBadRequest, "statusDetails must be an object of Sentry's status details")
 		}
-		details = string(b.StatusDetails)
+		if inner.any() {
+			body = inner
+		}
 	}
+	now := time.Now()
 	switch b.Status {
 	case store.StatusResolved, store.StatusUnresolved, store.StatusIgnored:
 	case "resolvedInNextRelease":
-		b.Status, details = store.StatusResolved, `{"inNextRelease":true}`
+		b.Status, body = store.StatusResolved, statusDetailsBody{InNextRelease: ptr(true)}
 	case "":
-		return nil, errorf(http.StatusBadRequest, "status: This field is required.")
+		if !body.any() {
+			return nil, errorf(http.StatusBadRequest, "status: This field is required.")
+		}
+		b.Status = store.StatusIgnored
+		if body.InNextRelease != nil {
+			b.Status = store.StatusResolved
+		}
 	default:
 		return nil, errorf(http.StatusBadRequest, "status: %q is not a valid choice.", b.Status)
+	}
+	d, err := body.details(now)
+	if err != nil {
+		return nil, err
+	}
+	// Only what applies to the status is kept.
+	switch b.Status {
+	case store.StatusResolved:
+		d = store.StatusDetails{InNextRelease: d.InNextRelease}
+	case store.StatusUnresolved:
+		d = store.StatusDetails{}
+	case store.StatusIgnored:
+		d.InNextRelease = false
 	}
 	substatus := b.Substatus
 	if substatus == "" {
@@ -279,8 +397,12 @@ func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*res
 			substatus = "ongoing"
 		case store.StatusIgnored:
 			substatus = "archived_forever"
+			if d.IgnoreUntil != nil || d.IgnoreCount > 0 || d.IgnoreUserCount > 0 {
+				substatus = "archived_until_condition_met"
+			}
 		}
 	}
+	details, _ := json.Marshal(d)
 	is, err := a.store.GetIssue(ctx, p.ID, gid, nil, "")
 	if err != nil {
 		return nil, err
@@ -289,12 +411,14 @@ func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*res
 		return nil, errNotFound
 	}
 	if err := a.store.SetStatus(ctx, []store.StatusChange{{ProjectID: p.ID, GroupID: gid, Status: b.Status,
-		Substatus: substatus, Details: details, At: time.Now()}}); err != nil {
+		Substatus: substatus, Details: string(details), At: now}}); err != nil {
 		return nil, err
 	}
-	is.Status, is.Substatus, is.StatusDetails = b.Status, substatus, details
+	is.Status, is.Substatus, is.StatusDetails = b.Status, substatus, string(details)
 	return ok(a.serializeIssue(is, p, o))
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func (a *API) listIssueEvents(ctx context.Context, r *http.Request, c *caller) (*response, error) {
 	_, p, gid, err := a.issue(ctx, r, c)
@@ -360,7 +484,19 @@ func (a *API) getIssueEvent(ctx context.Context, r *http.Request, c *caller) (*r
 	if ev == nil {
 		return nil, errNotFound
 	}
-	return ok(serializeEvent(ev, true))
+	return a.eventDetails(ctx, ev)
+}
+
+// eventDetails renders an event with everything Sentry's event details
+// show, the user's feedback included.
+func (a *API) eventDetails(ctx context.Context, ev *store.StoredEvent) (*response, error) {
+	out := serializeEvent(ev, true)
+	report, err := a.userReportOf(ctx, ev.ProjectID, ev.EventID)
+	if err != nil {
+		return nil, err
+	}
+	out["userReport"] = report
+	return ok(out)
 }
 
 func (a *API) oldestEvent(ctx context.Context, pid, gid uint64) (*store.StoredEvent, error) {
@@ -389,7 +525,7 @@ func (a *API) getProjectEvent(ctx context.Context, r *http.Request, c *caller) (
 	if ev == nil {
 		return nil, errNotFound
 	}
-	return ok(serializeEvent(ev, true))
+	return a.eventDetails(ctx, ev)
 }
 
 // Event cursors: "<unix ms>:<event id>", URL-safe.

@@ -2,10 +2,13 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/grouping"
 	"github.com/faultline/faultline/internal/meta"
 )
 
@@ -50,6 +53,9 @@ func (a *API) serializeProject(p *meta.Project) map[string]any {
 		"hasAccess": true, "isPublic": false, "features": []string{}, "firstEvent": nil,
 		"status": p.Status, "teams": teams, "avatar": avatar(), "color": "#3f70bf",
 		"retentionDays": p.RetentionDays, "allowedDomains": p.AllowedOrigins,
+		"dataScrubber": p.ScrubData(), "dataScrubberDefaults": p.ScrubDefaults(),
+		"sensitiveFields": orEmpty(p.SensitiveFields), "safeFields": orEmpty(p.SafeFields),
+		"scrubIPAddresses": p.ScrubIPAddresses, "groupingConfig": grouping.SentryConfig,
 	}
 	if len(teams) > 0 {
 		out["team"] = teams[0]
@@ -57,7 +63,15 @@ func (a *API) serializeProject(p *meta.Project) map[string]any {
 	if o, ok := a.meta.OrganizationByID(p.OrgID); ok {
 		out["organization"] = a.serializeOrg(o)
 	}
+	a.serializeLimits(out, p)
 	return out
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func nilIfEmpty(s string) any {
@@ -198,6 +212,37 @@ type projectUpdate struct {
 	Platform       *string   `json:"platform"`
 	AllowedDomains *[]string `json:"allowedDomains"`
 	RetentionDays  *int      `json:"retentionDays"`
+	// Data scrubbing, as Sentry names the fields.
+	DataScrubber         *bool     `json:"dataScrubber"`
+	DataScrubberDefaults *bool     `json:"dataScrubberDefaults"`
+	SensitiveFields      *[]string `json:"sensitiveFields"`
+	SafeFields           *[]string `json:"safeFields"`
+	ScrubIPAddresses     *bool     `json:"scrubIPAddresses"`
+}
+
+// maxScrubFields bounds sensitiveFields and safeFields; each becomes part
+// of a regular expression the worker runs on every event.
+const (
+	maxScrubFields     = 200
+	maxScrubFieldBytes = 200
+)
+
+func scrubFields(name string, in *[]string) ([]string, error) {
+	if len(*in) > maxScrubFields {
+		return nil, errorf(http.StatusBadRequest, "%s: at most %d fields", name, maxScrubFields)
+	}
+	out := []string{}
+	for _, f := range *in {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if len(f) > maxScrubFieldBytes {
+			return nil, errorf(http.StatusBadRequest, "%s: a field is at most %d bytes", name, maxScrubFieldBytes)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -205,11 +250,18 @@ func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*r
 	if err != nil {
 		return nil, err
 	}
-	var b projectUpdate
-	if err := decodeBody(r, &b); err != nil {
+	var raw json.RawMessage
+	if err := decodeBody(r, &raw); err != nil {
 		return nil, err
 	}
+	var b projectUpdate
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, errorf(http.StatusBadRequest, "Malformed JSON: %v", err)
+	}
 	cp := *p
+	if err := applyLimits(&cp, raw); err != nil {
+		return nil, err
+	}
 	if b.Name != nil {
 		if *b.Name == "" || len(*b.Name) > 200 {
 			return nil, errorf(http.StatusBadRequest, "name: must be 1 to 200 characters")
@@ -227,6 +279,25 @@ func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*r
 			return nil, errorf(http.StatusBadRequest, "retentionDays: must be between 1 and 3650")
 		}
 		cp.RetentionDays = *b.RetentionDays
+	}
+	if b.DataScrubber != nil {
+		cp.DataScrubber = b.DataScrubber
+	}
+	if b.DataScrubberDefaults != nil {
+		cp.DataScrubberDefaults = b.DataScrubberDefaults
+	}
+	if b.ScrubIPAddresses != nil {
+		cp.ScrubIPAddresses = *b.ScrubIPAddresses
+	}
+	if b.SensitiveFields != nil {
+		if cp.SensitiveFields, err = scrubFields("sensitiveFields", b.SensitiveFields); err != nil {
+			return nil, err
+		}
+	}
+	if b.SafeFields != nil {
+		if cp.SafeFields, err = scrubFields("safeFields", b.SafeFields); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.meta.UpdateProject(ctx, &cp); err != nil {
 		return nil, err

@@ -83,6 +83,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Queue.MaxBytes, "queue-max-bytes", 4<<30, "largest size of the ingest queue; when full, ingest answers 429")
 	fs.Int64Var(&c.Queue.MaxMsgs, "queue-max-msgs", 20_000_000, "most messages in the ingest queue; when full, ingest answers 429")
 	fs.IntVar(&c.Queue.Replicas, "nats-replicas", 1, "JetStream replicas on a NATS cluster")
+	fs.Int64Var(&c.Attachments.MaxBytes, "attachments-max-bytes", 16<<30, "largest size of the attachment store; when full, attachments get 429")
+	fs.DurationVar(&c.Attachments.TTL, "attachments-ttl", 90*24*time.Hour, "how long attachments are kept (at least the longest project retention)")
 	fs.StringVar(&c.Store.URL, "clickhouse-url", "", "ClickHouse server DSN, clickhouse://user:pass@host:9000/db (default: embedded chDB in --data-dir)")
 	fs.StringVar(&c.Store.Database, "clickhouse-database", "faultline", "ClickHouse database for Faultline's tables")
 	fs.StringVar(&c.Store.CHDBLib, "chdb-lib", "", "path of libchdb.so (default: search the npm cache and system paths)")

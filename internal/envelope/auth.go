@@ -1,11 +1,13 @@
 package envelope
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Auth is the client's credentials, from whichever source carried them.
@@ -151,9 +153,13 @@ func readQuoted(s string, i int) (string, int, bool) {
 	return "", i, false
 }
 
-// checkAuth applies the checks Relay makes (sentry-types Auth::from_pairs):
-// the key must be present, and a present sentry_version must start with a
-// u16 (e.g. "7" or "7.0").
+// ProtocolVersion is the newest protocol version Relay speaks; a request that
+// claims a newer one is refused rather than misread.
+const ProtocolVersion = 7
+
+// checkAuth applies the checks Relay makes (sentry-types Auth::from_pairs and
+// RequestMeta): the key must be present, and a present sentry_version must
+// start with a u16 (e.g. "7" or "7.0") no newer than ProtocolVersion.
 func checkAuth(a *Auth, seenVersion bool) error {
 	if a.PublicKey == "" {
 		return fmt.Errorf("%w: missing sentry_key", ErrBadAuth)
@@ -166,8 +172,12 @@ func checkAuth(a *Auth, seenVersion bool) error {
 	}
 	if seenVersion {
 		major, _, _ := strings.Cut(a.Version, ".")
-		if _, err := strconv.ParseUint(major, 10, 16); err != nil {
+		v, err := strconv.ParseUint(major, 10, 16)
+		if err != nil {
 			return fmt.Errorf("%w: invalid sentry_version %.16q", ErrBadAuth, a.Version)
+		}
+		if v > ProtocolVersion {
+			return fmt.Errorf("%w (%d)", ErrUnsupportedVersion, v)
 		}
 	}
 	return nil
@@ -193,20 +203,26 @@ func hasSentryScheme(v string) bool {
 	return len(v) > 7 && strings.EqualFold(v[:6], "sentry") && (v[6] == ' ' || v[6] == '\t')
 }
 
-// AuthFromRequest finds the client's credentials in, in Relay's order, the
-// X-Sentry-Auth header, an Authorization header with the "Sentry" scheme
-// (other schemes such as Bearer belong to someone else and are ignored), and
-// the query parameters sentry_key, sentry_version, sentry_client,
-// sentry_secret and sentry_timestamp (how browser SDKs authenticate, since
-// they cannot always set headers).
+// AuthFromRequest finds the client's credentials the way Relay's
+// auth_from_parts does, in its order:
+//
+//   - the X-Sentry-Auth header;
+//   - an Authorization header with the "Sentry" scheme (other schemes such
+//     as Bearer belong to someone else and are ignored);
+//   - an Authorization header with the "Basic" scheme whose user name is the
+//     public key (base64 of "key:" or "key:secret");
+//   - query parameters (sentry_key, sentry_version, sentry_client,
+//     sentry_secret, sentry_timestamp), how browser SDKs authenticate since
+//     they cannot always set headers. As in Relay, the query counts as soon
+//     as any parameter starts with "sentry_", so a header plus a stray
+//     sentry_version in the URL is two sources.
 //
 // Credentials in more than one place fail with ErrMultipleAuth, as in Relay:
-// guessing which one is meant would let one override the other. Query
-// parameters count only when they carry a sentry_key, so a header plus a
-// stray sentry_version in the URL is not an error. No credentials at all
-// yield Auth{} and ErrMissingAuth; the caller may then use the envelope
-// header's dsn with AuthFromDSN. Present but unusable credentials yield
-// ErrBadAuth.
+// guessing which one is meant would let one override the other. No
+// credentials at all yield Auth{} and ErrMissingAuth; only then may the
+// caller use the envelope header's dsn (AuthFromDSN). Present but unusable
+// credentials (no sentry_key, a malformed version) yield ErrBadAuth, and a
+// protocol version newer than Relay's yields ErrUnsupportedVersion.
 func AuthFromRequest(h http.Header, q url.Values) (Auth, error) {
 	var (
 		a     Auth
@@ -219,18 +235,28 @@ func AuthFromRequest(h http.Header, q url.Values) (Auth, error) {
 		}
 		found = true
 	}
-	if v := h.Get("Authorization"); hasSentryScheme(v) {
+	authz := h.Get("Authorization")
+	if hasSentryScheme(authz) {
 		if found {
 			return Auth{}, fmt.Errorf("%w: both X-Sentry-Auth and Authorization are set", ErrMultipleAuth)
 		}
 		var err error
-		if a, err = ParseAuthHeader(v); err != nil {
+		if a, err = ParseAuthHeader(authz); err != nil {
 			return Auth{}, err
 		}
 		a.Source = sourceAuthorization
 		found = true
+	} else if key, ok := basicAuthKey(authz); ok {
+		if found {
+			return Auth{}, fmt.Errorf("%w: both X-Sentry-Auth and Authorization are set", ErrMultipleAuth)
+		}
+		a = Auth{PublicKey: key, Source: sourceAuthorization}
+		if err := checkAuth(&a, false); err != nil {
+			return Auth{}, err
+		}
+		found = true
 	}
-	if q.Has("sentry_key") {
+	if hasSentryParam(q) {
 		if found {
 			return Auth{}, fmt.Errorf("%w: credentials in both a header and the query string", ErrMultipleAuth)
 		}
@@ -259,6 +285,36 @@ func AuthFromRequest(h http.Header, q url.Values) (Auth, error) {
 		return Auth{}, ErrMissingAuth
 	}
 	return a, nil
+}
+
+// hasSentryParam reports whether any query parameter is one of Sentry's
+// (its name starts with "sentry_"). Relay tests the raw query string for the
+// substring; testing names is the same for every real client and does not
+// trip over a value that happens to contain it.
+func hasSentryParam(q url.Values) bool {
+	for k := range q {
+		if strings.HasPrefix(k, "sentry_") {
+			return true
+		}
+	}
+	return false
+}
+
+// basicAuthKey reads the public key from "Authorization: Basic
+// base64(key:secret)", which Relay accepts for clients that can only do
+// HTTP basic authentication. Anything that does not decode to "user:..." is
+// not ours and is ignored, as Relay ignores it.
+func basicAuthKey(v string) (string, bool) {
+	v = strings.TrimLeft(v, " \t")
+	if len(v) < 6 || !strings.EqualFold(v[:6], "basic ") || len(v) > 2*maxKeyLen+16 {
+		return "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v[6:]))
+	if err != nil || !utf8.Valid(raw) {
+		return "", false
+	}
+	user, _, ok := strings.Cut(string(raw), ":")
+	return user, ok
 }
 
 // AuthFromDSN extracts credentials from a DSN such as

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -186,14 +187,59 @@ func TestAuthFromRequest(t *testing.T) {
 			wantErr: ErrMultipleAuth,
 		},
 		{
-			name: "header plus keyless query params",
+			// Relay counts the query as soon as it has a sentry_ parameter.
+			name:    "header plus keyless query params",
+			h:       hdr("X-Sentry-Auth", "Sentry sentry_key=abc, sentry_version=7"),
+			q:       query("sentry_version=7&foo=bar"),
+			wantErr: ErrMultipleAuth,
+		},
+		{
+			name: "header plus unrelated query params",
 			h:    hdr("X-Sentry-Auth", "Sentry sentry_key=abc, sentry_version=7"),
-			q:    query("sentry_version=7&foo=bar"),
+			q:    query("foo=sentry_key&bar=1"),
 			want: Auth{PublicKey: "abc", Version: "7", Source: "header"},
 		},
+		{
+			name: "Authorization Basic",
+			h:    hdr("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("abc:"))),
+			want: Auth{PublicKey: "abc", Source: "authorization"},
+		},
+		{
+			name: "Authorization Basic with secret",
+			h:    hdr("Authorization", "basic "+base64.StdEncoding.EncodeToString([]byte("abc:def"))),
+			want: Auth{PublicKey: "abc", Source: "authorization"},
+		},
+		{
+			name:    "Authorization Basic without colon is not ours",
+			h:       hdr("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("abc"))),
+			wantErr: ErrMissingAuth,
+		},
+		{
+			name:    "Authorization Basic not base64",
+			h:       hdr("Authorization", "Basic !!!"),
+			wantErr: ErrMissingAuth,
+		},
+		{
+			name:    "Basic and X-Sentry-Auth",
+			h:       hdr("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("abc:")), "X-Sentry-Auth", "Sentry sentry_key=abc"),
+			wantErr: ErrMultipleAuth,
+		},
+		{
+			name:    "Basic and query",
+			h:       hdr("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("abc:"))),
+			q:       query("sentry_key=abc"),
+			wantErr: ErrMultipleAuth,
+		},
+		{
+			name:    "Basic with empty user",
+			h:       hdr("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(":secret"))),
+			wantErr: ErrBadAuth,
+		},
+		{name: "protocol version 8", h: hdr("X-Sentry-Auth", "Sentry sentry_key=abc, sentry_version=8"), wantErr: ErrUnsupportedVersion},
+		{name: "query protocol version 99", q: query("sentry_key=abc&sentry_version=99"), wantErr: ErrUnsupportedVersion},
 		{name: "nothing", wantErr: ErrMissingAuth},
 		{name: "nil maps", h: nil, q: nil, wantErr: ErrMissingAuth},
-		{name: "keyless query only", q: query("sentry_version=7"), wantErr: ErrMissingAuth},
+		{name: "keyless query only", q: query("sentry_version=7"), wantErr: ErrBadAuth},
 		{name: "empty query key", q: query("sentry_key=&sentry_version=7"), wantErr: ErrBadAuth},
 		{name: "bad query version", q: query("sentry_key=abc&sentry_version=x"), wantErr: ErrBadAuth},
 		{name: "header without key", h: hdr("X-Sentry-Auth", "Sentry sentry_version=7"), wantErr: ErrBadAuth},

@@ -74,4 +74,7 @@ var (
 	// ErrBadAuth means credentials are present but unusable: no sentry_key,
 	// an invalid sentry_version, a malformed DSN. Maps to 401.
 	ErrBadAuth = errors.New("bad authorization information")
+	// ErrUnsupportedVersion means a sentry_version newer than
+	// ProtocolVersion. Relay refuses it with 400, and so do we.
+	ErrUnsupportedVersion = errors.New("unsupported protocol version")
 )

@@ -72,6 +72,9 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("item %d: implicit-length payload contains a newline", i)
 			}
 		}
+		if err := CheckLimits(env); err != nil && !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("CheckLimits error %v is not ErrTooLarge", err)
+		}
 		roundTrip(t, env)
 	})
 }
@@ -89,6 +92,7 @@ func FuzzParseAuth(f *testing.F) {
 		"https://public@host/42",
 		"http://public:secret@host:8000/path/42",
 		"sentry_key=abc&sentry_version=7&sentry_client=sentry.javascript.node%2F8.0.0",
+		"YWJjOmRlZg==",
 	} {
 		f.Add(s)
 	}
@@ -108,18 +112,22 @@ func FuzzParseAuth(f *testing.F) {
 			}
 		}
 		a, err := ParseAuthHeader(s)
-		check(a, err, ErrBadAuth)
+		check(a, err, ErrBadAuth, ErrUnsupportedVersion)
 		if err == nil && a.Source != "header" {
 			t.Fatalf("source %q", a.Source)
 		}
 
 		h := http.Header{"X-Sentry-Auth": {s}, "Authorization": {"Sentry " + s}}
 		a, err = AuthFromRequest(h, nil)
-		check(a, err, ErrBadAuth, ErrMultipleAuth, ErrMissingAuth)
+		check(a, err, ErrBadAuth, ErrMultipleAuth, ErrMissingAuth, ErrUnsupportedVersion)
+
+		h = http.Header{"Authorization": {"Basic " + s}}
+		a, err = AuthFromRequest(h, nil)
+		check(a, err, ErrBadAuth, ErrMissingAuth)
 
 		if q, qerr := url.ParseQuery(s); qerr == nil {
 			a, err = AuthFromRequest(nil, q)
-			check(a, err, ErrBadAuth, ErrMissingAuth)
+			check(a, err, ErrBadAuth, ErrMissingAuth, ErrUnsupportedVersion)
 		}
 
 		a, project, err := AuthFromDSN(s)

@@ -39,8 +39,11 @@ type Item struct {
 	ContentType    string
 	Filename       string
 	AttachmentType string
-	RawHeader      []byte // the item header's JSON as received
-	Payload        []byte // sub-slice of the input
+	// ItemCount is a container item's declared "item_count" (logs and
+	// spans batch many records in one item), or -1 when absent.
+	ItemCount int
+	RawHeader []byte // the item header's JSON as received
+	Payload   []byte // sub-slice of the input
 }
 
 // Parse parses an envelope as Relay does (relay-server envelope/mod.rs and
@@ -219,7 +222,7 @@ func parseItemHeader(data []byte, i int, item *Item) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: item header: %v", ErrMalformed, err)
 	}
-	item.Length = -1
+	item.Length, item.ItemCount = -1, -1
 	hasType := false
 	for {
 		key, esc, ok, err := it.next()
@@ -242,6 +245,11 @@ func parseItemHeader(data []byte, i int, item *Item) (int, error) {
 			hasType = true
 		case keyIs(key, esc, "length"):
 			if item.Length, err = parseLength(raw); err != nil {
+				return 0, err
+			}
+		case keyIs(key, esc, "item_count"):
+			// Same integer rules as "length" (Relay reads both as u32).
+			if item.ItemCount, err = parseLength(raw); err != nil {
 				return 0, err
 			}
 		case keyIs(key, esc, "content_type"):

@@ -19,25 +19,30 @@ type Derived struct {
 	Metadata Metadata
 }
 
-// maxCulprit is Sentry's MAX_CULPRIT_LENGTH.
-const maxCulprit = 200
+// Sentry's limits: MAX_CULPRIT_LENGTH, and the lengths ErrorEvent keeps of
+// an exception's type and value in the issue metadata.
+const (
+	maxCulprit       = 200
+	maxMetadataType  = 128
+	maxMetadataValue = 1024
+	maxTitleValue    = 100
+)
 
-// Derive computes the issue fields the way Sentry's event types do: an
-// error event is titled "Type: first line of value" (value cut at 100
-// characters), a message event by its first line.
+// Derive computes the issue fields the way Sentry's event types do
+// (eventtypes/error.py and base.py): an error event is titled "Type: first
+// line of value" (the line cut at 100 characters), a message event by its
+// first line; the culprit is the one the SDK sent, else the transaction,
+// else the crashing in-app frame.
 func Derive(e *Event) Derived {
 	var d Derived
 	if ex := e.MainException(); ex != nil {
 		d.Type = TypeError
-		md := Metadata{Value: Truncate(string(ex.Value), 1024)}
+		md := Metadata{Value: Truncate(string(ex.Value), maxMetadataValue)}
 		if ex.Mechanism == nil || !ex.Mechanism.Synthetic {
-			md.Type = Truncate(orDefault(ex.Type, "Error"), 128)
+			md.Type = Truncate(orDefault(ex.Type, "Error"), maxMetadataType)
 		}
-		if f := e.crashFrame(); f != nil {
-			md.Filename = f.Filename
-			if md.Filename == "" {
-				md.Filename = f.AbsPath
-			}
+		if f := e.CrashFrame(); f != nil {
+			md.Filename = orDefault(f.Filename, f.AbsPath)
 			md.Function = f.Function
 		}
 		d.Metadata = md
@@ -47,18 +52,19 @@ func Derive(e *Event) Derived {
 		case md.Value == "":
 			d.Title = md.Type
 		default:
-			first, _, _ := strings.Cut(md.Value, "\n")
-			d.Title = md.Type + ": " + Truncate(first, 100)
+			d.Title = md.Type + ": " + Truncate(firstLine(md.Value), maxTitleValue)
 		}
 	} else {
 		d.Type = TypeDefault
-		msg := strings.TrimSpace(e.LogEntry.Text())
-		if msg == "" {
-			msg = strings.TrimSpace(e.Message.Text())
+		msg := ""
+		if e.LogEntry != nil {
+			msg = strings.TrimSpace(orDefault(e.LogEntry.Formatted, e.LogEntry.Message))
+		}
+		if msg == "" && e.Message != nil {
+			msg = strings.TrimSpace(orDefault(e.Message.Formatted, e.Message.Message))
 		}
 		if msg != "" {
-			first, _, _ := strings.Cut(msg, "\n")
-			d.Title = Truncate(first, 100)
+			d.Title = Truncate(firstLine(msg), maxTitleValue)
 		} else {
 			d.Title = "<unlabeled event>"
 		}
@@ -68,21 +74,41 @@ func Derive(e *Event) Derived {
 	return d
 }
 
-// MainException returns the exception the event is about: the last of the
-// chain, as Sentry reads it.
+// firstLine is Python's str.splitlines()[0] for the separators SDKs use.
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n\v\f\x1c\x1d\x1e\u0085\u2028\u2029"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// MainException returns the exception the event is about, as Sentry's
+// error event type finds it: the one named by main_exception_id, else the
+// last of the chain.
 func (e *Event) MainException() *Exception {
 	if e.Exception == nil || len(e.Exception.Values) == 0 {
 		return nil
 	}
+	if id := e.MainExceptionID; id != nil {
+		for i := range e.Exception.Values {
+			if m := e.Exception.Values[i].Mechanism; m != nil && m.ExceptionID != nil && *m.ExceptionID == *id {
+				return &e.Exception.Values[i]
+			}
+		}
+	}
 	return &e.Exception.Values[len(e.Exception.Values)-1]
 }
 
-// crashFrame is Sentry's get_crash_frame_from_event_data: the last in-app
-// frame with a function, else the last frame with one.
-func (e *Event) crashFrame() *Frame {
+// CrashFrame is Sentry's get_crash_frame_from_event_data: of the last
+// exception's frames (else the event's stack trace, else its only
+// thread's), the last in-app frame with a function, else the last frame
+// with one.
+func (e *Event) CrashFrame() *Frame {
 	var frames []Frame
-	if ex := e.MainException(); ex != nil && ex.Stacktrace != nil {
-		frames = ex.Stacktrace.Frames
+	if e.Exception != nil && len(e.Exception.Values) > 0 {
+		if st := e.Exception.Values[len(e.Exception.Values)-1].Stacktrace; st != nil {
+			frames = st.Frames
+		}
 	}
 	if len(frames) == 0 && e.Stacktrace != nil {
 		frames = e.Stacktrace.Frames
@@ -106,14 +132,18 @@ func (e *Event) crashFrame() *Frame {
 	return fallback
 }
 
-// culprit is Sentry's get_culprit: the transaction, else the crashing
-// frame of the last stack trace, else the request URL.
+// culprit is Sentry's get_culprit: the culprit the SDK sent, else the
+// transaction, else generate_culprit: the crashing frame of the last stack
+// trace, else the request URL. Synthetic exceptions get none.
 func (e *Event) culprit() string {
-	if e.Transaction != "" {
-		return Truncate(e.Transaction, maxCulprit)
+	if c := orDefault(e.Culprit, e.Transaction); c != "" {
+		return Truncate(c, maxCulprit)
 	}
 	var st *Stacktrace
-	if e.Exception != nil {
+	if e.Exception != nil && len(e.Exception.Values) > 0 {
+		if m := e.Exception.Values[len(e.Exception.Values)-1].Mechanism; m != nil && m.Synthetic {
+			return ""
+		}
 		for i := range e.Exception.Values {
 			if s := e.Exception.Values[i].Stacktrace; s != nil && len(s.Frames) > 0 {
 				st = s
@@ -147,8 +177,9 @@ func stacktraceCulprit(st *Stacktrace, platform string) string {
 	return fallback
 }
 
-// frameCulprit formats a frame per platform: "function(module)" for
-// JavaScript, the function for native code, "module in function" otherwise.
+// frameCulprit is Sentry's get_frame_culprit: "function(module)" for
+// JavaScript, the function for native code, "module in function"
+// otherwise.
 func frameCulprit(f *Frame, platform string) string {
 	if f.Platform != "" {
 		platform = f.Platform
@@ -157,10 +188,7 @@ func frameCulprit(f *Frame, platform string) string {
 	case "objc", "cocoa", "native":
 		return orDefault(f.Function, "?")
 	}
-	loc := f.Module
-	if loc == "" {
-		loc = f.Filename
-	}
+	loc := orDefault(f.Module, f.Filename)
 	if loc == "" {
 		return ""
 	}

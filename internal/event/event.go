@@ -47,6 +47,16 @@ type Event struct {
 	Modules     map[string]Raw   `json:"modules,omitempty"`
 	DebugMeta   Raw              `json:"debug_meta,omitempty"`
 	Errors      []ProcessingNote `json:"errors,omitempty"`
+	// Security reports' interfaces (Relay's csp, hpkp, expectct and
+	// expectstaple), as ingest built them from the browser's report.
+	CSP          Raw `json:"csp,omitempty"`
+	HPKP         Raw `json:"hpkp,omitempty"`
+	ExpectCT     Raw `json:"expectct,omitempty"`
+	ExpectStaple Raw `json:"expectstaple,omitempty"`
+	// MainExceptionID is Sentry's main_exception_id: the exception (by
+	// mechanism.exception_id) the event is about when it is not the last
+	// of the list, as grouping decides for exception groups.
+	MainExceptionID *int `json:"main_exception_id,omitempty"`
 	// Grouping is Faultline's record of how the event was grouped.
 	Grouping *GroupingInfo `json:"_grouping,omitempty"`
 	// Metadata is the derived type/value/filename/function (Sentry's
@@ -249,10 +259,16 @@ type ProcessingNote struct {
 	Value Raw    `json:"value,omitempty"`
 }
 
-// GroupingInfo records which strategy produced the event's hash.
+// GroupingInfo records how the event was grouped, so that people can see
+// why it landed in its issue.
 type GroupingInfo struct {
-	Config  string   `json:"config"`
-	Variant string   `json:"variant"` // custom-fingerprint, app/system stack trace, exception, message, fallback
+	Config string `json:"config"`
+	// Strategy is what produced the hash: custom, stacktrace, exception,
+	// message or fallback.
+	Strategy string `json:"strategy"`
+	// Variant is Sentry's variant whose hash was used: app, system,
+	// default, custom-fingerprint or fallback.
+	Variant string   `json:"variant"`
 	Hash    string   `json:"hash"`
 	Values  []string `json:"values,omitempty"` // what was hashed, for display
 }

@@ -2,23 +2,34 @@
 // request goes through Relay's stages: receive (bounded read and
 // decompression) → parse → authenticate → check (origin, limits) →
 // enqueue. Ingest answers 200 only after JetStream has acknowledged the
-// payload; the workers do the rest.
+// payload (and the object store every attachment); the workers do the rest.
+//
+// Endpoints, one file each: store.go (/store/, the legacy event endpoint),
+// envelope.go (/envelope/), security.go (/security/ and /csp-report/),
+// minidump.go (/minidump/); cors.go answers browsers.
 package ingest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/envelope"
+	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/queue"
 )
 
@@ -55,33 +66,63 @@ type Publisher interface {
 	Publish(ctx context.Context, m *queue.Message) error
 }
 
+// Attachments stores attachment bytes durably before ingest answers.
+type Attachments interface {
+	Put(ctx context.Context, key string, data []byte) (attachment.Info, error)
+}
+
+// Deps are ingest's collaborators.
+type Deps struct {
+	Keys        Keys
+	Queue       Publisher
+	Attachments Attachments
+	// Limits enforces rate limits; nil admits everything.
+	Limits RateLimits
+	Log    *slog.Logger
+}
+
 // Handler serves the ingest endpoints.
 type Handler struct {
 	cfg      Config
-	keys     Keys
-	queue    Publisher
+	deps     Deps
 	log      *slog.Logger
 	inFlight chan struct{}
 	now      func() time.Time
+	outcomes outcomeSums
 }
 
 // New returns an ingest handler.
-func New(cfg Config, keys Keys, pub Publisher, log *slog.Logger) (*Handler, error) {
+func New(cfg Config, deps Deps) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if log == nil {
-		log = slog.Default()
+	if deps.Keys == nil || deps.Queue == nil || deps.Attachments == nil {
+		return nil, errors.New("ingest: missing dependency")
 	}
-	return &Handler{cfg: cfg, keys: keys, queue: pub, log: log,
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	return &Handler{cfg: cfg, deps: deps, log: deps.Log,
 		inFlight: make(chan struct{}, cfg.MaxInFlight), now: time.Now}, nil
 }
 
-// Register adds the ingest routes to mux.
+// Register adds the ingest routes to mux. Each path is served with and
+// without its trailing slash, as Relay does: a redirect would lose a POST.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("POST /api/{project_id}/store/", h.wrap(h.store))
-	mux.Handle("POST /api/{project_id}/envelope/", h.wrap(h.envelope))
-	mux.Handle("OPTIONS /api/{project_id}/{endpoint}/", http.HandlerFunc(h.preflight))
+	route := func(method, endpoint string, fn endpoint) {
+		for _, p := range []string{"/api/{project_id}/" + endpoint + "/{$}", "/api/{project_id}/" + endpoint} {
+			mux.Handle(method+" "+p, h.wrap(fn))
+		}
+	}
+	route("POST", "store", h.store)
+	route("GET", "store", h.storeGet)
+	route("POST", "envelope", h.envelope)
+	route("POST", "security", h.security)
+	route("POST", "csp-report", h.security)
+	route("POST", "minidump", h.minidump)
+	for _, p := range []string{"/api/{project_id}/{endpoint}/{$}", "/api/{project_id}/{endpoint}"} {
+		mux.Handle("OPTIONS "+p, http.HandlerFunc(h.preflight))
+	}
 }
 
 // Error is an ingest refusal: the status, the text for X-Sentry-Error and
@@ -98,8 +139,19 @@ func fail(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
 }
 
-// endpoint handles one request once it is admitted; it returns the event id.
-type endpoint func(ctx context.Context, r *http.Request, req *request) (string, error)
+// reply is an endpoint's answer: Sentry's {"id": ...} (or {} without an
+// event), or another body for the endpoints whose clients expect one.
+type reply struct {
+	id          string
+	contentType string // set for a non-JSON body
+	body        []byte
+	// rateLimits is X-Sentry-Rate-Limits for items dropped from an
+	// accepted envelope.
+	rateLimits string
+}
+
+// endpoint handles one request once it is admitted.
+type endpoint func(ctx context.Context, r *http.Request, req *request) (reply, error)
 
 // request is what the stages learn about an ingest request.
 type request struct {
@@ -127,23 +179,48 @@ func (h *Handler) wrap(fn endpoint) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 		defer cancel()
 		req := &request{received: h.now().UTC()}
-		id, err := fn(ctx, r, req)
+		pid, err := strconv.ParseUint(r.PathValue("project_id"), 10, 64)
+		if err != nil {
+			writeError(w, fail(http.StatusBadRequest, "invalid project id in the URL"))
+			return
+		}
+		req.projectID = pid
+		rep, err := fn(ctx, r, req)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
 				h.log.Error("ingest failed", "err", err, "project_id", req.projectID)
 				e = fail(http.StatusInternalServerError, "internal error")
 			}
+			if req.key != nil && (e.Status == http.StatusBadRequest || e.Status == http.StatusRequestEntityTooLarge) {
+				// Authenticated but unusable: counted, as Relay does.
+				h.record(req, outcome.Invalid, invalidReason(e.Status), limits.CategoryError, 1)
+			}
 			writeError(w, e)
 			return
 		}
+		if rep.rateLimits != "" {
+			w.Header().Set("X-Sentry-Rate-Limits", rep.rateLimits)
+		}
+		if rep.contentType != "" {
+			w.Header().Set("Content-Type", rep.contentType)
+			w.Write(rep.body) //nolint:errcheck
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		if id == "" {
+		if rep.id == "" {
 			io.WriteString(w, "{}") //nolint:errcheck
 			return
 		}
-		fmt.Fprintf(w, `{"id":"%s"}`, id)
+		fmt.Fprintf(w, `{"id":"%s"}`, rep.id)
 	})
+}
+
+func invalidReason(status int) string {
+	if status == http.StatusRequestEntityTooLarge {
+		return outcome.ReasonTooLarge
+	}
+	return "invalid_payload"
 }
 
 func writeError(w http.ResponseWriter, e *Error) {
@@ -153,16 +230,13 @@ func writeError(w http.ResponseWriter, e *Error) {
 	w.Header().Set("X-Sentry-Error", e.Detail)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
-	fmt.Fprintf(w, `{"detail":%s}`, strconv.Quote(e.Detail))
+	b, _ := json.Marshal(map[string]string{"detail": e.Detail})
+	w.Write(b) //nolint:errcheck
 }
 
-// receive reads and decompresses the body within limit.
+// receive reads the body (at most rawLimit bytes as sent) and undoes its
+// Content-Encoding (at most limit bytes decoded).
 func (h *Handler) receive(r *http.Request, req *request, rawLimit, limit int) error {
-	pid, err := strconv.ParseUint(r.PathValue("project_id"), 10, 64)
-	if err != nil {
-		return fail(http.StatusBadRequest, "invalid project id in the URL")
-	}
-	req.projectID = pid
 	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, int64(rawLimit)))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -170,6 +244,9 @@ func (h *Handler) receive(r *http.Request, req *request, rawLimit, limit int) er
 			return fail(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", rawLimit)
 		}
 		return fail(http.StatusBadRequest, "could not read the request body: %v", err)
+	}
+	if len(raw) == 0 {
+		return fail(http.StatusBadRequest, "empty request body")
 	}
 	req.raw = raw
 	req.encoding = strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
@@ -188,7 +265,8 @@ func (h *Handler) receive(r *http.Request, req *request, rawLimit, limit int) er
 }
 
 // authenticate finds the key from the request (or from dsn, the envelope
-// header's) and checks that it may send to the project in the URL.
+// header's, when the request carries none) and checks that it may send to
+// the project in the URL, from the request's origin.
 func (h *Handler) authenticate(r *http.Request, req *request, dsn string) error {
 	auth, err := envelope.AuthFromRequest(r.Header, r.URL.Query())
 	if errors.Is(err, envelope.ErrMissingAuth) && dsn != "" {
@@ -200,45 +278,53 @@ func (h *Handler) authenticate(r *http.Request, req *request, dsn string) error 
 	}
 	switch {
 	case errors.Is(err, envelope.ErrMultipleAuth):
-		return fail(http.StatusUnauthorized, "MultipleAuth: multiple authorization payloads requested")
+		return fail(http.StatusUnauthorized, "MultipleAuth: multiple authorization payloads detected")
 	case errors.Is(err, envelope.ErrMissingAuth):
 		return fail(http.StatusUnauthorized, "missing authorization information")
+	case errors.Is(err, envelope.ErrUnsupportedVersion):
+		return fail(http.StatusBadRequest, "%v", err)
 	case err != nil:
 		return fail(http.StatusUnauthorized, "bad authorization information: %v", err)
 	}
 	if auth.PublicKey == "" {
 		return fail(http.StatusUnauthorized, "missing authorization information")
 	}
-	key, project, ok := h.keys.KeyByPublic(auth.PublicKey)
+	key, project, ok := h.deps.Keys.KeyByPublic(auth.PublicKey)
 	if !ok {
 		return fail(http.StatusForbidden, "invalid api key")
 	}
 	if key.ProjectID != req.projectID {
 		return fail(http.StatusForbidden, "the api key does not belong to the project in the URL")
 	}
+	// Relay does not check a legacy sentry_secret; a wrong one is refused
+	// here all the same, since a client that sends one means it.
 	if auth.SecretKey != "" && auth.SecretKey != key.Secret {
 		return fail(http.StatusForbidden, "invalid secret key")
 	}
 	if !key.Active {
-		return fail(http.StatusForbidden, "the api key is disabled")
+		return fail(http.StatusForbidden, "event submission rejected with_reason: DisabledKey")
 	}
 	if project.Status != meta.ProjectActive {
-		return fail(http.StatusForbidden, "the project is disabled")
+		return fail(http.StatusForbidden, "event submission rejected with_reason: ProjectId")
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(project.AllowedOrigins, origin) {
-		return fail(http.StatusForbidden, "invalid origin %q", origin)
+	if origin, ok := requestOrigin(r); ok && !originAllowed(project.AllowedOrigins, origin) {
+		return fail(http.StatusForbidden, "event submission rejected with_reason: Cors")
 	}
 	req.auth, req.key, req.project = auth, key, project
 	return nil
 }
 
+// message starts the queue message for a request.
+func (h *Handler) message(r *http.Request, req *request, kind, eventID string) *queue.Message {
+	return &queue.Message{
+		ProjectID: req.projectID, EventID: eventID, Kind: kind, Received: req.received,
+		ClientIP: h.clientIP(r), Client: req.auth.Client, KeyID: req.key.ID,
+	}
+}
+
 // publish enqueues the payload, keeping it compressed as it came where it
 // fits in one message.
-func (h *Handler) publish(ctx context.Context, r *http.Request, req *request, kind, eventID string) error {
-	m := &queue.Message{
-		ProjectID: req.projectID, EventID: eventID, Kind: kind, Received: req.received,
-		ClientIP: h.clientIP(r), Client: req.auth.Client,
-	}
+func (h *Handler) publish(ctx context.Context, m *queue.Message, req *request) error {
 	switch {
 	case req.encoding != "" && len(req.raw) <= queue.MaxPayload:
 		m.Body, m.Encoding = req.raw, req.encoding
@@ -251,7 +337,7 @@ func (h *Handler) publish(ctx context.Context, r *http.Request, req *request, ki
 }
 
 func (h *Handler) enqueue(ctx context.Context, m *queue.Message) error {
-	err := h.queue.Publish(ctx, m)
+	err := h.deps.Queue.Publish(ctx, m)
 	switch {
 	case err == nil:
 		return nil
@@ -264,6 +350,56 @@ func (h *Handler) enqueue(ctx context.Context, m *queue.Message) error {
 		return &Error{Status: http.StatusServiceUnavailable, Detail: "could not queue the event; retry later",
 			Headers: map[string]string{"Retry-After": "5"}}
 	}
+}
+
+// upload is a file to keep as an attachment of an event.
+type upload struct {
+	name, contentType, attachmentType string
+	data                              []byte
+}
+
+// maxAttachmentName bounds a file name kept from the client.
+const maxAttachmentName = 256
+
+// storeAttachments puts files into the attachment store, before the event
+// that references them is queued, and returns the references. Ids are
+// derived from the event and the files' positions, so a retried upload
+// replaces its objects.
+func (h *Handler) storeAttachments(ctx context.Context, req *request, eventID string, files []upload) ([]queue.AttachmentRef, error) {
+	refs := make([]queue.AttachmentRef, 0, len(files))
+	for i, f := range files {
+		name := f.name
+		if name == "" {
+			name = "Unnamed Attachment"
+		}
+		if len(name) > maxAttachmentName {
+			name = name[:maxAttachmentName]
+		}
+		ct := f.contentType
+		if ct == "" || len(ct) > 128 {
+			ct = "application/octet-stream"
+		}
+		typ := f.attachmentType
+		if typ == "" || len(typ) > 64 {
+			typ = "event.attachment"
+		}
+		id := attachment.ID(req.projectID, eventID, i, name)
+		key := attachment.Key(req.projectID, eventID, id)
+		info, err := h.deps.Attachments.Put(ctx, key, f.data)
+		if err != nil {
+			if errors.Is(err, attachment.ErrFull) {
+				h.log.Warn("attachment store full; refusing attachment", "project_id", req.projectID)
+				return nil, &Error{Status: http.StatusTooManyRequests, Detail: "attachment storage is full; retry later",
+					Headers: map[string]string{"Retry-After": "60", "X-Sentry-Rate-Limits": "60:attachment:organization:storage_full"}}
+			}
+			h.log.Error("storing attachment failed", "project_id", req.projectID, "err", err)
+			return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "could not store the attachment; retry later",
+				Headers: map[string]string{"Retry-After": "5"}}
+		}
+		refs = append(refs, queue.AttachmentRef{ID: id, Key: key, Name: name, ContentType: ct, Type: typ,
+			Size: info.Size, SHA1: info.SHA1})
+	}
+	return refs, nil
 }
 
 func (h *Handler) clientIP(r *http.Request) string {
@@ -282,5 +418,47 @@ func (h *Handler) clientIP(r *http.Request) string {
 	return host
 }
 
-// newEventID returns a random event id for payloads without one.
-func newEventID() string { return strings.ReplaceAll(uuidV4(), "-", "") }
+// newEventID returns a random event id (a UUID v4, 32 hex digits).
+func newEventID() string {
+	var b [16]byte
+	rand.Read(b[:]) //nolint:errcheck // crypto/rand does not fail on Linux
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return hex.EncodeToString(b[:])
+}
+
+// hyphenated writes an event id as a UUID, as minidump clients expect it.
+func hyphenated(id string) string {
+	if len(id) != 32 {
+		return id
+	}
+	return id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
+}
+
+// payloadError maps a parse error of the payload to Sentry's answer.
+func payloadError(err error) error {
+	switch {
+	case errors.Is(err, envelope.ErrTooLarge):
+		return fail(http.StatusRequestEntityTooLarge, "%v", err)
+	default:
+		return fail(http.StatusBadRequest, "%v", err)
+	}
+}
+
+// requestOrigin is the origin a browser request comes from: the Origin
+// header, else the Referer's, as Relay reads it. Values that are not
+// http(s) URLs (such as "null" from a file:// page) do not count.
+func requestOrigin(r *http.Request) (string, bool) {
+	for _, h := range []string{"Origin", "Referer"} {
+		v := r.Header.Get(h)
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			continue
+		}
+		return u.Scheme + "://" + u.Host, true
+	}
+	return "", false
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/queue"
 )
 
@@ -68,12 +69,12 @@ func TestSyncAcrossNodes(t *testing.T) {
 	}
 	defer q.Close()
 	a, b := New(), New()
-	sa, err := StartSync(ctx, q.JetStream(), a, SyncConfig{Interval: 20 * time.Millisecond}, slog.Default())
+	sa, err := StartSync(ctx, q.JetStream(), a, nil, SyncConfig{Interval: 20 * time.Millisecond}, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sa.Close()
-	sb, err := StartSync(ctx, q.JetStream(), b, SyncConfig{Interval: 20 * time.Millisecond}, slog.Default())
+	sb, err := StartSync(ctx, q.JetStream(), b, nil, SyncConfig{Interval: 20 * time.Millisecond}, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,5 +103,53 @@ func TestSyncAcrossNodes(t *testing.T) {
 	}
 	if a.Admit(quota, CategoryError, 1) == nil || b.Admit(quota, CategoryError, 1) == nil {
 		t.Fatal("a node admitted past the shared limit")
+	}
+}
+
+func TestSpikeProtection(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	l := New()
+	l.now = func() time.Time { return now }
+	s := NewSpikes(l, time.Second)
+	p := &meta.Project{ID: 7, SpikeProtection: &meta.SpikeProtection{Enabled: true, Multiplier: 3, Floor: 20}}
+	// Six quiet windows of 10 events: the baseline settles at 10.
+	for w := 0; w < 6; w++ {
+		for i := 0; i < 10; i++ {
+			if r := s.Admit(p, 1); r != nil {
+				t.Fatalf("window %d, event %d refused: %+v", w, i, r)
+			}
+		}
+		now = now.Add(time.Second)
+	}
+	// A spike: 30 (3 x 10) are admitted, the 31st is not.
+	for i := 0; i < 30; i++ {
+		if r := s.Admit(p, 1); r != nil {
+			t.Fatalf("spike event %d refused early: %+v", i, r)
+		}
+	}
+	r := s.Admit(p, 1)
+	if r == nil || r.Reason != ReasonSpike || r.Scope != ScopeProject {
+		t.Fatalf("31st event: %+v", r)
+	}
+	if _, on := s.Active(7); !on {
+		t.Error("project not reported as capped")
+	}
+	if ch := s.Changes(); !ch[7].Equal(now) {
+		t.Errorf("changes %v", ch)
+	}
+	// The next window is calm again.
+	now = now.Add(time.Second)
+	if r := s.Admit(p, 1); r != nil {
+		t.Fatalf("after the spike: %+v", r)
+	}
+	if _, on := s.Active(7); on {
+		t.Error("cap not lifted")
+	}
+	// Without protection nothing is refused, but the project is counted.
+	q := &meta.Project{ID: 8}
+	for i := 0; i < 1000; i++ {
+		if r := s.Admit(q, 1); r != nil {
+			t.Fatal("refused without spike protection")
+		}
 	}
 }

@@ -60,6 +60,45 @@ type Project struct {
 	// AllowedOrigins lists the browser origins allowed to send events; "*"
 	// allows any.
 	AllowedOrigins []string `json:"allowedOrigins"`
+	// Data scrubbing, Sentry's project fields of the same names. The
+	// booleans are pointers so that a project stored before they existed
+	// gets Sentry's defaults (see ScrubData and ScrubDefaults).
+	DataScrubber         *bool    `json:"dataScrubber,omitempty"`
+	DataScrubberDefaults *bool    `json:"dataScrubberDefaults,omitempty"`
+	SensitiveFields      []string `json:"sensitiveFields,omitempty"`
+	SafeFields           []string `json:"safeFields,omitempty"`
+	ScrubIPAddresses     bool     `json:"scrubIPAddresses,omitempty"`
+	// RateLimits are per data category ("error", "transaction",
+	// "attachment" in bytes, "session"...), enforced across ingest nodes.
+	RateLimits map[string]CategoryLimit `json:"rateLimits,omitempty"`
+	// SpikeProtection caps the project when its rate jumps far above its
+	// recent baseline.
+	SpikeProtection *SpikeProtection `json:"spikeProtection,omitempty"`
+}
+
+// CategoryLimit is a project's limit for one data category; zero means no
+// limit for that window.
+type CategoryLimit struct {
+	PerMinute int64 `json:"perMinute,omitempty"`
+	PerHour   int64 `json:"perHour,omitempty"`
+}
+
+// SpikeProtection settings: when a project's events in the current minute
+// exceed Multiplier times its baseline (the average minute of the last
+// hour), and at least Floor, further events of that minute are refused.
+type SpikeProtection struct {
+	Enabled    bool    `json:"enabled"`
+	Multiplier float64 `json:"multiplier,omitempty"`
+	Floor      int64   `json:"floor,omitempty"`
+}
+
+// ScrubData reports whether data scrubbing is on (Sentry's default: on).
+func (p *Project) ScrubData() bool { return p.DataScrubber == nil || *p.DataScrubber }
+
+// ScrubDefaults reports whether the default scrubbing rules apply
+// (Sentry's default: yes).
+func (p *Project) ScrubDefaults() bool {
+	return p.DataScrubberDefaults == nil || *p.DataScrubberDefaults
 }
 
 // DefaultRetentionDays is a new project's retention.

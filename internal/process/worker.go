@@ -7,6 +7,7 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/faultline/faultline/internal/event"
 	"github.com/faultline/faultline/internal/grouping"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -65,6 +67,16 @@ type Store interface {
 	InsertEvents(ctx context.Context, events []store.Event) error
 	ExistingEvents(ctx context.Context, keys []store.EventKey) (map[store.EventKey]bool, error)
 	UpsertGroups(ctx context.Context, groups []store.Group) error
+	InsertDeploys(ctx context.Context, deploys []store.Deploy) error
+	EventGroups(ctx context.Context, projectID uint64, eventIDs []string) (map[string]uint64, error)
+	InsertAttachments(ctx context.Context, atts []store.Attachment) error
+	InsertUserReports(ctx context.Context, reports []store.UserReport) error
+	RecordOutcomes(ctx context.Context, outcomes []store.Outcome) error
+	GroupStates(ctx context.Context, projectIDs, ids []uint64) (map[uint64]store.GroupState, error)
+	SetStatus(ctx context.Context, changes []store.StatusChange) error
+	ActivitySince(ctx context.Context, projectID, groupID uint64, since time.Time, userLimit int) (store.GroupActivity, error)
+	ReleasesFirstSeen(ctx context.Context, projectID uint64, versions []string) (map[string]time.Time, error)
+	InsertReleases(ctx context.Context, rels []store.Release) error
 }
 
 // Groups resolves fingerprints to issue ids.
@@ -94,6 +106,9 @@ type Worker struct {
 
 	mu        sync.Mutex // guards lastError
 	lastError error
+
+	releaseCache releaseCache
+	scrubbers    scrubberCache
 }
 
 // New returns a worker.
@@ -151,18 +166,22 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// item is one decoded event, ready to store.
+// item is one decoded event, ready to store, or a deploy.
 type item struct {
-	msg   jetstream.Msg
-	row   store.Event
-	group store.Group
-	hash  string
+	msg      jetstream.Msg
+	row      store.Event
+	group    store.Group
+	hash     string
+	orgID    uint64
+	keyID    string
+	category outcome.Category // what the event counts as in outcomes
+	deploy   *store.Deploy    // set for a deploy; row then holds only its key
 }
 
 // handle processes one batch of messages: decode in parallel, resolve
 // issues, store, then ack.
 func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
-	results := make([][]item, len(msgs))
+	results := make([]decoded, len(msgs))
 	bad := make([]error, len(msgs))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -181,8 +200,7 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 	close(next)
 	wg.Wait()
 
-	var items []item
-	var redelivered []store.EventKey
+	var b batch
 	var done []jetstream.Msg // acked after the store succeeds
 	for i, m := range msgs {
 		if errors.Is(bad[i], errProjectDeleted) {
@@ -198,15 +216,19 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		done = append(done, m)
+		r := &results[i]
 		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-			for _, it := range results[i] {
-				redelivered = append(redelivered, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
+			for _, it := range r.events {
+				b.maybeStored = append(b.maybeStored, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
 			}
 		}
-		items = append(items, results[i]...)
+		b.items = append(b.items, r.events...)
+		b.attachments = append(b.attachments, r.attachments...)
+		b.reports = append(b.reports, r.reports...)
+		b.outcomes = append(b.outcomes, r.outcomes...)
 	}
 	for attempt := 0; ; attempt++ {
-		err := w.store(ctx, items, redelivered)
+		err := w.store(ctx, &b)
 		if err == nil {
 			w.setError(nil)
 			break
@@ -219,15 +241,15 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 			return
 		}
 		wait := min(time.Duration(1<<min(attempt, 4))*500*time.Millisecond, 10*time.Second)
-		w.log.Warn("store failed; retrying", "err", err, "events", len(items), "retry_in", wait)
+		w.log.Warn("store failed; retrying", "err", err, "events", len(b.items), "retry_in", wait)
 		for _, m := range done {
 			m.InProgress() //nolint:errcheck // keep the messages ours while we wait
 		}
 		sleep(ctx, wait)
 		// Part of the batch may have been stored before the failure.
-		redelivered = redelivered[:0]
-		for _, it := range items {
-			redelivered = append(redelivered, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
+		b.maybeStored = b.maybeStored[:0]
+		for _, it := range b.items {
+			b.maybeStored = append(b.maybeStored, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
 		}
 	}
 	for _, m := range done {
@@ -235,32 +257,67 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 	}
 }
 
-// store resolves issues and writes the events not stored yet.
-func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.EventKey) error {
+// batch is what one fetch of messages writes.
+type batch struct {
+	items       []item
+	maybeStored []store.EventKey // events that a previous attempt may have stored
+	attachments []store.Attachment
+	reports     []store.UserReport
+	// outcomes of the other items, recorded once everything else is
+	// stored.
+	outcomes []store.Outcome
+	// counted are the events whose outcome is recorded, so that a retry of
+	// the batch does not count them again.
+	counted map[store.EventKey]bool
+}
+
+// store resolves issues and writes the events not stored yet, then what
+// came with them: attachments linked to their event's issue, user reports
+// and the other items' outcomes.
+//
+// An event is counted in the outcomes table before it is written, once per
+// batch: a store that fails after writing (or a crash before the ack)
+// leaves the event stored and counted, and the retry or redelivery finds it
+// stored and skips both. Only a crash between the two writes counts an
+// event twice. The other items' outcomes are at least once: a redelivered
+// message counts them again.
+func (w *Worker) store(ctx context.Context, b *batch) error {
 	skip := map[store.EventKey]bool{}
-	if len(maybeStored) > 0 {
+	if len(b.maybeStored) > 0 {
 		var err error
-		if skip, err = w.deps.Store.ExistingEvents(ctx, maybeStored); err != nil {
+		if skip, err = w.deps.Store.ExistingEvents(ctx, b.maybeStored); err != nil {
 			return fmt.Errorf("check redelivered events: %w", err)
 		}
 	}
-	rows := make([]store.Event, 0, len(items))
+	rows := make([]store.Event, 0, len(b.items))
 	groups := map[uint64]store.Group{}
-	for i := range items {
-		it := &items[i]
+	created := map[uint64]bool{}
+	groupOf := map[store.EventKey]uint64{}
+	var outcomes []store.Outcome
+	var deploys []store.Deploy
+	for i := range b.items {
+		it := &b.items[i]
+		if it.deploy != nil {
+			deploys = append(deploys, *it.deploy)
+			continue
+		}
 		key := store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}
 		if skip[key] {
 			continue
 		}
 		skip[key] = true // also drops a duplicate inside the batch
 		if it.row.GroupID == 0 {
-			ref, _, err := w.deps.Groups.Resolve(ctx, it.row.ProjectID, grouping.Config, it.hash)
+			ref, isNew, err := w.deps.Groups.Resolve(ctx, it.row.ProjectID, grouping.Config, it.hash)
 			if err != nil {
 				return fmt.Errorf("resolve issue: %w", err)
+			}
+			if isNew {
+				created[ref.ID] = true
 			}
 			it.row.GroupID = ref.ID
 			it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
 		}
+		groupOf[key] = it.row.GroupID
 		rows = append(rows, it.row)
 		g, ok := groups[it.row.GroupID]
 		if !ok || it.group.Version >= g.Version {
@@ -276,82 +333,194 @@ func (w *Worker) store(ctx context.Context, items []item, maybeStored []store.Ev
 			g.LastSeen = it.group.LastSeen
 		}
 		groups[it.row.GroupID] = g
+		if !b.counted[key] {
+			outcomes = append(outcomes, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
+				Timestamp: it.row.Received, Kind: outcome.Accepted, Category: it.category, Quantity: 1})
+		}
 	}
-	if len(rows) == 0 {
-		return nil
+	// Inserting a deploy again is harmless, so deploys need no check.
+	if err := w.deps.Store.InsertDeploys(ctx, deploys); err != nil {
+		return fmt.Errorf("store deploys: %w", err)
 	}
-	// Metadata first: an issue listed from its events always has a title.
-	gl := make([]store.Group, 0, len(groups))
-	for _, g := range groups {
-		gl = append(gl, g)
+	if err := w.deps.Store.RecordOutcomes(ctx, outcomes); err != nil {
+		return fmt.Errorf("record event outcomes: %w", err)
 	}
-	if err := w.deps.Store.UpsertGroups(ctx, gl); err != nil {
-		return fmt.Errorf("store groups: %w", err)
+	if b.counted == nil {
+		b.counted = map[store.EventKey]bool{}
 	}
-	if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
-		return fmt.Errorf("store events: %w", err)
+	for _, r := range rows {
+		b.counted[store.EventKey{ProjectID: r.ProjectID, EventID: r.EventID}] = true
+	}
+	if len(rows) > 0 {
+		// Metadata first: an issue listed from its events always has a title.
+		gl := make([]store.Group, 0, len(groups))
+		for _, g := range groups {
+			gl = append(gl, g)
+		}
+		if err := w.deps.Store.UpsertGroups(ctx, gl); err != nil {
+			return fmt.Errorf("store groups: %w", err)
+		}
+		// Releases and status changes go before the events: if the events
+		// then fail, the retry finds the releases recorded and the issues
+		// already reopened, and nothing is decided twice.
+		firstSeen, err := w.releases(ctx, rows)
+		if err != nil {
+			return err
+		}
+		changes, err := w.lifecycle(ctx, rows, created, firstSeen)
+		if err != nil {
+			return err
+		}
+		if err := w.deps.Store.SetStatus(ctx, changes); err != nil {
+			return fmt.Errorf("store status: %w", err)
+		}
+		for _, c := range changes {
+			w.log.Info("issue reopened", "project_id", c.ProjectID, "group_id", c.GroupID, "substatus", c.Substatus)
+		}
+		if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
+			return fmt.Errorf("store events: %w", err)
+		}
+	}
+	if err := w.linkAttachments(ctx, b.attachments, groupOf); err != nil {
+		return err
+	}
+	if err := w.deps.Store.InsertAttachments(ctx, b.attachments); err != nil {
+		return fmt.Errorf("store attachments: %w", err)
+	}
+	if err := w.deps.Store.InsertUserReports(ctx, b.reports); err != nil {
+		return fmt.Errorf("store user reports: %w", err)
+	}
+	if err := w.deps.Store.RecordOutcomes(ctx, b.outcomes); err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
 	}
 	return nil
 }
 
-// decode turns one queue message into the events it carries.
-func (w *Worker) decode(m jetstream.Msg) ([]item, error) {
+// linkAttachments sets each attachment's issue: the one its event was just
+// given, or, for an event stored before (a redelivery), the stored one.
+func (w *Worker) linkAttachments(ctx context.Context, atts []store.Attachment, groupOf map[store.EventKey]uint64) error {
+	missing := map[uint64][]string{}
+	for i := range atts {
+		a := &atts[i]
+		if gid, ok := groupOf[store.EventKey{ProjectID: a.ProjectID, EventID: a.EventID}]; ok {
+			a.GroupID = gid
+		} else {
+			missing[a.ProjectID] = append(missing[a.ProjectID], a.EventID)
+		}
+	}
+	for pid, ids := range missing {
+		found, err := w.deps.Store.EventGroups(ctx, pid, ids)
+		if err != nil {
+			return fmt.Errorf("find attachments' events: %w", err)
+		}
+		for i := range atts {
+			if atts[i].ProjectID == pid && atts[i].GroupID == 0 {
+				atts[i].GroupID = found[atts[i].EventID]
+			}
+		}
+	}
+	return nil
+}
+
+// decode turns one queue message into the events and other items it
+// carries.
+func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
+	var d decoded
 	qm, err := queue.Decode(m)
 	if err != nil {
-		return nil, err
+		return d, err
+	}
+	if qm.Kind == queue.KindOutcomes {
+		return d, decodeOutcomeSums(&d, qm.Body)
 	}
 	project, ok := w.deps.Projects.ProjectByID(qm.ProjectID)
 	if !ok || project.Status == meta.StatusPendingDeletion {
-		return nil, fmt.Errorf("%w: project %d", errProjectDeleted, qm.ProjectID)
+		return d, fmt.Errorf("%w: project %d", errProjectDeleted, qm.ProjectID)
 	}
 	body, err := envelope.Decode(qm.Body, qm.Encoding, envelope.MaxEnvelopeSize)
 	if err != nil {
-		return nil, err
+		return d, err
 	}
-	src := source{eventID: qm.EventID, received: qm.Received, clientIP: qm.ClientIP}
+	c := &msgContext{project: project, qm: &qm,
+		src: Source{EventID: qm.EventID, Received: qm.Received, ClientIP: qm.ClientIP, Client: qm.Client}}
 	var payloads [][]byte
 	switch qm.Kind {
 	case queue.KindStore:
 		body, err = envelope.DecodeLegacyStore(body, envelope.MaxEventSize)
 		if err != nil {
-			return nil, err
+			return d, err
 		}
-		payloads = append(payloads, body)
+		// Old SDKs sent transactions to /store/ too.
+		if info, err := envelope.InspectEvent(body); err == nil && info.Type == "transaction" {
+			w.transaction(c, &d, body)
+		} else {
+			payloads = append(payloads, body)
+		}
 	case queue.KindEnvelope:
 		env, err := envelope.Parse(body)
 		if err != nil {
-			return nil, err
+			return d, err
 		}
-		for _, it := range env.Items {
+		c.src.SentAt = parseSentAt(env.Header.SentAt)
+		if c.src.EventID == "" {
+			c.src.EventID = env.Header.EventID
+		}
+		for i := range env.Items {
+			it := &env.Items[i]
 			if it.Type == "event" {
 				payloads = append(payloads, it.Payload)
+				continue
 			}
+			w.handleItem(c, &d, it)
 		}
+	case queue.KindAirbrake, queue.KindAirbrakeXML, queue.KindAirbrakeDeploy:
+		items, err := w.decodeAirbrake(m, qm, body, project, c.src)
+		if err != nil {
+			return d, err
+		}
+		for i := range items {
+			items[i].orgID, items[i].keyID = project.OrgID, qm.KeyID
+		}
+		d.events = items
+		return d, nil
 	default:
-		return nil, fmt.Errorf("unknown message kind %q", qm.Kind)
+		return d, fmt.Errorf("unknown message kind %q", qm.Kind)
 	}
-	out := make([]item, 0, len(payloads))
 	for _, p := range payloads {
 		e, err := event.Decode(p)
 		if err != nil {
-			return nil, fmt.Errorf("decode event: %w", err)
+			return d, fmt.Errorf("decode event: %w", err)
 		}
-		it, err := w.build(e, src, project)
+		it, err := w.build(e, c.src, project)
 		if err != nil {
-			return nil, err
+			return d, err
 		}
-		it.msg = m
-		out = append(out, it)
+		it.msg, it.orgID, it.keyID = m, project.OrgID, qm.KeyID
+		d.events = append(d.events, it)
 	}
-	return out, nil
+	if len(qm.Attachments) > 0 {
+		w.attachments(c, &d, c.src.EventID)
+	}
+	return d, nil
 }
 
-// build normalizes an event and computes its row and issue metadata.
-func (w *Worker) build(e *event.Event, src source, p *meta.Project) (item, error) {
-	normalize(e, src)
+// build processes one event in Sentry's order: normalize, scrub (nothing
+// sensitive reaches the body, the tags or the user columns), promote
+// tags, group, derive the issue fields; then it computes the row and the
+// issue metadata.
+func (w *Worker) build(e *event.Event, src Source, p *meta.Project) (item, error) {
+	Prepare(e, src, w.scrubbers.get(p))
 	fp := grouping.Compute(e)
 	e.Grouping = fp.Info()
+	e.MainExceptionID = fp.MainExceptionID
 	d := event.Derive(e)
+	if securityTypes[e.Type] {
+		// Security reports keep the type and culprit Relay gives them.
+		d.Type = e.Type
+		if e.Culprit != "" {
+			d.Culprit = event.Truncate(e.Culprit, 200)
+		}
+	}
 	e.Metadata = &d.Metadata
 	body, err := event.Encode(e)
 	if err != nil {
@@ -402,7 +571,7 @@ func (w *Worker) build(e *event.Event, src source, p *meta.Project) (item, error
 		Culprit: d.Culprit, Level: e.Level, Type: d.Type, Platform: e.Platform, Metadata: string(md),
 		Version: uint64(e.Received.UnixMilli()), LastSeen: row.Timestamp, RetentionDays: row.RetentionDays,
 	}
-	return item{row: row, group: group, hash: fp.Hash}, nil
+	return item{row: row, group: group, hash: fp.Hash, category: eventCategory(e.Type)}, nil
 }
 
 func messageOf(e *event.Event) string {
@@ -422,4 +591,18 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// decodeOutcomeSums reads the outcomes ingest decided (rate limited,
+// invalid) and queued in sums.
+func decodeOutcomeSums(d *decoded, body []byte) error {
+	var sums []outcome.Sum
+	if err := json.Unmarshal(body, &sums); err != nil {
+		return fmt.Errorf("outcome sums: %w", err)
+	}
+	for _, s := range sums {
+		d.outcomes = append(d.outcomes, store.Outcome{OrgID: s.OrgID, ProjectID: s.ProjectID, KeyID: s.KeyID,
+			Timestamp: time.Unix(s.Hour, 0).UTC(), Kind: s.Kind, Reason: s.Reason, Category: s.Category, Quantity: s.Quantity})
+	}
+	return nil
 }

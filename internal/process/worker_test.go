@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/store"
@@ -154,6 +155,25 @@ func TestRetryAfterStoredBatchDoesNotDuplicate(t *testing.T) {
 	if n := r.total(t); n != 120 {
 		t.Fatalf("stored %d events, want 120", n)
 	}
+	if n := r.accepted(t); n != 120 {
+		t.Fatalf("counted %d events as accepted, want 120", n)
+	}
+}
+
+// accepted sums the events counted as accepted in the outcomes table.
+func (r *rig) accepted(t *testing.T) uint64 {
+	t.Helper()
+	totals, err := r.s.OutcomeTotals(context.Background(), store.OutcomeQuery{ProjectIDs: []uint64{r.project.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, o := range totals {
+		if o.Kind == outcome.Accepted && o.Category == outcome.CategoryError {
+			n += o.Quantity
+		}
+	}
+	return n
 }
 
 // TestRedeliveryAfterCrashDoesNotDuplicate: a worker that stored a batch
@@ -257,5 +277,31 @@ func TestBatchSize(t *testing.T) {
 	}
 	if sum != 25 || full < 2 {
 		t.Errorf("batches %v, want two full batches of 10 and the rest", rec.sizes)
+	}
+}
+
+// TestOutcomesSurviveRedelivery: events are counted in the outcomes table
+// exactly once, even when a worker dies between storing and acknowledging
+// them and the messages come again.
+func TestOutcomesSurviveRedelivery(t *testing.T) {
+	r := newRig(t)
+	r.publish(t, 90)
+	crashed := make(chan struct{})
+	fs := &faultyStore{Store: r.s, after: func() error {
+		close(crashed)
+		return context.Canceled
+	}}
+	cons, _ := r.q.Consumer(context.Background(), 2*time.Second)
+	w, _ := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond},
+		process.Deps{Consumer: cons, Store: fs, Groups: r.g, Projects: r.m, Log: r.log})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }() //nolint:errcheck
+	<-crashed
+	cancel()
+	<-done
+	r.run(t, r.s, 2*time.Second, r.drained(t))
+	if accepted := r.accepted(t); accepted != 90 || r.total(t) != 90 {
+		t.Fatalf("%d events counted as accepted, %d stored; want 90 of each", r.accepted(t), r.total(t))
 	}
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -16,6 +17,11 @@ import (
 const (
 	KindStore    = "store"    // a /store/ body: one event JSON
 	KindEnvelope = "envelope" // an envelope, whole or one split item
+
+	KindAirbrake       = "airbrake"        // an Airbrake v3 notice (JSON)
+	KindAirbrakeXML    = "airbrake-xml"    // an Airbrake v2 notice (XML)
+	KindAirbrakeDeploy = "airbrake-deploy" // an Airbrake v4 deploy (JSON); EventID is the deploy's id
+	KindOutcomes       = "outcomes"        // ingest's outcome sums (JSON list of outcome.Sum)
 )
 
 // Message is one accepted request as ingest publishes it: the body exactly
@@ -23,13 +29,34 @@ const (
 // keeps the queue small and ingest fast) plus what ingest learned about it.
 type Message struct {
 	ProjectID uint64
-	EventID   string // 32 hex; the Nats-Msg-Id is "project:event"
-	Kind      string
-	Encoding  string // Content-Encoding of Body: "", "gzip", "deflate", "br", "zstd"
-	Received  time.Time
-	ClientIP  string
-	Client    string // the SDK's sentry_client, e.g. "sentry.go/0.46.2"
-	Body      []byte
+	EventID   string // 32 hex, or "" when the payload has no event
+	// DedupID makes the Nats-Msg-Id "project:DedupID" (default EventID):
+	// JetStream stores one message per id inside the dedup window, so an
+	// SDK's retry of the same request is stored once.
+	DedupID  string
+	Kind     string
+	Encoding string // Content-Encoding of Body: "", "gzip", "deflate", "br", "zstd"
+	Received time.Time
+	ClientIP string
+	Client   string // the SDK's sentry_client, e.g. "sentry.go/0.46.2"
+	KeyID    string // the DSN key that authenticated the request, for outcomes
+	// Attachments were stored in the attachment object store by ingest
+	// before the message was published; they are not in Body.
+	Attachments []AttachmentRef
+	Body        []byte
+}
+
+// AttachmentRef points at an attachment that ingest stored: its id, object
+// key and what the client said about it. It travels in a message header as
+// JSON.
+type AttachmentRef struct {
+	ID          uint64 `json:"id"`
+	Key         string `json:"key"`
+	Name        string `json:"name"`
+	ContentType string `json:"content_type,omitempty"`
+	Type        string `json:"attachment_type,omitempty"` // e.g. "event.attachment", "event.minidump"
+	Size        uint64 `json:"size"`
+	SHA1        string `json:"sha1"`
 }
 
 // Message headers. Only ingest publishes to the stream, so workers trust them.
@@ -41,6 +68,8 @@ const (
 	hdrEventID  = "Fl-Event-Id"
 	hdrProject  = "Fl-Project"
 	hdrClient   = "Fl-Client"
+	hdrKey      = "Fl-Key"
+	hdrAttach   = "Fl-Attachments"
 )
 
 // Subject returns the subject for a project's messages.
@@ -59,7 +88,15 @@ var ErrUnavailable = errors.New("queue: unavailable")
 // acknowledged without being stored twice.
 func (q *Queue) Publish(ctx context.Context, m *Message) error {
 	msg := &nats.Msg{Subject: Subject(m.ProjectID), Data: m.Body, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(m.ProjectID, 10)+":"+m.EventID)
+	dedup := m.DedupID
+	if dedup == "" {
+		dedup = m.EventID
+	}
+	if dedup == "" {
+		// Every message would be a duplicate of every other.
+		return errors.New("queue: message has neither an event id nor a dedup id")
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(m.ProjectID, 10)+":"+dedup)
 	msg.Header.Set(hdrProject, strconv.FormatUint(m.ProjectID, 10))
 	msg.Header.Set(hdrKind, m.Kind)
 	if m.Encoding != "" {
@@ -72,6 +109,17 @@ func (q *Queue) Publish(ctx context.Context, m *Message) error {
 	msg.Header.Set(hdrEventID, m.EventID)
 	if m.Client != "" {
 		msg.Header.Set(hdrClient, m.Client)
+	}
+	if m.KeyID != "" {
+		msg.Header.Set(hdrKey, m.KeyID)
+	}
+	if len(m.Attachments) > 0 {
+		// Compact JSON has no newline, so it fits in a header value.
+		b, err := json.Marshal(m.Attachments)
+		if err != nil {
+			return fmt.Errorf("queue: attachments: %w", err)
+		}
+		msg.Header.Set(hdrAttach, string(b))
 	}
 	ctx, cancel := context.WithTimeout(ctx, q.cfg.PublishTimeout)
 	defer cancel()
@@ -93,15 +141,23 @@ func Decode(msg jetstream.Msg) (Message, error) {
 		return Message{}, fmt.Errorf("queue: bad %s header: %w", hdrProject, err)
 	}
 	ms, _ := strconv.ParseInt(h.Get(hdrReceived), 10, 64)
+	var atts []AttachmentRef
+	if v := h.Get(hdrAttach); v != "" {
+		if err := json.Unmarshal([]byte(v), &atts); err != nil {
+			return Message{}, fmt.Errorf("queue: bad %s header: %w", hdrAttach, err)
+		}
+	}
 	return Message{
-		ProjectID: pid,
-		EventID:   h.Get(hdrEventID),
-		Kind:      h.Get(hdrKind),
-		Encoding:  h.Get(hdrEncoding),
-		Received:  time.UnixMilli(ms).UTC(),
-		ClientIP:  h.Get(hdrClientIP),
-		Client:    h.Get(hdrClient),
-		Body:      msg.Data(),
+		ProjectID:   pid,
+		EventID:     h.Get(hdrEventID),
+		Kind:        h.Get(hdrKind),
+		Encoding:    h.Get(hdrEncoding),
+		Received:    time.UnixMilli(ms).UTC(),
+		ClientIP:    h.Get(hdrClientIP),
+		Client:      h.Get(hdrClient),
+		KeyID:       h.Get(hdrKey),
+		Attachments: atts,
+		Body:        msg.Data(),
 	}, nil
 }
 

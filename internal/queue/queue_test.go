@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -31,6 +32,11 @@ func TestPublishDeduplicatesAndRoundTrips(t *testing.T) {
 	q := open(t, queue.Config{})
 	m := &queue.Message{ProjectID: 42, EventID: "0123456789abcdef0123456789abcdef", Kind: queue.KindEnvelope,
 		Encoding: "gzip", Received: time.UnixMilli(1_700_000_000_123), ClientIP: "10.0.0.1", Client: "sentry.go/0.46.2",
+		KeyID: "0123456789abcdef0123456789abcdef",
+		Attachments: []queue.AttachmentRef{
+			{ID: 1, Key: "42/0123456789abcdef0123456789abcdef/1", Name: "crash\n\"log\".txt", ContentType: "text/plain", Type: "event.attachment", Size: 9, SHA1: "ab"},
+			{ID: 2, Key: "42/0123456789abcdef0123456789abcdef/2", Name: "Minidump", Type: "event.minidump", Size: 1 << 30},
+		},
 		Body: []byte{0x1f, 0x8b, 0, '\n', '\n', 1}}
 	for i := 0; i < 3; i++ { // an SDK retrying the same event
 		if err := q.Publish(ctx, m); err != nil {
@@ -63,7 +69,8 @@ func TestPublishDeduplicatesAndRoundTrips(t *testing.T) {
 	}
 	g := got[0]
 	if g.ProjectID != 42 || g.EventID != m.EventID || g.Kind != m.Kind || g.Encoding != "gzip" ||
-		!g.Received.Equal(m.Received) || g.ClientIP != m.ClientIP || g.Client != m.Client || !bytes.Equal(g.Body, m.Body) {
+		!g.Received.Equal(m.Received) || g.ClientIP != m.ClientIP || g.Client != m.Client || !bytes.Equal(g.Body, m.Body) ||
+		g.KeyID != m.KeyID || !reflect.DeepEqual(g.Attachments, m.Attachments) {
 		t.Fatalf("round trip: %+v", g)
 	}
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/faultline/faultline/internal/testserver"
 )
 
-// send reports messages with the real sentry-go SDK, each as a user.
-func send(t *testing.T, dsn string, msgs map[string][]string) {
+// sendAsUsers reports messages with the real sentry-go SDK, each as a user.
+func sendAsUsers(t *testing.T, dsn string, msgs map[string][]string) {
 	t.Helper()
 	client, err := sentry.NewClient(sentry.ClientOptions{Dsn: dsn, Transport: sentry.NewHTTPSyncTransport()})
 	if err != nil {
@@ -90,7 +90,7 @@ func TestDeletionThroughTheAPI(t *testing.T) {
 	f := testserver.Start(t, server.Config{DeletionDelay: 100 * time.Millisecond,
 		Deletion: deletion.Config{Poll: 50 * time.Millisecond}})
 	p := f.CreateProject("acme", "api", "go")
-	send(t, p.DSN, map[string][]string{"disk full": {"ann", "bob"}, "timeout": {"ann", "bob", "cy"}})
+	sendAsUsers(t, p.DSN, map[string][]string{"disk full": {"ann", "bob"}, "timeout": {"ann", "bob", "cy"}})
 	issues := f.WaitIssues(p, 30*time.Second, func(is []testserver.Issue) bool { return testserver.TotalCount(is) == 5 })
 	byTitle := map[string]testserver.Issue{}
 	for _, is := range issues {

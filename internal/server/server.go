@@ -20,8 +20,10 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/api"
+	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/deletion"
 	"github.com/faultline/faultline/internal/ingest"
+	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
@@ -57,10 +59,14 @@ type Config struct {
 	// Deletion tunes the deletion job runner of worker processes.
 	Deletion deletion.Config
 
-	Queue  queue.Config
-	Store  store.Config
-	Ingest ingest.Config
-	Worker process.Config
+	Queue       queue.Config
+	Store       store.Config
+	Ingest      ingest.Config
+	Worker      process.Config
+	Attachments attachment.Config
+	// SpikeWindow is spike protection's counting window (a minute; tests
+	// shorten it).
+	SpikeWindow time.Duration
 }
 
 // Validate fills defaults and checks the configuration.
@@ -123,11 +129,16 @@ type Server struct {
 	meta   *meta.Store
 	groups *meta.Groups
 	store  *store.Store // nil for a pure ingest process
+	atts   *attachment.Store
 	worker *process.Worker
-	expiry *retention.Job
-	jobs   *deletion.Jobs
-	eraser *deletion.Runner
-	mux    *http.ServeMux
+	expiry *retention.Job   // expires old data; nil without the worker role
+	jobs   *deletion.Jobs   // deletion jobs; nil without a store
+	eraser *deletion.Runner // runs deletion jobs; nil without the worker role
+	// airbrake serves Airbrake's notifier API (nil without the ingest role).
+	airbrake *ingest.Airbrake
+	ingest   *ingest.Handler // nil without the ingest role
+	limSync  *limits.Sync    // shares rate-limit counts; nil without ingest
+	mux      *http.ServeMux
 }
 
 // New opens every component the roles need: the queue and metadata always,
@@ -180,16 +191,40 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.has(RoleIngest) || cfg.has(RoleAPI) {
+		if cfg.Attachments.Replicas == 0 {
+			cfg.Attachments.Replicas = cfg.Queue.Replicas
+		}
+		if s.atts, err = attachment.Open(ctx, s.queue.JetStream(), cfg.Attachments); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.has(RoleIngest) {
-		h, err := ingest.New(cfg.Ingest, s.meta, s.queue, log.With("component", "ingest"))
+		lim := limits.New()
+		spikes := limits.NewSpikes(lim, cfg.SpikeWindow)
+		if s.limSync, err = limits.StartSync(ctx, s.queue.JetStream(), lim, spikes,
+			limits.SyncConfig{Replicas: cfg.Queue.Replicas}, log.With("component", "limits")); err != nil {
+			return nil, err
+		}
+		h, err := ingest.New(cfg.Ingest, ingest.Deps{Keys: s.meta, Queue: s.queue, Attachments: s.atts,
+			Limits: &limits.Enforcer{Limiter: lim, Spikes: spikes}, Log: log.With("component", "ingest")})
 		if err != nil {
 			return nil, err
 		}
+		s.ingest = h
 		h.Register(s.mux)
+		if s.airbrake, err = ingest.NewAirbrake(ingest.AirbrakeConfig{PublicURL: cfg.PublicURL}, h, s.meta); err != nil {
+			return nil, err
+		}
+		s.airbrake.Register(s.mux)
 	}
 	if cfg.has(RoleAPI) {
-		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, DeletionDelay: cfg.DeletionDelay}, s.meta, s.store, s.groups,
-			log.With("component", "api"), api.WithDeletions(s.jobs))
+		spikes, err := limits.OpenStatus(ctx, s.queue.JetStream(), limits.SyncConfig{Replicas: cfg.Queue.Replicas})
+		if err != nil {
+			return nil, err
+		}
+		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
+			DeletionDelay: cfg.DeletionDelay}, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
 		}
@@ -234,6 +269,9 @@ func (s *Server) Meta() *meta.Store { return s.meta }
 // Store returns the event store (nil for an ingest-only process).
 func (s *Server) Store() *store.Store { return s.store }
 
+// Airbrake returns the Airbrake endpoints (nil without the ingest role).
+func (s *Server) Airbrake() *ingest.Airbrake { return s.airbrake }
+
 // Queue returns the queue.
 func (s *Server) Queue() *queue.Queue { return s.queue }
 
@@ -249,6 +287,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	var wg sync.WaitGroup
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	if s.ingest != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.ingest.Run(wctx) // flushes ingest's outcomes, a last time on stop
+		}()
+	}
 	if s.worker != nil {
 		wg.Add(3)
 		go func() {
@@ -287,6 +332,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() {
 	if s.jobs != nil {
 		s.jobs.Close()
+	}
+	if s.limSync != nil {
+		s.limSync.Close()
 	}
 	if s.store != nil {
 		s.store.Close()

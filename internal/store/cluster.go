@@ -14,9 +14,9 @@ import (
 //     '{replica}', args), plus t itself as a Distributed table over t_local.
 //     Reads and inserts keep using t. The sharding key is the event id where
 //     the table has one (events are spread evenly, and one event always
-//     lands on one shard, so a duplicate insert still collapses), else the
-//     issue id (an issue's metadata versions meet on one shard and
-//     ReplacingMergeTree collapses them), else rand().
+//     lands on one shard, so a duplicate insert still collapses), else a
+//     hash of the sorting key: rows that a Replacing, Summing or
+//     Aggregating MergeTree would merge land on the same shard.
 //   - CREATE MATERIALIZED VIEW v TO t AS SELECT ... FROM s runs ON CLUSTER
 //     and reads and writes the local tables, so each shard aggregates its own
 //     events; the Distributed table merges the states at read time.
@@ -142,23 +142,30 @@ func (c *clusterDDL) createTable(q string, m []int, on string) ([]string, error)
 	localStmt := "CREATE TABLE " + q[m[2]:m[3]] + c.qname(local) + on + " " + columns +
 		tail[:em[0]] + "ENGINE = " + repl + tail[argsClose+1:]
 	distStmt := "CREATE TABLE " + q[m[2]:m[3]] + c.qname(name) + on + " AS " + c.qname(local) +
-		"\nENGINE = Distributed(" + str(c.cluster) + ", " + str(c.db) + ", " + str(local) + ", " + shardingKey(columns) + ")"
+		"\nENGINE = Distributed(" + str(c.cluster) + ", " + str(c.db) + ", " + str(local) + ", " + shardingKey(columns, tail) + ")"
 	return []string{localStmt, distStmt}, nil
 }
 
-// shardingKey picks a Distributed table's sharding key from its columns.
-func shardingKey(columns string) string {
-	has := func(col string) bool {
-		return regexp.MustCompile(`(?m)^\s*` + "`?" + col + "`?" + `\s+\w`).MatchString(columns)
-	}
-	switch {
-	case has("event_id"):
+// shardingKey picks a Distributed table's sharding key from its columns
+// and the rest of its definition (for ORDER BY).
+func shardingKey(columns, tail string) string {
+	if regexp.MustCompile("(?m)^\\s*`?event_id`?\\s+\\w").MatchString(columns) {
 		return "cityHash64(event_id)"
-	case has("group_id"):
-		return "cityHash64(group_id)"
+	}
+	if m := reOrderBy.FindStringIndex(tail); m != nil {
+		key := strings.TrimSpace(tail[m[1]:])
+		if strings.HasPrefix(key, "(") {
+			if end := matchParen(key, 0); end > 0 {
+				return "cityHash64" + key[:end+1]
+			}
+		} else if f := strings.Fields(key); len(f) > 0 {
+			return "cityHash64(" + f[0] + ")"
+		}
 	}
 	return "rand()"
 }
+
+var reOrderBy = regexp.MustCompile(`(?i)\bORDER BY\s+`)
 
 // localRefs points every db.table reference in a view's body at the local
 // table.

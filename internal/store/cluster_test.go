@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -85,7 +86,7 @@ func TestClusterDDLShape(t *testing.T) {
 			}
 		case strings.HasPrefix(q, "CREATE MATERIALIZED VIEW"):
 			views++
-			if !strings.Contains(q, "TO `faultline`.`group_hourly_local`") || !strings.Contains(q, "FROM `faultline`.`events_local`") {
+			if !regexp.MustCompile("TO `faultline`.`\\w+_local` AS").MatchString(q) || !strings.Contains(q, "FROM `faultline`.`events_local`") {
 				t.Errorf("view must read and write local tables:\n%s", q)
 			}
 		}

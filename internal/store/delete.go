@@ -19,8 +19,9 @@ import (
 // migrations are covered without a change here:
 //   - project tables have project_id: a project's deletion empties them all;
 //   - issue tables also have group_id: an issue's deletion deletes its rows;
-//   - event-linked tables have project_id and event_id but no group_id
-//     (attachments): their rows go with their events.
+//   - event-linked tables have project_id and event_id (attachments, user
+//     reports): their rows go with their events, and with one user's data
+//     their rows naming the user (user_id, user_email, email, ip_address).
 //
 // Expiry never comes here: it drops partitions (see Cleanup).
 
@@ -53,7 +54,7 @@ func (s *Store) baseName(table string) string {
 func (s *Store) dataTables(ctx context.Context) ([]tableCols, error) {
 	var out []tableCols
 	err := s.t.query(ctx, &out, "SELECT c.table AS table, groupArray(c.name) AS cols FROM system.columns AS c "+
-		"WHERE c.database = "+str(s.db)+" AND c.name IN ('project_id', 'group_id', 'event_id') AND c.table IN "+
+		"WHERE c.database = "+str(s.db)+" AND c.name IN ('project_id', 'group_id', 'event_id', 'user_id', 'user_email', 'email', 'ip_address') AND c.table IN "+
 		"(SELECT name FROM system.tables WHERE database = "+str(s.db)+" AND engine LIKE '%MergeTree') "+
 		"GROUP BY c.table ORDER BY c.table")
 	if err != nil {
@@ -180,17 +181,30 @@ func (s *Store) DeleteUserData(ctx context.Context, projectID uint64, user UserF
 	if err := s.t.query(ctx, &count, "SELECT count() AS n FROM "+s.table("events")+" WHERE "+scope); err != nil {
 		return 0, fmt.Errorf("store: count the user's events: %w", err)
 	}
-	if len(keys) == 0 {
-		return 0, nil
-	}
 	tables, err := s.dataTables(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.deleteLinked(ctx, tables, "SELECT project_id, event_id FROM "+s.table("events")+" WHERE "+scope, wait); err != nil {
-		return 0, err
+	if len(keys) > 0 {
+		if err := s.deleteLinked(ctx, tables, "SELECT project_id, event_id FROM "+s.table("events")+" WHERE "+scope, wait); err != nil {
+			return 0, err
+		}
 	}
-	if err := s.mutate(ctx, []string{"ALTER TABLE " + s.alterTarget("events") + " DELETE WHERE " + scope}, wait); err != nil {
+	// Rows of event-linked tables that name the user (user reports) go
+	// too, whichever event they are about.
+	var named []string
+	for _, t := range tables {
+		if !t.has("event_id") || t.Table == "events" {
+			continue
+		}
+		if cond := userColumns(t, user); cond != "" {
+			named = append(named, "ALTER TABLE "+s.alterTarget(t.Table)+" DELETE WHERE project_id = "+num(projectID)+" AND "+cond)
+		}
+	}
+	if len(keys) > 0 {
+		named = append(named, "ALTER TABLE "+s.alterTarget("events")+" DELETE WHERE "+scope)
+	}
+	if err := s.mutate(ctx, named, wait); err != nil {
 		return 0, err
 	}
 	// Rebuild the aggregates of the affected hours from what remains.
@@ -210,6 +224,25 @@ func (s *Store) DeleteUserData(ctx context.Context, projectID uint64, user UserF
 		}
 	}
 	return count[0].N, nil
+}
+
+// userColumns is the condition matching user on the user columns table t
+// has, or "".
+func userColumns(t tableCols, user UserFilter) string {
+	var or []string
+	add := func(col, v string) {
+		if v != "" && t.has(col) {
+			or = append(or, col+" = "+str(v))
+		}
+	}
+	add("user_id", user.ID)
+	add("user_email", user.Email)
+	add("email", user.Email)
+	add("ip_address", user.IPAddress)
+	if len(or) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(or, " OR ") + ")"
 }
 
 func hourTuples(keys []hourKey) string {
@@ -232,7 +265,7 @@ func hourTuples(keys []hourKey) string {
 func (s *Store) deleteLinked(ctx context.Context, tables []tableCols, subquery string, wait time.Duration) error {
 	var stmts []string
 	for _, t := range tables {
-		if t.has("event_id") && !t.has("group_id") {
+		if t.has("event_id") && t.Table != "events" {
 			// Plain IN also in cluster mode: the mutation runs on each
 			// shard's local table, and its subquery reads the Distributed
 			// events table, so it sees every shard's events.

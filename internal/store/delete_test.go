@@ -49,6 +49,13 @@ func TestDeleteIssue(t *testing.T) {
 			{uint64(1), events[0].EventID, "doomed"}, {uint64(1), events[1].EventID, "doomed"},
 			{uint64(1), events[2].EventID, "kept"}, {uint64(2), events[0].EventID, "kept"},
 		})
+		// Real attachments: one of the doomed issue, one of another issue.
+		if err := s.InsertAttachments(ctx, []Attachment{
+			{ProjectID: 1, EventID: events[0].EventID, ID: 1, GroupID: 1, Name: "a.txt", Created: now, RetentionDays: 90},
+			{ProjectID: 1, EventID: events[2].EventID, ID: 2, GroupID: 2, Name: "b.txt", Created: now, RetentionDays: 90},
+		}); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.HideIssues(ctx, 1, []uint64{1}); err != nil {
 			t.Fatal(err)
 		}
@@ -70,6 +77,12 @@ func TestDeleteIssue(t *testing.T) {
 		}
 		if n := s.countRows(t, "linked", "name = 'doomed'"); n != 0 {
 			t.Errorf("%d linked rows of deleted events remain", n)
+		}
+		if n := s.countRows(t, "attachments", "name = 'a.txt'"); n != 0 {
+			t.Errorf("the deleted issue's attachment remains")
+		}
+		if n := s.countRows(t, "attachments", "name = 'b.txt'"); n != 1 {
+			t.Errorf("another issue's attachment is gone")
 		}
 		if n := s.countRows(t, "linked", "name = 'kept'"); n != 2 {
 			t.Errorf("linked rows of other events: %d, want 2", n)
@@ -140,6 +153,15 @@ func TestDeleteUserData(t *testing.T) {
 			t.Fatal(err)
 		}
 		linkedTable(t, s, [][]any{{uint64(1), events[0].EventID, "a's"}, {uint64(1), events[2].EventID, "b's"}})
+		// User reports: a's report on b's event (it names a), b's report on
+		// a's event (it goes with the event), b's report on b's event.
+		if err := s.InsertUserReports(ctx, []UserReport{
+			{ProjectID: 1, EventID: events[2].EventID, ID: 1, Name: "a", Email: "a@example.com", Comments: "by a", Created: now, RetentionDays: 90},
+			{ProjectID: 1, EventID: events[0].EventID, ID: 2, Name: "b", Email: "b@example.com", Comments: "on a's", Created: now, RetentionDays: 90},
+			{ProjectID: 1, EventID: events[3].EventID, ID: 3, Name: "b", Email: "b@example.com", Comments: "kept", Created: now, RetentionDays: 90},
+		}); err != nil {
+			t.Fatal(err)
+		}
 		for _, f := range []UserFilter{{Email: "a@example.com"}, {ID: "a"}, {IPAddress: "10.0.0.a"}} {
 			n, err := s.DeleteUserData(ctx, 1, f, time.Minute)
 			if err != nil {
@@ -157,6 +179,12 @@ func TestDeleteUserData(t *testing.T) {
 		}
 		if n := s.countRows(t, "linked", "name = "+str("a's")); n != 0 {
 			t.Errorf("the user's linked rows remain")
+		}
+		if n := s.countRows(t, "user_reports", "comments IN ('by a', 'on a''s')"); n != 0 {
+			t.Errorf("%d user reports by the user or on the user's events remain", n)
+		}
+		if n := s.countRows(t, "user_reports", "comments = 'kept'"); n != 1 {
+			t.Errorf("another user's report is gone")
 		}
 		is, err := s.GetIssue(ctx, 1, 1, nil, "24h")
 		if err != nil || is == nil {

@@ -61,6 +61,19 @@ const (
 	StatusIgnored    = "ignored"
 )
 
+// StatusDetails is Sentry's statusDetails as Faultline stores it in group_status.status_details with an
+// issue's status: how it was resolved or under which condition it is
+// ignored. The time the status was set (group_status.updated_ms) is the
+// resolution or the start of the ignore.
+type StatusDetails struct {
+	InNextRelease    bool       `json:"inNextRelease,omitempty"`
+	IgnoreUntil      *time.Time `json:"ignoreUntil,omitempty"`
+	IgnoreCount      int        `json:"ignoreCount,omitempty"`
+	IgnoreWindow     int        `json:"ignoreWindow,omitempty"` // minutes
+	IgnoreUserCount  int        `json:"ignoreUserCount,omitempty"`
+	IgnoreUserWindow int        `json:"ignoreUserWindow,omitempty"` // minutes
+}
+
 // StatusChange sets an issue's status.
 type StatusChange struct {
 	ProjectID uint64

@@ -29,6 +29,9 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "initial schema", schema0001},
+	{2, "releases and issue releases", schema0002},
+	{3, "attachments, user reports, outcomes", schema0003},
+	{7, "deploys", schema0007},
 }
 
 // schemaMigrationsTable records applied migrations; a version recorded
@@ -313,4 +316,121 @@ func (s *Store) skipIndexes(defs ...string) string {
 		return ""
 	}
 	return ",\n\t" + strings.Join(defs, ",\n\t")
+}
+
+// schema0002 records releases for the issue lifecycle:
+//
+//   - releases: each (project, version) with the time it was first seen
+//     (to the millisecond, as it is compared with resolution times).
+//     Workers insert a version when they meet it; ReplacingMergeTree keyed
+//     by rev (the negated first-seen time) keeps the earliest row, and
+//     reads take the minimum anyway. "Resolved in the next release"
+//     compares an event's release's first-seen time with the resolution.
+//   - group_releases: per (project, issue, release) first and last seen
+//     (Unix milliseconds of the events' timestamps) and count, fed by
+//     group_releases_mv from events, for an issue's first and last
+//     release. The view casts events' LowCardinality release to String:
+//     18.16 does not convert it when pushing to the table.
+func schema0002(s *Store) []string {
+	r := strings.NewReplacer("{db}", ident(s.db))
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS {db}.releases (
+	project_id UInt64,
+	version String,
+	first_seen DateTime('UTC'),
+	first_seen_ms UInt16,
+	rev UInt64
+) ENGINE = ReplacingMergeTree(rev)
+ORDER BY (project_id, version)`,
+		`CREATE TABLE IF NOT EXISTS {db}.group_releases (
+	project_id UInt64,
+	group_id UInt64,
+	release String,
+	first_seen AggregateFunction(min, UInt64),
+	last_seen AggregateFunction(max, UInt64),
+	times_seen AggregateFunction(count)
+) ENGINE = AggregatingMergeTree()
+ORDER BY (project_id, group_id, release)`,
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.group_releases_mv TO {db}.group_releases AS
+SELECT project_id, group_id, CAST(release AS String) AS release,
+	minState(toUInt64(timestamp) * 1000 + timestamp_ms) AS first_seen,
+	maxState(toUInt64(timestamp) * 1000 + timestamp_ms) AS last_seen,
+	countState() AS times_seen
+FROM {db}.events
+WHERE release != ''
+GROUP BY project_id, group_id, release`,
+	}
+	for i, q := range stmts {
+		stmts[i] = r.Replace(q)
+	}
+	return stmts
+}
+
+// schema0003 holds what the envelope items beside events need.
+//
+//   - attachments: metadata of event attachments (the bytes live in the
+//     JetStream object store under object_key), one row per attachment,
+//     partitioned like events so that retention drops both together.
+//     ReplacingMergeTree: a redelivered message writes the same row again.
+//   - user_reports: user feedback linked to an event (legacy user_report
+//     items have an empty feedback_id; new "feedback" items carry their own id).
+//     The latest report per (event, feedback) wins.
+//   - outcomes: Snuba's outcomes_hourly: what became of every item, summed
+//     per hour, project, key, outcome, reason and category. The numbers are
+//     Relay's (package outcome), so stats and rate limits can read it as
+//     Sentry's. key_id is the DSN key's id as the API shows it (empty
+//     when unknown), reason empty when there is none: ClickHouse 18.16 cannot sort
+//     on Nullable columns.
+func schema0003(s *Store) []string {
+	r := strings.NewReplacer("{db}", ident(s.db))
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS {db}.attachments (
+	project_id UInt64,
+	event_id FixedString(32),
+	id UInt64,
+	group_id UInt64,
+	name String,
+	content_type String,
+	attachment_type String,
+	size UInt64,
+	sha1 String,
+	object_key String,
+	date_created DateTime('UTC'),
+	retention_days UInt16,
+	deleted UInt8
+) ENGINE = ReplacingMergeTree()
+PARTITION BY (retention_days, toMonday(date_created))
+ORDER BY (project_id, event_id, id)`,
+		`CREATE TABLE IF NOT EXISTS {db}.user_reports (
+	project_id UInt64,
+	event_id FixedString(32),
+	feedback_id String,
+	id UInt64,
+	name String,
+	email String,
+	comments String,
+	date_created DateTime('UTC'),
+	retention_days UInt16,
+	deleted UInt8
+) ENGINE = ReplacingMergeTree(date_created)
+PARTITION BY (retention_days, toMonday(date_created))
+ORDER BY (project_id, event_id, feedback_id)`,
+		`CREATE TABLE IF NOT EXISTS {db}.outcomes (
+	org_id UInt64,
+	project_id UInt64,
+	key_id String,
+	timestamp DateTime('UTC'),
+	outcome UInt8,
+	reason String,
+	category UInt8,
+	quantity UInt64,
+	times_seen UInt64
+) ENGINE = SummingMergeTree((quantity, times_seen))
+PARTITION BY toMonday(timestamp)
+ORDER BY (org_id, project_id, key_id, outcome, reason, timestamp, category)`,
+	}
+	for i, q := range stmts {
+		stmts[i] = r.Replace(q)
+	}
+	return stmts
 }

@@ -245,3 +245,50 @@ func TestTagValues(t *testing.T) {
 		}
 	})
 }
+
+func TestDeploys(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		at := time.Date(2024, 3, 8, 10, 15, 2, 0, time.UTC)
+		d := func(pid uint64, version, id, env string, after time.Duration) Deploy {
+			return Deploy{ProjectID: pid, Version: version, DeployID: fmt.Sprintf("%032s", id), Environment: env,
+				Revision: "38748467ea579e7ae64f7815452307c9d05e05c5", Repository: "https://example.com/shop.git",
+				Username: "john", Email: "john@example.com", DateFinished: at.Add(after)}
+		}
+		deploys := []Deploy{
+			d(1, "v2.0", "a1", "staging", 0),
+			d(1, "v2.0", "a2", "production", time.Hour),
+			d(1, "v2.0", "a2", "production", time.Hour), // a redelivered message
+			d(1, "v1.9", "a3", "production", -time.Hour),
+			d(2, "v2.0", "b1", "production", 2*time.Hour), // another project
+			d(1, "it's \\ 'quoted'", "a4", "x", 0),
+		}
+		if err := s.InsertDeploys(ctx, deploys); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InsertDeploys(ctx, []Deploy{{ProjectID: 1, DeployID: "short"}}); err == nil {
+			t.Error("a deploy id that is not 32 hex characters was accepted")
+		}
+		got, err := s.ListDeploys(ctx, []uint64{1}, "v2.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].DeployID != deploys[1].DeployID || got[1].DeployID != deploys[0].DeployID {
+			t.Fatalf("deploys of v2.0 in project 1: %+v", got)
+		}
+		if g := got[0]; g != deploys[1] {
+			t.Errorf("read back %+v, want %+v", g, deploys[1])
+		}
+		got, err = s.ListDeploys(ctx, []uint64{1, 2}, "v2.0")
+		if err != nil || len(got) != 3 || got[0].ProjectID != 2 {
+			t.Errorf("two projects: %+v, %v", got, err)
+		}
+		got, err = s.ListDeploys(ctx, []uint64{1}, `it's \ 'quoted'`)
+		if err != nil || len(got) != 1 || got[0].Version != `it's \ 'quoted'` {
+			t.Errorf("quoted version: %+v, %v", got, err)
+		}
+		if got, err = s.ListDeploys(ctx, nil, "v2.0"); err != nil || len(got) != 0 {
+			t.Errorf("no projects: %+v, %v", got, err)
+		}
+	})
+}

@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS `faultline`.`schema_migrations_local` ON CLUSTER `fau
 ORDER BY version;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`schema_migrations` ON CLUSTER `faultline_cluster` AS `faultline`.`schema_migrations_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'schema_migrations_local', rand());
+ENGINE = Distributed('faultline_cluster', 'faultline', 'schema_migrations_local', cityHash64(version));
 
 CREATE TABLE IF NOT EXISTS `faultline`.`events_local` ON CLUSTER `faultline_cluster` (
 	project_id UInt64,
@@ -72,7 +72,7 @@ TTL hour + toIntervalDay(retention_days)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_hourly` ON CLUSTER `faultline_cluster` AS `faultline`.`group_hourly_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'group_hourly_local', cityHash64(group_id));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_hourly_local', cityHash64(project_id, group_id, environment, hour));
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_hourly_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_hourly_local` AS
 SELECT project_id, group_id, environment, toStartOfHour(timestamp) AS hour, retention_days,
@@ -105,7 +105,7 @@ TTL last_seen + toIntervalDay(retention_days)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`groups` ON CLUSTER `faultline_cluster` AS `faultline`.`groups_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'groups_local', cityHash64(group_id));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'groups_local', cityHash64(project_id, group_id));
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_status_local` ON CLUSTER `faultline_cluster` (
 	project_id UInt64,
@@ -118,4 +118,110 @@ CREATE TABLE IF NOT EXISTS `faultline`.`group_status_local` ON CLUSTER `faultlin
 ORDER BY (project_id, group_id);
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_status` ON CLUSTER `faultline_cluster` AS `faultline`.`group_status_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'group_status_local', cityHash64(group_id));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_status_local', cityHash64(project_id, group_id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`releases_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	version String,
+	first_seen DateTime('UTC'),
+	first_seen_ms UInt16,
+	rev UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/releases_local', '{replica}', rev)
+ORDER BY (project_id, version);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`releases` ON CLUSTER `faultline_cluster` AS `faultline`.`releases_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'releases_local', cityHash64(project_id, version));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_releases_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	release String,
+	first_seen AggregateFunction(min, UInt64),
+	last_seen AggregateFunction(max, UInt64),
+	times_seen AggregateFunction(count)
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/faultline/group_releases_local', '{replica}')
+ORDER BY (project_id, group_id, release);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_releases` ON CLUSTER `faultline_cluster` AS `faultline`.`group_releases_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_releases_local', cityHash64(project_id, group_id, release));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_releases_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_releases_local` AS
+SELECT project_id, group_id, CAST(release AS String) AS release,
+	minState(toUInt64(timestamp) * 1000 + timestamp_ms) AS first_seen,
+	maxState(toUInt64(timestamp) * 1000 + timestamp_ms) AS last_seen,
+	countState() AS times_seen
+FROM `faultline`.`events_local`
+WHERE release != ''
+GROUP BY project_id, group_id, release;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`attachments_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	event_id FixedString(32),
+	id UInt64,
+	group_id UInt64,
+	name String,
+	content_type String,
+	attachment_type String,
+	size UInt64,
+	sha1 String,
+	object_key String,
+	date_created DateTime('UTC'),
+	retention_days UInt16,
+	deleted UInt8
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/attachments_local', '{replica}')
+PARTITION BY (retention_days, toMonday(date_created))
+ORDER BY (project_id, event_id, id);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`attachments` ON CLUSTER `faultline_cluster` AS `faultline`.`attachments_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'attachments_local', cityHash64(event_id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`user_reports_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	event_id FixedString(32),
+	feedback_id String,
+	id UInt64,
+	name String,
+	email String,
+	comments String,
+	date_created DateTime('UTC'),
+	retention_days UInt16,
+	deleted UInt8
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/user_reports_local', '{replica}', date_created)
+PARTITION BY (retention_days, toMonday(date_created))
+ORDER BY (project_id, event_id, feedback_id);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`user_reports` ON CLUSTER `faultline_cluster` AS `faultline`.`user_reports_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'user_reports_local', cityHash64(event_id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`outcomes_local` ON CLUSTER `faultline_cluster` (
+	org_id UInt64,
+	project_id UInt64,
+	key_id String,
+	timestamp DateTime('UTC'),
+	outcome UInt8,
+	reason String,
+	category UInt8,
+	quantity UInt64,
+	times_seen UInt64
+) ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/faultline/outcomes_local', '{replica}', (quantity, times_seen))
+PARTITION BY toMonday(timestamp)
+ORDER BY (org_id, project_id, key_id, outcome, reason, timestamp, category);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`outcomes` ON CLUSTER `faultline_cluster` AS `faultline`.`outcomes_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'outcomes_local', cityHash64(org_id, project_id, key_id, outcome, reason, timestamp, category));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`deploys_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	version String,
+	deploy_id FixedString(32),
+	environment String,
+	revision String,
+	repository String,
+	username String,
+	email String,
+	date_finished DateTime('UTC')
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/deploys_local', '{replica}')
+ORDER BY (project_id, version, deploy_id);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`deploys` ON CLUSTER `faultline_cluster` AS `faultline`.`deploys_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'deploys_local', cityHash64(project_id, version, deploy_id));

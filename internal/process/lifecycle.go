@@ -1,0 +1,240 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/internal/store"
+)
+
+// Substatuses the worker sets, as Sentry names them.
+const (
+	SubstatusRegressed  = "regressed"  // a resolved issue got a new event
+	SubstatusEscalating = "escalating" // an ignore condition was met
+	SubstatusOngoing    = "ongoing"
+)
+
+// releaseCache remembers when releases were first seen, so that a
+// worker asks the store once per (project, version). Entries never
+// change once recorded, so caching them is safe.
+type releaseCache struct {
+	mu sync.Mutex // guards m
+	m  map[releaseKey]time.Time
+}
+
+type releaseKey struct {
+	project uint64
+	version string
+}
+
+const releaseCacheLimit = 100_000
+
+func (c *releaseCache) get(k releaseKey) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.m[k]
+	return t, ok
+}
+
+func (c *releaseCache) put(k releaseKey, t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= releaseCacheLimit {
+		c.m = map[releaseKey]time.Time{} // bounded: start over
+	}
+	c.m[k] = t
+}
+
+// releases records the batch's releases seen for the first time and
+// returns when each release of the batch was first seen.
+func (w *Worker) releases(ctx context.Context, rows []store.Event) (map[releaseKey]time.Time, error) {
+	out := map[releaseKey]time.Time{}
+	missing := map[uint64]map[string]time.Time{} // project -> version -> earliest received in batch
+	for i := range rows {
+		r := &rows[i]
+		if r.Release == "" {
+			continue
+		}
+		k := releaseKey{r.ProjectID, r.Release}
+		if t, ok := w.releaseCache.get(k); ok {
+			out[k] = t
+			continue
+		}
+		if missing[r.ProjectID] == nil {
+			missing[r.ProjectID] = map[string]time.Time{}
+		}
+		if t, ok := missing[r.ProjectID][r.Release]; !ok || r.Received.Before(t) {
+			missing[r.ProjectID][r.Release] = r.Received
+		}
+	}
+	for pid, versions := range missing {
+		list := make([]string, 0, len(versions))
+		for v := range versions {
+			list = append(list, v)
+		}
+		known, err := w.deps.Store.ReleasesFirstSeen(ctx, pid, list)
+		if err != nil {
+			return nil, fmt.Errorf("read releases: %w", err)
+		}
+		var fresh []store.Release
+		for v, t := range versions {
+			if ft, ok := known[v]; ok {
+				t = ft
+			} else {
+				t = t.UTC().Truncate(time.Millisecond)
+				fresh = append(fresh, store.Release{ProjectID: pid, Version: v, FirstSeen: t})
+			}
+			out[releaseKey{pid, v}] = t
+		}
+		if err := w.deps.Store.InsertReleases(ctx, fresh); err != nil {
+			return nil, fmt.Errorf("record releases: %w", err)
+		}
+		for v := range versions {
+			w.releaseCache.put(releaseKey{pid, v}, out[releaseKey{pid, v}])
+		}
+	}
+	return out, nil
+}
+
+// lifecycle decides the status changes a batch causes: a resolved issue
+// that gets a new event regresses (unless resolved in the next release
+// and the event's release is not newer than the resolution), and an
+// ignored issue comes back when its condition is met. It reads the status
+// of the batch's existing issues with one query; issues created by this
+// batch have none. Statuses are not cached: the API may change them from
+// another process at any time.
+func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[uint64]bool, firstSeen map[releaseKey]time.Time) ([]store.StatusChange, error) {
+	byGroup := map[uint64][]*store.Event{}
+	var projects, ids []uint64
+	seenProject := map[uint64]bool{}
+	for i := range rows {
+		r := &rows[i]
+		if created[r.GroupID] {
+			continue // a new issue has no status yet
+		}
+		if _, ok := byGroup[r.GroupID]; !ok {
+			ids = append(ids, r.GroupID)
+			if !seenProject[r.ProjectID] {
+				seenProject[r.ProjectID] = true
+				projects = append(projects, r.ProjectID)
+			}
+		}
+		byGroup[r.GroupID] = append(byGroup[r.GroupID], r)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	states, err := w.deps.Store.GroupStates(ctx, projects, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read issue status: %w", err)
+	}
+	now := time.Now()
+	var changes []store.StatusChange
+	for gid, st := range states {
+		if st.Status != store.StatusResolved && st.Status != store.StatusIgnored {
+			continue
+		}
+		evs := byGroup[gid]
+		if len(evs) == 0 {
+			continue
+		}
+		pid := evs[0].ProjectID
+		var d store.StatusDetails
+		if st.Details != "" {
+			json.Unmarshal([]byte(st.Details), &d) //nolint:errcheck // written by the API; bad details mean none
+		}
+		since := st.Updated()
+		var after []*store.Event // events received after the status was set
+		for _, r := range evs {
+			if !r.Received.Before(since) {
+				after = append(after, r)
+			}
+		}
+		if len(after) == 0 {
+			continue
+		}
+		substatus := ""
+		switch st.Status {
+		case store.StatusResolved:
+			for _, r := range after {
+				// Resolved in the next release: only an event of a release
+				// first seen after the resolution regresses it.
+				if !d.InNextRelease || (r.Release != "" && firstSeen[releaseKey{pid, r.Release}].After(since)) {
+					substatus = SubstatusRegressed
+					break
+				}
+			}
+		case store.StatusIgnored:
+			substatus, err = w.ignoreEnded(ctx, pid, gid, d, since, after, now)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if substatus != "" {
+			changes = append(changes, store.StatusChange{ProjectID: pid, GroupID: gid,
+				Status: store.StatusUnresolved, Substatus: substatus, Details: "{}", At: now})
+		}
+	}
+	return changes, nil
+}
+
+// ignoreEnded reports the substatus an ignored issue comes back with, or
+// "" while its condition holds. Counts and users are measured since the
+// ignore (within the window, when one is set): the stored events plus
+// this batch's.
+func (w *Worker) ignoreEnded(ctx context.Context, pid, gid uint64, d store.StatusDetails, since time.Time, batch []*store.Event, now time.Time) (string, error) {
+	if d.IgnoreUntil != nil {
+		for _, r := range batch {
+			if r.Received.After(*d.IgnoreUntil) {
+				return SubstatusOngoing, nil
+			}
+		}
+	}
+	windowStart := func(minutes int) time.Time {
+		if minutes > 0 {
+			if ws := now.Add(-time.Duration(minutes) * time.Minute); ws.After(since) {
+				return ws
+			}
+		}
+		return since
+	}
+	if d.IgnoreCount > 0 {
+		from := windowStart(d.IgnoreWindow)
+		a, err := w.deps.Store.ActivitySince(ctx, pid, gid, from, 0)
+		if err != nil {
+			return "", fmt.Errorf("count events since ignore: %w", err)
+		}
+		n := a.Events
+		for _, r := range batch {
+			if !r.Received.Before(from) {
+				n++
+			}
+		}
+		if n >= uint64(d.IgnoreCount) {
+			return SubstatusEscalating, nil
+		}
+	}
+	if d.IgnoreUserCount > 0 {
+		from := windowStart(d.IgnoreUserWindow)
+		a, err := w.deps.Store.ActivitySince(ctx, pid, gid, from, d.IgnoreUserCount)
+		if err != nil {
+			return "", fmt.Errorf("count users since ignore: %w", err)
+		}
+		users := map[string]bool{}
+		for _, u := range a.Users {
+			users[u] = true
+		}
+		for _, r := range batch {
+			if r.UserKey != "" && !r.Received.Before(from) {
+				users[r.UserKey] = true
+			}
+		}
+		if len(users) >= d.IgnoreUserCount {
+			return SubstatusEscalating, nil
+		}
+	}
+	return "", nil
+}
