@@ -8,15 +8,17 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/attachment"
 )
 
 // AttachmentsBucket is the JetStream object store bucket that keeps
 // attachment files.
-const AttachmentsBucket = "faultline-attachments"
+const AttachmentsBucket = attachment.BucketName
 
 // ObjectBlobs deletes attachment files from a JetStream object store
-// bucket in which every object is named "<project_id>/<event_id>/<name>".
-// A missing bucket holds nothing to delete.
+// bucket in which every object is named "<project_id>/<event_id>/<id>"
+// (attachment.Key). A missing bucket holds nothing to delete.
 type ObjectBlobs struct {
 	JS     jetstream.JetStream
 	Bucket string // default AttachmentsBucket

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -170,5 +171,62 @@ func TestDeletionThroughTheAPI(t *testing.T) {
 	waitDeletion(t, f, resp.Header.Get("Location"))
 	if st, raw := f.Do("POST", "/api/0/organizations/", map[string]string{"name": "Acme", "slug": "acme"}, nil); st != 201 {
 		t.Errorf("the slug is not free again: %d %s", st, raw)
+	}
+}
+
+// TestIssueDeletionDeletesAttachments sends an event with an attachment
+// through sentry-go, deletes its issue, and checks that the attachment is
+// gone from the API, from ClickHouse and from the object store.
+func TestIssueDeletionDeletesAttachments(t *testing.T) {
+	f := testserver.Start(t, server.Config{Deletion: deletion.Config{Poll: 50 * time.Millisecond}})
+	p := f.CreateProject("acme", "api", "go")
+	client, err := sentry.NewClient(sentry.ClientOptions{Dsn: p.DSN, Transport: sentry.NewHTTPSyncTransport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := sentry.NewHub(client, sentry.NewScope())
+	hub.Scope().AddAttachment(&sentry.Attachment{Filename: "state.txt", ContentType: "text/plain", Payload: []byte("private state")})
+	eventID := string(*hub.CaptureMessage("crash with state"))
+	client.Flush(5 * time.Second)
+	issues := f.WaitIssues(p, 30*time.Second, func(is []testserver.Issue) bool { return len(is) == 1 })
+	path := "/api/0/projects/acme/api/events/" + eventID + "/attachments/"
+	var atts []struct {
+		ID string `json:"id"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(atts) == 0 && time.Now().Before(deadline) {
+		f.Do("GET", path, nil, &atts)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(atts) != 1 {
+		t.Fatalf("attachments before the deletion: %+v", atts)
+	}
+	objects := func() int {
+		os, err := f.Server.Queue().JetStream().ObjectStore(context.Background(), deletion.AttachmentsBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, _ := os.List(context.Background())
+		n := 0
+		for _, o := range list {
+			if strings.HasPrefix(o.Name, p.ID+"/"+eventID+"/") && !o.Deleted {
+				n++
+			}
+		}
+		return n
+	}
+	if objects() != 1 {
+		t.Fatal("the attachment is not in the object store")
+	}
+	resp, _ := do(t, f, "DELETE", "/api/0/issues/"+issues[0].ID+"/", "")
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("DELETE issue: %d", resp.StatusCode)
+	}
+	waitDeletion(t, f, resp.Header.Get("Location"))
+	if st, raw := f.Do("GET", path+atts[0].ID+"/?download=1", nil, nil); st != 404 {
+		t.Errorf("download after deletion: %d %s", st, raw)
+	}
+	if n := objects(); n != 0 {
+		t.Errorf("%d attachment objects remain", n)
 	}
 }
