@@ -261,10 +261,16 @@ func timeIt(b *testing.B, f func(i int) error) {
 func measureDisk(b *testing.B, s *Store, merge bool) (map[string]uint64, []columnSize) {
 	b.Helper()
 	ctx := context.Background()
-	tables := []string{"events", "group_hourly", "groups", "group_status"}
 	if merge {
+		var tables []struct {
+			Name string `ch:"name"`
+		}
+		if err := s.t.query(ctx, &tables, "SELECT name FROM system.tables WHERE database = "+str(s.db)+
+			" AND engine LIKE '%MergeTree'"); err != nil {
+			b.Fatal(err)
+		}
 		for _, t := range tables {
-			if err := s.t.exec(ctx, "OPTIMIZE TABLE "+s.table(t)+" FINAL"); err != nil {
+			if err := s.t.exec(ctx, "OPTIMIZE TABLE "+s.table(t.Name)+" FINAL"); err != nil {
 				b.Fatal(err)
 			}
 		}
