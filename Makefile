@@ -9,7 +9,7 @@ CLIENTS   := e2e/clients
 FUZZTIME  ?= 2m
 export CGO_ENABLED = 0
 
-.PHONY: run build chdb clients test test-go vet fmt fuzz bench clean
+.PHONY: run build chdb clients test test-go vet fmt fuzz bench bench-store bench-store-go clean
 
 run: build chdb
 	./bin/faultline serve $(ARGS)
@@ -48,6 +48,17 @@ vet:
 fmt:
 	gofmt -w cmd internal e2e
 
+# The store's benchmarks: 1M events (FAULTLINE_BENCH_EVENTS) in 10k issues
+# (FAULTLINE_BENCH_ISSUES) loaded into chDB and into a ClickHouse server (as
+# for `make test`), then disk per event after merges and the API's query
+# latencies; they write their section of BENCHMARKS.md. Tens of minutes.
+BENCHTIME ?= 50x
+bench-store: chdb
+	./.ci/with-clickhouse $(MAKE) --no-print-directory bench-store-go
+
+bench-store-go:
+	FAULTLINE_BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 300m ./internal/store/
+
 # Fuzz every parser of outside input for FUZZTIME each (never in CI).
 fuzz:
 	@$(GO) list ./internal/... | while read pkg; do \
@@ -59,7 +70,7 @@ fuzz:
 # Benchmarks (never in CI): load and latency of ingest, processing rate,
 # RSS. Figures go to BENCHMARKS.md with the command and the machine. Run it
 # on a quiet machine: the load generator shares the cores with Faultline.
-bench: build chdb
+bench: build chdb bench-store
 	$(GO) run ./tools/loadgen bench -bin bin/faultline -out BENCHMARKS.md $(BENCHARGS)
 
 clean:

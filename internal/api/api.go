@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/meta"
@@ -32,6 +33,12 @@ type Config struct {
 	Attachments AttachmentReader
 	// Spikes reports spike protection caps; nil reports none.
 	Spikes SpikeStatus
+	// Deletions schedules deletion jobs and reads their status; nil
+	// leaves out the deletion routes.
+	Deletions Deletions
+	// DeletionDelay is how long after a project or an organization is
+	// marked for deletion its data starts being deleted (default 10s).
+	DeletionDelay time.Duration
 }
 
 // AttachmentReader reads the bytes of stored attachments.
@@ -52,6 +59,8 @@ type Meta interface {
 	Teams(orgID uint64) []*meta.Team
 	CreateProject(ctx context.Context, team *meta.Team, name, slug, platform string) (*meta.Project, *meta.Key, error)
 	UpdateProject(ctx context.Context, p *meta.Project) error
+	MarkProjectForDeletion(ctx context.Context, id uint64) (*meta.Project, error)
+	MarkOrganizationForDeletion(ctx context.Context, id uint64) (*meta.Organization, error)
 	Project(orgID uint64, slug string) (*meta.Project, bool)
 	ProjectByID(id uint64) (*meta.Project, bool)
 	Projects(orgID uint64) []*meta.Project
@@ -68,6 +77,8 @@ type Store interface {
 	ListEvents(ctx context.Context, q store.EventQuery) ([]store.StoredEvent, error)
 	GetEvent(ctx context.Context, projectID uint64, eventID string) (*store.StoredEvent, error)
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
+	HideIssues(ctx context.Context, projectID uint64, groupIDs []uint64) error
+	TagValues(ctx context.Context, projectID, groupID uint64, key string, limit int) ([]store.TagValue, error)
 	ListDeploys(ctx context.Context, projectIDs []uint64, version string) ([]store.Deploy, error)
 	ListAttachments(ctx context.Context, projectID uint64, eventID string) ([]store.Attachment, error)
 	GetAttachment(ctx context.Context, projectID uint64, eventID string, id uint64) (*store.Attachment, error)
@@ -83,12 +94,13 @@ type Groups interface {
 
 // API serves /api/0/.
 type API struct {
-	cfg    Config
-	meta   Meta
-	store  Store
-	groups Groups
-	log    *slog.Logger
-	public *url.URL
+	cfg       Config
+	meta      Meta
+	store     Store
+	groups    Groups
+	deletions Deletions // nil: no deletion routes
+	log       *slog.Logger
+	public    *url.URL
 }
 
 // New returns the API.
@@ -100,7 +112,14 @@ func New(cfg Config, m Meta, s Store, g Groups, log *slog.Logger) (*API, error) 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{cfg: cfg, meta: m, store: s, groups: g, log: log, public: u}, nil
+	return &API{cfg: cfg, meta: m, store: s, groups: g, deletions: cfg.Deletions, log: log, public: u}, nil
+}
+
+func (a *API) deletionDelay() time.Duration {
+	if a.cfg.DeletionDelay > 0 {
+		return a.cfg.DeletionDelay
+	}
+	return defaultDeletionDelay
 }
 
 // Register adds the API routes to mux.
@@ -138,6 +157,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("GET /api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents)
 	h("GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent)
 	h("GET /api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys)
+	h("GET /api/0/issues/{id}/tags/{key}/values/", a.issueTagValues)
+	h("GET /api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues)
+	a.registerDeletions(h)
 }
 
 // caller is the authenticated user of a request.
@@ -239,6 +261,11 @@ func writeJSON(w http.ResponseWriter, status int, header http.Header, body any) 
 			w.Header().Add(k, v)
 		}
 	}
+	if body == nil && status != http.StatusOK {
+		// 202 and 204 answers without a body, as Sentry's.
+		w.WriteHeader(status)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	if status == http.StatusNoContent {
@@ -283,7 +310,7 @@ func decodeBody(r *http.Request, v any) error {
 // org resolves the {org} path value to an organization the caller sees.
 func (a *API) org(r *http.Request, c *caller) (*meta.Organization, error) {
 	o, ok := a.meta.Organization(r.PathValue("org"))
-	if !ok || !c.canSee(o) {
+	if !ok || !c.canSee(o) || !visibleOrg(o) {
 		return nil, errNotFound
 	}
 	return o, nil
@@ -296,7 +323,7 @@ func (a *API) project(r *http.Request, c *caller) (*meta.Organization, *meta.Pro
 		return nil, nil, err
 	}
 	p, ok := a.meta.Project(o.ID, r.PathValue("project"))
-	if !ok {
+	if !ok || !visibleProject(p) {
 		return nil, nil, errNotFound
 	}
 	return o, p, nil

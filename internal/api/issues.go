@@ -210,7 +210,7 @@ func (a *API) issue(ctx context.Context, r *http.Request, c *caller) (*meta.Orga
 		return nil, nil, 0, err
 	}
 	p, ok := a.meta.ProjectByID(ref.ProjectID)
-	if !ok {
+	if !ok || !visibleProject(p) {
 		return nil, nil, 0, errNotFound
 	}
 	o, ok := a.meta.OrganizationByID(p.OrgID)

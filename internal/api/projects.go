@@ -20,10 +20,17 @@ func (a *API) serializeOrg(o *meta.Organization) map[string]any {
 	base := a.public.String()
 	return map[string]any{
 		"id": id(o.ID), "slug": o.Slug, "name": o.Name, "dateCreated": o.DateCreated.Format(time.RFC3339Nano),
-		"status": map[string]string{"id": "active", "name": "active"}, "isEarlyAdopter": false,
+		"status": orgStatus(o), "isEarlyAdopter": false,
 		"require2FA": false, "avatar": avatar(), "features": []string{},
 		"links": map[string]string{"organizationUrl": base + "/organizations/" + o.Slug + "/", "regionUrl": base},
 	}
+}
+
+func orgStatus(o *meta.Organization) map[string]string {
+	if o.Status == meta.StatusPendingDeletion {
+		return map[string]string{"id": "pending_deletion", "name": "pending deletion"}
+	}
+	return map[string]string{"id": "active", "name": "active"}
 }
 
 func serializeTeam(t *meta.Team) map[string]any {
@@ -77,7 +84,7 @@ func nilIfEmpty(s string) any {
 func (a *API) listOrganizations(ctx context.Context, r *http.Request, c *caller) (*response, error) {
 	out := []map[string]any{}
 	for _, o := range a.meta.Organizations() {
-		if c.canSee(o) {
+		if c.canSee(o) && visibleOrg(o) {
 			out = append(out, a.serializeOrg(o))
 		}
 	}
@@ -170,7 +177,7 @@ func (a *API) createProject(ctx context.Context, r *http.Request, c *caller) (*r
 func (a *API) listProjects(ctx context.Context, r *http.Request, c *caller) (*response, error) {
 	out := []map[string]any{}
 	for _, p := range a.meta.Projects(0) {
-		if o, ok := a.meta.OrganizationByID(p.OrgID); ok && c.canSee(o) {
+		if o, ok := a.meta.OrganizationByID(p.OrgID); ok && c.canSee(o) && visibleProject(p) {
 			out = append(out, a.serializeProject(p))
 		}
 	}
@@ -184,7 +191,9 @@ func (a *API) listOrgProjects(ctx context.Context, r *http.Request, c *caller) (
 	}
 	out := []map[string]any{}
 	for _, p := range a.meta.Projects(o.ID) {
-		out = append(out, a.serializeProject(p))
+		if visibleProject(p) {
+			out = append(out, a.serializeProject(p))
+		}
 	}
 	return ok(out)
 }

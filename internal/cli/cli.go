@@ -28,6 +28,7 @@ const usage = `Faultline: a Sentry-compatible error tracker.
 Usage:
   faultline serve   [flags]   run the server (all roles by default)
   faultline migrate [flags]   apply ClickHouse schema migrations and exit
+  faultline cleanup [flags]   drop the ClickHouse partitions past their retention and exit
   faultline version           print the version
 
 Every flag can also be set by an environment variable: --data-dir is
@@ -46,6 +47,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, stderr)
+	case "cleanup":
+		return cleanup(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "faultline", Version)
 		return nil
@@ -63,6 +66,7 @@ type options struct {
 	roles    string
 	logLevel string
 	logJSON  bool
+	dryRun   bool // cleanup only
 	pprof    string
 }
 
@@ -84,6 +88,20 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Store.URL, "clickhouse-url", "", "ClickHouse server DSN, clickhouse://user:pass@host:9000/db (default: embedded chDB in --data-dir)")
 	fs.StringVar(&c.Store.Database, "clickhouse-database", "faultline", "ClickHouse database for Faultline's tables")
 	fs.StringVar(&c.Store.CHDBLib, "chdb-lib", "", "path of libchdb.so (default: search the npm cache and system paths)")
+	fs.StringVar(&c.Store.Cluster, "clickhouse-cluster", "", "create tables ON CLUSTER with Replicated engines behind Distributed tables (a cluster of the servers' remote_servers)")
+	fs.IntVar(&c.Store.MaxOpenConns, "clickhouse-max-conns", 10, "most connections to the ClickHouse servers")
+	fs.DurationVar(&c.Store.DialTimeout, "clickhouse-dial-timeout", 5*time.Second, "timeout to connect to a ClickHouse server")
+	fs.DurationVar(&c.Store.QueryTimeout, "clickhouse-query-timeout", time.Minute, "timeout waiting for a ClickHouse server's answer")
+	fs.IntVar(&c.Store.Retries, "clickhouse-retries", 3, "retries, with backoff, of a statement that failed on the network (-1 for none)")
+	fs.BoolVar(&c.Store.TLS.Enable, "clickhouse-tls", false, "connect to ClickHouse over TLS (its secure native port, 9440)")
+	fs.StringVar(&c.Store.TLS.CAFile, "clickhouse-tls-ca", "", "PEM file of the authorities to trust for ClickHouse (implies --clickhouse-tls)")
+	fs.StringVar(&c.Store.TLS.CertFile, "clickhouse-tls-cert", "", "client certificate (PEM) for ClickHouse")
+	fs.StringVar(&c.Store.TLS.KeyFile, "clickhouse-tls-key", "", "client certificate key (PEM) for ClickHouse")
+	fs.StringVar(&c.Store.TLS.ServerName, "clickhouse-tls-server-name", "", "name to verify in ClickHouse's certificate (default: the host)")
+	fs.BoolVar(&c.Store.TLS.InsecureSkipVerify, "clickhouse-tls-skip-verify", false, "accept any ClickHouse certificate (testing only)")
+	fs.DurationVar(&c.CleanupInterval, "cleanup-interval", time.Hour, "how often a worker drops the partitions past their retention (0: never; run `faultline cleanup` instead)")
+	fs.DurationVar(&c.DeletionDelay, "deletion-delay", 10*time.Second, "wait between marking a project or an organization deleted and deleting its data (batches in flight finish first)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "cleanup: list the expired partitions, drop nothing")
 	fs.IntVar(&c.Worker.BatchSize, "batch-size", 1000, "events per ClickHouse insert")
 	fs.DurationVar(&c.Worker.BatchWait, "batch-wait", time.Second, "longest wait before a partial batch is written")
 	fs.DurationVar(&c.Worker.AckWait, "ack-wait", 30*time.Second, "redeliver a queued event this long after a worker took it without acknowledging it (e.g. it crashed)")
@@ -162,20 +180,58 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	return s.Serve(ctx, ln)
 }
 
+// openStore opens the store for a maintenance command: a ClickHouse
+// server, or an embedded data directory that no `faultline serve` holds.
+func openStore(ctx context.Context, o *options, stderr io.Writer) (*store.Store, error) {
+	log := o.logger(stderr)
+	if err := o.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, o.cfg.Store, log)
+	if errors.Is(err, store.ErrEmbeddedInUse) {
+		return nil, fmt.Errorf("%w.\nA running `faultline serve` holds its embedded ClickHouse; it migrates at start and cleans up every --cleanup-interval itself. Stop it to run this command on %s, or point --clickhouse-url at a ClickHouse server", err, o.cfg.Store.Path)
+	}
+	return st, err
+}
+
+func cleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o options
+	if err := o.parse("cleanup", args, stderr); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, &o, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+	var parts []store.Partition
+	if o.dryRun {
+		parts, err = st.ExpiredPartitions(ctx, now)
+	} else {
+		parts, err = st.Cleanup(ctx, now)
+	}
+	verb := "dropped"
+	if o.dryRun {
+		verb = "would drop"
+	}
+	for _, p := range parts {
+		fmt.Fprintf(stdout, "%s %s (expired %s)\n", verb, p, p.Expires().Format(time.DateOnly))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ClickHouse %s: %d expired partitions %s\n", st.Version(), len(parts), verb)
+	return nil
+}
+
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
 	if err := o.parse("migrate", args, stderr); err != nil {
 		return err
 	}
-	log := o.logger(stderr)
-	if err := o.cfg.Validate(); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, o.cfg.Store, log)
+	st, err := openStore(ctx, &o, stderr)
 	if err != nil {
-		if o.cfg.Store.URL == "" {
-			return fmt.Errorf("%w (is `faultline serve` running on %s? stop it first, or migrate a ClickHouse server with --clickhouse-url)", err, o.cfg.Store.Path)
-		}
 		return err
 	}
 	defer st.Close()

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/airbrake"
-	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/envelope"
+	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/queue"
 )

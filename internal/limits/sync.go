@@ -32,11 +32,11 @@ type Sync struct {
 	kv     jetstream.KeyValue
 	lim    *Limiter
 	spikes *Spikes // may be nil
-	node string
-	cfg  SyncConfig
-	log  *slog.Logger
-	stop context.CancelFunc
-	done chan struct{}
+	node   string
+	cfg    SyncConfig
+	log    *slog.Logger
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 func (cfg *SyncConfig) defaults() {

@@ -145,7 +145,9 @@ func (s *Store) apply(key string, val []byte, rev uint64, deleted bool) {
 	if rev != 0 && rev <= s.revs[key] {
 		return
 	}
-	s.revs[key] = rev
+	// A local delete has no revision (0): keep the last one seen, so that
+	// a late watch update of the deleted entry is not applied again.
+	s.revs[key] = max(rev, s.revs[key])
 	kind, id, _ := strings.Cut(key, ".")
 	if deleted {
 		switch kind {

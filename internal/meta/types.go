@@ -12,6 +12,8 @@ type Organization struct {
 	DateCreated time.Time `json:"dateCreated"`
 	// Members are the user ids that may act in the organization.
 	Members []uint64 `json:"members,omitempty"`
+	// Status is "" (active) or StatusPendingDeletion.
+	Status string `json:"status,omitempty"`
 }
 
 // HasMember reports whether user belongs to the organization.
@@ -37,6 +39,10 @@ type Team struct {
 const (
 	ProjectActive   = "active"
 	ProjectDisabled = "disabled"
+	// StatusPendingDeletion marks a project or an organization whose data
+	// a deletion job is removing: ingest refuses it, the API hides it and
+	// workers drop its queued events.
+	StatusPendingDeletion = "pending_deletion"
 )
 
 // Project receives events through its DSN keys.

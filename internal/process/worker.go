@@ -58,6 +58,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// errProjectDeleted marks events of a project that is gone or being
+// deleted: they are dropped, not stored after its data was deleted.
+var errProjectDeleted = errors.New("the project is deleted")
+
 // Store is what the worker writes to.
 type Store interface {
 	InsertEvents(ctx context.Context, events []store.Event) error
@@ -239,6 +243,11 @@ func (w *Worker) prepare(msgs []jetstream.Msg) *prepared {
 	p := &prepared{}
 	b := &p.b
 	for i, m := range msgs {
+		if errors.Is(bad[i], errProjectDeleted) {
+			w.log.Info("dropping an event of a deleted project", "err", bad[i])
+			m.Term() //nolint:errcheck
+			continue
+		}
 		if bad[i] != nil {
 			// Ingest validated it, so this is a bug or a corrupt message;
 			// retrying would not help. Keep a trace and drop it.
@@ -357,9 +366,20 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		}
 		groupOf[key] = it.row.GroupID
 		rows = append(rows, it.row)
-		if g, ok := groups[it.row.GroupID]; !ok || it.group.Version >= g.Version {
-			groups[it.row.GroupID] = it.group
+		g, ok := groups[it.row.GroupID]
+		if !ok || it.group.Version >= g.Version {
+			last := it.group.LastSeen
+			if ok && g.LastSeen.After(last) {
+				last = g.LastSeen
+			}
+			g = it.group
+			g.LastSeen = last
+		} else if it.group.LastSeen.After(g.LastSeen) {
+			// The row must live as long as the batch's newest event of the
+			// issue, whichever event carried the latest metadata.
+			g.LastSeen = it.group.LastSeen
 		}
+		groups[it.row.GroupID] = g
 		if !b.counted[key] {
 			outcomes = append(outcomes, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
 				Timestamp: it.row.Received, Kind: outcome.Accepted, Category: it.category, Quantity: 1})
@@ -461,8 +481,8 @@ func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 		return d, decodeOutcomeSums(&d, qm.Body)
 	}
 	project, ok := w.deps.Projects.ProjectByID(qm.ProjectID)
-	if !ok {
-		return d, fmt.Errorf("project %d no longer exists", qm.ProjectID)
+	if !ok || project.Status == meta.StatusPendingDeletion {
+		return d, fmt.Errorf("%w: project %d", errProjectDeleted, qm.ProjectID)
 	}
 	body, err := envelope.Decode(qm.Body, qm.Encoding, envelope.MaxEnvelopeSize)
 	if err != nil {
@@ -596,7 +616,7 @@ func (w *Worker) build(e *event.Event, src Source, p *meta.Project) (item, error
 	group := store.Group{
 		ProjectID: p.ID, PrimaryHash: fp.Hash, GroupingConfig: fp.Config, Title: d.Title,
 		Culprit: d.Culprit, Level: e.Level, Type: d.Type, Platform: e.Platform, Metadata: string(md),
-		Version: uint64(e.Received.UnixMilli()),
+		Version: uint64(e.Received.UnixMilli()), LastSeen: row.Timestamp, RetentionDays: row.RetentionDays,
 	}
 	return item{row: row, group: group, hash: fp.Hash, category: eventCategory(e.Type)}, nil
 }

@@ -207,6 +207,79 @@ func TestRedeliveryAfterCrashDoesNotDuplicate(t *testing.T) {
 	}
 }
 
+// TestDropsEventsOfDeletedProjects: events queued for a project that is
+// then marked for deletion are dropped, not stored after its data was
+// deleted.
+func TestDropsEventsOfDeletedProjects(t *testing.T) {
+	r := newRig(t)
+	r.publish(t, 20)
+	if _, err := r.m.MarkProjectForDeletion(context.Background(), r.project.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, r.s, 5*time.Second, r.drained(t))
+	if !r.drained(t)() {
+		t.Fatal("the queue was not drained")
+	}
+	if n := r.total(t); n != 0 {
+		t.Fatalf("%d events of a deleted project stored", n)
+	}
+}
+
+// batchRecorder is the real store, recording the size of each insert.
+type batchRecorder struct {
+	*store.Store
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *batchRecorder) InsertEvents(ctx context.Context, evs []store.Event) error {
+	b.mu.Lock()
+	b.sizes = append(b.sizes, len(evs))
+	b.mu.Unlock()
+	return b.Store.InsertEvents(ctx, evs)
+}
+
+// TestBatchSize: a batch is written once it holds BatchSize events; the
+// rest go in a partial batch once BatchWait has passed.
+func TestBatchSize(t *testing.T) {
+	r := newRig(t)
+	r.publish(t, 25)
+	rec := &batchRecorder{Store: r.s}
+	cons, err := r.q.Consumer(context.Background(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := process.New(process.Config{BatchSize: 10, BatchWait: 200 * time.Millisecond},
+		process.Deps{Consumer: cons, Store: rec, Groups: r.g, Projects: r.m, Log: r.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }() //nolint:errcheck
+	deadline := time.Now().Add(30 * time.Second)
+	for r.total(t) < 25 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	full, sum := 0, 0
+	for _, n := range rec.sizes {
+		if n > 10 {
+			t.Errorf("a batch of %d events; the limit is 10", n)
+		}
+		if n == 10 {
+			full++
+		}
+		sum += n
+	}
+	if sum != 25 || full < 2 {
+		t.Errorf("batches %v, want two full batches of 10 and the rest", rec.sizes)
+	}
+}
+
 // TestOutcomesSurviveRedelivery: events are counted in the outcomes table
 // exactly once, even when a worker dies between storing and acknowledging
 // them and the messages come again.

@@ -21,11 +21,13 @@ import (
 
 	"github.com/faultline/faultline/internal/api"
 	"github.com/faultline/faultline/internal/attachment"
+	"github.com/faultline/faultline/internal/deletion"
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/retention"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -48,6 +50,14 @@ type Config struct {
 	Roles      []string
 	NoMigrate  bool
 	AdminToken string // FAULTLINE_ADMIN_TOKEN; never logged
+	// CleanupInterval is how often a worker process drops the partitions
+	// past their retention; 0 never.
+	CleanupInterval time.Duration
+	// DeletionDelay is how long a deleted project's data waits before it
+	// is deleted (batches in flight finish first); default 10s.
+	DeletionDelay time.Duration
+	// Deletion tunes the deletion job runner of worker processes.
+	Deletion deletion.Config
 
 	Queue       queue.Config
 	Store       store.Config
@@ -121,6 +131,9 @@ type Server struct {
 	store  *store.Store // nil for a pure ingest process
 	atts   *attachment.Store
 	worker *process.Worker
+	expiry *retention.Job   // expires old data; nil without the worker role
+	jobs   *deletion.Jobs   // deletion jobs; nil without a store
+	eraser *deletion.Runner // runs deletion jobs; nil without the worker role
 	// airbrake serves Airbrake's notifier API (nil without the ingest role).
 	airbrake *ingest.Airbrake
 	ingest   *ingest.Handler // nil without the ingest role
@@ -173,6 +186,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			}
 		}
 	}
+	if s.store != nil {
+		if s.jobs, err = deletion.OpenJobs(ctx, s.queue.JetStream(), cfg.Queue.Replicas, log.With("component", "deletion")); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.has(RoleIngest) || cfg.has(RoleAPI) {
 		if cfg.Attachments.Replicas == 0 {
 			cfg.Attachments.Replicas = cfg.Queue.Replicas
@@ -205,7 +223,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes}, s.meta, s.store, s.groups, log.With("component", "api"))
+		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
+			DeletionDelay: cfg.DeletionDelay}, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
 		}
@@ -219,6 +238,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
 			Projects: s.meta, Log: log.With("component", "worker")})
 		if err != nil {
+			return nil, err
+		}
+		if s.expiry, err = retention.New(retention.Config{Interval: cfg.CleanupInterval}, s.store,
+			log.With("component", "retention")); err != nil {
+			return nil, err
+		}
+		if s.eraser, err = deletion.NewRunner(cfg.Deletion, s.jobs, s.store, s.meta,
+			&deletion.ObjectBlobs{JS: s.queue.JetStream()}, log.With("component", "deletion")); err != nil {
 			return nil, err
 		}
 	}
@@ -268,10 +295,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	if s.worker != nil {
-		wg.Add(1)
+		wg.Add(3)
 		go func() {
 			defer wg.Done()
 			s.worker.Run(wctx) //nolint:errcheck
+		}()
+		go func() {
+			defer wg.Done()
+			s.expiry.Run(wctx)
+		}()
+		go func() {
+			defer wg.Done()
+			s.eraser.Run(wctx)
 		}()
 	}
 	errc := make(chan error, 1)
@@ -295,6 +330,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases every component.
 func (s *Server) Close() {
+	if s.jobs != nil {
+		s.jobs.Close()
+	}
 	if s.limSync != nil {
 		s.limSync.Close()
 	}

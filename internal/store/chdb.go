@@ -2,9 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/faultline/faultline/internal/chdb"
@@ -18,6 +22,7 @@ import (
 // milliseconds, never for a whole batch.
 type chdbTransport struct {
 	conn       *chdb.Conn
+	lock       *os.File // flock'ed: the data directory is ours
 	reads      chan *chdbJob
 	writes     chan *chdbJob
 	quit       chan struct{}
@@ -38,16 +43,47 @@ type chdbJob struct {
 // engine time measured here.
 const chdbChunkBytes = 2 << 20
 
+// ErrEmbeddedInUse means another process holds the embedded ClickHouse
+// data directory: chDB has no server, so only one process may open it.
+var ErrEmbeddedInUse = errors.New("store: the embedded ClickHouse data directory is in use by another process")
+
+// lockDir takes an exclusive lock on dir, so that a second process (or a
+// second Open in this one) fails with ErrEmbeddedInUse instead of
+// corrupting the data or failing obscurely inside chDB.
+func lockDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "faultline.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s (stop `faultline serve` first, or use a ClickHouse server with --clickhouse-url)", ErrEmbeddedInUse, dir)
+		}
+		return nil, fmt.Errorf("store: lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
 func openCHDB(cfg Config) (*chdbTransport, error) {
 	settings := map[string]string{}
 	for k, v := range cfg.EmbeddedSettings {
 		settings[k] = v
 	}
-	conn, err := chdb.Open(chdb.Config{LibPath: cfg.CHDBLib, Path: cfg.Path, Settings: settings})
+	lock, err := lockDir(cfg.Path)
 	if err != nil {
 		return nil, err
 	}
+	conn, err := chdb.Open(chdb.Config{LibPath: cfg.CHDBLib, Path: cfg.Path, Settings: settings})
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
 	t := &chdbTransport{
+		lock:       lock,
 		conn:       conn,
 		reads:      make(chan *chdbJob),
 		writes:     make(chan *chdbJob),
@@ -163,7 +199,9 @@ func (t *chdbTransport) close() error {
 	}
 	close(t.quit)
 	<-t.done
-	return t.conn.Close()
+	err := t.conn.Close()
+	t.lock.Close() // releases the flock
+	return err
 }
 
 func quoteCols(cols []string) string {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/internal/testenv"
 )
@@ -28,11 +29,17 @@ func engines(t *testing.T, f func(t *testing.T, s *Store)) {
 	})
 }
 
+func quietLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// testNow is the current time at the precision events are stored.
+func testNow() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
 func openTestStore(t *testing.T, cfg Config) *Store {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := Open(ctx, cfg, log)
+	s, err := Open(ctx, cfg, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

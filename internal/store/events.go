@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// DefaultRetentionDays is the retention of rows written without one; it is
+// a new project's retention (meta.DefaultRetentionDays).
+const DefaultRetentionDays = 90
+
 // Event is one processed event, as the worker writes it.
 type Event struct {
 	ProjectID      uint64
@@ -56,12 +60,16 @@ func (e *Event) row() []any {
 		vals = []string{}
 	}
 	ts := e.Timestamp.UTC()
+	retention := e.RetentionDays
+	if retention == 0 {
+		retention = DefaultRetentionDays
+	}
 	return []any{
 		e.ProjectID, ts.Truncate(time.Second), uint16(ts.Nanosecond() / int(time.Millisecond)), e.EventID,
 		e.GroupID, e.PrimaryHash, e.Received.UTC(), e.Type, e.Level, e.Platform, e.Environment,
 		e.Release, e.Dist, e.Transaction, e.Message, e.Title, e.Culprit, e.ExceptionType,
 		e.ExceptionValue, keys, vals, e.UserID, e.UserEmail, e.UserName, e.IPAddress, e.UserKey,
-		e.SDKName, e.SDKVersion, e.RetentionDays, uint8(0), e.Body,
+		e.SDKName, e.SDKVersion, retention, uint8(0), e.Body,
 	}
 }
 
@@ -159,29 +167,77 @@ type EventCursor struct {
 }
 
 // ListEvents returns a group's events, newest first.
+//
+// It reads in two phases, because ClickHouse reads whole granules of every
+// column a query names: first the page's event ids from narrow columns,
+// then the full rows (with bodies) of those events only.
 func (s *Store) ListEvents(ctx context.Context, q EventQuery) ([]StoredEvent, error) {
 	if q.Limit <= 0 || q.Limit > 1000 {
 		q.Limit = 100
 	}
 	var where strings.Builder
-	where.WriteString("project_id = " + num(q.ProjectID) + " AND group_id = " + num(q.GroupID) + " AND deleted = 0")
+	where.WriteString("project_id = " + num(q.ProjectID) + " AND group_id = " + num(q.GroupID) + " AND deleted = 0 AND " +
+		live("timestamp", time.Now()))
 	if c := q.Before; c != nil {
 		sec, ms := c.Time.UTC().Truncate(time.Second), uint64(c.Time.Nanosecond()/int(time.Millisecond))
 		fmt.Fprintf(&where, " AND (timestamp < %s OR (timestamp = %s AND (timestamp_ms < %d OR (timestamp_ms = %d AND event_id < %s))))",
 			ts(sec), ts(sec), ms, ms, str(c.EventID))
 	}
+	var keys []struct {
+		EventID   string    `ch:"event_id"`
+		Timestamp time.Time `ch:"timestamp"`
+	}
+	if err := s.t.query(ctx, &keys, "SELECT event_id, timestamp FROM "+s.table("events")+" WHERE "+where.String()+
+		" ORDER BY timestamp DESC, timestamp_ms DESC, event_id DESC LIMIT 1 BY event_id LIMIT "+fmt.Sprint(q.Limit)); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.EventID
+	}
+	oldest, newest := keys[len(keys)-1].Timestamp, keys[0].Timestamp
 	var rows []StoredEvent
-	err := s.t.query(ctx, &rows, "SELECT "+storedEventCols+" FROM "+s.table("events")+
-		" WHERE "+where.String()+
-		" ORDER BY timestamp DESC, timestamp_ms DESC, event_id DESC LIMIT 1 BY event_id LIMIT "+fmt.Sprint(q.Limit))
-	return rows, err
+	if err := s.t.query(ctx, &rows, "SELECT "+storedEventCols+" FROM "+s.table("events")+
+		" WHERE project_id = "+num(q.ProjectID)+" AND group_id = "+num(q.GroupID)+
+		" AND timestamp >= "+ts(oldest)+" AND timestamp <= "+ts(newest)+" AND event_id IN "+strs(ids)+
+		" AND deleted = 0"); err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*StoredEvent, len(rows))
+	for i := range rows {
+		if _, dup := byID[rows[i].EventID]; !dup {
+			byID[rows[i].EventID] = &rows[i]
+		}
+	}
+	out := make([]StoredEvent, 0, len(keys))
+	for _, id := range ids {
+		if e, ok := byID[id]; ok {
+			out = append(out, *e)
+		}
+	}
+	return out, nil
 }
 
-// GetEvent returns one event of a project, or nil.
+// GetEvent returns one event of a project, or nil. It finds the event's
+// issue and time from narrow columns first, so that the full row is read
+// from its own granule only.
 func (s *Store) GetEvent(ctx context.Context, projectID uint64, eventID string) (*StoredEvent, error) {
+	var keys []struct {
+		GroupID   uint64    `ch:"group_id"`
+		Timestamp time.Time `ch:"timestamp"`
+	}
+	if err := s.t.query(ctx, &keys, "SELECT group_id, timestamp FROM "+s.table("events")+
+		" WHERE project_id = "+num(projectID)+" AND event_id = "+str(eventID)+" AND deleted = 0 AND "+
+		live("timestamp", time.Now())+" LIMIT 1"); err != nil || len(keys) == 0 {
+		return nil, err
+	}
 	var rows []StoredEvent
 	err := s.t.query(ctx, &rows, "SELECT "+storedEventCols+" FROM "+s.table("events")+
-		" WHERE project_id = "+num(projectID)+" AND event_id = "+str(eventID)+" AND deleted = 0 LIMIT 1")
+		" WHERE project_id = "+num(projectID)+" AND group_id = "+num(keys[0].GroupID)+" AND timestamp = "+ts(keys[0].Timestamp)+
+		" AND event_id = "+str(eventID)+" AND deleted = 0 LIMIT 1")
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
@@ -195,4 +251,29 @@ func (s *Store) LatestEvent(ctx context.Context, projectID, groupID uint64) (*St
 		return nil, err
 	}
 	return &rows[0], nil
+}
+
+// TagValue is one value of a tag on an issue's events, with how often and
+// when it was seen.
+type TagValue struct {
+	Value     string    `ch:"value"`
+	Count     uint64    `ch:"count"`
+	FirstSeen time.Time `ch:"first_seen"`
+	LastSeen  time.Time `ch:"last_seen"`
+}
+
+// TagValues returns the most frequent values of tag key on an issue's
+// events, most frequent first. It reads events (there is no per-tag
+// aggregate): the sorting key narrows it to the issue's rows.
+func (s *Store) TagValues(ctx context.Context, projectID, groupID uint64, key string, limit int) ([]TagValue, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var rows []TagValue
+	err := s.t.query(ctx, &rows, "SELECT `tags.value`[indexOf(`tags.key`, "+str(key)+")] AS value, count() AS count, "+
+		"min(timestamp) AS first_seen, max(timestamp) AS last_seen FROM "+s.table("events")+
+		" WHERE project_id = "+num(projectID)+" AND group_id = "+num(groupID)+" AND deleted = 0 AND "+
+		live("timestamp", time.Now())+" AND has(`tags.key`, "+str(key)+")"+
+		" GROUP BY value ORDER BY count DESC, value LIMIT "+fmt.Sprint(limit))
+	return rows, err
 }

@@ -24,10 +24,15 @@ type Group struct {
 	Platform       string `ch:"platform"`
 	Metadata       string `ch:"metadata"` // JSON object
 	Version        uint64 `ch:"version"`  // unix ms; the latest wins
+	// LastSeen is the newest event timestamp the row describes, and
+	// RetentionDays the project's retention: the row expires with the
+	// events it describes (written, not read back).
+	LastSeen      time.Time
+	RetentionDays uint16
 }
 
 var groupCols = []string{"project_id", "group_id", "short_id", "primary_hash", "grouping_config",
-	"title", "culprit", "level", "type", "platform", "metadata", "version"}
+	"title", "culprit", "level", "type", "platform", "metadata", "last_seen", "retention_days", "version"}
 
 // UpsertGroups records group metadata. The row with the highest Version wins.
 func (s *Store) UpsertGroups(ctx context.Context, groups []Group) error {
@@ -36,8 +41,15 @@ func (s *Store) UpsertGroups(ctx context.Context, groups []Group) error {
 	}
 	rows := make([][]any, len(groups))
 	for i, g := range groups {
+		if g.RetentionDays == 0 {
+			g.RetentionDays = DefaultRetentionDays
+		}
+		if g.LastSeen.IsZero() {
+			g.LastSeen = time.Now()
+		}
 		rows[i] = []any{g.ProjectID, g.GroupID, g.ShortID, g.PrimaryHash, g.GroupingConfig,
-			g.Title, g.Culprit, g.Level, g.Type, g.Platform, g.Metadata, g.Version}
+			g.Title, g.Culprit, g.Level, g.Type, g.Platform, g.Metadata, g.LastSeen.UTC().Truncate(time.Second),
+			g.RetentionDays, g.Version}
 	}
 	return s.t.insert(ctx, s.table("groups"), groupCols, rows)
 }
@@ -148,27 +160,29 @@ type aggRow struct {
 	LastSeen  time.Time `ch:"last_seen"`
 }
 
-// sortKey returns the SQL expression and the Go value an issue is ordered by.
-func sortKey(sort string) (string, func(a aggRow) uint64, error) {
+// sortKey returns the aggregate an issue list is ordered by, as a UInt64.
+func sortKey(sort string) (string, error) {
 	switch sort {
 	case "", SortDate:
-		return "toUInt64(last_seen)", func(a aggRow) uint64 { return uint64(a.LastSeen.Unix()) }, nil
+		return "toUInt64(maxMerge(last_seen))", nil
 	case SortNew:
-		return "toUInt64(first_seen)", func(a aggRow) uint64 { return uint64(a.FirstSeen.Unix()) }, nil
+		return "toUInt64(minMerge(first_seen))", nil
 	case SortFreq:
-		return "times_seen", func(a aggRow) uint64 { return a.TimesSeen }, nil
+		return "countMerge(times_seen)", nil
 	case SortUser:
-		return "users", func(a aggRow) uint64 { return a.Users }, nil
+		return "uniqIfMerge(users)", nil
 	}
-	return "", nil, fmt.Errorf("store: unknown sort %q", sort)
+	return "", fmt.Errorf("store: unknown sort %q", sort)
 }
 
 // ListIssues returns a page of issues in keyset order: the sort key, then
 // the group id, both descending. The cursor holds the last row's key, so a
 // row is never skipped while counts change between pages.
 //
-// It reads in two phases: first the page's group ids and aggregates from
-// group_hourly, then metadata, status and stats for those groups only.
+// It reads group_hourly in two phases: first the page's group ids, merging
+// only the aggregate the list is sorted by (uniqMerge of every issue would
+// dominate the cost), then the full aggregates, metadata, status and stats
+// of those groups only.
 func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error) {
 	if q.Limit <= 0 || q.Limit > 100 {
 		q.Limit = 25
@@ -176,12 +190,12 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
-	expr, keyOf, err := sortKey(q.Sort)
+	expr, err := sortKey(q.Sort)
 	if err != nil {
 		return IssuePage{}, err
 	}
 	var where []string
-	where = append(where, "project_id IN "+nums(q.ProjectIDs))
+	where = append(where, "project_id IN "+nums(q.ProjectIDs), liveHour(q.Now))
 	if len(q.GroupIDs) > 0 {
 		where = append(where, "group_id IN "+nums(q.GroupIDs))
 	}
@@ -190,10 +204,12 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 	}
 	switch q.Status {
 	case "":
+		// Any status but an issue being deleted.
+		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "=", StatusPendingDeletion)+")")
 	case StatusUnresolved:
-		where = append(where, "group_id NOT IN ("+s.statusIn(q.ProjectIDs, "!=", StatusUnresolved)+")")
+		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "!=", StatusUnresolved)+")")
 	case StatusResolved, StatusIgnored:
-		where = append(where, "group_id IN ("+s.statusIn(q.ProjectIDs, "=", q.Status)+")")
+		where = append(where, "group_id "+s.in()+" ("+s.statusIn(q.ProjectIDs, "=", q.Status)+")")
 	default:
 		return IssuePage{}, fmt.Errorf("store: unknown status %q", q.Status)
 	}
@@ -203,28 +219,39 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 		if err != nil {
 			return IssuePage{}, err
 		}
-		having = fmt.Sprintf(" HAVING %s < %d OR (%s = %d AND group_id < %d)", expr, key, expr, key, gid)
+		having = fmt.Sprintf(" HAVING k < %d OR (k = %d AND group_id < %d)", key, key, gid)
 	}
-	var aggs []aggRow
-	query := "SELECT group_id, countMerge(times_seen) AS times_seen, uniqIfMerge(users) AS users, " +
-		"minMerge(first_seen) AS first_seen, maxMerge(last_seen) AS last_seen FROM " + s.table("group_hourly") +
-		" WHERE " + strings.Join(where, " AND ") + " GROUP BY group_id" + having +
-		" ORDER BY " + expr + " DESC, group_id DESC LIMIT " + strconv.Itoa(q.Limit+1)
-	if err := s.t.query(ctx, &aggs, query); err != nil {
+	var keys []struct {
+		GroupID uint64 `ch:"group_id"`
+		K       uint64 `ch:"k"`
+	}
+	if err := s.t.query(ctx, &keys, "SELECT group_id, "+expr+" AS k FROM "+s.table("group_hourly")+
+		" WHERE "+strings.Join(where, " AND ")+" GROUP BY group_id"+having+
+		" ORDER BY k DESC, group_id DESC LIMIT "+strconv.Itoa(q.Limit+1)); err != nil {
 		return IssuePage{}, err
 	}
 	var page IssuePage
-	if len(aggs) > q.Limit {
-		aggs = aggs[:q.Limit]
-		last := aggs[len(aggs)-1]
-		page.Next = encodeCursor(keyOf(last), last.GroupID)
+	if len(keys) > q.Limit {
+		keys = keys[:q.Limit]
+		last := keys[len(keys)-1]
+		page.Next = encodeCursor(last.K, last.GroupID)
 	}
-	if len(aggs) == 0 {
+	if len(keys) == 0 {
 		return page, nil
 	}
-	ids := make([]uint64, len(aggs))
-	for i, a := range aggs {
-		ids[i] = a.GroupID
+	ids := make([]uint64, len(keys))
+	for i, k := range keys {
+		ids[i] = k.GroupID
+	}
+	var aggs []aggRow
+	if err := s.t.query(ctx, &aggs, "SELECT group_id, countMerge(times_seen) AS times_seen, uniqIfMerge(users) AS users, "+
+		"minMerge(first_seen) AS first_seen, maxMerge(last_seen) AS last_seen FROM "+s.table("group_hourly")+
+		" WHERE "+strings.Join(where, " AND ")+" AND group_id IN "+nums(ids)+" GROUP BY group_id"); err != nil {
+		return IssuePage{}, err
+	}
+	byID := make(map[uint64]aggRow, len(aggs))
+	for _, a := range aggs {
+		byID[a.GroupID] = a
 	}
 	meta, err := s.groupMeta(ctx, q.ProjectIDs, ids)
 	if err != nil {
@@ -240,11 +267,12 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 			return IssuePage{}, err
 		}
 	}
-	for _, a := range aggs {
-		is := Issue{Group: meta[a.GroupID], TimesSeen: a.TimesSeen, Users: a.Users, FirstSeen: a.FirstSeen,
-			LastSeen: a.LastSeen, Status: StatusUnresolved, Stats: stats[a.GroupID]}
-		is.GroupID = a.GroupID
-		if st, ok := status[a.GroupID]; ok {
+	for _, id := range ids {
+		a := byID[id]
+		is := Issue{Group: meta[id], TimesSeen: a.TimesSeen, Users: a.Users, FirstSeen: a.FirstSeen,
+			LastSeen: a.LastSeen, Status: StatusUnresolved, Stats: stats[id]}
+		is.GroupID = id
+		if st, ok := status[id]; ok {
 			is.Status, is.Substatus, is.StatusDetails = st.Status, st.Substatus, st.Details
 		}
 		page.Issues = append(page.Issues, is)
@@ -326,7 +354,8 @@ func (s *Store) groupStats(ctx context.Context, q IssueQuery, ids []uint64) (map
 	}
 	end := q.Now.UTC().Truncate(step)
 	start := end.Add(-time.Duration(n-1) * step)
-	where := "project_id IN " + nums(q.ProjectIDs) + " AND group_id IN " + nums(ids) + " AND hour >= " + ts(start)
+	where := "project_id IN " + nums(q.ProjectIDs) + " AND group_id IN " + nums(ids) + " AND hour >= " + ts(start) +
+		" AND " + liveHour(q.Now)
 	if len(q.Environments) > 0 {
 		where += " AND environment IN " + strs(q.Environments)
 	}

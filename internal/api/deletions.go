@@ -1,0 +1,218 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/internal/deletion"
+	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/store"
+)
+
+// Deletions schedules deletion jobs and reads their status.
+type Deletions interface {
+	Schedule(ctx context.Context, job deletion.Job, notBefore time.Time) (*deletion.Job, error)
+	Get(id string) (*deletion.Job, bool)
+	List(orgID uint64) []*deletion.Job
+}
+
+// defaultDeletionDelay lets batches of a deleted project that workers took
+// before it was marked finish before its data is deleted; later events of
+// the project are dropped by the workers.
+const defaultDeletionDelay = 10 * time.Second
+
+func (a *API) registerDeletions(h func(string, handlerFunc)) {
+	if a.deletions == nil {
+		return
+	}
+	h("DELETE /api/0/issues/{id}/", a.deleteIssue)
+	h("DELETE /api/0/organizations/{org}/issues/{id}/", a.deleteIssue)
+	h("DELETE /api/0/projects/{org}/{project}/", a.deleteProject)
+	h("DELETE /api/0/organizations/{org}/", a.deleteOrganization)
+	h("POST /api/0/projects/{org}/{project}/user-deletions/", a.deleteUserData)
+	h("GET /api/0/organizations/{org}/deletions/", a.listDeletions)
+	h("GET /api/0/deletions/{id}/", a.getDeletion)
+}
+
+// deletionLocation is where a deletion job's status is read.
+func (a *API) deletionLocation(j *deletion.Job) string {
+	return a.public.String() + "/api/0/deletions/" + j.ID + "/"
+}
+
+func (a *API) accepted(j *deletion.Job, status int, body any) (*response, error) {
+	h := http.Header{}
+	h.Set("Location", a.deletionLocation(j))
+	return &response{status: status, body: body, header: h}, nil
+}
+
+// deleteIssue is Sentry's DELETE /api/0/issues/{id}/: the issue leaves the
+// lists at once, its data goes in the background, and the answer is 202
+// with no body.
+func (a *API) deleteIssue(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, p, gid, err := a.issue(ctx, r, c)
+	if err != nil {
+		return nil, err
+	}
+	is, err := a.store.GetIssue(ctx, p.ID, gid, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	if is == nil {
+		return nil, errNotFound // gone, or being deleted already
+	}
+	if err := a.store.HideIssues(ctx, p.ID, []uint64{gid}); err != nil {
+		return nil, err
+	}
+	j, err := a.deletions.Schedule(ctx, deletion.Job{Kind: deletion.KindIssue, OrgID: o.ID, ProjectIDs: []uint64{p.ID},
+		GroupID: gid, CreatedBy: c.user.ID}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return a.accepted(j, http.StatusAccepted, nil)
+}
+
+// deleteProject is Sentry's DELETE /api/0/projects/{org}/{project}/: the
+// project is marked pending deletion (hidden, and ingest refuses its
+// events), then deleted in the background; the answer is 204.
+func (a *API) deleteProject(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.meta.MarkProjectForDeletion(ctx, p.ID); err != nil {
+		return nil, err
+	}
+	j, err := a.deletions.Schedule(ctx, deletion.Job{Kind: deletion.KindProject, OrgID: o.ID, ProjectIDs: []uint64{p.ID},
+		CreatedBy: c.user.ID}, time.Now().Add(a.deletionDelay()))
+	if err != nil {
+		return nil, err
+	}
+	return a.accepted(j, http.StatusNoContent, nil)
+}
+
+// deleteOrganization is Sentry's DELETE /api/0/organizations/{org}/: 202
+// with the organization, now pending deletion.
+func (a *API) deleteOrganization(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, err := a.org(r, c)
+	if err != nil {
+		return nil, err
+	}
+	var pids []uint64
+	for _, p := range a.meta.Projects(o.ID) {
+		pids = append(pids, p.ID)
+	}
+	marked, err := a.meta.MarkOrganizationForDeletion(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	j, err := a.deletions.Schedule(ctx, deletion.Job{Kind: deletion.KindOrganization, OrgID: o.ID, ProjectIDs: pids,
+		CreatedBy: c.user.ID}, time.Now().Add(a.deletionDelay()))
+	if err != nil {
+		return nil, err
+	}
+	return a.accepted(j, http.StatusAccepted, a.serializeOrg(marked))
+}
+
+// userDeletion is the body of a user data erasure: any of the user's id,
+// email and IP address (events matching any are erased).
+type userDeletion struct {
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	IPAddress string `json:"ipAddress"`
+}
+
+// deleteUserData erases one user's events across a project (GDPR): an
+// admin route, for superusers only. 202 with the job.
+func (a *API) deleteUserData(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	if !c.user.Superuser {
+		return nil, errorf(http.StatusForbidden, "You do not have permission to perform this action.")
+	}
+	var b userDeletion
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	f := store.UserFilter{ID: strings.TrimSpace(b.ID), Email: strings.TrimSpace(b.Email), IPAddress: strings.TrimSpace(b.IPAddress)}
+	if f.Empty() {
+		return nil, errorf(http.StatusBadRequest, "Give the user's id, email or ipAddress.")
+	}
+	for _, v := range []string{f.ID, f.Email, f.IPAddress} {
+		if len(v) > 256 {
+			return nil, errorf(http.StatusBadRequest, "id, email and ipAddress are at most 256 characters.")
+		}
+	}
+	j, err := a.deletions.Schedule(ctx, deletion.Job{Kind: deletion.KindUserData, OrgID: o.ID, ProjectIDs: []uint64{p.ID},
+		User: &f, CreatedBy: c.user.ID}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return a.accepted(j, http.StatusAccepted, a.serializeDeletion(j))
+}
+
+func (a *API) listDeletions(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	o, err := a.org(r, c)
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for _, j := range a.deletions.List(o.ID) {
+		out = append(out, a.serializeDeletion(j))
+	}
+	return ok(out)
+}
+
+// getDeletion reads a job. The caller must be a superuser, the job's
+// creator, or a member of its organization (which is gone once an
+// organization's deletion is done).
+func (a *API) getDeletion(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	j, found := a.deletions.Get(r.PathValue("id"))
+	if !found {
+		return nil, errNotFound
+	}
+	if !c.user.Superuser && j.CreatedBy != c.user.ID {
+		o, found := a.meta.OrganizationByID(j.OrgID)
+		if !found || !o.HasMember(c.user.ID) {
+			return nil, errNotFound
+		}
+	}
+	return ok(a.serializeDeletion(j))
+}
+
+func (a *API) serializeDeletion(j *deletion.Job) map[string]any {
+	projects := make([]string, len(j.ProjectIDs))
+	for i, p := range j.ProjectIDs {
+		projects[i] = id(p)
+	}
+	var org, issue, errText any
+	if o, found := a.meta.OrganizationByID(j.OrgID); found {
+		org = o.Slug
+	}
+	if j.GroupID != 0 {
+		issue = id(j.GroupID)
+	}
+	if j.Error != "" {
+		errText = j.Error
+	}
+	date := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return map[string]any{
+		"id": j.ID, "kind": j.Kind, "status": j.Status, "organization": org, "projects": projects, "issue": issue,
+		"eventsDeleted": j.EventsDeleted, "attempts": j.Attempts, "error": errText,
+		"dateCreated": date(j.DateCreated), "dateStarted": date(j.DateStarted), "dateFinished": date(j.DateFinished),
+	}
+}
+
+// visibleOrg and visibleProject hide what is being deleted, as Sentry hides
+// objects pending deletion from its views.
+func visibleOrg(o *meta.Organization) bool { return o.Status != meta.StatusPendingDeletion }
+
+func visibleProject(p *meta.Project) bool { return p.Status != meta.StatusPendingDeletion }

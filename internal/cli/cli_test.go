@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/internal/testenv"
+)
+
+// TestMaintenanceCommandsOnEmbeddedDir runs `faultline migrate` and
+// `faultline cleanup` on an embedded data directory: they work when no
+// process holds it, and say clearly what to do when one does.
+func TestMaintenanceCommandsOnEmbeddedDir(t *testing.T) {
+	lib := testenv.CHDBLib(t)
+	data := t.TempDir()
+	ctx := context.Background()
+	run := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := Main(ctx, append(args, "--data-dir", data, "--chdb-lib", lib, "--log-level", "warn"), &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	out, err := run("migrate")
+	if err != nil || !strings.Contains(out, "migrations applied: [1") {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	out, err = run("cleanup", "--dry-run")
+	if err != nil || !strings.Contains(out, "0 expired partitions would drop") {
+		t.Fatalf("cleanup --dry-run: %v\n%s", err, out)
+	}
+
+	// A running server holds the directory.
+	held, err := store.Open(ctx, store.Config{Path: filepath.Join(data, "clickhouse"), CHDBLib: lib}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for _, cmd := range []string{"migrate", "cleanup"} {
+		out, err := run(cmd)
+		if err == nil {
+			t.Fatalf("%s succeeded on a held directory:\n%s", cmd, out)
+		}
+		for _, want := range []string{"in use by another process", "faultline serve", "--clickhouse-url"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not say %q", cmd, err, want)
+			}
+		}
+	}
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("FAULTLINE_CLICKHOUSE_CLUSTER", "prod")
+	t.Setenv("FAULTLINE_CLICKHOUSE_TLS_CA", "/etc/ca.pem")
+	t.Setenv("FAULTLINE_CLEANUP_INTERVAL", "10m")
+	var o options
+	if err := o.parse("serve", []string{"--clickhouse-retries", "5"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	if c.Store.Cluster != "prod" || c.Store.TLS.CAFile != "/etc/ca.pem" || c.CleanupInterval.String() != "10m0s" || c.Store.Retries != 5 {
+		t.Errorf("parsed %+v", c)
+	}
+}

@@ -1,0 +1,311 @@
+// Package deletion runs the deletions people ask for through the API: an
+// issue, a project, an organization, or one user's data in a project
+// (GDPR erasure). A request records a job and returns at once (Sentry
+// answers 202); runners in the worker processes claim jobs, delete the
+// data in ClickHouse (and blobs kept with events), and record the outcome,
+// which the API serves as the job's status.
+//
+// Jobs live in the NATS KV bucket faultline-deletions, so they survive
+// restarts and any worker may finish a job another one started: a runner
+// holds a job under a lease it renews, and a job whose lease lapsed (its
+// runner died) is taken again. Every step is idempotent, so running a job
+// twice is harmless.
+package deletion
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/store"
+)
+
+// Kinds of deletion.
+const (
+	KindIssue        = "issue"
+	KindProject      = "project"
+	KindOrganization = "organization"
+	KindUserData     = "user_data"
+)
+
+// Job statuses.
+const (
+	StatusPending    = "pending"
+	StatusInProgress = "in_progress"
+	StatusDone       = "done"
+	StatusFailed     = "failed"
+)
+
+// Job is one requested deletion and its progress.
+type Job struct {
+	ID         string   `json:"id"`
+	Kind       string   `json:"kind"`
+	OrgID      uint64   `json:"orgId"`
+	ProjectIDs []uint64 `json:"projectIds,omitempty"`
+	GroupID    uint64   `json:"groupId,omitempty"`
+	// User selects the data of a user_data job. It is personal data
+	// itself, so it is erased from the job once the job is done.
+	User *store.UserFilter `json:"user,omitempty"`
+
+	Status        string    `json:"status"`
+	Error         string    `json:"error,omitempty"`
+	Attempts      int       `json:"attempts"`
+	EventsDeleted uint64    `json:"eventsDeleted"`
+	CreatedBy     uint64    `json:"createdBy"`
+	DateCreated   time.Time `json:"dateCreated"`
+	NotBefore     time.Time `json:"notBefore"`
+	DateStarted   time.Time `json:"dateStarted,omitzero"`
+	DateFinished  time.Time `json:"dateFinished,omitzero"`
+	// Owner and LeaseUntil say which runner holds the job, until when.
+	Owner      string    `json:"owner,omitempty"`
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+
+	rev uint64 // the KV revision this copy was read at
+}
+
+// Finished reports whether the job ended, in success or failure.
+func (j *Job) Finished() bool { return j.Status == StatusDone || j.Status == StatusFailed }
+
+// Jobs stores jobs in a KV bucket and holds them all in memory, kept up to
+// date by a watch. It is safe for concurrent use.
+type Jobs struct {
+	kv  jetstream.KeyValue
+	log *slog.Logger
+
+	mu     sync.RWMutex // guards jobs and revs
+	jobs   map[string]*Job
+	revs   map[string]uint64
+	stop   context.CancelFunc
+	done   chan struct{}
+	notify chan struct{} // a job changed; wakes runners
+}
+
+// Bucket is the KV bucket of deletion jobs.
+const Bucket = "faultline-deletions"
+
+// OpenJobs creates the bucket if needed, loads it and watches it.
+func OpenJobs(ctx context.Context, js jetstream.JetStream, replicas int, log *slog.Logger) (*Jobs, error) {
+	if replicas <= 0 {
+		replicas = 1
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      Bucket,
+		Description: "Faultline deletion jobs and their status",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		// Finished jobs are kept for a while so that their status can be
+		// read; a job's every update restarts its age.
+		TTL: 90 * 24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deletion: bucket %s: %w", Bucket, err)
+	}
+	j := &Jobs{kv: kv, log: log, jobs: map[string]*Job{}, revs: map[string]uint64{},
+		done: make(chan struct{}), notify: make(chan struct{}, 1)}
+	wctx, cancel := context.WithCancel(context.Background())
+	j.stop = cancel
+	w, err := kv.WatchAll(wctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("deletion: watch: %w", err)
+	}
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				cancel()
+				return nil, errors.New("deletion: watch closed while loading")
+			}
+			if e == nil {
+				go j.watch(wctx, w)
+				return j, nil
+			}
+			j.apply(e)
+		case <-ctx.Done():
+			cancel()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (j *Jobs) watch(ctx context.Context, w jetstream.KeyWatcher) {
+	defer close(j.done)
+	defer w.Stop() //nolint:errcheck
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e != nil {
+				j.apply(e)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Close stops watching.
+func (j *Jobs) Close() {
+	j.stop()
+	<-j.done
+}
+
+func (j *Jobs) apply(e jetstream.KeyValueEntry) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	id := strings.TrimPrefix(e.Key(), "job.")
+	if e.Revision() <= j.revs[id] {
+		return
+	}
+	j.revs[id] = e.Revision()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(j.jobs, id)
+		return
+	}
+	var job Job
+	if err := json.Unmarshal(e.Value(), &job); err != nil {
+		j.log.Error("deletion: bad job entry", "key", e.Key(), "err", err)
+		return
+	}
+	job.rev = e.Revision()
+	j.jobs[id] = &job
+	select {
+	case j.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Schedule records a new job, pending from notBefore on.
+func (j *Jobs) Schedule(ctx context.Context, job Job, notBefore time.Time) (*Job, error) {
+	switch job.Kind {
+	case KindIssue:
+		if len(job.ProjectIDs) != 1 || job.GroupID == 0 {
+			return nil, errors.New("deletion: an issue job needs a project and an issue")
+		}
+	case KindUserData:
+		if len(job.ProjectIDs) != 1 || job.User == nil || job.User.Empty() {
+			return nil, errors.New("deletion: a user data job needs a project and a user")
+		}
+	case KindProject, KindOrganization:
+	default:
+		return nil, fmt.Errorf("deletion: unknown kind %q", job.Kind)
+	}
+	b := make([]byte, 8)
+	rand.Read(b) //nolint:errcheck // never fails on Linux
+	job.ID = hex.EncodeToString(b)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	job.Status, job.DateCreated, job.NotBefore = StatusPending, now, notBefore.UTC().Truncate(time.Millisecond)
+	data, err := json.Marshal(&job)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := j.kv.Create(ctx, "job."+job.ID, data)
+	if err != nil {
+		return nil, fmt.Errorf("deletion: record job: %w", err)
+	}
+	j.mu.Lock()
+	job.rev = rev
+	if rev > j.revs[job.ID] {
+		j.revs[job.ID] = rev
+		cp := job
+		j.jobs[job.ID] = &cp
+	}
+	j.mu.Unlock()
+	select {
+	case j.notify <- struct{}{}:
+	default:
+	}
+	return &job, nil
+}
+
+// Get returns a copy of a job.
+func (j *Jobs) Get(id string) (*Job, bool) {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	job, ok := j.jobs[id]
+	if !ok {
+		return nil, false
+	}
+	cp := *job
+	return &cp, true
+}
+
+// List returns copies of an organization's jobs, newest first.
+func (j *Jobs) List(orgID uint64) []*Job {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	var out []*Job
+	for _, job := range j.jobs {
+		if job.OrgID == orgID {
+			cp := *job
+			out = append(out, &cp)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Job) int { return b.DateCreated.Compare(a.DateCreated) })
+	return out
+}
+
+// runnable returns the jobs a runner may take at now: pending and due, or
+// in progress under a lapsed lease.
+func (j *Jobs) runnable(now time.Time) []*Job {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	var out []*Job
+	for _, job := range j.jobs {
+		due := job.Status == StatusPending && !job.NotBefore.After(now)
+		lapsed := job.Status == StatusInProgress && job.LeaseUntil.Before(now)
+		if due || lapsed {
+			cp := *job
+			out = append(out, &cp)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Job) int { return a.DateCreated.Compare(b.DateCreated) })
+	return out
+}
+
+// errLost means another runner changed the job first.
+var errLost = errors.New("deletion: job changed by another runner")
+
+// update writes job if it is still at the revision job was read at
+// (compare-and-set), so that two runners never both hold a job, and a
+// decision made on a stale copy is never written. On success job carries
+// its new revision.
+func (j *Jobs) update(ctx context.Context, job *Job) error {
+	data, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	newRev, err := j.kv.Update(ctx, "job."+job.ID, data, job.rev)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			return errLost
+		}
+		return fmt.Errorf("deletion: update job %s: %w", job.ID, err)
+	}
+	job.rev = newRev
+	j.mu.Lock()
+	if newRev > j.revs[job.ID] {
+		j.revs[job.ID] = newRev
+		cp := *job
+		j.jobs[job.ID] = &cp
+	}
+	j.mu.Unlock()
+	return nil
+}
