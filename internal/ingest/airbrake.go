@@ -135,6 +135,7 @@ func (a *Airbrake) wrap(fn airbrakeEndpoint, xmlErrors bool) http.Handler {
 				Headers: map[string]string{"Retry-After": "1"}}, xmlErrors)
 			return
 		}
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(a.h.cfg.Timeout)) //nolint:errcheck
 		ctx, cancel := context.WithTimeout(r.Context(), a.h.cfg.Timeout)
 		defer cancel()
 		req := &request{received: a.h.now().UTC()}

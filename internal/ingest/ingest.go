@@ -176,6 +176,9 @@ func (h *Handler) wrap(fn endpoint) http.Handler {
 				Headers: map[string]string{"Retry-After": "1"}})
 			return
 		}
+		// The whole request, body included, has Timeout: a client that
+		// trickles its body cannot hold one of the MaxInFlight slots.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.Timeout)) //nolint:errcheck
 		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 		defer cancel()
 		req := &request{received: h.now().UTC()}

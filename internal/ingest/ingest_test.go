@@ -6,11 +6,13 @@ import (
 	"compress/zlib"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/testserver"
 )
@@ -142,5 +144,28 @@ func TestCORSPreflight(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "http://app.example.com" ||
 		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "X-Sentry-Rate-Limits") {
 		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestSlowBodyIsCut: a client that sends its headers and then trickles the
+// body cannot hold a request slot past the request timeout.
+func TestSlowBodyIsCut(t *testing.T) {
+	f := testserver.Start(t, server.Config{Ingest: ingest.Config{Timeout: time.Second}})
+	p := f.CreateProject("acme", "slow", "go")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/%s/store/?sentry_key=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"message\":", p.ID, p.PublicKey)
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 512)
+	n, _ := conn.Read(buf) // an error answer, or the connection closed
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the server waited %s for the body (answer %q)", took, buf[:n])
+	}
+	if n > 0 && strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") {
+		t.Fatalf("a truncated body was accepted: %q", buf[:n])
 	}
 }

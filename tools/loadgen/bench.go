@@ -131,6 +131,7 @@ func benchShape(f benchFlags, s shape, report *strings.Builder) error {
 		if err != nil {
 			return err
 		}
+		t := target{ps.url + "/api/" + pid + "/envelope/?sentry_key=" + key + "&sentry_version=7"}
 		syncMax = runMax(t, g, f.conc, f.dur, 0)
 		logf("faultline --sync-always max: %s", syncMax)
 		syncHalf = runRate(t, g, syncMax.rate()*0.5, f.dur, 512)

@@ -27,7 +27,7 @@ type shape struct {
 }
 
 var shapes = map[string]shape{
-	"typical": {"typical", 10, 5}, // ~4 KB JSON, what real SDK events average
+	"typical": {"typical", 10, 1}, // ~4 KB JSON, what real SDK events average
 	"large":   {"large", 25, 20},  // ~11 KB JSON, a deep Node error
 	"deep":    {"deep", 50, 30},   // ~20 KB JSON
 	"small":   {"small", 3, 0},    // ~2 KB
@@ -56,7 +56,7 @@ func eventBody(s shape, t int) []byte {
 	r := rand.New(rand.NewPCG(uint64(t), 42))
 	frames := make([]map[string]any, 0, s.frames)
 	for i := 0; i < s.frames; i++ {
-		inApp := i >= s.frames/2
+		inApp := i >= s.frames*2/3
 		file := fmt.Sprintf("/srv/app/node_modules/%s/lib/%s.js", words[r.IntN(len(words))], words[r.IntN(len(words))])
 		if inApp {
 			file = fmt.Sprintf("/srv/app/src/%s/%s.js", words[r.IntN(len(words))], camel(r))
@@ -67,9 +67,9 @@ func eventBody(s shape, t int) []byte {
 		}
 		if inApp {
 			f["pre_context"] = []string{"  const " + camel(r) + " = await " + camel(r) + "(req);", "  if (!" + camel(r) + ") {",
-				"    log.debug('" + pick(r, 4) + "');", "  }", "  // " + pick(r, 6)}
+				"    log.debug('" + pick(r, 4) + "');", }
 			f["context_line"] = "  throw new Error(`" + pick(r, 5) + " ${" + camel(r) + ".id}`);"
-			f["post_context"] = []string{"}", "", "export async function " + camel(r) + "(ctx) {", "  return " + camel(r) + "(ctx.request);", "}"}
+			f["post_context"] = []string{"}", "export async function " + camel(r) + "(ctx) {"}
 		}
 		frames = append(frames, f)
 	}
