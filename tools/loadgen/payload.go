@@ -67,7 +67,7 @@ func eventBody(s shape, t int) []byte {
 		}
 		if inApp {
 			f["pre_context"] = []string{"  const " + camel(r) + " = await " + camel(r) + "(req);", "  if (!" + camel(r) + ") {",
-				"    log.debug('" + pick(r, 4) + "');", }
+				"    log.debug('" + pick(r, 4) + "');"}
 			f["context_line"] = "  throw new Error(`" + pick(r, 5) + " ${" + camel(r) + ".id}`);"
 			f["post_context"] = []string{"}", "export async function " + camel(r) + "(ctx) {"}
 		}
