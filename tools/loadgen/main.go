@@ -4,6 +4,7 @@
 //	loadgen bench [-out BENCHMARKS.md] [-burst 1000000] ...  the whole benchmark
 //	loadgen bare -addr 127.0.0.1:9999                         the baseline server
 //	loadgen run -url URL -rate 5000 -duration 10s            ad-hoc load
+//	loadgen fill -dir D -events N; loadgen drain -dir D       the workers alone
 //
 // Faultline and the baseline run as separate processes on this machine, and
 // so does the load generator: on a 2-core machine they share the cores,
@@ -21,13 +22,17 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen bench|bare|run [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen bench|bare|run|fill|drain [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "bench":
 		err = benchCmd(os.Args[2:])
+	case "fill":
+		err = fillCmd(os.Args[2:])
+	case "drain":
+		err = drainCmd(os.Args[2:])
 	case "bare":
 		fs := flag.NewFlagSet("bare", flag.ExitOnError)
 		addr := fs.String("addr", "127.0.0.1:9999", "listen address")
