@@ -79,6 +79,7 @@ func benchDataset(b *testing.B, engine string) *benchData {
 			"mark_cache_size": "268435456", "uncompressed_cache_size": "0"}}, quietLog())
 		if err == nil {
 			benchCleanup = append(benchCleanup, func() { s.Close() })
+			closeCHDBBench = func() { s.Close(); delete(benchSets, "chdb") }
 		}
 	default:
 		u := testenv.ClickHouseURL(b)
@@ -113,6 +114,10 @@ func benchDataset(b *testing.B, engine string) *benchData {
 }
 
 var benchCleanup []func()
+
+// closeCHDBBench closes the chDB dataset's engine: a process holds one
+// chDB engine at a time, so another benchmark's store needs it closed.
+var closeCHDBBench = func() {}
 
 func TestMain(m *testing.M) {
 	code := m.Run()

@@ -36,7 +36,7 @@ func quietLog() *slog.Logger {
 // testNow is the current time at the precision events are stored.
 func testNow() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
-func openTestStore(t *testing.T, cfg Config) *Store {
+func openTestStore(t testing.TB, cfg Config) *Store {
 	t.Helper()
 	ctx := context.Background()
 	s, err := Open(ctx, cfg, quietLog())

@@ -16,10 +16,12 @@ func BenchmarkInsertCHDB(b *testing.B) {
 	body := `{"exception":{"values":[{"type":"TypeError","value":"cannot read property","stacktrace":{"frames":[` +
 		strings.Repeat(`{"filename":"/srv/app/src/checkout/payment.js","function":"chargeCard","lineno":120,"colno":13,"in_app":true,"context_line":"  throw new Error(\"card declined\")","pre_context":["a","b"],"post_context":["c","d"]},`, 24) +
 		`{"filename":"x.js"}]}}]},"breadcrumbs":{"values":[` + strings.Repeat(`{"timestamp":1795734478.6,"category":"http","message":"GET /api/cart 200","level":"info"},`, 9) + `{}]}}`
+	benchMu.Lock()
+	closeCHDBBench()
+	benchMu.Unlock()
 	for _, chunk := range []int{2 << 20, 4 << 20, 8 << 20} {
 		b.Run(fmt.Sprintf("chunk=%dMiB", chunk>>20), func(b *testing.B) {
-			s := openTestStore(&testing.T{}, Config{Path: b.TempDir(), CHDBLib: testenv.CHDBLib(b)})
-			defer s.Close()
+			s := openTestStore(b, Config{Path: b.TempDir(), CHDBLib: testenv.CHDBLib(b)})
 			s.t.(*chdbTransport).chunkBytes = chunk
 			ctx := context.Background()
 			const batch = 1000
