@@ -220,6 +220,27 @@ func unzstd(in []byte, limit int) ([]byte, error) {
 	return readLimited(zr, limit, len(in))
 }
 
+// decodeBufs recycles the buffers Decode decompresses into, through
+// Release: ingest decompresses every request only to check it, and
+// recycling the buffers halves its garbage.
+var decodeBufs sync.Pool
+
+// maxPooledBuf is the largest buffer Release keeps: a rare huge body
+// should not stay in memory.
+const maxPooledBuf = 1 << 20
+
+// Release hands back a buffer returned by Decode for reuse. Call it only
+// when nothing refers to the buffer (or to a slice of it) any more; a
+// buffer that is not from Decode, or is large, is left to the garbage
+// collector.
+func Release(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBuf {
+		return
+	}
+	b = b[:0]
+	decodeBufs.Put(&b)
+}
+
 // readLimited reads r to EOF into a buffer that never grows past limit+1
 // bytes, failing with ErrTooLarge as soon as the data exceeds limit. The
 // first allocation is sized from the compressed length (hint), capped at
@@ -236,7 +257,12 @@ func readLimited(r io.Reader, limit, hint int) ([]byte, error) {
 		size = maxInitial
 	}
 	size = min(size, limit+1)
-	buf := make([]byte, 0, size)
+	var buf []byte
+	if p, _ := decodeBufs.Get().(*[]byte); p != nil && cap(*p) >= size/2 && cap(*p) <= limit+1 {
+		buf = (*p)[:0]
+	} else {
+		buf = make([]byte, 0, size)
+	}
 	stalls := 0
 	for {
 		if len(buf) == cap(buf) {

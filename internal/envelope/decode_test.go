@@ -281,3 +281,33 @@ func TestReadLimitedStall(t *testing.T) {
 type stallReader struct{}
 
 func (stallReader) Read([]byte) (int, error) { return 0, nil }
+
+// TestReleaseReuse decodes into recycled buffers: a buffer handed back
+// with Release must never leak one body's bytes into the next.
+func TestReleaseReuse(t *testing.T) {
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(s)) //nolint:errcheck
+		w.Close()
+		return b.Bytes()
+	}
+	bodies := []string{strings.Repeat("a", 5000), "short", strings.Repeat("xyz", 3000), "", strings.Repeat("b", 100)}
+	for round := 0; round < 3; round++ {
+		for _, want := range bodies {
+			got, err := Decode(gz(want), "gzip", 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != want {
+				t.Fatalf("round %d: got %d bytes %.10q, want %d bytes", round, len(got), got, len(want))
+			}
+			Release(got)
+		}
+	}
+	// Over the limit stays an error with a recycled buffer at hand.
+	Release(make([]byte, 0, 64<<10))
+	if _, err := Decode(gz(strings.Repeat("c", 2000)), "gzip", 1000); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+}

@@ -10,6 +10,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -158,6 +159,7 @@ type request struct {
 	projectID uint64
 	raw       []byte // body as received
 	body      []byte // decompressed
+	decoded   []byte // the buffer body was decompressed into, if any; released after the response
 	encoding  string // Content-Encoding of raw, "" if none
 	auth      envelope.Auth
 	key       *meta.Key
@@ -165,23 +167,41 @@ type request struct {
 	received  time.Time
 }
 
+// acquire takes one of the MaxInFlight slots, waiting at most a second.
+func (h *Handler) acquire() bool {
+	select {
+	case h.inFlight <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case h.inFlight <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 func (h *Handler) wrap(fn endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.cors(w, r)
-		select {
-		case h.inFlight <- struct{}{}:
-			defer func() { <-h.inFlight }()
-		case <-time.After(time.Second):
+		if !h.acquire() {
 			writeError(w, &Error{Status: http.StatusServiceUnavailable, Detail: "server is overloaded",
 				Headers: map[string]string{"Retry-After": "1"}})
 			return
 		}
+		defer func() { <-h.inFlight }()
 		// The whole request, body included, has Timeout: a client that
 		// trickles its body cannot hold one of the MaxInFlight slots.
 		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.Timeout)) //nolint:errcheck
 		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 		defer cancel()
 		req := &request{received: h.now().UTC()}
+		// Everything that used the decompressed body (parsing, publishing,
+		// which copies) is done once the handler returns.
+		defer func() { envelope.Release(req.decoded) }()
 		pid, err := strconv.ParseUint(r.PathValue("project_id"), 10, 64)
 		if err != nil {
 			writeError(w, fail(http.StatusBadRequest, "invalid project id in the URL"))
@@ -240,7 +260,7 @@ func writeError(w http.ResponseWriter, e *Error) {
 // receive reads the body (at most rawLimit bytes as sent) and undoes its
 // Content-Encoding (at most limit bytes decoded).
 func (h *Handler) receive(r *http.Request, req *request, rawLimit, limit int) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, int64(rawLimit)))
+	raw, err := readBody(r, rawLimit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -264,7 +284,23 @@ func (h *Handler) receive(r *http.Request, req *request, rawLimit, limit int) er
 		return fail(http.StatusBadRequest, "could not decode the request body: %v", err)
 	}
 	req.body = body
+	if req.encoding != "" {
+		req.decoded = body
+	}
 	return nil
+}
+
+// readBody reads the request body, at most limit bytes, into a buffer
+// sized by Content-Length when the client sent one.
+func readBody(r *http.Request, limit int) ([]byte, error) {
+	body := http.MaxBytesReader(nil, r.Body, int64(limit))
+	if r.ContentLength <= 0 || r.ContentLength > int64(limit) || r.ContentLength > 16<<20 {
+		return io.ReadAll(body)
+	}
+	// One byte more than announced, so that EOF is seen without growing.
+	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1))
+	_, err := buf.ReadFrom(body)
+	return buf.Bytes(), err
 }
 
 // authenticate finds the key from the request (or from dsn, the envelope
