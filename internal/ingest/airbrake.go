@@ -343,30 +343,10 @@ func (a *Airbrake) authenticate(r *http.Request, req *request, pub string, fromU
 	return nil
 }
 
-// read reads and decompresses the body within limit.
+// read reads and decompresses the body within limit, as Sentry's
+// endpoints do.
 func (a *Airbrake) read(r *http.Request, req *request, limit int) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, int64(limit)))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return fail(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", limit)
-		}
-		return fail(http.StatusBadRequest, "could not read the request body: %v", err)
-	}
-	req.raw = raw
-	req.encoding = strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	if req.encoding == "identity" {
-		req.encoding = ""
-	}
-	body, err := envelope.Decode(raw, req.encoding, limit)
-	switch {
-	case errors.Is(err, envelope.ErrTooLarge):
-		return fail(http.StatusRequestEntityTooLarge, "decompressed body exceeds %d bytes", limit)
-	case err != nil:
-		return fail(http.StatusBadRequest, "could not decode the request body: %v", err)
-	}
-	req.body = body
-	return nil
+	return a.h.receive(r, req, limit, limit)
 }
 
 // xmlText escapes s for XML character data.
