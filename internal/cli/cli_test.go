@@ -65,3 +65,26 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		t.Errorf("parsed %+v", c)
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		gogc string
+		want int
+	}{
+		{[]string{"--role", "ingest"}, "", ingestGCPercent},
+		{[]string{"--role", "ingest"}, "100", 0}, // GOGC wins
+		{[]string{"--role", "ingest", "--gc-percent", "200"}, "", 200},
+		{[]string{"--role", "ingest,api"}, "", 0},
+		{nil, "", 0}, // all roles: Go's default
+		{[]string{"--gc-percent", "300"}, "", 300},
+	} {
+		var o options
+		if err := o.parse("serve", tc.args, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := o.gcPercent(tc.gogc); got != tc.want {
+			t.Errorf("%v GOGC=%q: %d, want %d", tc.args, tc.gogc, got, tc.want)
+		}
+	}
+}
