@@ -111,7 +111,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&o.pprof, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
-	fs.IntVar(&o.gc, "gc-percent", 0, "Go's GC target (as GOGC); 0: 400 on an ingest-only node, where it lowers tail latency, Go's default elsewhere; GOGC in the environment wins")
+	fs.IntVar(&o.gc, "gc-percent", 0, "Go's GC target (as GOGC; 0: Go's default, 100); GOGC in the environment wins")
 }
 
 // parse parses args, then fills every flag not given on the command line
@@ -158,23 +158,12 @@ func (o *options) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, hopts))
 }
 
-// ingestGCPercent is the GC target of an ingest-only node. Its live heap
-// is small and its garbage per request large (bodies read and inflated):
-// at half its maximum rate, p99 latency went from 11–16 ms to 8–12 ms
-// with 400 instead of 100, for a few tens of MiB more heap.
-const ingestGCPercent = 400
-
 // gcPercent is the GC target to set, or 0 to leave Go's (or GOGC's).
 func (o *options) gcPercent(gogc string) int {
-	switch {
-	case gogc != "":
+	if gogc != "" {
 		return 0
-	case o.gc > 0:
-		return o.gc
-	case len(o.cfg.Roles) == 1 && o.cfg.Roles[0] == "ingest":
-		return ingestGCPercent
 	}
-	return 0
+	return o.gc
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {

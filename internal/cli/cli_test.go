@@ -72,12 +72,9 @@ func TestGCPercent(t *testing.T) {
 		gogc string
 		want int
 	}{
-		{[]string{"--role", "ingest"}, "", ingestGCPercent},
-		{[]string{"--role", "ingest"}, "100", 0}, // GOGC wins
-		{[]string{"--role", "ingest", "--gc-percent", "200"}, "", 200},
-		{[]string{"--role", "ingest,api"}, "", 0},
-		{nil, "", 0}, // all roles: Go's default
-		{[]string{"--gc-percent", "300"}, "", 300},
+		{[]string{"--role", "ingest"}, "", 0}, // Go's default
+		{[]string{"--role", "ingest", "--gc-percent", "400"}, "", 400},
+		{[]string{"--gc-percent", "400"}, "100", 0}, // GOGC wins
 	} {
 		var o options
 		if err := o.parse("serve", tc.args, &bytes.Buffer{}); err != nil {
