@@ -129,17 +129,9 @@ func (e *apiEvent) entry(typ string) string {
 // event waits for an event to be stored and returns it.
 func event(t *testing.T, f *testserver.Faultline, p testserver.Project, id string) apiEvent {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var ev apiEvent
-		if st, _ := f.Do("GET", "/api/0/projects/"+p.Org+"/"+p.Slug+"/events/"+id+"/", nil, &ev); st == 200 {
-			return ev
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("event %s was not stored", id)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var ev apiEvent
+	f.WaitEvent(t, p, id, &ev)
+	return ev
 }
 
 // expectation is what one client must produce.

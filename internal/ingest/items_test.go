@@ -69,17 +69,9 @@ type eventJSON struct {
 // waitEvent polls the API until the event is stored.
 func waitEvent(t *testing.T, f *testserver.Faultline, p testserver.Project, id string) eventJSON {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var ev eventJSON
-		if st, _ := f.Do("GET", "/api/0/projects/"+p.Org+"/"+p.Slug+"/events/"+id+"/", nil, &ev); st == 200 {
-			return ev
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("event %s was not stored", id)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var ev eventJSON
+	f.WaitEvent(t, p, id, &ev)
+	return ev
 }
 
 type attachmentJSON struct {

@@ -111,6 +111,32 @@ func (r *rig) run(t *testing.T, st process.Store, ackWait time.Duration, until f
 	<-done
 }
 
+// crashAfterFirstInsert runs a worker that stores its first batch and
+// then dies before acknowledging it, as a crash would.
+func (r *rig) crashAfterFirstInsert(t *testing.T) {
+	t.Helper()
+	crashed := make(chan struct{})
+	fs := &faultyStore{Store: r.s, after: func() error {
+		close(crashed)
+		return context.Canceled
+	}}
+	cons, err := r.q.Consumer(context.Background(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond},
+		process.Deps{Consumer: cons, Store: fs, Groups: r.g, Projects: r.m, Log: r.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }() //nolint:errcheck
+	<-crashed
+	cancel()
+	<-done
+}
+
 func (r *rig) drained(t *testing.T) func() bool {
 	return func() bool {
 		b, err := r.q.Backlog(context.Background())
@@ -182,21 +208,8 @@ func (r *rig) accepted(t *testing.T) uint64 {
 func TestRedeliveryAfterCrashDoesNotDuplicate(t *testing.T) {
 	r := newRig(t)
 	r.publish(t, 90)
-	crashed := make(chan struct{})
-	fs := &faultyStore{Store: r.s, after: func() error {
-		close(crashed)
-		return context.Canceled
-	}}
 	// First worker: dies right after its first insert.
-	cons, _ := r.q.Consumer(context.Background(), 2*time.Second)
-	w, _ := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond},
-		process.Deps{Consumer: cons, Store: fs, Groups: r.g, Projects: r.m, Log: r.log})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }() //nolint:errcheck
-	<-crashed
-	cancel()
-	<-done
+	r.crashAfterFirstInsert(t)
 	if n := r.total(t); n == 0 || n >= 90 {
 		t.Fatalf("after the crash %d events are stored; want part of a batch", n)
 	}
@@ -286,20 +299,7 @@ func TestBatchSize(t *testing.T) {
 func TestOutcomesSurviveRedelivery(t *testing.T) {
 	r := newRig(t)
 	r.publish(t, 90)
-	crashed := make(chan struct{})
-	fs := &faultyStore{Store: r.s, after: func() error {
-		close(crashed)
-		return context.Canceled
-	}}
-	cons, _ := r.q.Consumer(context.Background(), 2*time.Second)
-	w, _ := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond},
-		process.Deps{Consumer: cons, Store: fs, Groups: r.g, Projects: r.m, Log: r.log})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }() //nolint:errcheck
-	<-crashed
-	cancel()
-	<-done
+	r.crashAfterFirstInsert(t)
 	r.run(t, r.s, 2*time.Second, r.drained(t))
 	if accepted := r.accepted(t); accepted != 90 || r.total(t) != 90 {
 		t.Fatalf("%d events counted as accepted, %d stored; want 90 of each", r.accepted(t), r.total(t))

@@ -189,6 +189,22 @@ func (f *Faultline) WaitIssues(p Project, timeout time.Duration, cond func([]Iss
 	}
 }
 
+// WaitEvent polls the API until the project's event id is stored, decodes
+// it into out, or fails t after 30 s.
+func (f *Faultline) WaitEvent(t testing.TB, p Project, id string, out any) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if st, _ := f.Do("GET", "/api/0/projects/"+p.Org+"/"+p.Slug+"/events/"+id+"/", nil, out); st == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event %s was not stored", id)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TotalCount sums the issues' event counts.
 func TotalCount(is []Issue) int {
 	n := 0
