@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -69,7 +68,6 @@ type options struct {
 	logJSON  bool
 	dryRun   bool // cleanup only
 	pprof    string
-	gc       int
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -111,7 +109,6 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&o.pprof, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
-	fs.IntVar(&o.gc, "gc-percent", 0, "Go's GC target (as GOGC; 0: Go's default, 100); GOGC in the environment wins")
 }
 
 // parse parses args, then fills every flag not given on the command line
@@ -158,14 +155,6 @@ func (o *options) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, hopts))
 }
 
-// gcPercent is the GC target to set, or 0 to leave Go's (or GOGC's).
-func (o *options) gcPercent(gogc string) int {
-	if gogc != "" {
-		return 0
-	}
-	return o.gc
-}
-
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var o options
 	if err := o.parse("serve", args, stderr); err != nil {
@@ -181,10 +170,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if o.pprof != "" {
 		go servePprof(o.pprof, log)
-	}
-	if p := o.gcPercent(os.Getenv("GOGC")); p > 0 {
-		debug.SetGCPercent(p)
-		log.Debug("garbage collector target set", "percent", p)
 	}
 	s, err := server.New(ctx, o.cfg, log)
 	if err != nil {

@@ -65,23 +65,3 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		t.Errorf("parsed %+v", c)
 	}
 }
-
-func TestGCPercent(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		gogc string
-		want int
-	}{
-		{[]string{"--role", "ingest"}, "", 0}, // Go's default
-		{[]string{"--role", "ingest", "--gc-percent", "400"}, "", 400},
-		{[]string{"--gc-percent", "400"}, "100", 0}, // GOGC wins
-	} {
-		var o options
-		if err := o.parse("serve", tc.args, &bytes.Buffer{}); err != nil {
-			t.Fatal(err)
-		}
-		if got := o.gcPercent(tc.gogc); got != tc.want {
-			t.Errorf("%v GOGC=%q: %d, want %d", tc.args, tc.gogc, got, tc.want)
-		}
-	}
-}
