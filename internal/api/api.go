@@ -21,6 +21,7 @@ import (
 
 	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -122,44 +123,80 @@ func (a *API) deletionDelay() time.Duration {
 	return defaultDeletionDelay
 }
 
-// Register adds the API routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
-	h := func(pattern string, fn handlerFunc) { mux.Handle(pattern, a.wrap(fn)) }
-	h("GET /api/0/organizations/", a.listOrganizations)
-	h("POST /api/0/organizations/", a.createOrganization)
-	h("GET /api/0/organizations/{org}/", a.getOrganization)
-	h("GET /api/0/organizations/{org}/stats_v2/", a.statsV2)
-	h("GET /api/0/organizations/{org}/teams/", a.listTeams)
-	h("POST /api/0/organizations/{org}/teams/", a.createTeam)
-	h("GET /api/0/organizations/{org}/projects/", a.listOrgProjects)
-	h("POST /api/0/teams/{org}/{team}/projects/", a.createProject)
-	h("GET /api/0/projects/", a.listProjects)
-	h("GET /api/0/projects/{org}/{project}/", a.getProject)
-	h("PUT /api/0/projects/{org}/{project}/", a.updateProject)
-	h("GET /api/0/projects/{org}/{project}/keys/", a.listKeys)
-	h("POST /api/0/projects/{org}/{project}/keys/", a.createKey)
-	h("GET /api/0/projects/{org}/{project}/keys/{key}/", a.getKey)
-	h("PUT /api/0/projects/{org}/{project}/keys/{key}/", a.updateKey)
-	h("GET /api/0/projects/{org}/{project}/issues/", a.listIssues)
-	h("GET /api/0/projects/{org}/{project}/events/{event_id}/", a.getProjectEvent)
-	h("GET /api/0/projects/{org}/{project}/events/{event_id}/attachments/", a.listAttachments)
-	h("GET /api/0/projects/{org}/{project}/events/{event_id}/attachments/{attachment_id}/", a.getAttachment)
-	h("GET /api/0/projects/{org}/{project}/user-feedback/", a.listUserFeedback)
-	h("GET /api/0/issues/{id}/", a.getIssue)
-	h("PUT /api/0/issues/{id}/", a.updateIssue)
-	h("GET /api/0/issues/{id}/events/", a.listIssueEvents)
-	h("GET /api/0/issues/{id}/events/{event_id}/", a.getIssueEvent)
-	h("GET /api/0/issues/{id}/grouping-info/", a.issueGroupingInfo)
-	h("GET /api/0/organizations/{org}/issues/{id}/grouping-info/", a.issueGroupingInfo)
-	h("GET /api/0/projects/{org}/{project}/events/{event_id}/grouping-info/", a.eventGroupingInfo)
-	h("GET /api/0/organizations/{org}/issues/{id}/", a.getIssue)
-	h("PUT /api/0/organizations/{org}/issues/{id}/", a.updateIssue)
-	h("GET /api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents)
-	h("GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent)
-	h("GET /api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys)
-	h("GET /api/0/issues/{id}/tags/{key}/values/", a.issueTagValues)
-	h("GET /api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues)
-	a.registerDeletions(h)
+// Routes returns the API's routes, for the route table.
+func (a *API) Routes() []route.Route {
+	const (
+		none    = route.TenantNone
+		org     = route.TenantOrganization
+		team    = route.TenantTeam
+		project = route.TenantProject
+		issue   = route.TenantIssue
+		event   = route.TenantEvent
+		job     = route.TenantJob
+	)
+	rs := []route.Route{
+		a.route("GET", "/api/0/organizations/", a.listOrganizations, none, "org:read", "list organizations"),
+		a.route("POST", "/api/0/organizations/", a.createOrganization, none, "org:write", "create an organization"),
+		a.route("GET", "/api/0/organizations/{org}/", a.getOrganization, org, "org:read", "get an organization"),
+		a.route("GET", "/api/0/organizations/{org}/stats_v2/", a.statsV2, org, "org:read", "event outcome statistics"),
+		a.route("GET", "/api/0/organizations/{org}/teams/", a.listTeams, org, "team:read", "list teams"),
+		a.route("POST", "/api/0/organizations/{org}/teams/", a.createTeam, org, "team:write", "create a team"),
+		a.route("GET", "/api/0/organizations/{org}/projects/", a.listOrgProjects, org, "project:read", "list an organization's projects"),
+		a.route("POST", "/api/0/teams/{org}/{team}/projects/", a.createProject, team, "project:write", "create a project"),
+		a.route("GET", "/api/0/projects/", a.listProjects, none, "project:read", "list projects"),
+		a.route("GET", "/api/0/projects/{org}/{project}/", a.getProject, project, "project:read", "get a project"),
+		a.route("PUT", "/api/0/projects/{org}/{project}/", a.updateProject, project, "project:write", "update a project"),
+		a.route("GET", "/api/0/projects/{org}/{project}/keys/", a.listKeys, project, "project:read", "list client keys"),
+		a.route("POST", "/api/0/projects/{org}/{project}/keys/", a.createKey, project, "project:write", "create a client key"),
+		a.route("GET", "/api/0/projects/{org}/{project}/keys/{key}/", a.getKey, project, "project:read", "get a client key"),
+		a.route("PUT", "/api/0/projects/{org}/{project}/keys/{key}/", a.updateKey, project, "project:write", "update a client key"),
+		a.route("GET", "/api/0/projects/{org}/{project}/issues/", a.listIssues, project, "event:read", "list a project's issues"),
+		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/", a.getProjectEvent, event, "event:read", "get an event"),
+		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/attachments/", a.listAttachments, event, "event:read", "list an event's attachments"),
+		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/attachments/{attachment_id}/", a.getAttachment, event, "event:read", "download an attachment"),
+		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/grouping-info/", a.eventGroupingInfo, event, "event:read", "an event's grouping information"),
+		a.route("GET", "/api/0/projects/{org}/{project}/user-feedback/", a.listUserFeedback, project, "project:read", "list user feedback"),
+		a.route("GET", "/api/0/issues/{id}/", a.getIssue, issue, "event:read", "get an issue"),
+		a.route("PUT", "/api/0/issues/{id}/", a.updateIssue, issue, "event:write", "update an issue"),
+		a.route("GET", "/api/0/issues/{id}/events/", a.listIssueEvents, issue, "event:read", "list an issue's events"),
+		a.route("GET", "/api/0/issues/{id}/events/{event_id}/", a.getIssueEvent, issue, "event:read", "get an issue's event"),
+		a.route("GET", "/api/0/issues/{id}/grouping-info/", a.issueGroupingInfo, issue, "event:read", "an issue's grouping information"),
+		a.route("GET", "/api/0/issues/{id}/tags/{key}/values/", a.issueTagValues, issue, "event:read", "an issue's tag values"),
+		a.route("GET", "/api/0/organizations/{org}/issues/{id}/", a.getIssue, issue, "event:read", "get an issue"),
+		a.route("PUT", "/api/0/organizations/{org}/issues/{id}/", a.updateIssue, issue, "event:write", "update an issue"),
+		a.route("GET", "/api/0/organizations/{org}/issues/{id}/events/", a.listIssueEvents, issue, "event:read", "list an issue's events"),
+		a.route("GET", "/api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent, issue, "event:read", "get an issue's event"),
+		a.route("GET", "/api/0/organizations/{org}/issues/{id}/grouping-info/", a.issueGroupingInfo, issue, "event:read", "an issue's grouping information"),
+		a.route("GET", "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues, issue, "event:read", "an issue's tag values"),
+		a.route("GET", "/api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys, org, "project:releases", "list a release's deploys"),
+	}
+	if a.deletions != nil {
+		rs = append(rs,
+			a.route("DELETE", "/api/0/issues/{id}/", a.deleteIssue, issue, "event:admin", "delete an issue"),
+			a.route("DELETE", "/api/0/organizations/{org}/issues/{id}/", a.deleteIssue, issue, "event:admin", "delete an issue"),
+			a.route("DELETE", "/api/0/projects/{org}/{project}/", a.deleteProject, project, "project:admin", "delete a project"),
+			a.route("DELETE", "/api/0/organizations/{org}/", a.deleteOrganization, org, "org:admin", "delete an organization"),
+			a.route("POST", "/api/0/projects/{org}/{project}/user-deletions/", a.deleteUserData, project, "project:admin", "erase one user's data"),
+			a.route("GET", "/api/0/organizations/{org}/deletions/", a.listDeletions, org, "org:read", "list deletion jobs"),
+			a.route("GET", "/api/0/deletions/{id}/", a.getDeletion, job, "org:read", "get a deletion job"),
+		)
+	}
+	return rs
+}
+
+// route declares an API route: a user (session or token) with scope may
+// call it, for the tenant its path names.
+func (a *API) route(method, path string, fn handlerFunc, tenant route.Tenant, scope, name string) route.Route {
+	r := route.Route{Method: method, Path: path, Auth: route.User, Tenant: tenant, Scope: scope, Name: name}
+	r.Handler = a.wrap(r, fn)
+	return r
+}
+
+// superuserRoute declares a route only superusers may call.
+func (a *API) superuserRoute(method, path string, fn handlerFunc, name string) route.Route {
+	r := route.Route{Method: method, Path: path, Auth: route.User, Superuser: true, Name: name}
+	r.Handler = a.wrap(r, fn)
+	return r
 }
 
 // caller is the authenticated user of a request.
@@ -209,10 +246,14 @@ func errorf(status int, format string, args ...any) *Error {
 
 var errNotFound = &Error{Status: http.StatusNotFound, Detail: "The requested resource does not exist"}
 
-// wrap authenticates, runs fn, and maps its result or error to HTTP.
-func (a *API) wrap(fn handlerFunc) http.Handler {
+// wrap authenticates, checks what the route demands of every caller, runs
+// fn, and maps its result or error to HTTP.
+func (a *API) wrap(rt route.Route, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := a.authenticate(r)
+		if err == nil && rt.Superuser && !c.user.Superuser {
+			err = errorf(http.StatusForbidden, "You do not have permission to perform this action.")
+		}
 		var resp *response
 		if err == nil {
 			resp, err = fn(r.Context(), r, c)

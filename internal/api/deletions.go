@@ -23,19 +23,6 @@ type Deletions interface {
 // the project are dropped by the workers.
 const defaultDeletionDelay = 10 * time.Second
 
-func (a *API) registerDeletions(h func(string, handlerFunc)) {
-	if a.deletions == nil {
-		return
-	}
-	h("DELETE /api/0/issues/{id}/", a.deleteIssue)
-	h("DELETE /api/0/organizations/{org}/issues/{id}/", a.deleteIssue)
-	h("DELETE /api/0/projects/{org}/{project}/", a.deleteProject)
-	h("DELETE /api/0/organizations/{org}/", a.deleteOrganization)
-	h("POST /api/0/projects/{org}/{project}/user-deletions/", a.deleteUserData)
-	h("GET /api/0/organizations/{org}/deletions/", a.listDeletions)
-	h("GET /api/0/deletions/{id}/", a.getDeletion)
-}
-
 // deletionLocation is where a deletion job's status is read.
 func (a *API) deletionLocation(j *deletion.Job) string {
 	return a.public.String() + "/api/0/deletions/" + j.ID + "/"

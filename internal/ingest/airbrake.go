@@ -19,6 +19,7 @@ import (
 	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/route"
 )
 
 // Airbrake's notifier API, served beside Sentry's endpoints with the same
@@ -78,24 +79,32 @@ func NewAirbrake(cfg AirbrakeConfig, h *Handler, orgs Orgs) (*Airbrake, error) {
 	return a, nil
 }
 
-// Register adds the Airbrake routes to mux.
-func (a *Airbrake) Register(mux *http.ServeMux) {
+// Routes returns the Airbrake routes, for the route table.
+func (a *Airbrake) Routes() []route.Route {
+	var rs []route.Route
+	add := func(method, path string, h http.Handler, name string) {
+		rs = append(rs, route.Route{Method: method, Path: path, Handler: h, Auth: route.DSNKey,
+			Tenant: route.TenantProject, Name: name})
+		if method == http.MethodPost {
+			rs = append(rs, route.Route{Method: http.MethodOptions, Path: path, Handler: http.HandlerFunc(a.preflight),
+				Auth: route.Public, Name: "CORS preflight"})
+		}
+	}
 	notice := a.wrap(a.notice, false)
-	mux.Handle("POST /api/v3/projects/{project_id}/notices", notice)
-	mux.Handle("POST /api/v3/projects/{project_id}/create-notice", notice)
-	mux.Handle("POST /notifier_api/v2/notices", a.wrap(a.noticeV2, true))
-	mux.Handle("POST /notifier_api/v2/notices/", a.wrap(a.noticeV2, true))
-	mux.Handle("POST /api/v4/projects/{project_id}/deploys", a.wrap(a.deploy, false))
+	add("POST", "/api/v3/projects/{project_id}/notices", notice, "Airbrake notice")
+	add("POST", "/api/v3/projects/{project_id}/create-notice", notice, "Airbrake notice")
+	v2 := a.wrap(a.noticeV2, true)
+	add("POST", "/notifier_api/v2/notices", v2, "Airbrake XML notice")
+	rs = append(rs, route.Route{Method: "POST", Path: "/notifier_api/v2/notices/", Handler: v2, Auth: route.DSNKey,
+		Tenant: route.TenantProject, Name: "Airbrake XML notice"})
+	add("POST", "/api/v4/projects/{project_id}/deploys", a.wrap(a.deploy, false), "Airbrake deploy")
 	for _, k := range statsKinds {
 		// The docs say PUT, @airbrake/node sends POST.
 		h := a.wrap(a.statsHandler(k), false)
-		mux.Handle("POST /api/v5/projects/{project_id}/"+k, h)
-		mux.Handle("PUT /api/v5/projects/{project_id}/"+k, h)
+		add("POST", "/api/v5/projects/{project_id}/"+k, h, "Airbrake "+k)
+		add("PUT", "/api/v5/projects/{project_id}/"+k, h, "Airbrake "+k)
 	}
-	for _, v := range []string{"v3", "v4", "v5"} {
-		mux.HandleFunc("OPTIONS /api/"+v+"/projects/{project_id}/{endpoint}", a.preflight)
-	}
-	mux.HandleFunc("OPTIONS /notifier_api/v2/notices", a.preflight)
+	return rs
 }
 
 // Stats returns how many statistics posts of each kind were accepted.

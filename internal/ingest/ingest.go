@@ -32,6 +32,7 @@ import (
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/route"
 )
 
 // Config tunes ingest.
@@ -107,23 +108,27 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		inFlight: make(chan struct{}, cfg.MaxInFlight), now: time.Now}, nil
 }
 
-// Register adds the ingest routes to mux. Each path is served with and
-// without its trailing slash, as Relay does: a redirect would lose a POST.
-func (h *Handler) Register(mux *http.ServeMux) {
-	route := func(method, endpoint string, fn endpoint) {
-		for _, p := range []string{"/api/{project_id}/" + endpoint + "/{$}", "/api/{project_id}/" + endpoint} {
-			mux.Handle(method+" "+p, h.wrap(fn))
-		}
+// Routes returns the ingest routes, for the route table. Each path is
+// served with and without its trailing slash, as Relay does (the table
+// makes the slash optional under /api/): a redirect would lose a POST.
+// CORS preflights are answered for these endpoints only.
+func (h *Handler) Routes() []route.Route {
+	var rs []route.Route
+	add := func(method, endpoint string, fn endpoint, name string) {
+		rs = append(rs, route.Route{Method: method, Path: "/api/{project_id}/" + endpoint + "/", Handler: h.wrap(fn),
+			Auth: route.DSNKey, Tenant: route.TenantProject, Name: name})
 	}
-	route("POST", "store", h.store)
-	route("GET", "store", h.storeGet)
-	route("POST", "envelope", h.envelope)
-	route("POST", "security", h.security)
-	route("POST", "csp-report", h.security)
-	route("POST", "minidump", h.minidump)
-	for _, p := range []string{"/api/{project_id}/{endpoint}/{$}", "/api/{project_id}/{endpoint}"} {
-		mux.Handle("OPTIONS "+p, http.HandlerFunc(h.preflight))
+	add("POST", "store", h.store, "store an event (legacy)")
+	add("GET", "store", h.storeGet, "store an event from the query string (legacy)")
+	add("POST", "envelope", h.envelope, "store an envelope")
+	add("POST", "security", h.security, "store a browser security report")
+	add("POST", "csp-report", h.security, "store a CSP report")
+	add("POST", "minidump", h.minidump, "store a minidump")
+	for _, endpoint := range []string{"store", "envelope", "security", "csp-report", "minidump"} {
+		rs = append(rs, route.Route{Method: "OPTIONS", Path: "/api/{project_id}/" + endpoint + "/",
+			Handler: http.HandlerFunc(h.preflight), Auth: route.Public, Name: "CORS preflight"})
 	}
+	return rs
 }
 
 // Error is an ingest refusal: the status, the text for X-Sentry-Error and

@@ -28,6 +28,7 @@ import (
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/retention"
+	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -138,7 +139,7 @@ type Server struct {
 	airbrake *ingest.Airbrake
 	ingest   *ingest.Handler // nil without the ingest role
 	limSync  *limits.Sync    // shares rate-limit counts; nil without ingest
-	mux      *http.ServeMux
+	routes   *route.Table
 }
 
 // New opens every component the roles need: the queue and metadata always,
@@ -148,7 +149,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: log, routes: route.New(route.Config{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -212,11 +213,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		s.ingest = h
-		h.Register(s.mux)
+		s.routes.Add(h.Routes()...)
 		if s.airbrake, err = ingest.NewAirbrake(ingest.AirbrakeConfig{PublicURL: cfg.PublicURL}, h, s.meta); err != nil {
 			return nil, err
 		}
-		s.airbrake.Register(s.mux)
+		s.routes.Add(s.airbrake.Routes()...)
 	}
 	if cfg.has(RoleAPI) {
 		spikes, err := limits.OpenStatus(ctx, s.queue.JetStream(), limits.SyncConfig{Replicas: cfg.Queue.Replicas})
@@ -228,7 +229,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.Register(s.mux)
+		s.routes.Add(a.Routes()...)
 	}
 	if cfg.has(RoleWorker) {
 		cons, err := s.queue.Consumer(ctx, workerAckWait(cfg.Worker))
@@ -249,8 +250,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.routes.Add(
+		route.Route{Method: "GET", Path: "/healthz", Handler: http.HandlerFunc(s.healthz), Auth: route.Public, Name: "liveness"},
+		route.Route{Method: "GET", Path: "/readyz", Handler: http.HandlerFunc(s.readyz), Auth: route.Public, Name: "readiness"},
+	)
 	ok = true
 	return s, nil
 }
@@ -261,7 +264,10 @@ func workerAckWait(c process.Config) time.Duration {
 }
 
 // Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.routes }
+
+// Routes returns the route table: every route the process serves.
+func (s *Server) Routes() *route.Table { return s.routes }
 
 // Meta returns the metadata store.
 func (s *Server) Meta() *meta.Store { return s.meta }
@@ -280,7 +286,7 @@ func (s *Server) Queue() *queue.Queue { return s.queue }
 // or refused), workers ack what they stored.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.mux,
+		Handler:           s.routes,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
