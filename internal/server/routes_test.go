@@ -325,14 +325,15 @@ func TestRoutesReportedInIssue11(t *testing.T) {
 			t.Errorf("preflight %s: %d %v", p, resp.StatusCode, resp.Header)
 		}
 	}
-	// Outside /api/, an unknown path is a 404 that is not JSON.
+	// Outside /api/, an unknown path is the web UI's 404 page.
 	resp, err := http.Get(rf.f.URL + "/nosuchpage")
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 404 || bytes.HasPrefix(raw, []byte("{")) {
-		t.Errorf("/nosuchpage: %d %s", resp.StatusCode, raw)
+	if resp.StatusCode != 404 || !bytes.Contains(raw, []byte("Page not found")) ||
+		resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("/nosuchpage: %d %v %s", resp.StatusCode, resp.Header, raw)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/faultline/faultline/internal/retention"
 	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/internal/web"
 )
 
 // Roles a process can play.
@@ -149,7 +150,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, routes: route.New(route.Config{})}
+	s := &Server{cfg: cfg, log: log}
+	var ui *web.UI
+	if cfg.has(RoleAPI) {
+		// Templates are parsed first: a broken one fails the start.
+		var err error
+		if ui, err = web.New(web.Config{}, log.With("component", "web")); err != nil {
+			return nil, err
+		}
+		s.routes = route.New(route.Config{NotFound: ui.NotFound()})
+		s.routes.Add(ui.Routes()...)
+	} else {
+		s.routes = route.New(route.Config{})
+	}
 	ok := false
 	defer func() {
 		if !ok {
