@@ -137,6 +137,9 @@ func TestCancelAfterClaim(t *testing.T) {
 			_, cancelErr = e.jobs.Cancel(ctx, j.ID, 1)
 		}
 	}})
+	if _, err := e.meta.MarkProjectForDeletion(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
 	job, err := e.jobs.Schedule(ctx, Job{Kind: KindProject, OrgID: p.OrgID, ProjectIDs: []uint64{p.ID}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +177,9 @@ func TestCancelTooLate(t *testing.T) {
 			seen, cancelErr = e.jobs.Cancel(ctx, j.ID, 1)
 		}
 	}})
+	if _, err := e.meta.MarkProjectForDeletion(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
 	job, err := e.jobs.Schedule(ctx, Job{Kind: KindProject, OrgID: p.OrgID, ProjectIDs: []uint64{p.ID}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +203,25 @@ func TestCancelTooLate(t *testing.T) {
 		t.Errorf("cancel a done job: %v", err)
 	}
 	e.intact(t, kept)
+}
+
+// TestJobOfARestoredProject: a project job recorded while the project's
+// deletion was cancelled (the project is active again) deletes nothing and
+// ends cancelled.
+func TestJobOfARestoredProject(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p := e.projectWithEvents(t, "acme", "api")
+	e.run(t, Config{})
+	job, err := e.jobs.Schedule(ctx, Job{Kind: KindProject, OrgID: p.OrgID, ProjectIDs: []uint64{p.ID}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := e.wait(t, job.ID)
+	if done.Status != StatusCancelled || done.Error == "" || done.Attempts != 1 {
+		t.Errorf("job = %+v", done)
+	}
+	e.intact(t, p)
 }
 
 // TestCancelJobsOfThePreviousVersion reads jobs as the previous version

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -61,8 +62,11 @@ type Store interface {
 	EventIDs(ctx context.Context, projectID, groupID uint64, user store.UserFilter, f func(ids []string) error) error
 }
 
-// Meta removes deleted projects and organizations from the metadata.
+// Meta removes deleted projects and organizations from the metadata, and
+// tells whether they are still pending deletion.
 type Meta interface {
+	ProjectByID(id uint64) (*meta.Project, bool)
+	OrganizationByID(id uint64) (*meta.Organization, bool)
 	DeleteProject(ctx context.Context, id uint64) error
 	DeleteOrganization(ctx context.Context, id uint64) error
 }
@@ -123,6 +127,10 @@ func (r *Runner) Run(ctx context.Context) {
 // errCancelled means the job was cancelled after this runner claimed it.
 var errCancelled = errors.New("deletion: job cancelled")
 
+// errRestored means the project or organization a job deletes is active
+// again: its deletion was cancelled while the job was being recorded.
+var errRestored = errors.New("cancelled: no longer pending deletion")
+
 // runOne claims job and runs it under a renewed lease.
 func (r *Runner) runOne(ctx context.Context, job *Job) {
 	now := time.Now().UTC()
@@ -178,6 +186,15 @@ func (r *Runner) runOne(ctx context.Context, job *Job) {
 	if errors.Is(err, errCancelled) {
 		// Cancel wrote the job's final state; nothing was deleted.
 		log.Info("deletion cancelled before it changed anything")
+		return
+	}
+	if errors.Is(err, errRestored) && !lost {
+		job.Status, job.Error, job.DateFinished = StatusCancelled, err.Error(), time.Now().UTC()
+		job.LeaseUntil, job.Owner = time.Time{}, ""
+		log.Warn("deletion not run: what it deletes is no longer pending deletion")
+		if err := r.jobs.update(context.WithoutCancel(ctx), job); err != nil {
+			log.Warn("deletion: record outcome", "err", err)
+		}
 		return
 	}
 	if lost || errors.Is(err, errLost) || (err != nil && ctx.Err() != nil) {
@@ -276,6 +293,9 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, l *lease)
 // before the first change: when it fails, nothing is deleted.
 func (r *Runner) execute(ctx context.Context, job *Job, begin func(context.Context) error) (uint64, error) {
 	wait := r.cfg.StepTimeout
+	if job.Phase != PhaseMutating && !r.stillPending(job) {
+		return 0, errRestored
+	}
 	if err := begin(ctx); err != nil {
 		return 0, err
 	}
@@ -312,6 +332,24 @@ func (r *Runner) execute(ctx context.Context, job *Job, begin func(context.Conte
 		return 0, nil
 	}
 	return 0, fmt.Errorf("unknown kind %q", job.Kind)
+}
+
+// stillPending reports whether what a project or organization job deletes
+// is still marked pending deletion (or already gone). A job recorded while
+// its deletion was being cancelled must not delete an active object.
+func (r *Runner) stillPending(job *Job) bool {
+	switch job.Kind {
+	case KindOrganization:
+		o, ok := r.meta.OrganizationByID(job.OrgID)
+		return !ok || o.Status == meta.StatusPendingDeletion
+	case KindProject:
+		for _, pid := range job.ProjectIDs {
+			if p, ok := r.meta.ProjectByID(pid); ok && p.Status != meta.StatusPendingDeletion {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // deleteBlobs deletes the blobs of the events a job deletes.
