@@ -38,7 +38,8 @@ type Config struct {
 	// leaves out the deletion routes.
 	Deletions Deletions
 	// DeletionDelay is how long after a project or an organization is
-	// marked for deletion its data starts being deleted (default 10s).
+	// marked for deletion its data starts being deleted, during which the
+	// deletion can be cancelled (default 1 hour).
 	DeletionDelay time.Duration
 }
 
@@ -62,6 +63,9 @@ type Meta interface {
 	UpdateProject(ctx context.Context, p *meta.Project) error
 	MarkProjectForDeletion(ctx context.Context, id uint64) (*meta.Project, error)
 	MarkOrganizationForDeletion(ctx context.Context, id uint64) (*meta.Organization, error)
+	UpdateOrganization(ctx context.Context, o *meta.Organization) error
+	RestoreOrganization(ctx context.Context, id uint64, projectIDs []uint64) (*meta.Organization, error)
+	RestoreProject(ctx context.Context, id uint64) (*meta.Project, error)
 	Project(orgID uint64, slug string) (*meta.Project, bool)
 	ProjectByID(id uint64) (*meta.Project, bool)
 	Projects(orgID uint64) []*meta.Project
@@ -138,6 +142,7 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/organizations/", a.listOrganizations, none, "org:read", "list organizations"),
 		a.route("POST", "/api/0/organizations/", a.createOrganization, none, "org:write", "create an organization"),
 		a.route("GET", "/api/0/organizations/{org}/", a.getOrganization, org, "org:read", "get an organization"),
+		a.route("PUT", "/api/0/organizations/{org}/", a.updateOrganization, org, "org:write", "update an organization, or cancel its deletion"),
 		a.route("GET", "/api/0/organizations/{org}/stats_v2/", a.statsV2, org, "org:read", "event outcome statistics"),
 		a.route("GET", "/api/0/organizations/{org}/teams/", a.listTeams, org, "team:read", "list teams"),
 		a.route("POST", "/api/0/organizations/{org}/teams/", a.createTeam, org, "team:write", "create a team"),
@@ -349,22 +354,35 @@ func decodeBody(r *http.Request, v any) error {
 }
 
 // org resolves the {org} path value to an organization the caller sees.
+// An organization pending deletion is hidden.
 func (a *API) org(r *http.Request, c *caller) (*meta.Organization, error) {
+	return a.lookupOrg(r, c, false)
+}
+
+// lookupOrg is org; with pending, an organization pending deletion is
+// found too (only its GET and PUT routes see it, to cancel the deletion).
+func (a *API) lookupOrg(r *http.Request, c *caller, pending bool) (*meta.Organization, error) {
 	o, ok := a.meta.Organization(r.PathValue("org"))
-	if !ok || !c.canSee(o) || !visibleOrg(o) {
+	if !ok || !c.canSee(o) || !pending && !visibleOrg(o) {
 		return nil, errNotFound
 	}
 	return o, nil
 }
 
-// project resolves {org}/{project}.
+// project resolves {org}/{project}, hiding what is pending deletion.
 func (a *API) project(r *http.Request, c *caller) (*meta.Organization, *meta.Project, error) {
-	o, err := a.org(r, c)
+	return a.lookupProject(r, c, false)
+}
+
+// lookupProject is project; with pending, a project pending deletion, or
+// one of an organization pending deletion, is found too.
+func (a *API) lookupProject(r *http.Request, c *caller, pending bool) (*meta.Organization, *meta.Project, error) {
+	o, err := a.lookupOrg(r, c, pending)
 	if err != nil {
 		return nil, nil, err
 	}
 	p, ok := a.meta.Project(o.ID, r.PathValue("project"))
-	if !ok || !visibleProject(p) {
+	if !ok || !pending && !visibleProject(p) {
 		return nil, nil, errNotFound
 	}
 	return o, p, nil

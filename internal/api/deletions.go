@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,12 +18,14 @@ type Deletions interface {
 	Schedule(ctx context.Context, job deletion.Job, notBefore time.Time) (*deletion.Job, error)
 	Get(id string) (*deletion.Job, bool)
 	List(orgID uint64) []*deletion.Job
+	Cancel(ctx context.Context, id string, by uint64) (*deletion.Job, error)
 }
 
-// defaultDeletionDelay lets batches of a deleted project that workers took
-// before it was marked finish before its data is deleted; later events of
-// the project are dropped by the workers.
-const defaultDeletionDelay = 10 * time.Second
+// defaultDeletionDelay is the time left to cancel the deletion of a
+// project or an organization ({"cancelDeletion": true}) before its data
+// starts being deleted; it also lets batches that workers took before it
+// was marked finish first (later events of the project are dropped).
+const defaultDeletionDelay = time.Hour
 
 // deletionLocation is where a deletion job's status is read.
 func (a *API) deletionLocation(j *deletion.Job) string {
@@ -203,3 +207,96 @@ func (a *API) serializeDeletion(j *deletion.Job) map[string]any {
 func visibleOrg(o *meta.Organization) bool { return o.Status != meta.StatusPendingDeletion }
 
 func visibleProject(p *meta.Project) bool { return p.Status != meta.StatusPendingDeletion }
+
+// errPendingDeletion answers a change to an object pending deletion.
+func errPendingDeletion(what string) *Error {
+	return errorf(http.StatusConflict, "This %s is pending deletion. Send {\"cancelDeletion\": true} to cancel the deletion first.", what)
+}
+
+// errTooLate answers a cancellation that comes after the deletion started.
+func errTooLate(what string) *Error {
+	return errorf(http.StatusConflict, "Too late: the deletion of this %s has already started and can no longer be cancelled.", what)
+}
+
+// cancelJobs cancels the organization's unfinished deletion jobs that
+// match. A job that started deleting (or failed after it did) makes the
+// cancellation too late; the jobs cancelled before it stay cancelled,
+// which changes nothing since the object stays pending.
+func (a *API) cancelJobs(ctx context.Context, orgID uint64, c *caller, what string, match func(*deletion.Job) bool) error {
+	if a.deletions == nil {
+		return nil
+	}
+	for _, j := range a.deletions.List(orgID) {
+		if !match(j) {
+			continue
+		}
+		switch j.Status {
+		case deletion.StatusCancelled, deletion.StatusDone:
+			continue
+		case deletion.StatusFailed:
+			return errTooLate(what)
+		}
+		if _, err := a.deletions.Cancel(ctx, j.ID, c.user.ID); errors.Is(err, deletion.ErrTooLate) {
+			return errTooLate(what)
+		} else if err != nil && !errors.Is(err, deletion.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// liveProjectJob reports whether a project has its own deletion job that
+// has not ended.
+func (a *API) liveProjectJob(orgID, projectID uint64) bool {
+	if a.deletions == nil {
+		return false
+	}
+	for _, j := range a.deletions.List(orgID) {
+		if j.Kind == deletion.KindProject && !j.Finished() && slices.Contains(j.ProjectIDs, projectID) {
+			return true
+		}
+	}
+	return false
+}
+
+// cancelOrganizationDeletion cancels an organization's pending deletion and
+// makes it active again, with its projects that were pending only because
+// of it (a project deleted on its own stays pending, and goes on its own
+// schedule).
+func (a *API) cancelOrganizationDeletion(ctx context.Context, o *meta.Organization, c *caller) (*meta.Organization, error) {
+	if o.Status != meta.StatusPendingDeletion {
+		return o, nil
+	}
+	err := a.cancelJobs(ctx, o.ID, c, "organization", func(j *deletion.Job) bool { return j.Kind == deletion.KindOrganization })
+	if err != nil {
+		return nil, err
+	}
+	var restore []uint64
+	for _, p := range a.meta.Projects(o.ID) {
+		if p.Status == meta.StatusPendingDeletion && !a.liveProjectJob(o.ID, p.ID) {
+			restore = append(restore, p.ID)
+		}
+	}
+	a.log.Info("organization deletion cancelled", "org", o.ID, "by", c.user.ID, "projects_restored", len(restore))
+	return a.meta.RestoreOrganization(ctx, o.ID, restore)
+}
+
+// cancelProjectDeletion cancels a project's pending deletion and makes it
+// active again. The project of an organization pending deletion is
+// restored with its organization.
+func (a *API) cancelProjectDeletion(ctx context.Context, o *meta.Organization, p *meta.Project, c *caller) (*meta.Project, error) {
+	if o.Status == meta.StatusPendingDeletion {
+		return nil, errorf(http.StatusConflict, "The organization of this project is pending deletion: cancel the organization's deletion (PUT /api/0/organizations/%s/ with {\"cancelDeletion\": true}).", o.Slug)
+	}
+	if p.Status != meta.StatusPendingDeletion {
+		return p, nil
+	}
+	err := a.cancelJobs(ctx, o.ID, c, "project", func(j *deletion.Job) bool {
+		return (j.Kind == deletion.KindProject || j.Kind == deletion.KindOrganization) && slices.Contains(j.ProjectIDs, p.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("project deletion cancelled", "project", p.ID, "by", c.user.ID)
+	return a.meta.RestoreProject(ctx, p.ID)
+}

@@ -113,7 +113,7 @@ func (a *API) createOrganization(ctx context.Context, r *http.Request, c *caller
 }
 
 func (a *API) getOrganization(ctx context.Context, r *http.Request, c *caller) (*response, error) {
-	o, err := a.org(r, c)
+	o, err := a.lookupOrg(r, c, true)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func (a *API) listOrgProjects(ctx context.Context, r *http.Request, c *caller) (
 }
 
 func (a *API) getProject(ctx context.Context, r *http.Request, c *caller) (*response, error) {
-	_, p, err := a.project(r, c)
+	_, p, err := a.lookupProject(r, c, true)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +218,9 @@ type projectUpdate struct {
 	SensitiveFields      *[]string `json:"sensitiveFields"`
 	SafeFields           *[]string `json:"safeFields"`
 	ScrubIPAddresses     *bool     `json:"scrubIPAddresses"`
+	// CancelDeletion (Faultline's, as on Sentry's organization route)
+	// cancels the project's pending deletion.
+	CancelDeletion *bool `json:"cancelDeletion"`
 }
 
 // maxScrubFields bounds sensitiveFields and safeFields; each becomes part
@@ -246,7 +249,7 @@ func scrubFields(name string, in *[]string) ([]string, error) {
 }
 
 func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*response, error) {
-	_, p, err := a.project(r, c)
+	o, p, err := a.lookupProject(r, c, true)
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +301,15 @@ func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*r
 		if cp.SafeFields, err = scrubFields("safeFields", b.SafeFields); err != nil {
 			return nil, err
 		}
+	}
+	if b.CancelDeletion != nil && *b.CancelDeletion {
+		restored, err := a.cancelProjectDeletion(ctx, o, p, c)
+		if err != nil {
+			return nil, err
+		}
+		cp.Status = restored.Status
+	} else if !visibleOrg(o) || !visibleProject(p) {
+		return nil, errPendingDeletion("project")
 	}
 	if err := a.meta.UpdateProject(ctx, &cp); err != nil {
 		return nil, err

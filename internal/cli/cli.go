@@ -100,7 +100,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Store.TLS.ServerName, "clickhouse-tls-server-name", "", "name to verify in ClickHouse's certificate (default: the host)")
 	fs.BoolVar(&c.Store.TLS.InsecureSkipVerify, "clickhouse-tls-skip-verify", false, "accept any ClickHouse certificate (testing only)")
 	fs.DurationVar(&c.CleanupInterval, "cleanup-interval", time.Hour, "how often a worker drops the partitions past their retention (0: never; run `faultline cleanup` instead)")
-	fs.DurationVar(&c.DeletionDelay, "deletion-delay", 10*time.Second, "wait between marking a project or an organization deleted and deleting its data (batches in flight finish first)")
+	fs.DurationVar(&c.DeletionDelay, "deletion-delay", time.Hour, "wait between marking a project or an organization deleted and deleting its data; until then PUT {\"cancelDeletion\": true} on it cancels the deletion (deleting an issue is immediate)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "cleanup: list the expired partitions, drop nothing")
 	fs.IntVar(&c.Worker.BatchSize, "batch-size", 1000, "events per ClickHouse insert")
 	fs.DurationVar(&c.Worker.BatchWait, "batch-wait", time.Second, "longest wait before a partial batch is written")

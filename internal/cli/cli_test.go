@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/internal/testenv"
@@ -63,5 +65,31 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	c := o.cfg
 	if c.Store.Cluster != "prod" || c.Store.TLS.CAFile != "/etc/ca.pem" || c.CleanupInterval.String() != "10m0s" || c.Store.Retries != 5 {
 		t.Errorf("parsed %+v", c)
+	}
+}
+
+// TestDeletionDelay: an hour by default, so that a deletion can be
+// cancelled; the flag and the variable change it.
+func TestDeletionDelay(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want time.Duration
+	}{
+		{"", nil, time.Hour},
+		{"5m", nil, 5 * time.Minute},
+		{"5m", []string{"--deletion-delay", "2s"}, 2 * time.Second},
+	} {
+		t.Setenv("FAULTLINE_DELETION_DELAY", tc.env)
+		if tc.env == "" {
+			os.Unsetenv("FAULTLINE_DELETION_DELAY") // t.Setenv restores it
+		}
+		var o options
+		if err := o.parse("serve", tc.args, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		if o.cfg.DeletionDelay != tc.want {
+			t.Errorf("env %q args %v: %v, want %v", tc.env, tc.args, o.cfg.DeletionDelay, tc.want)
+		}
 	}
 }

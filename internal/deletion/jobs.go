@@ -44,7 +44,28 @@ const (
 	StatusInProgress = "in_progress"
 	StatusDone       = "done"
 	StatusFailed     = "failed"
+	// StatusCancelled: the job was cancelled before it changed anything
+	// (Cancel); it never runs.
+	StatusCancelled = "cancelled"
 )
+
+// Job phases: how far a job got, which decides whether it may still be
+// cancelled. A job written by a version without phases has none.
+const (
+	// PhaseClaimed: a runner holds the job and has not changed anything
+	// yet; it checks the job's revision again before its first mutation.
+	PhaseClaimed = "claimed"
+	// PhaseMutating: a runner started deleting; the job can no longer be
+	// cancelled, and stays in this phase through retries.
+	PhaseMutating = "mutating"
+)
+
+// ErrTooLate means a job can no longer be cancelled: it started deleting,
+// or it ended.
+var ErrTooLate = errors.New("deletion: too late to cancel")
+
+// ErrNotFound means there is no such job.
+var ErrNotFound = errors.New("deletion: no such job")
 
 // Job is one requested deletion and its progress.
 type Job struct {
@@ -57,7 +78,9 @@ type Job struct {
 	// itself, so it is erased from the job once the job is done.
 	User *store.UserFilter `json:"user,omitempty"`
 
-	Status        string    `json:"status"`
+	Status string `json:"status"`
+	// Phase is "", PhaseClaimed or PhaseMutating.
+	Phase         string    `json:"phase,omitempty"`
 	Error         string    `json:"error,omitempty"`
 	Attempts      int       `json:"attempts"`
 	EventsDeleted uint64    `json:"eventsDeleted"`
@@ -69,12 +92,29 @@ type Job struct {
 	// Owner and LeaseUntil say which runner holds the job, until when.
 	Owner      string    `json:"owner,omitempty"`
 	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+	// CancelledBy is the user who cancelled the job.
+	CancelledBy uint64 `json:"cancelledBy,omitempty"`
 
 	rev uint64 // the KV revision this copy was read at
 }
 
-// Finished reports whether the job ended, in success or failure.
-func (j *Job) Finished() bool { return j.Status == StatusDone || j.Status == StatusFailed }
+// Finished reports whether the job ended: done, failed or cancelled.
+func (j *Job) Finished() bool {
+	return j.Status == StatusDone || j.Status == StatusFailed || j.Status == StatusCancelled
+}
+
+// Cancellable reports whether the job may still be cancelled: nothing
+// has been deleted yet. A job of the previous version (no phase) is
+// cancellable only while it never ran.
+func (j *Job) Cancellable() bool {
+	switch j.Status {
+	case StatusPending:
+		return j.Phase == PhaseClaimed || j.Phase == "" && j.Attempts == 0
+	case StatusInProgress:
+		return j.Phase == PhaseClaimed
+	}
+	return false
+}
 
 // Jobs stores jobs in a KV bucket and holds them all in memory, kept up to
 // date by a watch. It is safe for concurrent use.
@@ -277,6 +317,54 @@ func (j *Jobs) runnable(now time.Time) []*Job {
 	}
 	slices.SortFunc(out, func(a, b *Job) int { return a.DateCreated.Compare(b.DateCreated) })
 	return out
+}
+
+// Cancel cancels a job that has not started deleting, by compare-and-set
+// on its entry, read afresh from the bucket: either a runner that claimed
+// the job sees the cancellation when it checks the job's revision before
+// its first mutation, and stops, or the runner marked the job mutating
+// first and Cancel answers ErrTooLate (with the job as it is). Cancelling
+// a cancelled job returns it unchanged.
+func (j *Jobs) Cancel(ctx context.Context, id string, by uint64) (*Job, error) {
+	for range 20 {
+		job, err := j.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if job.Status == StatusCancelled {
+			return job, nil
+		}
+		if !job.Cancellable() {
+			return job, ErrTooLate
+		}
+		job.Status, job.CancelledBy, job.DateFinished = StatusCancelled, by, time.Now().UTC()
+		job.Owner, job.LeaseUntil = "", time.Time{}
+		if err := j.update(ctx, job); errors.Is(err, errLost) {
+			continue // a runner renewed or marked it: look again
+		} else if err != nil {
+			return nil, err
+		}
+		j.log.Info("deletion cancelled", "job", id, "kind", job.Kind, "by", by)
+		return job, nil
+	}
+	return nil, fmt.Errorf("deletion: cancel job %s: too much contention", id)
+}
+
+// load reads a job from the bucket, not from the cache.
+func (j *Jobs) load(ctx context.Context, id string) (*Job, error) {
+	e, err := j.kv.Get(ctx, "job."+id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("deletion: read job %s: %w", id, err)
+	}
+	var job Job
+	if err := json.Unmarshal(e.Value(), &job); err != nil {
+		return nil, fmt.Errorf("deletion: job %s: %w", id, err)
+	}
+	job.rev = e.Revision()
+	return &job, nil
 }
 
 // errLost means another runner changed the job first.

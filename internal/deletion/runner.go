@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -25,7 +27,17 @@ type Config struct {
 	StepTimeout time.Duration
 	// MaxAttempts is how many times a failing job is tried (default 5).
 	MaxAttempts int
+	// StepHook, for tests, is called as a job reaches each step of a run:
+	// StepClaimed (claimed, not yet checked again before mutating) and
+	// StepMutating (checked, about to delete). Nil in production.
+	StepHook func(step string, job Job)
 }
+
+// Steps of a run, as StepHook sees them.
+const (
+	StepClaimed  = "claimed"
+	StepMutating = "mutating"
+)
 
 func (c *Config) defaults() {
 	if c.Poll <= 0 {
@@ -50,8 +62,11 @@ type Store interface {
 	EventIDs(ctx context.Context, projectID, groupID uint64, user store.UserFilter, f func(ids []string) error) error
 }
 
-// Meta removes deleted projects and organizations from the metadata.
+// Meta removes deleted projects and organizations from the metadata, and
+// tells whether they are still pending deletion.
 type Meta interface {
+	ProjectByID(id uint64) (*meta.Project, bool)
+	OrganizationByID(id uint64) (*meta.Organization, bool)
 	DeleteProject(ctx context.Context, id uint64) error
 	DeleteOrganization(ctx context.Context, id uint64) error
 }
@@ -109,10 +124,24 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
+// errCancelled means the job was cancelled after this runner claimed it.
+var errCancelled = errors.New("deletion: job cancelled")
+
+// errRestored means the project or organization a job deletes is active
+// again: its deletion was cancelled while the job was being recorded.
+var errRestored = errors.New("cancelled: no longer pending deletion")
+
 // runOne claims job and runs it under a renewed lease.
 func (r *Runner) runOne(ctx context.Context, job *Job) {
 	now := time.Now().UTC()
 	job.Status, job.Owner, job.LeaseUntil = StatusInProgress, r.id, now.Add(r.cfg.Lease)
+	switch {
+	case job.Phase == "" && job.Attempts > 0:
+		// Run before by a version without phases: it may have deleted.
+		job.Phase = PhaseMutating
+	case job.Phase == "":
+		job.Phase = PhaseClaimed
+	}
 	job.Attempts++
 	if job.DateStarted.IsZero() {
 		job.DateStarted = now
@@ -125,22 +154,50 @@ func (r *Runner) runOne(ctx context.Context, job *Job) {
 	}
 	log := r.log.With("job", job.ID, "kind", job.Kind, "attempt", job.Attempts)
 	log.Info("deletion started")
+	r.step(StepClaimed, job)
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// While it runs, execute reads a copy and renew alone writes job
-	// (its lease and revision); the outcome is written after both end.
+	// While it runs, execute reads a copy; renew and begin write job
+	// (its lease, phase and revision) under l.mu; the outcome is written
+	// after both end.
+	l := &lease{jobs: r.jobs, job: job}
 	spec := *job
 	renewed := make(chan struct{})
 	var lost bool
 	go func() {
 		defer close(renewed)
-		lost = r.renew(jctx, cancel, job)
+		lost = r.renew(jctx, cancel, l)
 	}()
-	deleted, err := r.execute(jctx, &spec)
+	deleted, err := r.execute(jctx, &spec, func(ctx context.Context) error {
+		if err := l.begin(ctx); err != nil {
+			return err
+		}
+		if r.cfg.StepHook != nil {
+			l.mu.Lock()
+			cp := *l.job
+			l.mu.Unlock()
+			r.step(StepMutating, &cp)
+		}
+		return nil
+	})
 	cancel()
 	<-renewed
 	job.EventsDeleted += deleted
-	if lost || (err != nil && ctx.Err() != nil) {
+	if errors.Is(err, errCancelled) {
+		// Cancel wrote the job's final state; nothing was deleted.
+		log.Info("deletion cancelled before it changed anything")
+		return
+	}
+	if errors.Is(err, errRestored) && !lost {
+		job.Status, job.Error, job.DateFinished = StatusCancelled, err.Error(), time.Now().UTC()
+		job.LeaseUntil, job.Owner = time.Time{}, ""
+		log.Warn("deletion not run: what it deletes is no longer pending deletion")
+		if err := r.jobs.update(context.WithoutCancel(ctx), job); err != nil {
+			log.Warn("deletion: record outcome", "err", err)
+		}
+		return
+	}
+	if lost || errors.Is(err, errLost) || (err != nil && ctx.Err() != nil) {
 		// Another runner took over, or we are shutting down: the lease
 		// lapses and the job is taken again.
 		log.Info("deletion interrupted", "err", err)
@@ -165,9 +222,46 @@ func (r *Runner) runOne(ctx context.Context, job *Job) {
 	}
 }
 
+func (r *Runner) step(name string, job *Job) {
+	if r.cfg.StepHook != nil {
+		r.cfg.StepHook(name, *job)
+	}
+}
+
+// lease is the job a runner holds, written by the lease renewal and by
+// the check before the first mutation.
+type lease struct {
+	jobs *Jobs
+	mu   sync.Mutex
+	job  *Job
+}
+
+// begin checks, right before the first mutation, that the job is still
+// the one this runner claimed (same revision: not cancelled, not taken
+// over) and marks it mutating, after which it can no longer be
+// cancelled. It returns errCancelled or errLost when the job changed.
+func (l *lease) begin(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cp := *l.job
+	cp.Phase = PhaseMutating
+	err := l.jobs.update(ctx, &cp)
+	if errors.Is(err, errLost) {
+		if cur, lerr := l.jobs.load(ctx, cp.ID); lerr == nil && cur.Status == StatusCancelled {
+			return errCancelled
+		}
+		return errLost
+	}
+	if err != nil {
+		return err
+	}
+	*l.job = cp
+	return nil
+}
+
 // renew extends the job's lease until ctx ends. If another runner took
-// the job, it cancels the run and reports it.
-func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, job *Job) (lost bool) {
+// the job (or it was cancelled), it cancels the run and reports it.
+func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, l *lease) (lost bool) {
 	t := time.NewTicker(r.cfg.Lease / 3)
 	defer t.Stop()
 	for {
@@ -176,24 +270,35 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, job *Job)
 			return false
 		case <-t.C:
 		}
-		cp := *job
+		l.mu.Lock()
+		cp := *l.job
 		cp.LeaseUntil = time.Now().UTC().Add(r.cfg.Lease)
-		if err := r.jobs.update(ctx, &cp); err != nil {
+		err := r.jobs.update(ctx, &cp)
+		if err == nil {
+			*l.job = cp
+		}
+		l.mu.Unlock()
+		if err != nil {
 			if errors.Is(err, errLost) {
 				cancel()
 				return true
 			}
-			r.log.Warn("deletion: renew lease", "job", job.ID, "err", err)
-			continue
+			r.log.Warn("deletion: renew lease", "job", cp.ID, "err", err)
 		}
-		*job = cp
 	}
 }
 
 // execute does the deletion and returns how many events it deleted, where
-// that is counted (user data). Every step is idempotent.
-func (r *Runner) execute(ctx context.Context, job *Job) (uint64, error) {
+// that is counted (user data). Every step is idempotent. begin is called
+// before the first change: when it fails, nothing is deleted.
+func (r *Runner) execute(ctx context.Context, job *Job, begin func(context.Context) error) (uint64, error) {
 	wait := r.cfg.StepTimeout
+	if job.Phase != PhaseMutating && !r.stillPending(job) {
+		return 0, errRestored
+	}
+	if err := begin(ctx); err != nil {
+		return 0, err
+	}
 	switch job.Kind {
 	case KindIssue:
 		pid := job.ProjectIDs[0]
@@ -227,6 +332,24 @@ func (r *Runner) execute(ctx context.Context, job *Job) (uint64, error) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("unknown kind %q", job.Kind)
+}
+
+// stillPending reports whether what a project or organization job deletes
+// is still marked pending deletion (or already gone). A job recorded while
+// its deletion was being cancelled must not delete an active object.
+func (r *Runner) stillPending(job *Job) bool {
+	switch job.Kind {
+	case KindOrganization:
+		o, ok := r.meta.OrganizationByID(job.OrgID)
+		return !ok || o.Status == meta.StatusPendingDeletion
+	case KindProject:
+		for _, pid := range job.ProjectIDs {
+			if p, ok := r.meta.ProjectByID(pid); ok && p.Status != meta.StatusPendingDeletion {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // deleteBlobs deletes the blobs of the events a job deletes.

@@ -45,6 +45,52 @@ func (s *Store) MarkOrganizationForDeletion(ctx context.Context, id uint64) (*Or
 	return &cp, nil
 }
 
+// RestoreProject makes a project pending deletion active again, once its
+// deletion was cancelled. A project that is not pending is returned as is.
+func (s *Store) RestoreProject(ctx context.Context, id uint64) (*Project, error) {
+	p, ok := s.ProjectByID(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	if p.Status != StatusPendingDeletion {
+		return p, nil
+	}
+	cp := *p
+	cp.Status = ProjectActive
+	if err := s.UpdateProject(ctx, &cp); err != nil {
+		return nil, err
+	}
+	return &cp, nil
+}
+
+// RestoreOrganization makes an organization pending deletion active again,
+// with those of its projects listed (the ones that were pending only
+// because of it), once its deletion was cancelled. The projects go first,
+// so that an organization still pending tells that a restore is unfinished.
+func (s *Store) RestoreOrganization(ctx context.Context, id uint64, projectIDs []uint64) (*Organization, error) {
+	o, ok := s.OrganizationByID(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	for _, pid := range projectIDs {
+		if p, ok := s.ProjectByID(pid); !ok || p.OrgID != id {
+			continue
+		}
+		if _, err := s.RestoreProject(ctx, pid); err != nil {
+			return nil, err
+		}
+	}
+	if o.Status != StatusPendingDeletion {
+		return o, nil
+	}
+	cp := *o
+	cp.Status = ""
+	if err := s.put(ctx, "orgs."+strconv.FormatUint(id, 10), &cp); err != nil {
+		return nil, err
+	}
+	return &cp, nil
+}
+
 // DeleteProject removes a project, its DSN keys and its slug, which may be
 // taken again. Deleting a project that is gone is not an error.
 func (s *Store) DeleteProject(ctx context.Context, id uint64) error {

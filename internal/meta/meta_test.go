@@ -214,3 +214,97 @@ func TestGroupIDsUnderContention(t *testing.T) {
 		t.Errorf("Get(unknown) = %v", err)
 	}
 }
+
+// TestUpdateOrganization renames an organization and changes its slug:
+// the new slug is claimed, the old one freed, another process's cache
+// follows, and a taken or invalid slug changes nothing.
+func TestUpdateOrganization(t *testing.T) {
+	ctx := context.Background()
+	q := openQueue(t)
+	m := openMeta(t, q)
+	other := openMeta(t, q)
+	org, err := m.CreateOrganization(ctx, "Acme", "acme", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CreateOrganization(ctx, "Taken", "taken", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, slug string
+		want       error
+	}{
+		{"Acme", "taken", meta.ErrExists},
+		{"Acme", "Bad Slug", meta.ErrInvalid},
+		{"", "acme", meta.ErrInvalid},
+		{string(make([]byte, meta.MaxNameLen+1)), "acme", meta.ErrInvalid},
+	} {
+		cp := *org
+		cp.Name, cp.Slug = tc.name, tc.slug
+		if err := m.UpdateOrganization(ctx, &cp); !errors.Is(err, tc.want) {
+			t.Errorf("update to %q/%q: %v, want %v", tc.name, tc.slug, err, tc.want)
+		}
+		if got, ok := m.Organization("acme"); !ok || got.Name != "Acme" {
+			t.Errorf("a refused update changed the organization: %+v", got)
+		}
+	}
+	cp := *org
+	cp.Name, cp.Slug = "Acme Inc", "acme-inc"
+	if err := m.UpdateOrganization(ctx, &cp); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := m.Organization("acme-inc"); !ok || got.Name != "Acme Inc" || got.ID != org.ID || !got.HasMember(1) {
+		t.Errorf("renamed = %+v", got)
+	}
+	if _, ok := m.Organization("acme"); ok {
+		t.Error("the old slug still resolves")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, oldOK := other.Organization("acme")
+		if o, ok := other.Organization("acme-inc"); ok && !oldOK && o.Name == "Acme Inc" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other process did not see the rename")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The old slug is free again; the new one is not.
+	if _, err := m.CreateOrganization(ctx, "New Acme", "acme", 1); err != nil {
+		t.Errorf("old slug not freed: %v", err)
+	}
+	if _, err := m.CreateOrganization(ctx, "x", "acme-inc", 1); !errors.Is(err, meta.ErrExists) {
+		t.Errorf("new slug not claimed: %v", err)
+	}
+}
+
+// TestRestoreOrganization marks an organization for deletion and restores
+// it with one of its projects; the other stays pending.
+func TestRestoreOrganization(t *testing.T) {
+	ctx := context.Background()
+	m := openMeta(t, openQueue(t))
+	org, _ := m.CreateOrganization(ctx, "Acme", "acme", 1)
+	team, _ := m.CreateTeam(ctx, org, "t", "t")
+	p1, _, _ := m.CreateProject(ctx, team, "a", "a", "go")
+	p2, _, _ := m.CreateProject(ctx, team, "b", "b", "go")
+	if _, err := m.MarkOrganizationForDeletion(ctx, org.ID); err != nil {
+		t.Fatal(err)
+	}
+	o, err := m.RestoreOrganization(ctx, org.ID, []uint64{p1.ID})
+	if err != nil || o.Status != "" {
+		t.Fatalf("restore = %+v, %v", o, err)
+	}
+	if got, _ := m.Organization("acme"); got.Status != "" {
+		t.Errorf("organization status %q", got.Status)
+	}
+	if got, _ := m.ProjectByID(p1.ID); got.Status != meta.ProjectActive {
+		t.Errorf("restored project status %q", got.Status)
+	}
+	if got, _ := m.ProjectByID(p2.ID); got.Status != meta.StatusPendingDeletion {
+		t.Errorf("other project status %q", got.Status)
+	}
+	if _, err := m.RestoreProject(ctx, 999); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("restore unknown project: %v", err)
+	}
+}

@@ -37,6 +37,44 @@ func (s *Store) CreateOrganization(ctx context.Context, name, slug string, creat
 	return o, nil
 }
 
+// MaxNameLen bounds the names of organizations, teams and projects when
+// they are changed.
+const MaxNameLen = 200
+
+// UpdateOrganization stores a modified copy of an organization: its name
+// and slug (its status is changed by MarkOrganizationForDeletion and
+// RestoreOrganization). A new slug is validated as at creation and claimed
+// first (ErrExists when another organization holds it); the old one is
+// released once the organization is stored.
+func (s *Store) UpdateOrganization(ctx context.Context, o *Organization) error {
+	cur, ok := s.OrganizationByID(o.ID)
+	if !ok {
+		return ErrNotFound
+	}
+	if o.Name == "" || len(o.Name) > MaxNameLen {
+		return fmt.Errorf("%w: name must be 1 to %d characters", ErrInvalid, MaxNameLen)
+	}
+	renamed := o.Slug != cur.Slug
+	if renamed {
+		if !ValidSlug(o.Slug) {
+			return fmt.Errorf("%w: slug %q must be lowercase letters, digits, - or _", ErrInvalid, o.Slug)
+		}
+		if err := s.claim(ctx, "idx.org."+o.Slug, o.ID); err != nil {
+			return err
+		}
+	}
+	if err := s.put(ctx, "orgs."+strconv.FormatUint(o.ID, 10), o); err != nil {
+		if renamed {
+			s.release(ctx, "idx.org."+o.Slug)
+		}
+		return err
+	}
+	if renamed {
+		s.release(ctx, "idx.org."+cur.Slug)
+	}
+	return nil
+}
+
 // Organization returns the organization with slug.
 func (s *Store) Organization(slug string) (*Organization, bool) {
 	s.mu.RLock()

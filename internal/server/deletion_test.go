@@ -144,8 +144,8 @@ func TestDeletionThroughTheAPI(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("DELETE project: %d", resp.StatusCode)
 	}
-	if st, _ := f.Do("GET", "/api/0/projects/acme/web/", nil, nil); st != 404 {
-		t.Errorf("GET deleted project: %d", st)
+	if st, raw := f.Do("GET", "/api/0/projects/acme/web/", nil, nil); st != 200 || !strings.Contains(string(raw), `"status":"pending_deletion"`) {
+		t.Errorf("GET project pending deletion: %d %s", st, raw)
 	}
 	ingest, _ := http.Post(f.URL+"/api/"+p2.ID+"/store/?sentry_key="+p2.PublicKey+"&sentry_version=7", "application/json",
 		strings.NewReader(`{"message":"late"}`))
@@ -154,6 +154,9 @@ func TestDeletionThroughTheAPI(t *testing.T) {
 	}
 	ingest.Body.Close()
 	waitDeletion(t, f, resp.Header.Get("Location"))
+	if st, _ := f.Do("GET", "/api/0/projects/acme/web/", nil, nil); st != 404 {
+		t.Errorf("GET deleted project: %d", st)
+	}
 	var projects []map[string]any
 	f.Do("GET", "/api/0/organizations/acme/projects/", nil, &projects)
 	if len(projects) != 1 {
@@ -165,10 +168,16 @@ func TestDeletionThroughTheAPI(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted || !strings.Contains(body, `"pending_deletion"`) {
 		t.Fatalf("DELETE organization: %d %s", resp.StatusCode, body)
 	}
+	if st, raw := f.Do("GET", "/api/0/organizations/acme/", nil, nil); st != 200 || !strings.Contains(string(raw), `"pending_deletion"`) {
+		t.Errorf("GET organization pending deletion: %d %s", st, raw)
+	}
+	if st, _ := f.Do("GET", "/api/0/organizations/acme/projects/", nil, nil); st != 404 {
+		t.Errorf("other routes of an organization pending deletion: %d", st)
+	}
+	waitDeletion(t, f, resp.Header.Get("Location"))
 	if st, _ := f.Do("GET", "/api/0/organizations/acme/", nil, nil); st != 404 {
 		t.Errorf("GET deleted organization: %d", st)
 	}
-	waitDeletion(t, f, resp.Header.Get("Location"))
 	if st, raw := f.Do("POST", "/api/0/organizations/", map[string]string{"name": "Acme", "slug": "acme"}, nil); st != 201 {
 		t.Errorf("the slug is not free again: %d %s", st, raw)
 	}

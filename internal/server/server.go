@@ -55,8 +55,9 @@ type Config struct {
 	// CleanupInterval is how often a worker process drops the partitions
 	// past their retention; 0 never.
 	CleanupInterval time.Duration
-	// DeletionDelay is how long a deleted project's data waits before it
-	// is deleted (batches in flight finish first); default 10s.
+	// DeletionDelay is how long a deleted project's or organization's data
+	// waits before it is deleted, during which the deletion can be
+	// cancelled (batches in flight finish first); default 1 hour.
 	DeletionDelay time.Duration
 	// Deletion tunes the deletion job runner of worker processes.
 	Deletion deletion.Config
