@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/attachment"
+	"github.com/faultline/faultline/internal/deadletter"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -39,6 +40,10 @@ type Config struct {
 	// DeletionDelay is how long after a project or an organization is
 	// marked for deletion its data starts being deleted (default 10s).
 	DeletionDelay time.Duration
+	// DeadLetters and Requeue serve the dead-letter routes (superusers
+	// only); either nil leaves them out.
+	DeadLetters DeadLetters
+	Requeue     deadletter.Publisher
 }
 
 // AttachmentReader reads the bytes of stored attachments.
@@ -160,6 +165,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("GET /api/0/issues/{id}/tags/{key}/values/", a.issueTagValues)
 	h("GET /api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues)
 	a.registerDeletions(h)
+	a.registerDeadLetters(h)
 }
 
 // caller is the authenticated user of a request.

@@ -25,6 +25,8 @@ type Config struct {
 	StepTimeout time.Duration
 	// MaxAttempts is how many times a failing job is tried (default 5).
 	MaxAttempts int
+	// DeadLetters, if set, is purged of what a job deletes.
+	DeadLetters DeadLetters
 }
 
 func (c *Config) defaults() {
@@ -194,6 +196,9 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, job *Job)
 // that is counted (user data). Every step is idempotent.
 func (r *Runner) execute(ctx context.Context, job *Job) (uint64, error) {
 	wait := r.cfg.StepTimeout
+	if err := r.purgeDeadLetters(ctx, job); err != nil {
+		return 0, err
+	}
 	switch job.Kind {
 	case KindIssue:
 		pid := job.ProjectIDs[0]
