@@ -254,7 +254,9 @@ func (w *Worker) narrow(ctx context.Context, p *prepared, crash *panicError) {
 				sub.tracked = 0
 			} else {
 				sub.done = append(sub.done, u.m)
-				if o != nil {
+				// An event counted as accepted before the panic stays
+				// counted once.
+				if o != nil && !countedAny(p.b.counted, u.d) {
 					sub.b.outcomes = append(sub.b.outcomes, *o)
 				}
 			}
@@ -405,3 +407,12 @@ func (w *Worker) endAttempt(ctx context.Context, p *prepared, done bool) {
 
 // DeadLettered returns how many messages this worker dead-lettered.
 func (w *Worker) DeadLettered() int64 { return w.deadLettered.Load() }
+
+func countedAny(counted map[store.EventKey]bool, d *decoded) bool {
+	for _, it := range d.events {
+		if counted[store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}] {
+			return true
+		}
+	}
+	return false
+}

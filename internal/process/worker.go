@@ -414,6 +414,9 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 				Timestamp: it.row.Received, Kind: outcome.Accepted, Category: it.category, Quantity: 1})
 		}
 	}
+	for i := range b.items {
+		w.hook(stageInsert, b.items[i].msg)
+	}
 	// Inserting a deploy again is harmless, so deploys need no check.
 	if err := w.deps.Store.InsertDeploys(ctx, deploys); err != nil {
 		return fmt.Errorf("store deploys: %w", err)
@@ -428,9 +431,6 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		b.counted[store.EventKey{ProjectID: r.ProjectID, EventID: r.EventID}] = true
 	}
 	if len(rows) > 0 {
-		for i := range b.items {
-			w.hook(stageInsert, b.items[i].msg)
-		}
 		// Metadata first: an issue listed from its events always has a title.
 		gl := make([]store.Group, 0, len(groups))
 		for _, g := range groups {
