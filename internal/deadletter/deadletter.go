@@ -214,6 +214,12 @@ func (s *Stream) Add(ctx context.Context, msg jetstream.Msg, f Failure) (dup boo
 	h.Set(jetstream.MsgIDHeader, "dl:"+strconv.FormatUint(md.Sequence.Stream, 10))
 	pid, _ := strconv.ParseUint(msg.Headers().Get(hdrProject), 10, 64)
 	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: subject(pid), Header: h, Data: msg.Data()})
+	if errors.Is(err, nats.ErrMaxPayload) {
+		// A message near the largest payload: keep it without the stack.
+		h.Del(HdrStack)
+		h.Set(HdrError, jsonString(truncate(f.Error, 200)))
+		ack, err = s.js.PublishMsg(ctx, &nats.Msg{Subject: subject(pid), Header: h, Data: msg.Data()})
+	}
 	if err != nil {
 		return false, fmt.Errorf("deadletter: publish: %w", err)
 	}
