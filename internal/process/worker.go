@@ -249,8 +249,8 @@ type item struct {
 	deploy   *store.Deploy    // set for a deploy; row then holds only its key
 }
 
-// prepare decodes a batch of messages in parallel. Messages that cannot
-// be processed are terminated here.
+// prepare decodes a batch of messages in parallel, each under a recover.
+// Messages that cannot be processed are dead-lettered here.
 func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
 	results := make([]decoded, len(msgs))
 	bad := make([]error, len(msgs))
