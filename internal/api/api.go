@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/attachment"
+	"github.com/faultline/faultline/internal/deadletter"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/store"
@@ -41,6 +42,10 @@ type Config struct {
 	// marked for deletion its data starts being deleted, during which the
 	// deletion can be cancelled (default 1 hour).
 	DeletionDelay time.Duration
+	// DeadLetters and Requeue serve the dead-letter routes (superusers
+	// only); either nil leaves them out.
+	DeadLetters DeadLetters
+	Requeue     deadletter.Publisher
 }
 
 // AttachmentReader reads the bytes of stored attachments.
@@ -184,6 +189,13 @@ func (a *API) Routes() []route.Route {
 			a.route("POST", "/api/0/projects/{org}/{project}/user-deletions/", a.deleteUserData, project, "project:admin", "erase one user's data"),
 			a.route("GET", "/api/0/organizations/{org}/deletions/", a.listDeletions, org, "org:read", "list deletion jobs"),
 			a.route("GET", "/api/0/deletions/{id}/", a.getDeletion, job, "org:read", "get a deletion job"),
+		)
+	}
+	if a.cfg.DeadLetters != nil && a.cfg.Requeue != nil {
+		rs = append(rs,
+			a.superuserRoute("GET", "/api/0/internal/dead-letters/", a.listDeadLetters, "list dead letters"),
+			a.superuserRoute("POST", "/api/0/internal/dead-letters/{id}/replay/", a.replayDeadLetter, "replay a dead letter"),
+			a.superuserRoute("DELETE", "/api/0/internal/dead-letters/{id}/", a.deleteDeadLetter, "delete a dead letter"),
 		)
 	}
 	return rs

@@ -31,6 +31,8 @@ type Config struct {
 	// StepClaimed (claimed, not yet checked again before mutating) and
 	// StepMutating (checked, about to delete). Nil in production.
 	StepHook func(step string, job Job)
+	// DeadLetters, if set, is purged of what a job deletes.
+	DeadLetters DeadLetters
 }
 
 // Steps of a run, as StepHook sees them.
@@ -297,6 +299,11 @@ func (r *Runner) execute(ctx context.Context, job *Job, begin func(context.Conte
 		return 0, errRestored
 	}
 	if err := begin(ctx); err != nil {
+		return 0, err
+	}
+	// The dead letter holds event data too; purged after begin, like any
+	// other deletion, so that a cancelled job deletes nothing.
+	if err := r.purgeDeadLetters(ctx, job); err != nil {
 		return 0, err
 	}
 	switch job.Kind {

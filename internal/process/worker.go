@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,6 +37,13 @@ type Config struct {
 	AckWait time.Duration
 	// Concurrency is the number of goroutines decoding events.
 	Concurrency int
+	// MaxAttempts dead-letters a redelivered message, without processing
+	// it, once this many attempts at it started and never finished (the
+	// worker died; default 5).
+	MaxAttempts int
+	// StageHook, for tests only, is called with each message at the start
+	// of the stages "decode" and "normalize", and of the batch's "insert".
+	StageHook func(stage string, m jetstream.Msg)
 }
 
 // Validate fills defaults.
@@ -54,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
 	}
 	return nil
 }
@@ -96,6 +107,12 @@ type Deps struct {
 	Groups   Groups
 	Projects Projects
 	Log      *slog.Logger
+	// DeadLetters keeps the messages that cannot be processed; nil drops
+	// them (with a log).
+	DeadLetters DeadLetters
+	// Attempts counts unfinished attempts at redelivered messages; nil
+	// never dead-letters a message for taking the worker down.
+	Attempts Attempts
 }
 
 // Worker consumes the ingest stream.
@@ -109,6 +126,8 @@ type Worker struct {
 
 	releaseCache releaseCache
 	scrubbers    scrubberCache
+
+	deadLettered atomic.Int64 // messages dead-lettered by this worker
 }
 
 // New returns a worker.
@@ -153,11 +172,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			if len(msgs) == 0 {
 				continue
 			}
-			p := w.prepare(msgs)
-			select {
-			case ready <- p:
-			case <-ctx.Done():
-				p.nak()
+			if !w.handOver(ctx, ready, w.split(ctx, msgs)) {
 				return
 			}
 		}
@@ -165,6 +180,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	for p := range ready {
 		if ctx.Err() != nil {
 			p.nak()
+			continue
+		}
+		if p.single != nil {
+			w.processRedelivered(ctx, p)
 			continue
 		}
 		w.commit(ctx, p)
@@ -197,6 +216,18 @@ func (w *Worker) fetch(ctx context.Context) []jetstream.Msg {
 type prepared struct {
 	b    batch
 	done []jetstream.Msg
+	// units are the messages of b with what each decoded to, so that a
+	// panic while storing b can be narrowed down to one of them.
+	units []unit
+	// single is a redelivered message, decoded and stored on its own.
+	single jetstream.Msg
+	// tracked is the stream sequence of a single message whose attempt is
+	// recorded (0: none).
+	tracked uint64
+	// failed are dead-lettered messages, acked with the batch, and the
+	// outcomes recorded for them.
+	failed         []jetstream.Msg
+	failedOutcomes []store.Outcome
 }
 
 // nak hands the batch back for redelivery, as when the worker stops.
@@ -218,9 +249,9 @@ type item struct {
 	deploy   *store.Deploy    // set for a deploy; row then holds only its key
 }
 
-// prepare decodes a batch of messages in parallel. Messages that cannot
-// be processed are terminated here.
-func (w *Worker) prepare(msgs []jetstream.Msg) *prepared {
+// prepare decodes a batch of messages in parallel, each under a recover.
+// Messages that cannot be processed are dead-lettered here.
+func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
 	results := make([]decoded, len(msgs))
 	bad := make([]error, len(msgs))
 	var wg sync.WaitGroup
@@ -230,7 +261,7 @@ func (w *Worker) prepare(msgs []jetstream.Msg) *prepared {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], bad[i] = w.decode(msgs[i])
+				results[i], bad[i] = w.safeDecode(msgs[i])
 			}
 		}()
 	}
@@ -250,22 +281,13 @@ func (w *Worker) prepare(msgs []jetstream.Msg) *prepared {
 		}
 		if bad[i] != nil {
 			// Ingest validated it, so this is a bug or a corrupt message;
-			// retrying would not help. Keep a trace and drop it.
-			w.log.Error("dropping unprocessable message", "err", bad[i], "subject", m.Subject())
-			m.Term() //nolint:errcheck
+			// retrying would not help: it goes to the dead letter.
+			w.fail(ctx, p, m, bad[i])
 			continue
 		}
 		p.done = append(p.done, m)
-		r := &results[i]
-		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-			for _, it := range r.events {
-				b.maybeStored = append(b.maybeStored, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
-			}
-		}
-		b.items = append(b.items, r.events...)
-		b.attachments = append(b.attachments, r.attachments...)
-		b.reports = append(b.reports, r.reports...)
-		b.outcomes = append(b.outcomes, r.outcomes...)
+		p.units = append(p.units, unit{m: m, d: &results[i]})
+		b.add(m, &results[i])
 	}
 	return p
 }
@@ -275,12 +297,17 @@ func (w *Worker) prepare(msgs []jetstream.Msg) *prepared {
 func (w *Worker) commit(ctx context.Context, p *prepared) {
 	b, done := &p.b, p.done
 	for attempt := 0; ; attempt++ {
-		err := w.store(ctx, b)
+		err, crash := w.tryStore(ctx, b)
+		if crash != nil {
+			w.narrow(ctx, p, crash)
+			return
+		}
 		if err == nil {
 			w.setError(nil)
 			break
 		}
 		w.setError(err)
+		w.endAttempt(ctx, p, false) // a store failure is not the message's
 		if ctx.Err() != nil {
 			for _, m := range done {
 				m.Nak() //nolint:errcheck // redelivered to another worker
@@ -293,6 +320,7 @@ func (w *Worker) commit(ctx context.Context, p *prepared) {
 			m.InProgress() //nolint:errcheck // keep the messages ours while we wait
 		}
 		sleep(ctx, wait)
+		w.beginAttempt(ctx, p)
 		// Part of the batch may have been stored before the failure.
 		b.maybeStored = b.maybeStored[:0]
 		for _, it := range b.items {
@@ -302,6 +330,7 @@ func (w *Worker) commit(ctx context.Context, p *prepared) {
 	for _, m := range done {
 		m.Ack() //nolint:errcheck // a lost ack means a redelivery, which is deduplicated
 	}
+	w.endAttempt(ctx, p, true)
 }
 
 // batch is what one fetch of messages writes.
@@ -384,6 +413,9 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			outcomes = append(outcomes, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
 				Timestamp: it.row.Received, Kind: outcome.Accepted, Category: it.category, Quantity: 1})
 		}
+	}
+	for i := range b.items {
+		w.hook(stageInsert, b.items[i].msg)
 	}
 	// Inserting a deploy again is harmless, so deploys need no check.
 	if err := w.deps.Store.InsertDeploys(ctx, deploys); err != nil {
@@ -473,6 +505,7 @@ func (w *Worker) linkAttachments(ctx context.Context, atts []store.Attachment, g
 // carries.
 func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 	var d decoded
+	w.hook(stageDecode, m)
 	qm, err := queue.Decode(m)
 	if err != nil {
 		return d, err
@@ -538,6 +571,7 @@ func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 		if err != nil {
 			return d, fmt.Errorf("decode event: %w", err)
 		}
+		w.hook(stageNormalize, m)
 		it, err := w.build(e, c.src, project)
 		if err != nil {
 			return d, err

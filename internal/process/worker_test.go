@@ -31,7 +31,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	log := newRigLog()
 	dir := t.TempDir()
 	q, err := queue.Open(ctx, queue.Config{DataDir: dir + "/nats"}, log)
 	if err != nil {
@@ -62,6 +62,10 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	return &rig{q: q, m: m, g: g, s: s, project: p, log: log}
+}
+
+func newRigLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
 func (r *rig) publish(t *testing.T, n int) {

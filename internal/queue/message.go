@@ -180,3 +180,21 @@ func isFull(err error) bool {
 	}
 	return false
 }
+
+// Republish puts a message that was taken off the stream back on it,
+// headers and body as they were (a replayed dead letter). Its subject must
+// be one of the stream's.
+func (q *Queue) Republish(ctx context.Context, msg *nats.Msg) error {
+	if !strings.HasPrefix(msg.Subject, SubjectRoot+".") {
+		return fmt.Errorf("queue: subject %q is not the ingest stream's", msg.Subject)
+	}
+	ctx, cancel := context.WithTimeout(ctx, q.cfg.PublishTimeout)
+	defer cancel()
+	if _, err := q.js.PublishMsg(ctx, msg); err != nil {
+		if isFull(err) {
+			return fmt.Errorf("%w: %v", ErrQueueFull, err)
+		}
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}

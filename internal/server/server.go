@@ -21,6 +21,7 @@ import (
 
 	"github.com/faultline/faultline/internal/api"
 	"github.com/faultline/faultline/internal/attachment"
+	"github.com/faultline/faultline/internal/deadletter"
 	"github.com/faultline/faultline/internal/deletion"
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/limits"
@@ -67,6 +68,8 @@ type Config struct {
 	Ingest      ingest.Config
 	Worker      process.Config
 	Attachments attachment.Config
+	// DeadLetters bounds the dead-letter stream.
+	DeadLetters deadletter.Config
 	// SpikeWindow is spike protection's counting window (a minute; tests
 	// shorten it).
 	SpikeWindow time.Duration
@@ -142,6 +145,8 @@ type Server struct {
 	ingest   *ingest.Handler // nil without the ingest role
 	limSync  *limits.Sync    // shares rate-limit counts; nil without ingest
 	routes   *route.Table
+	// deadLetters keeps the messages workers could not process.
+	deadLetters *deadletter.Stream
 }
 
 // New opens every component the roles need: the queue and metadata always,
@@ -206,6 +211,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.DeadLetters.Replicas == 0 {
+		cfg.DeadLetters.Replicas = cfg.Queue.Replicas
+	}
+	if s.deadLetters, err = deadletter.Open(ctx, s.queue.JetStream(), cfg.DeadLetters, log.With("component", "deadletter")); err != nil {
+		return nil, err
+	}
 	if cfg.has(RoleIngest) || cfg.has(RoleAPI) {
 		if cfg.Attachments.Replicas == 0 {
 			cfg.Attachments.Replicas = cfg.Queue.Replicas
@@ -239,7 +250,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
-			DeletionDelay: cfg.DeletionDelay}, s.meta, s.store, s.groups, log.With("component", "api"))
+			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: s.queue}, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
 		}
@@ -250,8 +261,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		attempts, err := deadletter.OpenAttempts(ctx, s.queue.JetStream(), cfg.Queue.Replicas, 0)
+		if err != nil {
+			return nil, err
+		}
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
-			Projects: s.meta, Log: log.With("component", "worker")})
+			Projects: s.meta, Log: log.With("component", "worker"), DeadLetters: s.deadLetters, Attempts: attempts})
 		if err != nil {
 			return nil, err
 		}
@@ -259,6 +274,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			log.With("component", "retention")); err != nil {
 			return nil, err
 		}
+		cfg.Deletion.DeadLetters = s.deadLetters
 		if s.eraser, err = deletion.NewRunner(cfg.Deletion, s.jobs, s.store, s.meta,
 			&deletion.ObjectBlobs{JS: s.queue.JetStream()}, log.With("component", "deletion")); err != nil {
 			return nil, err
@@ -388,6 +404,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		Queue      *queue.Backlog `json:"queue,omitempty"`
 		ClickHouse *component     `json:"clickhouse,omitempty"`
 		Worker     *component     `json:"worker,omitempty"`
+		// DeadLetters are the messages workers could not process.
+		DeadLetters *deadletter.Stats `json:"dead_letters,omitempty"`
 	}{Status: "ready"}
 	status := http.StatusOK
 	body.NATS.OK = s.queue.Connected()
@@ -401,6 +419,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		if body.NATS.Error == "" {
 			body.NATS.Error = "not connected"
 		}
+	}
+	if st, err := s.deadLetters.Stats(ctx); err == nil {
+		body.DeadLetters = &st
 	}
 	if s.store != nil {
 		c := &component{OK: true}
