@@ -156,7 +156,9 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 func (h *Handler) Register(mux *http.ServeMux) {
 	route := func(method, endpoint string, fn endpoint) {
 		// Only an envelope may carry its own dsn.
-		dsn := func(r *http.Request) bool { return endpoint == "envelope" || method == "POST" && endpoint == "store" && isEnvelope(r) }
+		dsn := func(r *http.Request) bool {
+			return endpoint == "envelope" || method == "POST" && endpoint == "store" && isEnvelope(r)
+		}
 		for _, p := range []string{"/api/{project_id}/" + endpoint + "/{$}", "/api/{project_id}/" + endpoint} {
 			mux.Handle(method+" "+p, h.wrap(fn, dsn))
 		}
