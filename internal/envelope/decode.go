@@ -67,8 +67,8 @@ func Decode(body []byte, contentEncoding string, limit int) ([]byte, error) {
 	return DecodeCharged(body, contentEncoding, limit, nil)
 }
 
-// DecodeCharged is Decode that calls charge(n) before allocating each
-// n-byte output buffer, so that a caller can hold decompression to a byte
+// DecodeCharged is Decode that calls charge(n) before its output buffers
+// take n more bytes, so that a caller can hold decompression to a byte
 // budget shared across requests. An error from charge stops the decode and
 // is returned as is.
 func DecodeCharged(body []byte, contentEncoding string, limit int, charge func(int) error) ([]byte, error) {
@@ -260,9 +260,9 @@ func Release(b []byte) {
 // 16 MiB, and never from anything the stream claims, so a small body cannot
 // make us allocate much and a large one only pays for what it produces.
 //
-// charge, if not nil, is called with the size of every buffer before it is
-// taken (pooled or allocated); its error ends the read, wrapped in
-// chargeError.
+// charge, if not nil, is called with the size of the first buffer and
+// then with what each growth adds, before the memory is taken; its error
+// ends the read, wrapped in chargeError.
 func readLimited(r io.Reader, limit, hint int, charge func(int) error) ([]byte, error) {
 	// JSON compresses about 8:1 (an 11 KB event is 1.3 KB gzip'd), so start
 	// there and usually never grow.
@@ -297,7 +297,8 @@ func readLimited(r io.Reader, limit, hint int, charge func(int) error) ([]byte, 
 				newCap = limit + 1
 			}
 			if charge != nil {
-				if err := charge(newCap); err != nil {
+				// The old buffer is garbage once copied.
+				if err := charge(newCap - cap(buf)); err != nil {
 					return nil, chargeError{err}
 				}
 			}

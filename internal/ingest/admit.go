@@ -188,13 +188,14 @@ func (h *Handler) readUpTo(ctx context.Context, r *http.Request, req *request, n
 	}
 	for {
 		if len(buf) == cap(buf) {
+			// Charged by what the buffer grows: the old one is garbage
+			// once copied.
 			newCap := min(max(2*cap(buf), bodyChunk), n)
-			if err := h.charge(ctx, req, newCap); err != nil {
+			if err := h.charge(ctx, req, newCap-cap(buf)); err != nil {
 				return nil, err
 			}
 			nb := make([]byte, len(buf), newCap)
 			copy(nb, buf)
-			h.charge(ctx, req, -cap(buf)) //nolint:errcheck // giving back never fails
 			buf = nb
 			req.prefix = buf
 		}
