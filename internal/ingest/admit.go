@@ -213,6 +213,12 @@ func (h *Handler) readUpTo(ctx context.Context, r *http.Request, req *request, n
 		req.prefix = buf
 		if err == io.EOF {
 			req.bodyDone = true
+			if req.rc != nil {
+				// The server reads on in the background once the body is
+				// done, and a deadline that passes there cancels the
+				// request's context: give it the request's own.
+				req.rc.SetReadDeadline(req.readStart.Add(h.cfg.Timeout)) //nolint:errcheck
+			}
 			return buf, nil
 		}
 		if err != nil {
