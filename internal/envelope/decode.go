@@ -133,6 +133,11 @@ func decodeOne(in []byte, c coding, limit int, charge func(int) error) ([]byte, 
 		out []byte
 		err error
 	)
+	if charge != nil {
+		if err := charge(decoderState(in, c)); err != nil {
+			return nil, err
+		}
+	}
 	switch c {
 	case codingGzip:
 		zr, _ := gzipReaders.Get().(*gzip.Reader)
@@ -156,6 +161,51 @@ func decodeOne(in []byte, c coding, limit int, charge func(int) error) ([]byte, 
 		return nil, wrapDecodeErr(c.String(), err)
 	}
 	return out, nil
+}
+
+// decoderState estimates the memory a decompressor holds besides its
+// output: the window and tables, from what the stream's header declares.
+func decoderState(in []byte, c coding) int {
+	switch c {
+	case codingZstd:
+		var h zstd.Header
+		if h.Decode(in) != nil {
+			return 64 << 10
+		}
+		w := uint64(zstdMaxWindow)
+		if h.WindowSize > 0 {
+			w = min(h.WindowSize, w)
+		}
+		if h.HasFCS {
+			w = min(w, h.FrameContentSize)
+		}
+		return int(w) + 64<<10
+	case codingBrotli:
+		return brotliWindow(in) + 64<<10
+	}
+	return 64 << 10 // a 32 KiB window and Huffman tables
+}
+
+// brotliWindow reads the window size from a brotli stream's first bits
+// (RFC 7932, section 9.1): the decoder's ring buffer is at most that.
+func brotliWindow(in []byte) int {
+	if len(in) < 1 {
+		return 0
+	}
+	b := uint(in[0])
+	if len(in) > 1 {
+		b |= uint(in[1]) << 8
+	}
+	if b&1 == 0 {
+		return 1 << 16
+	}
+	if n := (b >> 1) & 7; n != 0 {
+		return 1 << (17 + n)
+	}
+	if m := (b >> 4) & 7; m != 0 {
+		return 1 << (8 + m)
+	}
+	return 1 << 17
 }
 
 // wrapDecodeErr keeps ErrTooLarge and classifies everything else a

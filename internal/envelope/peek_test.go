@@ -146,3 +146,41 @@ func FuzzPeek(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeCharged: what a decode takes is charged before it is taken,
+// at least the output and the decoder's window, and a refusal stops the
+// decode with the charger's own error.
+func TestDecodeCharged(t *testing.T) {
+	body := bytes.Repeat([]byte(`{"message":"x"}`), 10000)
+	refused := errors.New("budget exhausted")
+	tests := []struct {
+		name     string
+		in       []byte
+		encoding string
+		budget   int
+		err      error
+	}{
+		{"gzip within budget", gzipped(body), "gzip", 1 << 20, nil},
+		{"zstd within budget", zstded(body), "zstd", 16 << 20, nil},
+		{"gzip over budget", gzipped(body), "gzip", 64 << 10, refused},
+		{"gzip, gzip over budget", gzipped(gzipped(body)), "gzip, gzip", 100 << 10, refused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			charged := 0
+			out, err := DecodeCharged(tt.in, tt.encoding, 0, func(n int) error {
+				if charged+n > tt.budget {
+					return refused
+				}
+				charged += n
+				return nil
+			})
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err %v, want %v", err, tt.err)
+			}
+			if err == nil && (!bytes.Equal(out, body) || charged < len(out)+32<<10) {
+				t.Fatalf("decoded %d bytes, charged %d", len(out), charged)
+			}
+		})
+	}
+}

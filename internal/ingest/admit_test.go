@@ -153,3 +153,20 @@ func FuzzXMLAPIKey(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAdmission is what admission adds to a request: the per-client
+// cap and two charges of the byte budget (the body, its inflated copy).
+func BenchmarkAdmission(b *testing.B) {
+	h := &Handler{cfg: Config{AdmitWait: time.Second}, bytes: newByteBudget(512 << 20), clients: &clientSlots{max: 768}}
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := &request{}
+			h.clients.acquire("127.0.0.1")
+			h.charge(ctx, req, 8<<10)  //nolint:errcheck
+			h.charge(ctx, req, 16<<10) //nolint:errcheck
+			h.uncharge(req)
+			h.clients.release("127.0.0.1")
+		}
+	})
+}

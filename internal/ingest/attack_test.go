@@ -164,7 +164,9 @@ func status(c net.Conn) int {
 // attackServer starts a server with the default limits, but a short grace
 // and a floor rate, so that trickling clients are cut within seconds.
 func attackServer(t *testing.T, cfg ingest.Config) (*testserver.Faultline, testserver.Project, string) {
-	cfg.BodyGrace = time.Second
+	if cfg.BodyGrace == 0 {
+		cfg.BodyGrace = time.Second
+	}
 	cfg.MinBodyRate = 1 << 10
 	f := testserver.Start(t, server.Config{Ingest: cfg})
 	p := f.CreateProject("acme", "victim", "go")
@@ -232,7 +234,7 @@ func TestAttackDecompressionBombs(t *testing.T) {
 // exhausted), and the SDK's event still gets through.
 func TestAttackAuthenticatedBombs(t *testing.T) {
 	gzgz, zs := bombs(t)
-	f, p, _ := attackServer(t, ingest.Config{MaxInFlightBytes: 64 << 20})
+	f, p, _ := attackServer(t, ingest.Config{MaxInFlightBytes: 32 << 20})
 	idle := idleRSS(t)
 	stop := rssPeak(t)
 	var wg sync.WaitGroup
@@ -264,7 +266,7 @@ func TestAttackAuthenticatedBombs(t *testing.T) {
 		victimRetrying(t, f, p, 10+i)
 	}
 	wg.Wait()
-	report(t, "bombs with the key, 64 MiB budget", idle, stop())
+	report(t, "bombs with the key, 32 MiB budget", idle, stop())
 	codes.Range(func(k, v any) bool {
 		t.Logf("bombs answered %d: %d", k, v.(*atomic.Int64).Load())
 		if k.(int) != 413 && k.(int) != 503 {
@@ -346,7 +348,9 @@ func TestAttackClaimedContentLength(t *testing.T) {
 // what is over it, the floor rate cuts the rest, and another client's
 // event gets through meanwhile.
 func TestAttackTrickle(t *testing.T) {
-	f, p, addr := attackServer(t, ingest.Config{})
+	// The default grace: every connection is open and held before the
+	// first is cut, so the per-client cap is reached.
+	f, p, addr := attackServer(t, ingest.Config{BodyGrace: 5 * time.Second})
 	idle := idleRSS(t)
 	stop := rssPeak(t)
 	const n = 1100
