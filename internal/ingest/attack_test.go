@@ -456,3 +456,33 @@ func TestByteBudgetAnswers(t *testing.T) {
 	}
 	f.WaitEvent(t, p, id, nil)
 }
+
+// TestRefusedBeforeTheBody: a missing or wrong key is answered from the
+// headers alone, while the client has not sent a byte of its body.
+func TestRefusedBeforeTheBody(t *testing.T) {
+	f := testserver.Start(t, server.Config{})
+	p := f.CreateProject("acme", "early", "go")
+	other := f.CreateProject("acme", "other", "go")
+	addr := strings.TrimPrefix(f.URL, "http://")
+	cases := []struct {
+		name, target string
+		status       int
+	}{
+		{"no key", "/api/" + p.ID + "/store/", 401},
+		{"unknown key", "/api/" + p.ID + "/envelope/?sentry_key=0123456789abcdef0123456789abcdef", 403},
+		{"key of another project", "/api/" + p.ID + "/minidump/?sentry_key=" + other.PublicKey, 403},
+		{"project that does not exist", "/api/999/envelope/?sentry_key=" + p.PublicKey, 403},
+		{"wrong secret", "/api/" + p.ID + "/store/?sentry_key=" + p.PublicKey + "&sentry_secret=wrong", 403},
+		{"Airbrake without a key", "/api/v3/projects/" + p.ID + "/notices", 401},
+		{"Airbrake with a wrong key", "/api/v3/projects/" + p.ID + "/notices?key=nope", 401},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conn := raw(t, addr, "POST "+c.target+" HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+			defer conn.Close()
+			if got := status(conn); got != c.status {
+				t.Fatalf("status %d, want %d", got, c.status)
+			}
+		})
+	}
+}
