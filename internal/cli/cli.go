@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -109,6 +110,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DeadLetters.MaxAge, "dead-letter-max-age", 7*24*time.Hour, "how long dead letters are kept")
 	fs.IntVar(&c.Worker.MaxAttempts, "dead-letter-attempts", 5, "dead-letter a redelivered message once this many attempts at it took the worker down")
 	fs.BoolVar(&c.Ingest.TrustForwarded, "trust-forwarded-for", false, "take client IPs from X-Forwarded-For (behind a proxy only)")
+	fs.Int64Var(&c.Ingest.MaxInFlightBytes, "ingest-max-inflight-bytes", ingest.DefaultMaxInFlightBytes, "most bytes of request bodies being read and inflated, across all ingest requests; beyond, requests wait briefly, then get 503")
+	fs.IntVar(&c.Ingest.MaxInFlightPerClient, "ingest-max-inflight-per-client", ingest.DefaultMaxInFlightPerClient, "most ingest requests in flight from one client address (X-Forwarded-For's with --trust-forwarded-for); beyond, 429")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&o.pprof, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")

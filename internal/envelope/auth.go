@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -33,6 +34,25 @@ const (
 // printable ASCII, because the key becomes a cache and database lookup key
 // and a log field.
 const maxKeyLen = 256
+
+// MaxClientLen bounds sentry_client. It travels with the event in a queue
+// message header, whose size is limited; real values ("sentry.go/0.46.2")
+// are a few dozen bytes.
+const MaxClientLen = 512
+
+// ErrBadClient means a sentry_client that is too long or not printable:
+// 400, since no retry will fix it.
+var ErrBadClient = errors.New("invalid sentry_client")
+
+// printableASCII reports whether s is printable ASCII (spaces allowed).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseAuthHeader parses a Sentry auth header value such as
 // "Sentry sentry_key=abc, sentry_version=7, sentry_client=x/1.0".
@@ -170,6 +190,9 @@ func checkAuth(a *Auth, seenVersion bool) error {
 	if a.SecretKey != "" && !validKey(a.SecretKey) {
 		return fmt.Errorf("%w: malformed sentry_secret", ErrBadAuth)
 	}
+	if len(a.Client) > MaxClientLen || !printableASCII(a.Client) {
+		return fmt.Errorf("%w: sentry_client is longer than %d bytes or not printable ASCII", ErrBadClient, MaxClientLen)
+	}
 	if seenVersion {
 		major, _, _ := strings.Cut(a.Version, ".")
 		v, err := strconv.ParseUint(major, 10, 16)
@@ -246,11 +269,12 @@ func AuthFromRequest(h http.Header, q url.Values) (Auth, error) {
 		}
 		a.Source = sourceAuthorization
 		found = true
-	} else if key, ok := basicAuthKey(authz); ok {
+	} else if key, secret, ok := basicAuthKey(authz); ok {
 		if found {
 			return Auth{}, fmt.Errorf("%w: both X-Sentry-Auth and Authorization are set", ErrMultipleAuth)
 		}
-		a = Auth{PublicKey: key, Source: sourceAuthorization}
+		// The password is the secret key, checked like sentry_secret.
+		a = Auth{PublicKey: key, SecretKey: secret, Source: sourceAuthorization}
 		if err := checkAuth(&a, false); err != nil {
 			return Auth{}, err
 		}
@@ -300,21 +324,21 @@ func hasSentryParam(q url.Values) bool {
 	return false
 }
 
-// basicAuthKey reads the public key from "Authorization: Basic
-// base64(key:secret)", which Relay accepts for clients that can only do
-// HTTP basic authentication. Anything that does not decode to "user:..." is
-// not ours and is ignored, as Relay ignores it.
-func basicAuthKey(v string) (string, bool) {
+// basicAuthKey reads the public key and the secret from "Authorization:
+// Basic base64(key:secret)", which Relay accepts for clients that can only
+// do HTTP basic authentication. Anything that does not decode to
+// "user:..." is not ours and is ignored, as Relay ignores it.
+func basicAuthKey(v string) (key, secret string, ok bool) {
 	v = strings.TrimLeft(v, " \t")
 	if len(v) < 6 || !strings.EqualFold(v[:6], "basic ") || len(v) > 2*maxKeyLen+16 {
-		return "", false
+		return "", "", false
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v[6:]))
 	if err != nil || !utf8.Valid(raw) {
-		return "", false
+		return "", "", false
 	}
-	user, _, ok := strings.Cut(string(raw), ":")
-	return user, ok
+	key, secret, ok = strings.Cut(string(raw), ":")
+	return key, secret, ok
 }
 
 // AuthFromDSN extracts credentials from a DSN such as

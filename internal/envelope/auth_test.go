@@ -200,6 +200,16 @@ func TestAuthFromRequest(t *testing.T) {
 			want: Auth{PublicKey: "abc", Version: "7", Source: "header"},
 		},
 		{
+			name:    "sentry_client over the limit",
+			h:       hdr("X-Sentry-Auth", "Sentry sentry_key=abc, sentry_client="+strings.Repeat("x", MaxClientLen+1)),
+			wantErr: ErrBadClient,
+		},
+		{
+			name:    "sentry_client with a newline, from the query",
+			q:       query("sentry_key=abc&sentry_client=a%0Ab"),
+			wantErr: ErrBadClient,
+		},
+		{
 			name: "Authorization Basic",
 			h:    hdr("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("abc:"))),
 			want: Auth{PublicKey: "abc", Source: "authorization"},
@@ -207,7 +217,7 @@ func TestAuthFromRequest(t *testing.T) {
 		{
 			name: "Authorization Basic with secret",
 			h:    hdr("Authorization", "basic "+base64.StdEncoding.EncodeToString([]byte("abc:def"))),
-			want: Auth{PublicKey: "abc", Source: "authorization"},
+			want: Auth{PublicKey: "abc", SecretKey: "def", Source: "authorization"},
 		},
 		{
 			name:    "Authorization Basic without colon is not ours",

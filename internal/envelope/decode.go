@@ -64,6 +64,14 @@ const zstdMaxWindow = 8 << 20
 // encodings and corrupt data return ErrBadEncoding. With no encoding, body is
 // returned as is (not copied).
 func Decode(body []byte, contentEncoding string, limit int) ([]byte, error) {
+	return DecodeCharged(body, contentEncoding, limit, nil)
+}
+
+// DecodeCharged is Decode that calls charge(n) before its output buffers
+// take n more bytes, so that a caller can hold decompression to a byte
+// budget shared across requests. An error from charge stops the decode and
+// is returned as is.
+func DecodeCharged(body []byte, contentEncoding string, limit int, charge func(int) error) ([]byte, error) {
 	limit = normLimit(limit)
 	var stackBuf [maxStackedEncodings]coding
 	codings := stackBuf[:0]
@@ -103,7 +111,7 @@ func Decode(body []byte, contentEncoding string, limit int) ([]byte, error) {
 	out := body
 	for i := len(codings) - 1; i >= 0; i-- {
 		var err error
-		if out, err = decodeOne(out, codings[i], limit); err != nil {
+		if out, err = decodeOne(out, codings[i], limit, charge); err != nil {
 			return nil, err
 		}
 	}
@@ -120,11 +128,16 @@ func normLimit(limit int) int {
 }
 
 // decodeOne undoes a single coding, bounded by limit.
-func decodeOne(in []byte, c coding, limit int) ([]byte, error) {
+func decodeOne(in []byte, c coding, limit int, charge func(int) error) ([]byte, error) {
 	var (
 		out []byte
 		err error
 	)
+	if charge != nil {
+		if err := charge(decoderState(in, c)); err != nil {
+			return nil, err
+		}
+	}
 	switch c {
 	case codingGzip:
 		zr, _ := gzipReaders.Get().(*gzip.Reader)
@@ -132,17 +145,17 @@ func decodeOne(in []byte, c coding, limit int) ([]byte, error) {
 			zr = new(gzip.Reader)
 		}
 		if err = zr.Reset(bytes.NewReader(in)); err == nil {
-			out, err = readLimited(zr, limit, len(in))
+			out, err = readLimited(zr, limit, len(in), charge)
 		}
 		gzipReaders.Put(zr)
 	case codingDeflate:
-		out, err = inflate(in, limit)
+		out, err = inflate(in, limit, charge)
 	case codingBrotli:
 		// NewReader does not enable RFC 9841 large windows, which keeps
 		// the ring buffer at most 16 MiB.
-		out, err = readLimited(brotli.NewReader(bytes.NewReader(in)), limit, len(in))
+		out, err = readLimited(brotli.NewReader(bytes.NewReader(in)), limit, len(in), charge)
 	case codingZstd:
-		out, err = unzstd(in, limit)
+		out, err = unzstd(in, limit, charge)
 	}
 	if err != nil {
 		return nil, wrapDecodeErr(c.String(), err)
@@ -150,9 +163,58 @@ func decodeOne(in []byte, c coding, limit int) ([]byte, error) {
 	return out, nil
 }
 
+// decoderState estimates the memory a decompressor holds besides its
+// output: the window and tables, from what the stream's header declares.
+func decoderState(in []byte, c coding) int {
+	switch c {
+	case codingZstd:
+		var h zstd.Header
+		if h.Decode(in) != nil {
+			return 64 << 10
+		}
+		w := uint64(zstdMaxWindow)
+		if h.WindowSize > 0 {
+			w = min(h.WindowSize, w)
+		}
+		if h.HasFCS {
+			w = min(w, h.FrameContentSize)
+		}
+		return int(w) + 64<<10
+	case codingBrotli:
+		return brotliWindow(in) + 64<<10
+	}
+	return 64 << 10 // a 32 KiB window and Huffman tables
+}
+
+// brotliWindow reads the window size from a brotli stream's first bits
+// (RFC 7932, section 9.1): the decoder's ring buffer is at most that.
+func brotliWindow(in []byte) int {
+	if len(in) < 1 {
+		return 0
+	}
+	b := uint(in[0])
+	if len(in) > 1 {
+		b |= uint(in[1]) << 8
+	}
+	if b&1 == 0 {
+		return 1 << 16
+	}
+	if n := (b >> 1) & 7; n != 0 {
+		return 1 << (17 + n)
+	}
+	if m := (b >> 4) & 7; m != 0 {
+		return 1 << (8 + m)
+	}
+	return 1 << 17
+}
+
 // wrapDecodeErr keeps ErrTooLarge and classifies everything else a
 // decompressor can say as corrupt input.
 func wrapDecodeErr(what string, err error) error {
+	var ce chargeError
+	if errors.As(err, &ce) {
+		return ce.err
+	}
 	if errors.Is(err, ErrTooLarge) {
 		return err
 	}
@@ -167,12 +229,13 @@ func wrapDecodeErr(what string, err error) error {
 // deflate under that name, so both must work. A stream that passes the
 // 16-bit zlib header check but does not decode as zlib is retried as raw
 // deflate, since the check can pass by chance.
-func inflate(in []byte, limit int) ([]byte, error) {
+func inflate(in []byte, limit int, charge func(int) error) ([]byte, error) {
 	if looksZlib(in) {
 		zr, err := zlib.NewReader(bytes.NewReader(in))
 		if err == nil {
-			out, err := readLimited(zr, limit, len(in))
-			if err == nil || errors.Is(err, ErrTooLarge) {
+			out, err := readLimited(zr, limit, len(in), charge)
+			var ce chargeError
+			if err == nil || errors.Is(err, ErrTooLarge) || errors.As(err, &ce) {
 				return out, err
 			}
 		}
@@ -184,7 +247,7 @@ func inflate(in []byte, limit int) ([]byte, error) {
 		return nil, err
 	}
 	defer flateReaders.Put(fr)
-	return readLimited(fr, limit, len(in))
+	return readLimited(fr, limit, len(in), charge)
 }
 
 // Decompressors hold tens of kilobytes of tables and window; making one per
@@ -205,7 +268,7 @@ func looksZlib(b []byte) bool {
 // unzstd decodes zstd with a bounded window and a synchronous decoder (no
 // goroutines to leak). Frames that declare a content size above limit are
 // refused before any allocation.
-func unzstd(in []byte, limit int) ([]byte, error) {
+func unzstd(in []byte, limit int, charge func(int) error) ([]byte, error) {
 	maxMem := uint64(max(limit, zstdMaxWindow))
 	zr, err := zstd.NewReader(bytes.NewReader(in),
 		zstd.WithDecoderConcurrency(1),
@@ -217,7 +280,7 @@ func unzstd(in []byte, limit int) ([]byte, error) {
 		return nil, err
 	}
 	defer zr.Close()
-	return readLimited(zr, limit, len(in))
+	return readLimited(zr, limit, len(in), charge)
 }
 
 // decodeBufs recycles the buffers Decode decompresses into, through
@@ -246,7 +309,11 @@ func Release(b []byte) {
 // first allocation is sized from the compressed length (hint), capped at
 // 16 MiB, and never from anything the stream claims, so a small body cannot
 // make us allocate much and a large one only pays for what it produces.
-func readLimited(r io.Reader, limit, hint int) ([]byte, error) {
+//
+// charge, if not nil, is called with the size of the first buffer and
+// then with what each growth adds, before the memory is taken; its error
+// ends the read, wrapped in chargeError.
+func readLimited(r io.Reader, limit, hint int, charge func(int) error) ([]byte, error) {
 	// JSON compresses about 8:1 (an 11 KB event is 1.3 KB gzip'd), so start
 	// there and usually never grow.
 	const maxInitial = 16 << 20
@@ -263,6 +330,12 @@ func readLimited(r io.Reader, limit, hint int) ([]byte, error) {
 	} else {
 		buf = make([]byte, 0, size)
 	}
+	if charge != nil {
+		if err := charge(cap(buf)); err != nil {
+			Release(buf)
+			return nil, chargeError{err}
+		}
+	}
 	stalls := 0
 	for {
 		if len(buf) == cap(buf) {
@@ -272,6 +345,12 @@ func readLimited(r io.Reader, limit, hint int) ([]byte, error) {
 			newCap := 2 * cap(buf)
 			if newCap > limit+1 || newCap < 0 {
 				newCap = limit + 1
+			}
+			if charge != nil {
+				// The old buffer is garbage once copied.
+				if err := charge(newCap - cap(buf)); err != nil {
+					return nil, chargeError{err}
+				}
 			}
 			nb := make([]byte, len(buf), newCap)
 			copy(nb, buf)
@@ -325,7 +404,7 @@ func DecodeLegacyStore(body []byte, limit int) ([]byte, error) {
 	raw, b64err := decodeBase64(body)
 	if b64err != nil {
 		if looksZlib(body) {
-			out, err := inflate(body, limit)
+			out, err := inflate(body, limit, nil)
 			if err != nil {
 				return nil, wrapDecodeErr("deflate", err)
 			}
@@ -339,7 +418,7 @@ func DecodeLegacyStore(body []byte, limit int) ([]byte, error) {
 		}
 		return raw, nil
 	}
-	out, err := inflate(raw, limit)
+	out, err := inflate(raw, limit, nil)
 	if err != nil {
 		return nil, wrapDecodeErr("deflate", err)
 	}
@@ -379,3 +458,10 @@ func decodeBase64(in []byte) ([]byte, error) {
 	}
 	return out[:n], nil
 }
+
+// chargeError carries a budget refusal through the decompressors, so that
+// it is not mistaken for corrupt input.
+type chargeError struct{ err error }
+
+func (e chargeError) Error() string { return e.err.Error() }
+func (e chargeError) Unwrap() error { return e.err }

@@ -272,7 +272,7 @@ func TestDecodeLegacyStore(t *testing.T) {
 }
 
 func TestReadLimitedStall(t *testing.T) {
-	_, err := readLimited(stallReader{}, 100, 10)
+	_, err := readLimited(stallReader{}, 100, 10, nil)
 	if !errors.Is(err, io.ErrNoProgress) {
 		t.Fatalf("readLimited on a stalling reader = %v", err)
 	}

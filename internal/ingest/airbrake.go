@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -12,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/faultline/faultline/internal/airbrake"
 	"github.com/faultline/faultline/internal/envelope"
@@ -90,17 +90,17 @@ func (a *Airbrake) Routes() []route.Route {
 				Auth: route.Public, Name: "CORS preflight"})
 		}
 	}
-	notice := a.wrap(a.notice, false)
+	notice := a.wrap(a.notice, a.authenticateV3, false)
 	add("POST", "/api/v3/projects/{project_id}/notices", notice, "Airbrake notice")
 	add("POST", "/api/v3/projects/{project_id}/create-notice", notice, "Airbrake notice")
-	v2 := a.wrap(a.noticeV2, true)
+	v2 := a.wrap(a.noticeV2, a.authenticateV2, true)
 	add("POST", "/notifier_api/v2/notices", v2, "Airbrake XML notice")
 	rs = append(rs, route.Route{Method: "POST", Path: "/notifier_api/v2/notices/", Handler: v2, Auth: route.DSNKey,
 		Tenant: route.TenantProject, Name: "Airbrake XML notice"})
-	add("POST", "/api/v4/projects/{project_id}/deploys", a.wrap(a.deploy, false), "Airbrake deploy")
+	add("POST", "/api/v4/projects/{project_id}/deploys", a.wrap(a.deploy, a.authenticateV3, false), "Airbrake deploy")
 	for _, k := range statsKinds {
 		// The docs say PUT, @airbrake/node sends POST.
-		h := a.wrap(a.statsHandler(k), false)
+		h := a.wrap(a.statsHandler(k), a.authenticateV3, false)
 		add("POST", "/api/v5/projects/{project_id}/"+k, h, "Airbrake "+k)
 		add("PUT", "/api/v5/projects/{project_id}/"+k, h, "Airbrake "+k)
 	}
@@ -130,32 +130,49 @@ func abJSON(status int, v any) *abReply {
 
 type airbrakeEndpoint func(ctx context.Context, r *http.Request, req *request) (*abReply, error)
 
-// wrap admits a request, runs fn and writes its answer or its refusal in
-// Airbrake's shape: {"message": ...}, or for the v2 XML API
+// wrap admits a request as Sentry's endpoints do (the per-client cap,
+// then auth, which reads no body but a bounded peek, then a slot shared
+// with them), runs fn and writes its answer or its refusal in Airbrake's
+// shape: {"message": ...}, or for the v2 XML API
 // <errors><error>...</error></errors>.
-func (a *Airbrake) wrap(fn airbrakeEndpoint, xmlErrors bool) http.Handler {
+func (a *Airbrake) wrap(fn airbrakeEndpoint, auth func(context.Context, *http.Request, *request) error, xmlErrors bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.cors(w, r)
-		select {
-		case a.h.inFlight <- struct{}{}:
-			defer func() { <-a.h.inFlight }()
-		case <-time.After(time.Second):
-			writeAirbrakeError(w, &Error{Status: http.StatusServiceUnavailable, Detail: "server is overloaded",
-				Headers: map[string]string{"Retry-After": "1"}}, xmlErrors)
-			return
-		}
-		http.NewResponseController(w).SetReadDeadline(time.Now().Add(a.h.cfg.Timeout)) //nolint:errcheck
 		ctx, cancel := context.WithTimeout(r.Context(), a.h.cfg.Timeout)
 		defer cancel()
-		req := &request{received: a.h.now().UTC()}
-		rep, err := fn(ctx, r, req)
-		if err != nil {
+		req := &request{received: a.h.now().UTC(), rc: http.NewResponseController(w)}
+		defer func() { envelope.Release(req.decoded); a.h.uncharge(req) }()
+		refuse := func(err error) {
 			var e *Error
 			if !errors.As(err, &e) {
 				a.h.log.Error("airbrake ingest failed", "err", err, "project_id", req.projectID)
 				e = fail(http.StatusInternalServerError, "internal error")
 			}
 			writeAirbrakeError(w, e, xmlErrors)
+		}
+		addr := a.h.clientIP(r)
+		if !a.h.clients.acquire(addr) {
+			refuseEarly(w)
+			refuse(tooManyFromClient())
+			return
+		}
+		defer a.h.clients.release(addr)
+		if err := auth(ctx, r, req); err != nil {
+			if !req.bodyDone {
+				refuseEarly(w)
+			}
+			refuse(err)
+			return
+		}
+		if !a.h.acquire() {
+			refuseEarly(w)
+			refuse(overloaded())
+			return
+		}
+		defer func() { <-a.h.inFlight }()
+		rep, err := fn(ctx, r, req)
+		if err != nil {
+			refuse(err)
 			return
 		}
 		if rep.contentType != "" {
@@ -208,10 +225,7 @@ func (a *Airbrake) preflight(w http.ResponseWriter, r *http.Request) {
 // notice handles POST /api/v3/projects/{project_id}/notices (and
 // create-notice): answer 201 {"id": event id, "url": link to the event}.
 func (a *Airbrake) notice(ctx context.Context, r *http.Request, req *request) (*abReply, error) {
-	if err := a.authenticateV3(r, req); err != nil {
-		return nil, err
-	}
-	if err := a.read(r, req, airbrake.MaxNoticeSize); err != nil {
+	if err := a.read(ctx, r, req, airbrake.MaxNoticeSize); err != nil {
 		return nil, err
 	}
 	n, err := airbrake.ParseNotice(req.body)
@@ -233,18 +247,17 @@ func (a *Airbrake) notice(ctx context.Context, r *http.Request, req *request) (*
 // project key is in the notice; the answer is 200 with
 // <notice><id/><url/></notice>, refusals are 422 as Airbrake's were.
 func (a *Airbrake) noticeV2(ctx context.Context, r *http.Request, req *request) (*abReply, error) {
-	if err := a.read(r, req, airbrake.MaxNoticeSize); err != nil {
+	if err := a.read(ctx, r, req, airbrake.MaxNoticeSize); err != nil {
 		return nil, err
 	}
 	n, err := airbrake.ParseNoticeXML(req.body)
 	if err != nil {
 		return nil, noticeError(err, http.StatusUnprocessableEntity)
 	}
-	if n.APIKey == "" {
-		return nil, fail(http.StatusUnprocessableEntity, "the notice has no api-key")
-	}
-	if err := a.authenticate(r, req, n.APIKey, false, http.StatusUnprocessableEntity); err != nil {
-		return nil, err
+	if n.APIKey != req.key.Public {
+		// The peek found another key than the parser: never trust the
+		// notice with a key that was not checked.
+		return nil, fail(http.StatusUnprocessableEntity, "the notice's api-key is ambiguous")
 	}
 	req.auth.Client = notifierOf(n)
 	id := newEventID()
@@ -261,10 +274,7 @@ func (a *Airbrake) noticeV2(ctx context.Context, r *http.Request, req *request) 
 // deploy handles POST /api/v4/projects/{project_id}/deploys: the deploy is
 // queued and recorded by a worker; the answer is 201 {"id": deploy id}.
 func (a *Airbrake) deploy(ctx context.Context, r *http.Request, req *request) (*abReply, error) {
-	if err := a.authenticateV3(r, req); err != nil {
-		return nil, err
-	}
-	if err := a.read(r, req, airbrake.MaxDeploySize); err != nil {
+	if err := a.read(ctx, r, req, airbrake.MaxDeploySize); err != nil {
 		return nil, err
 	}
 	if _, err := airbrake.ParseDeploy(req.body); err != nil {
@@ -283,10 +293,7 @@ func (a *Airbrake) deploy(ctx context.Context, r *http.Request, req *request) (*
 func (a *Airbrake) statsHandler(kind string) airbrakeEndpoint {
 	counter := a.stats[kind]
 	return func(ctx context.Context, r *http.Request, req *request) (*abReply, error) {
-		if err := a.authenticateV3(r, req); err != nil {
-			return nil, err
-		}
-		if err := a.read(r, req, maxStatsSize); err != nil {
+		if err := a.read(ctx, r, req, maxStatsSize); err != nil {
 			return nil, err
 		}
 		if err := envelope.ValidateJSON(req.body, envelope.MaxJSONDepth); err != nil {
@@ -302,7 +309,7 @@ func (a *Airbrake) statsHandler(kind string) airbrakeEndpoint {
 // project in its URL. The key comes as "Authorization: Bearer KEY" (gobrake,
 // pybrake), as the X-Airbrake-Token header, or as ?key=KEY (airbrake-js);
 // several are accepted if they agree.
-func (a *Airbrake) authenticateV3(r *http.Request, req *request) error {
+func (a *Airbrake) authenticateV3(_ context.Context, r *http.Request, req *request) error {
 	pid, err := strconv.ParseUint(r.PathValue("project_id"), 10, 64)
 	if err != nil {
 		return fail(http.StatusBadRequest, "invalid project id in the URL")
@@ -345,17 +352,71 @@ func (a *Airbrake) authenticate(r *http.Request, req *request, pub string, fromU
 	if project.Status != meta.ProjectActive {
 		return fail(http.StatusForbidden, "the project is disabled")
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(project.AllowedOrigins, origin) {
-		return fail(http.StatusForbidden, "invalid origin %q", origin)
+	if !originPermitted(r, project.AllowedOrigins) {
+		return fail(http.StatusForbidden, "invalid origin %.100q", r.Header.Get("Origin"))
 	}
 	req.projectID, req.key, req.project = project.ID, key, project
 	return nil
 }
 
+// authenticateV2 finds the key of a v2 XML notice, which is inside the
+// notice: only a bounded prefix of the body is read and inflated to find
+// its <api-key>, then checked before the rest is read.
+func (a *Airbrake) authenticateV2(ctx context.Context, r *http.Request, req *request) error {
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if len(enc) > maxEncodingLen {
+		return fail(http.StatusBadRequest, "Content-Encoding is longer than %d bytes", maxEncodingLen)
+	}
+	if r.ContentLength > airbrake.MaxNoticeSize {
+		return fail(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", airbrake.MaxNoticeSize)
+	}
+	head, complete, err := a.h.peek(ctx, r, req, enc)
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case err != nil:
+		return fail(http.StatusUnprocessableEntity, "could not decode the notice: %v", err)
+	}
+	key := xmlAPIKey(head)
+	if key == "" {
+		if complete {
+			// A small body was read whole: say what is wrong with it.
+			if _, err := airbrake.ParseNoticeXML(head); err != nil {
+				return noticeError(err, http.StatusUnprocessableEntity)
+			}
+		}
+		return fail(http.StatusUnprocessableEntity, "the notice has no api-key")
+	}
+	return a.authenticate(r, req, key, false, http.StatusUnprocessableEntity)
+}
+
+// xmlAPIKey finds the first <api-key>KEY</api-key> of an XML notice's
+// start, trimmed; "" if there is none or it is not a plausible key.
+func xmlAPIKey(head []byte) string {
+	const open, closing = "<api-key>", "</api-key>"
+	i := bytes.Index(head, []byte(open))
+	if i < 0 {
+		return ""
+	}
+	rest := head[i+len(open):]
+	j := bytes.Index(rest, []byte(closing))
+	if j < 0 || j > 512 {
+		return ""
+	}
+	key := strings.TrimSpace(string(rest[:j]))
+	for k := 0; k < len(key); k++ {
+		if key[k] <= ' ' || key[k] > '~' || key[k] == '<' || key[k] == '&' {
+			return ""
+		}
+	}
+	return key
+}
+
 // read reads and decompresses the body within limit, as Sentry's
 // endpoints do.
-func (a *Airbrake) read(r *http.Request, req *request, limit int) error {
-	return a.h.receive(r, req, limit, limit)
+func (a *Airbrake) read(ctx context.Context, r *http.Request, req *request, limit int) error {
+	return a.h.receive(ctx, r, req, limit, limit)
 }
 
 // xmlText escapes s for XML character data.

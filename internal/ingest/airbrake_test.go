@@ -56,6 +56,11 @@ func TestAirbrakeAnswers(t *testing.T) {
 	}
 	v2 = bytes.Replace(v2, []byte("76fdb93ab2cf276ec080671a8b3d3866"), []byte(p.PublicKey), 1)
 	bearer := map[string]string{"Authorization": "Bearer " + p.PublicKey}
+	strict := f.CreateProject("acme", "strict", "ruby")
+	if st, raw := f.Do("PUT", "/api/0/projects/acme/strict/", map[string]any{"allowedDomains": []string{"*.example.com"}}, nil); st != 200 {
+		t.Fatalf("set allowed domains: %d %s", st, raw)
+	}
+	strictURL := f.URL + "/api/v3/projects/" + strict.ID + "/notices?key=" + strict.PublicKey
 
 	cases := []struct {
 		name    string
@@ -73,6 +78,9 @@ func TestAirbrakeAnswers(t *testing.T) {
 			map[string]string{"Authorization": "Bearer " + p.PublicKey, "X-Airbrake-Token": p.PublicKey}, nb("4"), 201, ""},
 		{"gzip", "POST", base + "/notices", map[string]string{"Authorization": "Bearer " + p.PublicKey, "Content-Encoding": "gzip"}, gz(nb("5")), 201, ""},
 		{"v2 XML", "POST", f.URL + "/notifier_api/v2/notices", map[string]string{"Content-Type": "text/xml"}, v2, 200, ""},
+		{"null origin where domains are restricted", "POST", strictURL, map[string]string{"Origin": "null"}, nb("x"), 403, "invalid origin"},
+		{"extension origin where domains are restricted", "POST", strictURL, map[string]string{"Origin": "chrome-extension://abcdefghijklmnop"}, nb("x"), 403, "invalid origin"},
+		{"other origin where domains are restricted", "POST", strictURL, map[string]string{"Origin": "https://evil.test"}, nb("x"), 403, "invalid origin"},
 		{"deploy", "POST", f.URL + "/api/v4/projects/" + p.ID + "/deploys?key=" + p.PublicKey, nil,
 			[]byte(`{"environment":"production","username":"john","email":"john@smith.com","repository":"https://github.com/airbrake/airbrake","revision":"38748467ea579e7ae64f7815452307c9d05e05c5","version":"v2.0"}`), 201, ""},
 
@@ -127,6 +135,25 @@ func TestAirbrakeAnswers(t *testing.T) {
 				if ct := hdr.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("content type %q", ct)
 				}
+			}
+		})
+	}
+
+	// Accepted into the strict project (not counted below, with web's).
+	for _, c := range []struct {
+		name    string
+		url     string
+		headers map[string]string
+		body    []byte
+		status  int
+	}{
+		{"allowed origin", strictURL, map[string]string{"Origin": "https://shop.example.com"}, nb("6"), 201},
+		{"v2 XML gzip, key found by the bounded peek", f.URL + "/notifier_api/v2/notices", map[string]string{"Content-Encoding": "gzip"},
+			gz(bytes.Replace(v2, []byte(p.PublicKey), []byte(strict.PublicKey), 1)), 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if status, _, body := abPost(t, "POST", c.url, c.headers, c.body); status != c.status {
+				t.Fatalf("status %d, want %d: %s", status, c.status, body)
 			}
 		})
 	}

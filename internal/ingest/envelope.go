@@ -21,15 +21,12 @@ var eventItems = map[string]bool{"event": true, "transaction": true, "feedback":
 // accepted: browsers send text/plain (or form types) to avoid a CORS
 // preflight, and Relay reads every body as an envelope.
 func (h *Handler) envelope(ctx context.Context, r *http.Request, req *request) (reply, error) {
-	if err := h.receive(r, req, envelope.MaxEnvelopeSize, envelope.MaxEnvelopeSize); err != nil {
+	if err := h.receive(ctx, r, req, envelope.MaxEnvelopeSize, envelope.MaxEnvelopeSize); err != nil {
 		return reply{}, err
 	}
 	env, err := envelope.Parse(req.body)
 	if err != nil {
 		return reply{}, payloadError(err)
-	}
-	if err := h.authenticate(r, req, env.Header.DSN); err != nil {
-		return reply{}, err
 	}
 	if err := envelope.CheckLimits(env); err != nil {
 		return reply{}, payloadError(err)

@@ -10,7 +10,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +45,30 @@ type Config struct {
 	MaxInFlight int
 	// Timeout bounds one request, reading included.
 	Timeout time.Duration
+	// MaxInFlightBytes bounds the bytes of request bodies being read and
+	// inflated, across all requests. A request that finds it exhausted
+	// waits up to AdmitWait, then gets 503 with Retry-After; one that
+	// could never fit gets 413.
+	MaxInFlightBytes int64
+	// MaxInFlightPerClient bounds the requests in flight from one client
+	// address (X-Forwarded-For's with TrustForwarded); more get 429.
+	MaxInFlightPerClient int
+	// MinBodyRate (bytes a second) is the slowest a body may arrive once
+	// BodyGrace has passed; a slower one is cut with 408.
+	MinBodyRate int
+	BodyGrace   time.Duration
+	// AdmitWait is how long a request waits for a slot or for the byte
+	// budget before it is refused with 503.
+	AdmitWait time.Duration
 }
+
+// Defaults of the ingest limits. The byte budget holds the largest request
+// (a 200 MiB envelope, inflated) and, with the per-client cap, leaves room
+// for the benchmark's 512 connections from one address.
+const (
+	DefaultMaxInFlightBytes     = 512 << 20
+	DefaultMaxInFlightPerClient = 768
+)
 
 // Validate fills defaults.
 func (c *Config) Validate() error {
@@ -54,6 +77,24 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
+	}
+	if c.MaxInFlightBytes <= 0 {
+		c.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if c.MaxInFlightBytes < 1<<20 {
+		return fmt.Errorf("ingest: the in-flight byte budget (%d) must be at least 1 MiB", c.MaxInFlightBytes)
+	}
+	if c.MaxInFlightPerClient <= 0 {
+		c.MaxInFlightPerClient = DefaultMaxInFlightPerClient
+	}
+	if c.MinBodyRate <= 0 {
+		c.MinBodyRate = 4 << 10
+	}
+	if c.BodyGrace <= 0 {
+		c.BodyGrace = 5 * time.Second
+	}
+	if c.AdmitWait <= 0 {
+		c.AdmitWait = time.Second
 	}
 	return nil
 }
@@ -89,6 +130,8 @@ type Handler struct {
 	deps     Deps
 	log      *slog.Logger
 	inFlight chan struct{}
+	bytes    *byteBudget
+	clients  *clientSlots
 	now      func() time.Time
 	outcomes outcomeSums
 }
@@ -105,7 +148,8 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		deps.Log = slog.Default()
 	}
 	return &Handler{cfg: cfg, deps: deps, log: deps.Log,
-		inFlight: make(chan struct{}, cfg.MaxInFlight), now: time.Now}, nil
+		inFlight: make(chan struct{}, cfg.MaxInFlight), bytes: newByteBudget(cfg.MaxInFlightBytes),
+		clients: &clientSlots{max: cfg.MaxInFlightPerClient}, now: time.Now}, nil
 }
 
 // Routes returns the ingest routes, for the route table. Each path is
@@ -115,7 +159,11 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 func (h *Handler) Routes() []route.Route {
 	var rs []route.Route
 	add := func(method, endpoint string, fn endpoint, name string) {
-		rs = append(rs, route.Route{Method: method, Path: "/api/{project_id}/" + endpoint + "/", Handler: h.wrap(fn),
+		// Only an envelope may carry its own dsn.
+		dsn := func(r *http.Request) bool {
+			return endpoint == "envelope" || method == "POST" && endpoint == "store" && isEnvelope(r)
+		}
+		rs = append(rs, route.Route{Method: method, Path: "/api/{project_id}/" + endpoint + "/", Handler: h.wrap(fn, dsn),
 			Auth: route.DSNKey, Tenant: route.TenantProject, Name: name})
 	}
 	add("POST", "store", h.store, "store an event (legacy)")
@@ -170,16 +218,25 @@ type request struct {
 	key       *meta.Key
 	project   *meta.Project
 	received  time.Time
+
+	// prefix is what was read of the body so far (all of it once bodyDone).
+	prefix   []byte
+	bodyDone bool
+	// readStart is when reading the body began, for the floor rate.
+	readStart time.Time
+	rc        *http.ResponseController
+	// charged is what the request holds of the in-flight byte budget.
+	charged int64
 }
 
-// acquire takes one of the MaxInFlight slots, waiting at most a second.
+// acquire takes one of the MaxInFlight slots, waiting at most AdmitWait.
 func (h *Handler) acquire() bool {
 	select {
 	case h.inFlight <- struct{}{}:
 		return true
 	default:
 	}
-	t := time.NewTimer(time.Second)
+	t := time.NewTimer(h.cfg.AdmitWait)
 	defer t.Stop()
 	select {
 	case h.inFlight <- struct{}{}:
@@ -189,37 +246,61 @@ func (h *Handler) acquire() bool {
 	}
 }
 
-func (h *Handler) wrap(fn endpoint) http.Handler {
+// overloaded is the answer when no slot or budget is free.
+func overloaded() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Detail: "server is overloaded",
+		Headers: map[string]string{"Retry-After": "1"}}
+}
+
+// tooManyFromClient is the answer to a client over its cap of requests in
+// flight.
+func tooManyFromClient() *Error {
+	return &Error{Status: http.StatusTooManyRequests, Detail: "too many requests in flight from this address",
+		Headers: map[string]string{"Retry-After": "1"}}
+}
+
+// wrap admits a request and runs fn: the per-client cap, then the key
+// (from the request, or with dsnFallback from the envelope's own dsn,
+// peeked), then a slot; fn reads the body under the byte budget.
+func (h *Handler) wrap(fn endpoint, dsnFallback func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.cors(w, r)
-		if !h.acquire() {
-			writeError(w, &Error{Status: http.StatusServiceUnavailable, Detail: "server is overloaded",
-				Headers: map[string]string{"Retry-After": "1"}})
-			return
-		}
-		defer func() { <-h.inFlight }()
-		// The whole request, body included, has Timeout: a client that
-		// trickles its body cannot hold one of the MaxInFlight slots.
-		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.Timeout)) //nolint:errcheck
 		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 		defer cancel()
-		req := &request{received: h.now().UTC()}
+		req := &request{received: h.now().UTC(), rc: http.NewResponseController(w)}
 		// Everything that used the decompressed body (parsing, publishing,
 		// which copies) is done once the handler returns.
-		defer func() { envelope.Release(req.decoded) }()
+		defer func() { envelope.Release(req.decoded); h.uncharge(req) }()
 		pid, err := strconv.ParseUint(r.PathValue("project_id"), 10, 64)
 		if err != nil {
+			refuseEarly(w)
 			writeError(w, fail(http.StatusBadRequest, "invalid project id in the URL"))
 			return
 		}
 		req.projectID = pid
+		addr := h.clientIP(r)
+		if !h.clients.acquire(addr) {
+			refuseEarly(w)
+			writeError(w, tooManyFromClient())
+			return
+		}
+		defer h.clients.release(addr)
+		if err := h.authenticate(ctx, r, req, dsnFallback(r)); err != nil {
+			if !req.bodyDone {
+				refuseEarly(w)
+			}
+			writeError(w, asError(h, err, req))
+			return
+		}
+		if !h.acquire() {
+			refuseEarly(w)
+			writeError(w, overloaded())
+			return
+		}
+		defer func() { <-h.inFlight }()
 		rep, err := fn(ctx, r, req)
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				h.log.Error("ingest failed", "err", err, "project_id", req.projectID)
-				e = fail(http.StatusInternalServerError, "internal error")
-			}
+			e := asError(h, err, req)
 			if req.key != nil && (e.Status == http.StatusBadRequest || e.Status == http.StatusRequestEntityTooLarge) {
 				// Authenticated but unusable: counted, as Relay does.
 				h.record(req, outcome.Invalid, invalidReason(e.Status), limits.CategoryError, 1)
@@ -244,6 +325,17 @@ func (h *Handler) wrap(fn endpoint) http.Handler {
 	})
 }
 
+// asError maps an endpoint's error to its answer; an unexpected one is
+// logged and answered 500.
+func asError(h *Handler, err error, req *request) *Error {
+	var e *Error
+	if !errors.As(err, &e) {
+		h.log.Error("ingest failed", "err", err, "project_id", req.projectID)
+		e = fail(http.StatusInternalServerError, "internal error")
+	}
+	return e
+}
+
 func invalidReason(status int) string {
 	if status == http.StatusRequestEntityTooLarge {
 		return outcome.ReasonTooLarge
@@ -262,27 +354,39 @@ func writeError(w http.ResponseWriter, e *Error) {
 	w.Write(b) //nolint:errcheck
 }
 
+// maxEncodingLen bounds Content-Encoding: it travels with the body in a
+// queue message header, whose size is limited, and no real client stacks
+// more than two codings.
+const maxEncodingLen = 128
+
 // receive reads the body (at most rawLimit bytes as sent) and undoes its
-// Content-Encoding (at most limit bytes decoded).
-func (h *Handler) receive(r *http.Request, req *request, rawLimit, limit int) error {
-	raw, err := readBody(r, rawLimit)
+// Content-Encoding (at most limit bytes decoded), both charged to the
+// byte budget.
+func (h *Handler) receive(ctx context.Context, r *http.Request, req *request, rawLimit, limit int) error {
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if len(enc) > maxEncodingLen {
+		return fail(http.StatusBadRequest, "Content-Encoding is longer than %d bytes", maxEncodingLen)
+	}
+	if r.ContentLength > int64(rawLimit) {
+		return fail(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", rawLimit)
+	}
+	raw, err := h.readBody(ctx, r, req, rawLimit)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return fail(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", rawLimit)
-		}
-		return fail(http.StatusBadRequest, "could not read the request body: %v", err)
+		return err
 	}
 	if len(raw) == 0 {
 		return fail(http.StatusBadRequest, "empty request body")
 	}
 	req.raw = raw
-	req.encoding = strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	req.encoding = enc
 	if req.encoding == "identity" {
 		req.encoding = ""
 	}
-	body, err := envelope.Decode(raw, req.encoding, limit)
+	body, err := envelope.DecodeCharged(raw, req.encoding, limit, func(n int) error { return h.charge(ctx, req, n) })
+	var e *Error
 	switch {
+	case errors.As(err, &e):
+		return e
 	case errors.Is(err, envelope.ErrTooLarge):
 		return fail(http.StatusRequestEntityTooLarge, "decompressed body exceeds %d bytes", limit)
 	case err != nil:
@@ -295,29 +399,24 @@ func (h *Handler) receive(r *http.Request, req *request, rawLimit, limit int) er
 	return nil
 }
 
-// readBody reads the request body, at most limit bytes, into a buffer
-// sized by Content-Length when the client sent one.
-func readBody(r *http.Request, limit int) ([]byte, error) {
-	body := http.MaxBytesReader(nil, r.Body, int64(limit))
-	if r.ContentLength <= 0 || r.ContentLength > int64(limit) || r.ContentLength > 16<<20 {
-		return io.ReadAll(body)
-	}
-	// One byte more than announced, so that EOF is seen without growing.
-	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1))
-	_, err := buf.ReadFrom(body)
-	return buf.Bytes(), err
-}
-
-// authenticate finds the key from the request (or from dsn, the envelope
-// header's, when the request carries none) and checks that it may send to
-// the project in the URL, from the request's origin.
-func (h *Handler) authenticate(r *http.Request, req *request, dsn string) error {
+// authenticate finds the key from the request (or, with dsnFallback and
+// no credentials in the request, from the envelope header's dsn, read
+// with a bounded peek) and checks that it may send to the project in the
+// URL, from the request's origin. It runs before the body is read.
+func (h *Handler) authenticate(ctx context.Context, r *http.Request, req *request, dsnFallback bool) error {
 	auth, err := envelope.AuthFromRequest(r.Header, r.URL.Query())
-	if errors.Is(err, envelope.ErrMissingAuth) && dsn != "" {
-		var pid string
-		auth, pid, err = envelope.AuthFromDSN(dsn)
-		if err == nil && pid != "" && pid != strconv.FormatUint(req.projectID, 10) {
-			return fail(http.StatusBadRequest, "the project id in the envelope's dsn does not match the URL")
+	if errors.Is(err, envelope.ErrMissingAuth) && dsnFallback {
+		var dsn string
+		if dsn, err = h.peekDSN(ctx, r, req); err != nil {
+			return err
+		}
+		err = envelope.ErrMissingAuth
+		if dsn != "" {
+			var pid string
+			auth, pid, err = envelope.AuthFromDSN(dsn)
+			if err == nil && pid != "" && pid != strconv.FormatUint(req.projectID, 10) {
+				return fail(http.StatusBadRequest, "the project id in the envelope's dsn does not match the URL")
+			}
 		}
 	}
 	switch {
@@ -325,7 +424,7 @@ func (h *Handler) authenticate(r *http.Request, req *request, dsn string) error 
 		return fail(http.StatusUnauthorized, "MultipleAuth: multiple authorization payloads detected")
 	case errors.Is(err, envelope.ErrMissingAuth):
 		return fail(http.StatusUnauthorized, "missing authorization information")
-	case errors.Is(err, envelope.ErrUnsupportedVersion):
+	case errors.Is(err, envelope.ErrUnsupportedVersion), errors.Is(err, envelope.ErrBadClient):
 		return fail(http.StatusBadRequest, "%v", err)
 	case err != nil:
 		return fail(http.StatusUnauthorized, "bad authorization information: %v", err)
@@ -340,8 +439,9 @@ func (h *Handler) authenticate(r *http.Request, req *request, dsn string) error 
 	if key.ProjectID != req.projectID {
 		return fail(http.StatusForbidden, "the api key does not belong to the project in the URL")
 	}
-	// Relay does not check a legacy sentry_secret; a wrong one is refused
-	// here all the same, since a client that sends one means it.
+	// Relay does not check a legacy sentry_secret; a wrong one (or a
+	// wrong HTTP Basic password) is refused here all the same, since a
+	// client that sends one means it.
 	if auth.SecretKey != "" && auth.SecretKey != key.Secret {
 		return fail(http.StatusForbidden, "invalid secret key")
 	}
@@ -351,11 +451,40 @@ func (h *Handler) authenticate(r *http.Request, req *request, dsn string) error 
 	if project.Status != meta.ProjectActive {
 		return fail(http.StatusForbidden, "event submission rejected with_reason: ProjectId")
 	}
-	if origin, ok := requestOrigin(r); ok && !originAllowed(project.AllowedOrigins, origin) {
+	if !originPermitted(r, project.AllowedOrigins) {
 		return fail(http.StatusForbidden, "event submission rejected with_reason: Cors")
 	}
 	req.auth, req.key, req.project = auth, key, project
 	return nil
+}
+
+// peekDSN reads the dsn of the envelope header from the start of the
+// body, reading and inflating only a bounded prefix; "" if there is none.
+func (h *Handler) peekDSN(ctx context.Context, r *http.Request, req *request) (string, error) {
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if len(enc) > maxEncodingLen {
+		return "", fail(http.StatusBadRequest, "Content-Encoding is longer than %d bytes", maxEncodingLen)
+	}
+	if r.ContentLength > envelope.MaxEnvelopeSize {
+		return "", fail(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", envelope.MaxEnvelopeSize)
+	}
+	head, complete, err := h.peek(ctx, r, req, enc)
+	switch {
+	case errors.Is(err, envelope.ErrPeekEncoding):
+		return "", nil
+	case errors.Is(err, envelope.ErrBadEncoding):
+		return "", fail(http.StatusBadRequest, "could not decode the request body: %v", err)
+	case err != nil:
+		return "", err
+	}
+	if len(req.prefix) == 0 && req.bodyDone {
+		return "", fail(http.StatusBadRequest, "empty request body")
+	}
+	dsn, err := envelope.PeekDSN(head, complete)
+	if err != nil {
+		return "", payloadError(err)
+	}
+	return dsn, nil
 }
 
 // message starts the queue message for a request.
@@ -487,6 +616,30 @@ func payloadError(err error) error {
 	default:
 		return fail(http.StatusBadRequest, "%v", err)
 	}
+}
+
+// originPermitted is the one origin check of Sentry's and Airbrake's
+// endpoints: a request without Origin or Referer (a server SDK) passes;
+// where a project restricts its origins (no "*"), a browser origin must be
+// an allowed http(s) origin, so "null" (sandboxed frames, file:// pages)
+// and extension origins (chrome-extension://...) are refused.
+func originPermitted(r *http.Request, allowed []string) bool {
+	if slices.ContainsFunc(allowed, func(a string) bool { return strings.TrimSpace(a) == "*" }) {
+		return true
+	}
+	// The Origin header when sent (even "null"), else the Referer's.
+	for _, h := range []string{"Origin", "Referer"} {
+		v := strings.TrimSpace(r.Header.Get(h))
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return false
+		}
+		return originAllowed(allowed, u.Scheme+"://"+u.Host)
+	}
+	return true
 }
 
 // requestOrigin is the origin a browser request comes from: the Origin

@@ -165,7 +165,7 @@ func TestSlowBodyIsCut(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("the server waited %s for the body (answer %q)", took, buf[:n])
 	}
-	if n > 0 && strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") {
-		t.Fatalf("a truncated body was accepted: %q", buf[:n])
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 408") || !strings.Contains(string(buf[:n]), `{"detail":`) {
+		t.Fatalf("a truncated body was not cut with 408 and Sentry's body: %q", buf[:n])
 	}
 }

@@ -18,10 +18,7 @@ import (
 // The answer is the event id as a UUID in plain text, what these clients
 // expect.
 func (h *Handler) minidump(ctx context.Context, r *http.Request, req *request) (reply, error) {
-	if err := h.receive(r, req, envelope.MaxAttachmentsSize, envelope.MaxAttachmentsSize); err != nil {
-		return reply{}, err
-	}
-	if err := h.authenticate(r, req, ""); err != nil {
+	if err := h.receive(ctx, r, req, envelope.MaxAttachmentsSize, envelope.MaxAttachmentsSize); err != nil {
 		return reply{}, err
 	}
 	up, err := minidump.Parse(req.body, r.Header.Get("Content-Type"))

@@ -150,6 +150,10 @@ func TestProtocol(t *testing.T) {
 	add(protoCase{name: "X-Sentry-Auth and Authorization", path: "/store/", headers: with(xsa, "Authorization", auth), body: evt(id()), status: 401, detail: "MultipleAuth"})
 	add(protoCase{name: "no key", path: "/store/", body: evt(id()), status: 401, detail: "missing authorization"})
 	add(protoCase{name: "envelope without any key", path: "/envelope/", body: evEnv(id()), status: 401, detail: "missing authorization"})
+	add(protoCase{name: "dsn past the bounded peek", path: "/envelope/", body: env(`{"pad":"`+strings.Repeat(" ", 80<<10)+`","dsn":"`+p.DSN+`"}`, `{"type":"event"}`, string(evt(id()))), status: 401, detail: "missing authorization"})
+	add(protoCase{name: "dsn in a brotli envelope is not peeked", path: "/envelope/", headers: map[string]string{"Content-Encoding": "br"}, body: br(env(`{"dsn":"`+p.DSN+`"}`, `{"type":"event"}`, string(evt(id())))), status: 401, detail: "missing authorization"})
+	i = id()
+	add(protoCase{name: "dsn in a gzip, gzip envelope", path: "/envelope/", headers: map[string]string{"Content-Encoding": "gzip, gzip"}, body: gz(gz(env(`{"event_id":"`+i+`","dsn":"`+p.DSN+`"}`, `{"type":"event"}`, string(evt(i))))), status: 200, stored: i})
 	add(protoCase{name: "query without sentry_key", path: "/store/", query: "sentry_version=7", body: evt(id()), status: 401, detail: "sentry_key"})
 	add(protoCase{name: "unknown key", path: "/store/", query: "sentry_key=0123456789abcdef0123456789abcdef", body: evt(id()), status: 403, detail: "invalid api key"})
 	add(protoCase{name: "key of another project", path: "/store/", query: "sentry_key=" + other.PublicKey, body: evt(id()), status: 403, detail: "does not belong"})
@@ -225,6 +229,25 @@ func TestProtocol(t *testing.T) {
 	i = id()
 	add(protoCase{name: "uuid event id", path: "/store/", headers: xsa, body: evt(i[:8] + "-" + i[8:12] + "-" + i[12:16] + "-" + i[16:20] + "-" + i[20:]), status: 200, stored: i})
 
+	// HTTP Basic: the password is the secret, checked like sentry_secret.
+	basic := func(user, pass string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))}
+	}
+	i = id()
+	add(protoCase{name: "Basic with the public key and no secret", path: "/store/", headers: basic(key, ""), body: evt(i), status: 200, stored: i})
+	i = id()
+	add(protoCase{name: "Basic with the right secret", path: "/store/", headers: basic(key, secret), body: evt(i), status: 200, stored: i})
+	add(protoCase{name: "Basic with a wrong secret", path: "/store/", headers: basic(key, "0000"), body: evt(id()), status: 403, detail: "secret"})
+	add(protoCase{name: "sentry_secret=wrong", path: "/store/", query: "sentry_key=" + key + "&sentry_secret=wrong", body: evt(id()), status: 403, detail: "secret"})
+
+	// Values that travel in a queue message header are bounded: 400, not
+	// a 503 that SDKs would retry forever.
+	huge := strings.Repeat("x", 70<<10)
+	add(protoCase{name: "sentry_client over the header limit", path: "/store/", headers: map[string]string{"X-Sentry-Auth": "Sentry sentry_version=7, sentry_key=" + key + ", sentry_client=" + huge}, body: evt(id()), status: 400, detail: "sentry_client"})
+	add(protoCase{name: "sentry_client over the header limit, in the query", path: "/envelope/", query: "sentry_key=" + key + "&sentry_client=" + huge, body: evEnv(id()), status: 400, detail: "sentry_client"})
+	add(protoCase{name: "Content-Encoding over the header limit", path: "/store/", headers: with(xsa, "Content-Encoding", strings.Repeat("identity, ", 7<<10)), body: evt(id()), status: 400, detail: "Content-Encoding"})
+	add(protoCase{name: "Content-Encoding over the header limit, dsn in the envelope", path: "/envelope/", headers: map[string]string{"Content-Encoding": strings.Repeat("identity, ", 7<<10)}, body: env(`{"dsn":"`+p.DSN+`"}`, `{"type":"event"}`, string(evt(id()))), status: 400, detail: "Content-Encoding"})
+
 	// Origins.
 	i = id()
 	add(protoCase{name: "origin allowed by *", path: "/envelope/", query: "sentry_key=" + key, headers: map[string]string{"Origin": "http://anything.test"}, body: evEnv(i), status: 200, stored: i})
@@ -234,6 +257,13 @@ func TestProtocol(t *testing.T) {
 	add(protoCase{name: "origin allowed by full origin", project: allowList.ID, path: "/envelope/", query: "sentry_key=" + allowList.PublicKey, headers: map[string]string{"Origin": "https://app.other.org:8443"}, body: evEnv(i), status: 200, stored: i})
 	add(protoCase{name: "origin refused", project: allowList.ID, path: "/envelope/", query: "sentry_key=" + allowList.PublicKey, headers: map[string]string{"Origin": "https://evil.test"}, body: evEnv(id()), status: 403, detail: "Cors"})
 	add(protoCase{name: "referer refused", project: allowList.ID, path: "/envelope/", query: "sentry_key=" + allowList.PublicKey, headers: map[string]string{"Referer": "https://evil.test/page"}, body: evEnv(id()), status: 403, detail: "Cors"})
+	for _, o := range []string{"null", "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "moz-extension://4b1e-11", "file:///home/x.html"} {
+		add(protoCase{name: "origin " + o + " refused where domains are restricted", project: allowList.ID, path: "/envelope/", query: "sentry_key=" + allowList.PublicKey, headers: map[string]string{"Origin": o}, body: evEnv(id()), status: 403, detail: "Cors"})
+	}
+	add(protoCase{name: "null origin with an allowed referer refused", project: allowList.ID, path: "/envelope/", query: "sentry_key=" + allowList.PublicKey, headers: map[string]string{"Origin": "null", "Referer": "https://shop.example.com/"}, body: evEnv(id()), status: 403, detail: "Cors"})
+	add(protoCase{name: "extension referer refused where domains are restricted", project: allowList.ID, path: "/envelope/", query: "sentry_key=" + allowList.PublicKey, headers: map[string]string{"Referer": "chrome-extension://abc/popup.html"}, body: evEnv(id()), status: 403, detail: "Cors"})
+	i = id()
+	add(protoCase{name: "null origin allowed by *", path: "/envelope/", query: "sentry_key=" + key, headers: map[string]string{"Origin": "null"}, body: evEnv(i), status: 200, stored: i})
 	i = id()
 	add(protoCase{name: "server-side request without origin", project: allowList.ID, path: "/envelope/", query: "sentry_key=" + allowList.PublicKey, body: evEnv(i), status: 200, stored: i})
 

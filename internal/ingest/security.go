@@ -20,10 +20,7 @@ func (h *Handler) security(ctx context.Context, r *http.Request, req *request) (
 	if ct := r.Header.Get("Content-Type"); !security.ContentTypeAllowed(ct) {
 		return reply{}, fail(http.StatusUnsupportedMediaType, "unsupported content type %.60q for a security report", ct)
 	}
-	if err := h.receive(r, req, envelope.MaxEventSize, envelope.MaxEventSize); err != nil {
-		return reply{}, err
-	}
-	if err := h.authenticate(r, req, ""); err != nil {
+	if err := h.receive(ctx, r, req, envelope.MaxEventSize, envelope.MaxEventSize); err != nil {
 		return reply{}, err
 	}
 	origin, _ := requestOrigin(r)

@@ -17,18 +17,21 @@ const envelopeContentType = "application/x-sentry-envelope"
 // store handles POST /api/{project_id}/store/: one event as JSON (or, from
 // legacy clients, base64 of deflated JSON).
 func (h *Handler) store(ctx context.Context, r *http.Request, req *request) (reply, error) {
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); strings.EqualFold(mt, envelopeContentType) {
+	if isEnvelope(r) {
 		return h.envelope(ctx, r, req)
 	}
 	// Legacy bodies are base64: a third larger than what they carry.
-	if err := h.receive(r, req, envelope.MaxEventSize*2, envelope.MaxEventSize*2); err != nil {
-		return reply{}, err
-	}
-	if err := h.authenticate(r, req, ""); err != nil {
+	if err := h.receive(ctx, r, req, envelope.MaxEventSize*2, envelope.MaxEventSize*2); err != nil {
 		return reply{}, err
 	}
 	id, err := h.storeEvent(ctx, r, req, req.body)
 	return reply{id: id}, err
+}
+
+// isEnvelope reports whether a /store/ request carries an envelope.
+func isEnvelope(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return strings.EqualFold(mt, envelopeContentType)
 }
 
 // storeEvent validates a /store/ body and queues it.
@@ -74,9 +77,6 @@ func (h *Handler) storeGet(ctx context.Context, r *http.Request, req *request) (
 	}
 	if len(data) > envelope.MaxEventSize*2 {
 		return reply{}, fail(http.StatusRequestEntityTooLarge, "sentry_data exceeds %d bytes", envelope.MaxEventSize*2)
-	}
-	if err := h.authenticate(r, req, ""); err != nil {
-		return reply{}, err
 	}
 	req.raw, req.body = []byte(data), []byte(data)
 	if _, err := h.storeEvent(ctx, r, req, req.body); err != nil {
