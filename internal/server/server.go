@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -155,8 +154,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			s.Close()
 		}
 	}()
-	if cfg.Queue.URL == "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if cfg.Queue.URL == "" || cfg.Store.URL == "" && (cfg.has(RoleWorker) || cfg.has(RoleAPI)) {
+		if err := privateDataDir(cfg.DataDir); err != nil {
 			return nil, err
 		}
 	}
