@@ -7,14 +7,14 @@ import (
 	"syscall"
 )
 
-// privateDataDir makes the embedded data directory private to the user
+// PrivateDataDir makes the embedded data directory private to the user
 // running Faultline: it holds event data and the metadata (DSN secrets,
 // token hashes). New files are created 0600 and directories 0700 (the
 // process's umask becomes 0077 before NATS and chDB create anything; chDB
 // creates its files with the umask's modes), and an install made by an
 // earlier version, whose ClickHouse files are world-readable, is fixed by
 // closing the data directory and its top-level entries to others.
-func privateDataDir(dir string) error {
+func PrivateDataDir(dir string) error {
 	syscall.Umask(0o077)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
