@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 )
@@ -15,22 +16,25 @@ import (
 // malformed JSON is left for the decoder to judge.
 func NullNonFinite(b []byte) []byte {
 	out := b
-	inStr, esc := false, false
 	for i := 0; i < len(b); i++ {
 		c := b[i]
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
 		if c == '"' {
-			inStr = true
+			// Skip the string: to the next quote not escaped by an odd
+			// number of backslashes (IndexByte is fast on long strings).
+			for {
+				j := bytes.IndexByte(b[i+1:], '"')
+				if j < 0 {
+					return out
+				}
+				i += j + 1
+				n := 0
+				for k := i - 1; k >= 0 && b[k] == '\\'; k-- {
+					n++
+				}
+				if n%2 == 0 {
+					break
+				}
+			}
 			continue
 		}
 		if c != '-' && (c < '0' || c > '9') {
