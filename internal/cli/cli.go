@@ -189,7 +189,7 @@ func openStore(ctx context.Context, o *options, stderr io.Writer) (*store.Store,
 	}
 	if o.cfg.Store.URL == "" {
 		// What chDB writes (migrations, merges) stays private, as in serve.
-		if err := server.PrivateDataDir(o.cfg.DataDir); err != nil {
+		if err := server.PrivateDataDir(o.cfg.DataDir, log); err != nil {
 			return nil, err
 		}
 	}

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,14 +16,26 @@ import (
 // process's umask becomes 0077 before NATS and chDB create anything; chDB
 // creates its files with the umask's modes), and an install made by an
 // earlier version, whose ClickHouse files are world-readable, is fixed by
-// closing the data directory and its top-level entries to others.
-func PrivateDataDir(dir string) error {
+// closing the data directory and its top-level entries to others. An
+// entry Faultline may not chmod (another user's) is logged, not fatal.
+func PrivateDataDir(dir string, log *slog.Logger) error {
 	syscall.Umask(0o077)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("data directory %s: %w", dir, err)
+	chmod := func(p string, mode os.FileMode) error {
+		err := os.Chmod(p, mode)
+		if errors.Is(err, fs.ErrPermission) {
+			log.Warn("cannot make the data directory private; make it readable by its owner only", "path", p, "err", err)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("data directory %s: %w", dir, err)
+		}
+		return nil
+	}
+	if err := chmod(dir, 0o700); err != nil {
+		return err
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -33,8 +48,8 @@ func PrivateDataDir(dir string) error {
 		} else if !e.Type().IsRegular() {
 			continue // never follow a symbolic link out of the directory
 		}
-		if err := os.Chmod(filepath.Join(dir, e.Name()), mode); err != nil {
-			return fmt.Errorf("data directory %s: %w", dir, err)
+		if err := chmod(filepath.Join(dir, e.Name()), mode); err != nil {
+			return err
 		}
 	}
 	return nil

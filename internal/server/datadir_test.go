@@ -136,3 +136,51 @@ func checkPrivate(t *testing.T, dir string) {
 		t.Fatalf("data directory holds %d entries, clickhouse %d: nothing checked", n, len(fis))
 	}
 }
+
+// TestPrivateDataDir: a new directory is created private, an existing
+// one's top-level entries are closed, and a symbolic link is not followed.
+func TestPrivateDataDir(t *testing.T) {
+	root := t.TempDir()
+	outside := filepath.Join(root, "outside")
+	// Modes are set with Chmod: the process's umask is 0077 once a server
+	// started in this test binary.
+	if err := os.Mkdir(outside, 0o755); err != nil || os.Chmod(outside, 0o755) != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		setup func(dir string)
+		want  map[string]os.FileMode // relative path → mode
+	}{
+		{"new", func(string) {}, map[string]os.FileMode{".": 0o700}},
+		{"old install", func(dir string) {
+			os.MkdirAll(filepath.Join(dir, "clickhouse", "store"), 0o755)                //nolint:errcheck
+			os.WriteFile(filepath.Join(dir, "clickhouse", "status"), []byte("x"), 0o644) //nolint:errcheck
+			os.MkdirAll(filepath.Join(dir, "nats"), 0o755)                               //nolint:errcheck
+			os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644)            //nolint:errcheck
+			os.Symlink(outside, filepath.Join(dir, "linked"))                            //nolint:errcheck
+			for rel, mode := range map[string]os.FileMode{".": 0o755, "clickhouse": 0o755, "clickhouse/store": 0o755,
+				"clickhouse/status": 0o644, "nats": 0o755, "notes.txt": 0o644} {
+				os.Chmod(filepath.Join(dir, rel), mode) //nolint:errcheck
+			}
+		}, map[string]os.FileMode{".": 0o700, "clickhouse": 0o700, "nats": 0o700, "notes.txt": 0o600,
+			// Below the top level, the closed directories protect the rest.
+			"clickhouse/status": 0o644, "clickhouse/store": 0o755}},
+	}
+	for _, tc := range tests {
+		dir := filepath.Join(root, tc.name)
+		tc.setup(dir)
+		if err := server.PrivateDataDir(dir, slog.Default()); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for rel, want := range tc.want {
+			fi, err := os.Stat(filepath.Join(dir, rel))
+			if err != nil || fi.Mode().Perm() != want {
+				t.Errorf("%s: %s: %v, want %v (%v)", tc.name, rel, fi.Mode().Perm(), want, err)
+			}
+		}
+	}
+	if fi, _ := os.Stat(outside); fi.Mode().Perm() != 0o755 {
+		t.Errorf("the link's target was changed: %v", fi.Mode().Perm())
+	}
+}

@@ -155,7 +155,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 	}()
 	if cfg.Queue.URL == "" || cfg.Store.URL == "" && (cfg.has(RoleWorker) || cfg.has(RoleAPI)) {
-		if err := PrivateDataDir(cfg.DataDir); err != nil {
+		if err := PrivateDataDir(cfg.DataDir, log); err != nil {
 			return nil, err
 		}
 	}
