@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -360,9 +361,43 @@ func decodeBody(r *http.Request, v any) error {
 		return errorf(http.StatusBadRequest, "Request body is empty.")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return errorf(http.StatusBadRequest, "Malformed JSON: %v", err)
+		return jsonError(err)
 	}
 	return nil
+}
+
+// jsonError describes a request body that failed to decode in the client's
+// terms: where the syntax broke, or which field has a value of the wrong
+// kind. It never names Go's types or struct fields.
+func jsonError(err error) *Error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return errorf(http.StatusBadRequest, "JSON parse error at byte %d.", syn.Offset)
+	case errors.As(err, &typ):
+		want := "a valid value"
+		switch typ.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "a boolean"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			want = "an integer"
+		case reflect.Float32, reflect.Float64:
+			want = "a number"
+		case reflect.Slice, reflect.Array:
+			want = "a list"
+		case reflect.Map, reflect.Struct:
+			want = "an object"
+		}
+		if typ.Field == "" {
+			return errorf(http.StatusBadRequest, "Invalid request body: expected %s.", want)
+		}
+		return errorf(http.StatusBadRequest, "Invalid value for %q: expected %s.", typ.Field, want)
+	}
+	return errorf(http.StatusBadRequest, "Malformed JSON.")
 }
 
 // org resolves the {org} path value to an organization the caller sees.

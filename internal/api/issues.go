@@ -167,7 +167,7 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 	}
 	page, err := a.store.ListIssues(ctx, store.IssueQuery{
 		ProjectIDs: []uint64{p.ID}, Environments: q["environment"], Status: status, Sort: sort,
-		Limit: limit, Cursor: q.Get("cursor"), StatsPeriod: stats,
+		Limit: limit, Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats,
 	})
 	if err != nil {
 		return nil, err
@@ -179,6 +179,28 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 	resp := &response{status: http.StatusOK, body: out, header: http.Header{}}
 	resp.header.Set("Link", a.link(r, q.Get("cursor"), page.Next))
 	return resp, nil
+}
+
+// nonEmpty drops empty values (?environment= means no filter).
+func nonEmpty(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// pageCursor is the store's cursor for a client's: the first page for
+// none, and for the "0:0:0" and "0:0:1" cursors that the Link header
+// carries when there is no next page and as the previous page (whose
+// results="false" tells clients not to follow it).
+func pageCursor(c string) string {
+	if c == "0:0:0" || c == "0:0:1" {
+		return ""
+	}
+	return c
 }
 
 // link renders Sentry's Link header: a previous and a next cursor, each
@@ -434,13 +456,21 @@ func (a *API) listIssueEvents(ctx context.Context, r *http.Request, c *caller) (
 		}
 	}
 	var before *store.EventCursor
-	if cur := q.Get("cursor"); cur != "" && cur != "0:0:0" && cur != "0:0:1" {
+	if cur := pageCursor(q.Get("cursor")); cur != "" {
 		before, err = decodeEventCursor(cur)
 		if err != nil {
 			return nil, err
 		}
 	}
-	events, err := a.store.ListEvents(ctx, store.EventQuery{ProjectID: p.ID, GroupID: gid, Limit: limit + 1, Before: before})
+	tags, text, err := parseEventSearch(q.Get("query"))
+	if err != nil {
+		return nil, err
+	}
+	if len(q["environment"]) > maxSearchTerms {
+		return nil, errorf(http.StatusBadRequest, "At most %d environments.", maxSearchTerms)
+	}
+	events, err := a.store.ListEvents(ctx, store.EventQuery{ProjectID: p.ID, GroupID: gid, Limit: limit + 1, Before: before,
+		Environments: nonEmpty(q["environment"]), Tags: tags, Text: text})
 	if err != nil {
 		return nil, err
 	}

@@ -259,7 +259,7 @@ func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*r
 	}
 	var b projectUpdate
 	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, errorf(http.StatusBadRequest, "Malformed JSON: %v", err)
+		return nil, jsonError(err)
 	}
 	cp := *p
 	if err := applyLimits(&cp, raw); err != nil {
@@ -317,6 +317,18 @@ func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*r
 	return ok(a.serializeProject(&cp))
 }
 
+// noStore marks an answer that carries secrets (a DSN key's secret part)
+// as never to be cached, by browsers or proxies.
+func noStore(resp *response, err error) (*response, error) {
+	if resp != nil {
+		if resp.header == nil {
+			resp.header = http.Header{}
+		}
+		resp.header.Set("Cache-Control", "no-store")
+	}
+	return resp, err
+}
+
 // serializeKey renders a DSN key in Sentry's shape.
 func (a *API) serializeKey(k *meta.Key) map[string]any {
 	host := a.public.Host
@@ -355,7 +367,7 @@ func (a *API) listKeys(ctx context.Context, r *http.Request, c *caller) (*respon
 	for _, k := range a.meta.Keys(p.ID) {
 		out = append(out, a.serializeKey(k))
 	}
-	return ok(out)
+	return noStore(ok(out))
 }
 
 func (a *API) createKey(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -375,7 +387,7 @@ func (a *API) createKey(ctx context.Context, r *http.Request, c *caller) (*respo
 	if err != nil {
 		return nil, err
 	}
-	return created(a.serializeKey(k))
+	return noStore(created(a.serializeKey(k)))
 }
 
 func (a *API) key(r *http.Request, c *caller) (*meta.Key, error) {
@@ -396,7 +408,7 @@ func (a *API) getKey(ctx context.Context, r *http.Request, c *caller) (*response
 	if err != nil {
 		return nil, err
 	}
-	return ok(a.serializeKey(k))
+	return noStore(ok(a.serializeKey(k)))
 }
 
 func (a *API) updateKey(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -429,5 +441,5 @@ func (a *API) updateKey(ctx context.Context, r *http.Request, c *caller) (*respo
 	if err := a.meta.UpdateKey(ctx, &cp); err != nil {
 		return nil, err
 	}
-	return ok(a.serializeKey(&cp))
+	return noStore(ok(a.serializeKey(&cp)))
 }

@@ -28,7 +28,7 @@ type limitsUpdate struct {
 func applyLimits(p *meta.Project, raw []byte) error {
 	var b limitsUpdate
 	if err := json.Unmarshal(raw, &b); err != nil {
-		return errorf(http.StatusBadRequest, "Malformed JSON: %v", err)
+		return jsonError(err)
 	}
 	if b.RateLimits != nil {
 		rl := map[string]meta.CategoryLimit{}
@@ -49,7 +49,7 @@ func applyLimits(p *meta.Project, raw []byte) error {
 		var sp meta.SpikeProtection
 		if string(*b.SpikeProtection) != "null" {
 			if err := json.Unmarshal(*b.SpikeProtection, &sp); err != nil {
-				return errorf(http.StatusBadRequest, "spikeProtection: %v", err)
+				return errorf(http.StatusBadRequest, "spikeProtection: %s", jsonError(err).Detail)
 			}
 			if sp.Multiplier < 0 || sp.Multiplier > 1000 || sp.Floor < 0 {
 				return errorf(http.StatusBadRequest, "spikeProtection: multiplier must be 0 to 1000 and floor not negative")

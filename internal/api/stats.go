@@ -195,6 +195,10 @@ func anyString(v any) string {
 	return ""
 }
 
+// maxStatsPeriod is the longest statsPeriod accepted: far beyond any
+// retention, far below time.Duration's range.
+const maxStatsPeriod = 100 * 365 * 24 * time.Hour
+
 // parsePeriod reads Sentry's statsPeriod: a number and a unit (m, h, d, w).
 func parsePeriod(s string) (time.Duration, error) {
 	if len(s) < 2 {
@@ -205,7 +209,9 @@ func parsePeriod(s string) (time.Duration, error) {
 		return 0, errorf(http.StatusBadRequest, "Invalid statsPeriod: %q", s)
 	}
 	unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[s[len(s)-1]]
-	if unit == 0 {
+	// A period past maxStatsPeriod would overflow (99999999999999d wrapped
+	// into a start after the end): refused, as Sentry refuses it.
+	if unit == 0 || n > int(maxStatsPeriod/unit) {
 		return 0, errorf(http.StatusBadRequest, "Invalid statsPeriod: %q", s)
 	}
 	return time.Duration(n) * unit, nil

@@ -154,7 +154,7 @@ func Open(cfg Config) (*Conn, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("chdb: empty data path")
 	}
-	if err := os.MkdirAll(cfg.Path, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Path, 0o700); err != nil {
 		return nil, fmt.Errorf("chdb: %w", err)
 	}
 	args := []string{"clickhouse", "--path=" + cfg.Path}

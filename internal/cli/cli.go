@@ -193,6 +193,12 @@ func openStore(ctx context.Context, o *options, stderr io.Writer) (*store.Store,
 	if err := o.cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if o.cfg.Store.URL == "" {
+		// What chDB writes (migrations, merges) stays private, as in serve.
+		if err := server.PrivateDataDir(o.cfg.DataDir, log); err != nil {
+			return nil, err
+		}
+	}
 	st, err := store.Open(ctx, o.cfg.Store, log)
 	if errors.Is(err, store.ErrEmbeddedInUse) {
 		return nil, fmt.Errorf("%w.\nA running `faultline serve` holds its embedded ClickHouse; it migrates at start and cleans up every --cleanup-interval itself. Stop it to run this command on %s, or point --clickhouse-url at a ClickHouse server", err, o.cfg.Store.Path)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -29,6 +30,25 @@ func TestMaintenanceCommandsOnEmbeddedDir(t *testing.T) {
 	out, err := run("migrate")
 	if err != nil || !strings.Contains(out, "migrations applied: [1") {
 		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	// What migrate created in the embedded ClickHouse is private.
+	n := 0
+	filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error { //nolint:errcheck
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n++
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %v after migrate", p, fi.Mode().Perm())
+		}
+		return nil
+	})
+	if n < 10 {
+		t.Fatalf("only %d entries under the data directory", n)
 	}
 	out, err = run("cleanup", "--dry-run")
 	if err != nil || !strings.Contains(out, "0 expired partitions would drop") {

@@ -283,8 +283,10 @@ type Metadata struct {
 }
 
 // Decode parses an event. A field of an unexpected shape does not lose the
-// event: it is dropped and noted in Errors, as Relay does.
+// event: it is dropped and noted in Errors, as Relay does. Numbers beyond
+// float64's range become null first (NullNonFinite).
 func Decode(b []byte) (*Event, error) {
+	b = NullNonFinite(b)
 	var e Event
 	if err := gojson.Unmarshal(b, &e); err == nil {
 		return &e, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func openQueue(t *testing.T) *queue.Queue {
@@ -104,6 +105,100 @@ func TestAdminToken(t *testing.T) {
 	if _, _, ok := m.Authenticate(tok + "x"); ok {
 		t.Fatal("wrong token accepted")
 	}
+}
+
+// TestAdminTokenRotation: a restart with another FAULTLINE_ADMIN_TOKEN
+// value deletes the token of the previous value and keeps the admin user;
+// a restart with the same value writes nothing. The "old" rows are written
+// as the previous version wrote them (no bootstrap marker), including two
+// tokens left by earlier rotations, which the old version never deleted.
+func TestAdminTokenRotation(t *testing.T) {
+	const (
+		a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+		c = "cccccccccccccccccccccccccccccccccccc"
+	)
+	tests := []struct {
+		name   string
+		legacy []string // values whose tokens the previous version stored
+		start  []string // values of successive starts
+		valid  string
+		gone   []string
+	}{
+		{name: "new install rotated", start: []string{a, b}, valid: b, gone: []string{a}},
+		{name: "rotated back", start: []string{a, b, a}, valid: a, gone: []string{b}},
+		{name: "same value", start: []string{a, a}, valid: a},
+		{name: "legacy rotated", legacy: []string{a, c}, start: []string{b}, valid: b, gone: []string{a, c}},
+		{name: "legacy same value", legacy: []string{a}, start: []string{a, a}, valid: a},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			q := openQueue(t)
+			kv, err := q.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "faultline-meta", History: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var adminID uint64
+			if len(tc.legacy) > 0 {
+				adminID = 1
+				kv.Put(ctx, "seq.user", []byte("1"))                                                                                                      //nolint:errcheck
+				kv.Put(ctx, "users.1", []byte(`{"id":1,"email":"admin@localhost","name":"admin","superuser":true,"dateCreated":"2026-01-01T00:00:00Z"}`)) //nolint:errcheck
+				for _, v := range tc.legacy {
+					h := meta.HashToken(v)
+					kv.Put(ctx, "tokens."+h, []byte(`{"hash":"`+h+`","userId":1,"name":"FAULTLINE_ADMIN_TOKEN","scopes":["*"],"dateCreated":"2026-01-01T00:00:00Z"}`)) //nolint:errcheck
+				}
+			}
+			var revs []uint64
+			for _, v := range tc.start {
+				m, err := meta.Open(ctx, q.JetStream(), meta.Config{}, slog.Default())
+				if err != nil {
+					t.Fatal(err)
+				}
+				u, err := m.EnsureAdminToken(ctx, v)
+				m.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if adminID == 0 {
+					adminID = u.ID
+				}
+				if u.ID != adminID {
+					t.Fatalf("admin user id %d, want %d", u.ID, adminID)
+				}
+				revs = append(revs, lastSeq(t, q))
+			}
+			m := openMeta(t, q)
+			if u, tok, ok := m.Authenticate(tc.valid); !ok || u.ID != adminID || !u.Superuser || !tok.Bootstrap {
+				t.Errorf("new value: %+v %+v %v", u, tok, ok)
+			}
+			for _, v := range tc.gone {
+				if _, _, ok := m.Authenticate(v); ok {
+					t.Errorf("old value %.4s… still accepted", v)
+				}
+				if _, err := kv.Get(ctx, "tokens."+meta.HashToken(v)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+					t.Errorf("old token's hash still stored: %v", err)
+				}
+			}
+			if n := len(tc.start); n >= 2 && tc.start[n-1] == tc.start[n-2] && revs[n-1] != revs[n-2] {
+				t.Errorf("a restart with the same value wrote to the bucket (last sequence %d → %d)", revs[n-2], revs[n-1])
+			}
+		})
+	}
+}
+
+// lastSeq is the metadata bucket's last written sequence.
+func lastSeq(t *testing.T, q *queue.Queue) uint64 {
+	t.Helper()
+	st, err := q.JetStream().Stream(context.Background(), "KV_faultline-meta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.LastSeq
 }
 
 // TestWatchPropagates: a second process sharing the NATS server sees

@@ -284,10 +284,19 @@ func (s *Store) Keys(projectID uint64) []*Key {
 	return out
 }
 
-// EnsureAdminToken makes token a valid superuser API token, creating the
-// admin user if needed. It is idempotent.
+// EnsureAdminToken makes token the superuser API token created from
+// FAULTLINE_ADMIN_TOKEN, creating the admin user if needed. The previous
+// bootstrap token, if its value differs, is deleted (rotation); the admin
+// user keeps its id. With the same value it changes nothing.
+//
+// Tokens written before the Bootstrap marker existed carry the name
+// BootstrapTokenName and no marker; they are marked first (a forward,
+// idempotent migration), then rotated like any bootstrap token.
 func (s *Store) EnsureAdminToken(ctx context.Context, token string) (*User, error) {
 	hash := HashToken(token)
+	if err := s.markLegacyBootstrapTokens(ctx); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	t, ok := s.tokens[hash]
 	var u *User
@@ -295,18 +304,65 @@ func (s *Store) EnsureAdminToken(ctx context.Context, token string) (*User, erro
 		u = s.users[t.UserID]
 	}
 	s.mu.RUnlock()
-	if u != nil && u.Superuser {
-		return u, nil
+	if u == nil || !u.Superuser || !t.Bootstrap {
+		var err error
+		if u, err = s.ensureUser(ctx, "admin@localhost", "admin", true); err != nil {
+			return nil, err
+		}
+		tok := &Token{Hash: hash, UserID: u.ID, Name: BootstrapTokenName, Scopes: []string{"*"}, DateCreated: now(), Bootstrap: true}
+		if ok {
+			tok.DateCreated = t.DateCreated
+		}
+		if err := s.put(ctx, "tokens."+hash, tok); err != nil {
+			return nil, err
+		}
 	}
-	u, err := s.ensureUser(ctx, "admin@localhost", "admin", true)
-	if err != nil {
-		return nil, err
-	}
-	tok := &Token{Hash: hash, UserID: u.ID, Name: "FAULTLINE_ADMIN_TOKEN", Scopes: []string{"*"}, DateCreated: now()}
-	if err := s.put(ctx, "tokens."+hash, tok); err != nil {
-		return nil, err
+	// Delete the bootstrap tokens of earlier values, now that the new one
+	// is stored.
+	for _, old := range s.bootstrapTokens() {
+		if old.Hash == hash {
+			continue
+		}
+		if err := s.del(ctx, "tokens."+old.Hash); err != nil {
+			return nil, err
+		}
+		s.log.Info("meta: replaced the previous FAULTLINE_ADMIN_TOKEN token", "user", old.UserID)
 	}
 	return u, nil
+}
+
+// markLegacyBootstrapTokens sets the Bootstrap marker on tokens that the
+// previous version created from FAULTLINE_ADMIN_TOKEN (named so, unmarked).
+func (s *Store) markLegacyBootstrapTokens(ctx context.Context) error {
+	s.mu.RLock()
+	var legacy []*Token
+	for _, t := range s.tokens {
+		if !t.Bootstrap && t.Name == BootstrapTokenName {
+			legacy = append(legacy, t)
+		}
+	}
+	s.mu.RUnlock()
+	for _, t := range legacy {
+		cp := *t
+		cp.Bootstrap = true
+		if err := s.put(ctx, "tokens."+t.Hash, &cp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bootstrapTokens returns the tokens created from FAULTLINE_ADMIN_TOKEN.
+func (s *Store) bootstrapTokens() []*Token {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*Token
+	for _, t := range s.tokens {
+		if t.Bootstrap {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (s *Store) ensureUser(ctx context.Context, email, name string, superuser bool) (*User, error) {

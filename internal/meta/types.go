@@ -139,4 +139,10 @@ type Token struct {
 	Name        string    `json:"name"`
 	Scopes      []string  `json:"scopes"`
 	DateCreated time.Time `json:"dateCreated"`
+	// Bootstrap marks the token created from FAULTLINE_ADMIN_TOKEN: a
+	// restart with another value replaces it.
+	Bootstrap bool `json:"bootstrap,omitempty"`
 }
+
+// BootstrapTokenName names the token created from FAULTLINE_ADMIN_TOKEN.
+const BootstrapTokenName = "FAULTLINE_ADMIN_TOKEN"

@@ -104,7 +104,17 @@ func (s *Scrubber) sensitiveKey(k string) bool {
 var (
 	creditCardRE = regexp.MustCompile(`\b(?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12}\b`)
 	pemKeyRE     = regexp.MustCompile(`(?s)(-----BEGIN[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----[\t ]*\r?\n?)(.+?)(\r?\n?-----END[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----)`)
-	urlAuthRE    = regexp.MustCompile(`\b((?:[a-z0-9+-]+:)?//)([a-zA-Z0-9%_.-]+(?::[a-zA-Z0-9%_.-]+)?)@`)
+	// urlPasswordRE is Relay's @urlauth:legacy (Sentry's URL_PASSWORD_RE):
+	// the password of user:password@ is filtered, the user kept. The
+	// password may hold any character a URL's userinfo can (Relay's class
+	// is narrower and lets "p!ss" through).
+	urlPasswordRE = regexp.MustCompile(`\b((?:[a-z0-9+-]+:)?//[a-zA-Z0-9%_.+-]+:)([^\s/?#@'"<>\[\]]+)@`)
+	// urlAuthRE is Relay's @urlauth: userinfo without a password (a token,
+	// a DSN key) is filtered whole.
+	urlAuthRE = regexp.MustCompile(`\b((?:[a-z0-9+-]+:)?//)([a-zA-Z0-9%_.-]+(?::[a-zA-Z0-9%_.-]+)?)@`)
+	// queryParamRE is one key=value of a query string inside a URL or a
+	// message ("?a=1&password=x").
+	queryParamRE = regexp.MustCompile(`([?&;])([^?&;=#\s'"<>]+)=([^&;#\s'"<>]*)`)
 	userPathRE   = regexp.MustCompile(`(?i)((?:\b(?:[a-zA-Z]:[\\/])?(?:users|home|documents and settings|[^/\\]+[/\\]profiles)[\\/])|(?:/(?:home|users)/))([^/\\]+)`)
 	usSSNRE      = regexp.MustCompile(`\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b`)
 	bearerRE     = regexp.MustCompile(`(?i)\b(bearer\s+)([A-Za-z0-9._~+/=-]+)`)
@@ -136,6 +146,7 @@ func (s *Scrubber) String(v string) string {
 	if v == "" {
 		return v
 	}
+	v = s.urlSecrets(v)
 	if s.patterns {
 		n := digits(v)
 		if n >= 13 {
@@ -147,9 +158,6 @@ func (s *Scrubber) String(v string) string {
 		if strings.Contains(v, "-----BEGIN") {
 			v = pemKeyRE.ReplaceAllString(v, "${1}"+Filtered+"${3}")
 		}
-		if strings.Contains(v, "//") && strings.IndexByte(v, '@') >= 0 {
-			v = urlAuthRE.ReplaceAllString(v, "${1}"+Filtered+"@")
-		}
 		if strings.ContainsAny(v, `/\`) && (containsFold(v, "users") || containsFold(v, "home") || containsFold(v, "profiles") || containsFold(v, "documents and settings")) {
 			v = userPathRE.ReplaceAllString(v, "${1}"+Filtered)
 		}
@@ -158,6 +166,32 @@ func (s *Scrubber) String(v string) string {
 		}
 	}
 	return s.ip(v)
+}
+
+// urlSecrets filters the secrets a URL carries, wherever the URL is (a
+// request's or a breadcrumb's url, a message, an exception value): the
+// password of user:password@ (Relay's @urlauth:legacy), userinfo without a
+// password, and the value of every query parameter whose key is sensitive
+// ("?user=bob&password=x" becomes "?user=bob&password=[Filtered]"). The rest
+// of the URL is kept.
+func (s *Scrubber) urlSecrets(v string) string {
+	if s.patterns && strings.Contains(v, "//") && strings.IndexByte(v, '@') >= 0 {
+		v = urlPasswordRE.ReplaceAllString(v, "${1}"+Filtered+"@")
+		v = urlAuthRE.ReplaceAllString(v, "${1}"+Filtered+"@")
+	}
+	if len(s.keys) > 0 && strings.IndexByte(v, '=') >= 0 && strings.ContainsAny(v, "?&;") {
+		v = queryParamRE.ReplaceAllStringFunc(v, func(m string) string {
+			k, val, _ := strings.Cut(m[1:], "=")
+			if uk, err := url.QueryUnescape(k); err == nil {
+				k = uk
+			}
+			if val == "" || val == Filtered || !s.sensitiveKey(k) {
+				return m
+			}
+			return m[:len(m)-len(val)] + Filtered
+		})
+	}
+	return v
 }
 
 func (s *Scrubber) ip(v string) string {
@@ -367,7 +401,10 @@ func filterAll(raw event.Raw) event.Raw {
 // As in Relay, exception values, frame file names and the user agent
 // are left alone (the formatted message gets only its e-mail addresses,
 // card numbers, social security numbers and bearer tokens replaced),
-// except that IP scrubbing, when on, reaches them too.
+// except that IP scrubbing, when on, reaches them too, and that the
+// secrets of URLs (a password in user:password@, a sensitive query
+// parameter) are filtered in exception values and the formatted message
+// as everywhere else.
 func (s *Scrubber) Event(e *event.Event) {
 	if !s.Active() {
 		return
@@ -377,7 +414,7 @@ func (s *Scrubber) Event(e *event.Event) {
 			continue
 		}
 		m.Message = s.String(m.Message)
-		m.Formatted = s.replaceOnly(m.Formatted)
+		m.Formatted = s.replaceOnly(s.urlSecrets(m.Formatted))
 		m.Params = s.Raw(m.Params)
 	}
 	e.Transaction = s.String(e.Transaction)
@@ -386,7 +423,7 @@ func (s *Scrubber) Event(e *event.Event) {
 	if e.Exception != nil {
 		for i := range e.Exception.Values {
 			ex := &e.Exception.Values[i]
-			ex.Value = event.FlexString(s.ip(string(ex.Value)))
+			ex.Value = event.FlexString(s.ip(s.urlSecrets(string(ex.Value))))
 			s.stacktrace(ex.Stacktrace)
 			s.stacktrace(ex.RawStack)
 			if ex.Mechanism != nil {

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -175,8 +174,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			s.Close()
 		}
 	}()
-	if cfg.Queue.URL == "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if cfg.Queue.URL == "" || cfg.Store.URL == "" && (cfg.has(RoleWorker) || cfg.has(RoleAPI)) {
+		if err := PrivateDataDir(cfg.DataDir, log); err != nil {
 			return nil, err
 		}
 	}

@@ -55,10 +55,10 @@ var ErrEmbeddedInUse = errors.New("store: the embedded ClickHouse data directory
 // second Open in this one) fails with ErrEmbeddedInUse instead of
 // corrupting the data or failing obscurely inside chDB.
 func lockDir(dir string) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "faultline.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "faultline.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

@@ -158,6 +158,48 @@ type EventQuery struct {
 	Limit     int
 	// Before pages: only events strictly older than (Time, EventID).
 	Before *EventCursor
+	// Environments keeps the events of these environments; none keeps all.
+	Environments []string
+	// Tags keeps the events whose tag Key has (or, negated, has not)
+	// Value. The keys user.id, user.email, user.username and user.ip
+	// name the event's user fields.
+	Tags []TagFilter
+	// Text keeps the events whose title or message contains every term,
+	// in any case.
+	Text []string
+}
+
+// TagFilter is one key:value (or !key:value) term of a search.
+type TagFilter struct {
+	Key, Value string
+	Negate     bool
+}
+
+// userColumns are the search keys that name a user column of events.
+var searchUserColumns = map[string]string{
+	"user.id": "user_id", "user.email": "user_email", "user.username": "user_name", "user.ip": "ip_address",
+}
+
+// filters renders q's environment, tag and text conditions.
+func (q *EventQuery) filters(where *strings.Builder) {
+	if len(q.Environments) > 0 {
+		where.WriteString(" AND environment IN " + strs(q.Environments))
+	}
+	for _, t := range q.Tags {
+		cond := ""
+		if col, ok := searchUserColumns[t.Key]; ok {
+			cond = col + " = " + str(t.Value)
+		} else {
+			cond = "arrayExists((k, v) -> k = " + str(t.Key) + " AND v = " + str(t.Value) + ", `tags.key`, `tags.value`)"
+		}
+		if t.Negate {
+			cond = "NOT " + cond
+		}
+		where.WriteString(" AND " + cond)
+	}
+	for _, term := range q.Text {
+		where.WriteString(" AND (position(lowerUTF8(title), lowerUTF8(" + str(term) + ")) > 0 OR position(lowerUTF8(message), lowerUTF8(" + str(term) + ")) > 0)")
+	}
 }
 
 // EventCursor is a keyset position in an event list.
@@ -183,6 +225,7 @@ func (s *Store) ListEvents(ctx context.Context, q EventQuery) ([]StoredEvent, er
 		fmt.Fprintf(&where, " AND (timestamp < %s OR (timestamp = %s AND (timestamp_ms < %d OR (timestamp_ms = %d AND event_id < %s))))",
 			ts(sec), ts(sec), ms, ms, str(c.EventID))
 	}
+	q.filters(&where)
 	var keys []struct {
 		EventID   string    `ch:"event_id"`
 		Timestamp time.Time `ch:"timestamp"`

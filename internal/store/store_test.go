@@ -292,3 +292,63 @@ func TestDeploys(t *testing.T) {
 		}
 	})
 }
+
+// TestEventFilters: an issue's events narrowed by environment, tags, user
+// fields and free text, as the issue-events API's environment and query
+// parameters ask, on both engines.
+func TestEventFilters(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		now := testNow().Add(-time.Hour)
+		var events []Event
+		for i := 0; i < 6; i++ {
+			env := []string{"prod", "staging"}[i%2]
+			e := ev(5, 2, i, now.Add(time.Duration(i)*time.Second), env, "")
+			e.TagKeys = []string{"environment", "browser", "k'q"}
+			e.TagValues = []string{env, []string{"Firefox", "Chrome", "Safari"}[i%3], "v'" + fmt.Sprint(i)}
+			e.Message = []string{"Connection REFUSED by db", "timeout talking to cache"}[i%2]
+			e.UserID = fmt.Sprint(i % 3)
+			events = append(events, e)
+		}
+		if err := s.InsertEvents(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name string
+			q    EventQuery
+			want []int // event numbers, newest first
+		}{
+			{"all", EventQuery{}, []int{5, 4, 3, 2, 1, 0}},
+			{"environment", EventQuery{Environments: []string{"prod"}}, []int{4, 2, 0}},
+			{"two environments", EventQuery{Environments: []string{"prod", "staging"}}, []int{5, 4, 3, 2, 1, 0}},
+			{"tag", EventQuery{Tags: []TagFilter{{Key: "browser", Value: "Chrome"}}}, []int{4, 1}},
+			{"negated tag", EventQuery{Tags: []TagFilter{{Key: "browser", Value: "Chrome", Negate: true}}}, []int{5, 3, 2, 0}},
+			{"tag and environment", EventQuery{Environments: []string{"staging"}, Tags: []TagFilter{{Key: "browser", Value: "Safari"}}}, []int{5}},
+			{"quoted tag", EventQuery{Tags: []TagFilter{{Key: "k'q", Value: "v'3"}}}, []int{3}},
+			{"tag key is not a value", EventQuery{Tags: []TagFilter{{Key: "browser", Value: "prod"}}}, nil},
+			{"user", EventQuery{Tags: []TagFilter{{Key: "user.id", Value: "2"}}}, []int{5, 2}},
+			{"text", EventQuery{Text: []string{"refused"}}, []int{4, 2, 0}},
+			{"two terms", EventQuery{Text: []string{"timeout", "CACHE"}}, []int{5, 3, 1}},
+			{"no match", EventQuery{Text: []string{"nothing like it"}}, nil},
+			{"injection", EventQuery{Text: []string{"') OR 1=1 --"}, Environments: []string{"' OR '1'='1"}}, nil},
+		}
+		for _, tc := range tests {
+			tc.q.ProjectID, tc.q.GroupID, tc.q.Limit = 5, 2, 100
+			got, err := s.ListEvents(ctx, tc.q)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			var ids []string
+			for _, e := range got {
+				ids = append(ids, e.EventID)
+			}
+			var want []string
+			for _, n := range tc.want {
+				want = append(want, events[n].EventID)
+			}
+			if !slices.Equal(ids, want) {
+				t.Errorf("%s: %v, want %v", tc.name, ids, want)
+			}
+		}
+	})
+}
