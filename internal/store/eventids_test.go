@@ -19,7 +19,7 @@ func enginesAt(t *testing.T, upTo int, f func(t *testing.T, s *Store)) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		if err := s.migrate(context.Background(), upTo); err != nil {
+		if err := s.MigrateTo(context.Background(), upTo); err != nil {
 			t.Fatal(err)
 		}
 		return s

@@ -57,12 +57,12 @@ ORDER BY version`
 // statements succeeded; two processes that race run the same statements
 // and both record the version, which the table deduplicates.
 func (s *Store) Migrate(ctx context.Context) error {
-	return s.migrate(ctx, int(^uint(0)>>1))
+	return s.MigrateTo(ctx, int(^uint(0)>>1))
 }
 
-// migrate applies the migrations up to version upTo (tests start from an
-// earlier version's schema this way).
-func (s *Store) migrate(ctx context.Context, upTo int) error {
+// MigrateTo applies the migrations up to version upTo only: the schema an
+// earlier Faultline left, which upgrade tests start from.
+func (s *Store) MigrateTo(ctx context.Context, upTo int) error {
 	s.log.Info("clickhouse schema", "version", s.version.String(), "features", s.features.String(),
 		"cluster", s.cluster)
 	cd := s.clusterDDL()
