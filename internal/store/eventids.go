@@ -3,14 +3,16 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // Stored events are write-once. event_ids records, for every stored
 // event, the queue message (its JetStream stream sequence) that stored it,
-// ordered by (project_id, event_id) so that a batch's check is one indexed
-// read per project, on both engines: the events table is ordered by issue,
+// ordered by (project_id, event_id), with the id's first 64 bits as the
+// index key, so that a batch's check is one indexed read per project, on
+// both engines: the events table is ordered by issue,
 // and 18.16 has no skip index to find an event id in it.
 //
 // The worker claims an id here before it writes the event. Another message
@@ -30,7 +32,25 @@ type EventClaim struct {
 	RetentionDays uint16
 }
 
-var eventClaimCols = []string{"project_id", "event_id", "seq", "timestamp", "retention_days"}
+var eventClaimCols = []string{"project_id", "id_prefix", "event_id", "seq", "timestamp", "retention_days"}
+
+// idPrefix is an event id's first 16 hex digits as a number: the table's
+// index key. It sorts as the id does, and is a quarter of its size, so
+// the batch's lookup (1,000 ids, each in its own granule) compares and
+// reads less. An id that is not hex (none is stored) maps to 0.
+func idPrefix(eventID string) uint64 {
+	if len(eventID) < 16 {
+		return 0
+	}
+	v, err := strconv.ParseUint(eventID[:16], 16, 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// idPrefixSQL is idPrefix in SQL, for the ids already stored.
+const idPrefixSQL = "reinterpretAsUInt64(reverse(unhex(substring(event_id, 1, 16))))"
 
 // ClaimEvents records claims. Recording the same claim twice is harmless:
 // identical rows collapse, and reads return each (event, seq) once.
@@ -47,7 +67,7 @@ func (s *Store) ClaimEvents(ctx context.Context, claims []EventClaim) error {
 		if retention == 0 {
 			retention = DefaultRetentionDays
 		}
-		rows[i] = []any{c.ProjectID, c.EventID, c.Seq, c.Timestamp.UTC().Truncate(time.Second), retention}
+		rows[i] = []any{c.ProjectID, idPrefix(c.EventID), c.EventID, c.Seq, c.Timestamp.UTC().Truncate(time.Second), retention}
 	}
 	return s.t.insert(ctx, s.table("event_ids"), eventClaimCols, rows)
 }
@@ -61,24 +81,37 @@ func (s *Store) EventClaims(ctx context.Context, keys []EventKey) (map[EventKey]
 	if len(keys) == 0 {
 		return out, nil
 	}
-	byProject := map[uint64][]string{}
+	wanted := make(map[EventKey]bool, len(keys))
+	prefixes := map[uint64]*strings.Builder{}
 	for _, k := range keys {
-		byProject[k.ProjectID] = append(byProject[k.ProjectID], k.EventID)
+		wanted[k] = true
+		b := prefixes[k.ProjectID]
+		if b == nil {
+			b = &strings.Builder{}
+			prefixes[k.ProjectID] = b
+		} else {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(idPrefix(k.EventID), 10))
 	}
-	for pid, ids := range byProject {
+	for pid, list := range prefixes {
 		var rows []struct {
 			EventID string `ch:"event_id"`
 			Seq     uint64 `ch:"seq"`
 		}
+		// The prefixes travel as one string literal, split by the engine:
+		// a thousand literals cost more to parse than the read itself.
+		// Rows of another id with the same prefix are dropped below.
 		if err := s.t.query(ctx, &rows, "SELECT DISTINCT event_id, seq FROM "+s.table("event_ids")+
-			" WHERE project_id = "+num(pid)+" AND event_id IN "+strs(ids)+
+			" WHERE project_id = "+num(pid)+" AND id_prefix IN (SELECT toUInt64(arrayJoin(splitByChar(',', "+str(list.String())+"))))"+
 			// Fails rather than scans, should the sorting key ever not serve.
 			" SETTINGS force_primary_key = 1"); err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
-			k := EventKey{pid, r.EventID}
-			out[k] = append(out[k], r.Seq)
+			if k := (EventKey{pid, r.EventID}); wanted[k] {
+				out[k] = append(out[k], r.Seq)
+			}
 		}
 	}
 	return out, nil
@@ -92,18 +125,20 @@ func (s *Store) EventClaims(ctx context.Context, keys []EventKey) (map[EventKey]
 func schema0008(s *Store) []string {
 	return []string{s.sql(`CREATE TABLE IF NOT EXISTS {db}.event_ids (
 	project_id UInt64,
+	id_prefix UInt64,
 	event_id FixedString(32),
 	seq UInt64,
 	timestamp DateTime('UTC'),
 	retention_days UInt16
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY (retention_days, toMonday(timestamp))
-ORDER BY (project_id, event_id, seq)` + s.ttl("timestamp") + s.tableSettings(8192))}
+ORDER BY (project_id, id_prefix, event_id, seq)
+PRIMARY KEY (project_id, id_prefix)` + s.ttl("timestamp") + s.tableSettings(256))}
 }
 
 // backfill0008 claims, with seq 0, every event stored before event_ids
 // existed. It reads the events table's narrow columns only.
 func backfill0008(ctx context.Context, s *Store) error {
 	return s.t.exec(ctx, "INSERT INTO "+s.table("event_ids")+" ("+strings.Join(eventClaimCols, ", ")+") "+
-		"SELECT project_id, event_id, toUInt64(0), timestamp, retention_days FROM "+s.table("events"))
+		"SELECT project_id, "+idPrefixSQL+", event_id, toUInt64(0), timestamp, retention_days FROM "+s.table("events"))
 }

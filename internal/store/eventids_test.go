@@ -81,6 +81,12 @@ func TestEventClaims(t *testing.T) {
 				t.Errorf("claims of %v = %v, want %v", k, got[k], w)
 			}
 		}
+		// The index key is the id's first 64 bits: an id sharing them with a
+		// claimed one is not claimed.
+		twin := EventKey{1, a.EventID[:16] + "ffffffffffffffff"}
+		if got := claimsOf(t, s, twin); len(got) != 0 {
+			t.Fatalf("claims of an unclaimed id with a claimed prefix: %v", got)
+		}
 		if err := s.ClaimEvents(ctx, []EventClaim{{ProjectID: 1, EventID: "short"}}); err == nil {
 			t.Error("accepted a bad event id")
 		}
