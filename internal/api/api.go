@@ -51,7 +51,8 @@ type Config struct {
 
 // AttachmentReader reads the bytes of stored attachments.
 type AttachmentReader interface {
-	Get(ctx context.Context, key string) (attachment.Object, uint64, error)
+	// Get opens the object under key once its bytes match wantSHA1.
+	Get(ctx context.Context, key, wantSHA1 string) (attachment.Object, uint64, error)
 }
 
 // Meta is the metadata the API reads and writes.

@@ -3,6 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -88,12 +91,41 @@ func (a *API) getAttachment(ctx context.Context, r *http.Request, c *caller) (*r
 	if a.cfg.Attachments == nil {
 		return nil, errNotFound
 	}
-	obj, size, err := a.cfg.Attachments.Get(ctx, at.ObjectKey)
+	// The bytes are served only if they are the ones the metadata
+	// describes (attachments are write-once; see package attachment).
+	obj, size, err := a.cfg.Attachments.Get(ctx, at.ObjectKey, at.SHA1)
 	if errors.Is(err, attachment.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "The attachment's file has expired or was deleted.")
 	}
 	if err != nil {
+		if errors.Is(err, attachment.ErrChecksum) {
+			a.log.Error("attachment does not match its checksum; not served", "project_id", p.ID,
+				"event_id", eid, "attachment_id", id, "err", err)
+		}
 		return nil, err
 	}
-	return &response{status: http.StatusOK, download: &download{name: at.Name, contentType: at.ContentType, size: size, body: obj}}, nil
+	if size != at.Size {
+		obj.Close()
+		a.log.Error("attachment size differs from its metadata; not served", "project_id", p.ID,
+			"event_id", eid, "attachment_id", id, "size", size, "want", at.Size)
+		return nil, fmt.Errorf("%w: size %d, want %d", attachment.ErrChecksum, size, at.Size)
+	}
+	return &response{status: http.StatusOK, download: &download{name: at.Name, contentType: at.ContentType, size: size,
+		body: &checkedBody{ReadCloser: obj, log: a.log, key: at.ObjectKey}}}, nil
+}
+
+// checkedBody logs, as an error, a download cut short because its bytes
+// stopped matching their checksum while being sent.
+type checkedBody struct {
+	io.ReadCloser
+	log *slog.Logger
+	key string
+}
+
+func (c *checkedBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if errors.Is(err, attachment.ErrChecksum) {
+		c.log.Error("attachment changed while being served; download cut", "key", c.key, "err", err)
+	}
+	return n, err
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/internal/attachment"
@@ -36,7 +37,7 @@ func TestPutGetDelete(t *testing.T) {
 	// Larger than a queue message, so it must be chunked.
 	data := make([]byte, queue.MaxPayload+12345)
 	rand.Read(data)
-	key := attachment.Key(42, "0123456789abcdef0123456789abcdef", 7)
+	key := attachment.Key(42, "0123456789abcdef0123456789abcdef", 7, data)
 	info, err := s.Put(ctx, key, data)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func TestPutGetDelete(t *testing.T) {
 	}
 	read := func() []byte {
 		t.Helper()
-		r, size, err := s.Get(ctx, key)
+		r, size, err := s.Get(ctx, key, info.SHA1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,23 +62,24 @@ func TestPutGetDelete(t *testing.T) {
 	if !bytes.Equal(read(), data) {
 		t.Fatal("content differs")
 	}
-	// A retried upload replaces the object.
+	// Nothing replaces a stored object: a put under its key writes
+	// nothing (keys name their content, so other bytes get another key).
 	if _, err := s.Put(ctx, key, []byte("second")); err != nil {
 		t.Fatal(err)
 	}
-	if got := read(); string(got) != "second" {
-		t.Fatalf("after replace: %q", got)
+	if !bytes.Equal(read(), data) {
+		t.Fatal("a second put replaced the object")
 	}
 	if err := s.Delete(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Get(ctx, key); !errors.Is(err, attachment.ErrNotFound) {
+	if _, _, err := s.Get(ctx, key, info.SHA1); !errors.Is(err, attachment.ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
 	if err := s.Delete(ctx, key); err != nil {
 		t.Fatalf("deleting twice: %v", err)
 	}
-	if _, _, err := s.Get(ctx, "no/such/key"); !errors.Is(err, attachment.ErrNotFound) {
+	if _, _, err := s.Get(ctx, "no/such/key", info.SHA1); !errors.Is(err, attachment.ErrNotFound) {
 		t.Fatalf("missing key: %v", err)
 	}
 }
@@ -112,5 +114,57 @@ func TestIDs(t *testing.T) {
 		if id == 0 || id >= 1<<53 {
 			t.Fatalf("id %d out of range", id)
 		}
+	}
+}
+
+// TestKeysNameContent: the same attachment with other bytes gets another
+// key; with the same bytes, the same key.
+func TestKeysNameContent(t *testing.T) {
+	eid := "0123456789abcdef0123456789abcdef"
+	a := attachment.Key(1, eid, 5, []byte("original"))
+	if a != attachment.Key(1, eid, 5, []byte("original")) {
+		t.Fatal("Key is not deterministic")
+	}
+	if a == attachment.Key(1, eid, 5, []byte("replaced")) {
+		t.Fatal("other bytes, same key")
+	}
+	// Deletion finds objects by their "project/event/" prefix.
+	if !strings.HasPrefix(a, "1/"+eid+"/5/") {
+		t.Fatalf("key %q", a)
+	}
+}
+
+// TestGetVerifiesChecksum: bytes that do not match the recorded SHA-1 (an
+// object of the old key scheme replaced by another upload) are not served.
+func TestGetVerifiesChecksum(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, attachment.Config{})
+	old := "42/0123456789abcdef0123456789abcdef/7" // the key scheme before keys named content
+	orig, err := s.Put(ctx, old, []byte("original"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, sha1 string
+		want       error
+	}{
+		{"matching", orig.SHA1, nil},
+		{"other bytes", hex.EncodeToString(make([]byte, 20)), attachment.ErrChecksum},
+		{"no checksum", "", attachment.ErrChecksum},
+		{"bad checksum", "xyz", attachment.ErrChecksum},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _, err := s.Get(ctx, old, tc.sha1)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if err == nil {
+				got, err := io.ReadAll(r)
+				r.Close()
+				if err != nil || string(got) != "original" {
+					t.Fatalf("read %q, %v", got, err)
+				}
+			}
+		})
 	}
 }

@@ -536,8 +536,10 @@ const maxAttachmentName = 256
 
 // storeAttachments puts files into the attachment store, before the event
 // that references them is queued, and returns the references. Ids are
-// derived from the event and the files' positions, so a retried upload
-// replaces its objects.
+// derived from the event and the files' positions and names, and object
+// keys from the bytes too: a retried upload finds its objects stored, and
+// an upload of other bytes under a known event id and file name never
+// replaces the stored ones (the worker keeps the first metadata).
 func (h *Handler) storeAttachments(ctx context.Context, req *request, eventID string, files []upload) ([]queue.AttachmentRef, error) {
 	refs := make([]queue.AttachmentRef, 0, len(files))
 	for i, f := range files {
@@ -557,7 +559,7 @@ func (h *Handler) storeAttachments(ctx context.Context, req *request, eventID st
 			typ = "event.attachment"
 		}
 		id := attachment.ID(req.projectID, eventID, i, name)
-		key := attachment.Key(req.projectID, eventID, id)
+		key := attachment.Key(req.projectID, eventID, id, f.data)
 		info, err := h.deps.Attachments.Put(ctx, key, f.data)
 		if err != nil {
 			if errors.Is(err, attachment.ErrFull) {

@@ -143,6 +143,10 @@ const (
 	// ReasonTooLarge: a payload over one of Sentry's limits, such as a
 	// sessions item with more than MaxSessionBuckets aggregates.
 	ReasonTooLarge = "too_large"
+	// ReasonDuplicate: an event whose id the project already stored, sent
+	// again in another message, or an attachment of one; recorded as
+	// Filtered. Stored events and attachments are never replaced.
+	ReasonDuplicate = "duplicate"
 )
 
 // String returns Relay's name of the category (the first name for

@@ -24,6 +24,7 @@ import (
 type decoded struct {
 	events      []item
 	attachments []store.Attachment
+	attMeta     []attMeta // one per attachment
 	reports     []store.UserReport
 	// outcomes of the items that are not events; an event's own outcome
 	// is recorded when the event is stored (item.category).
@@ -228,15 +229,15 @@ func (w *Worker) feedback(c *msgContext, d *decoded, payload []byte) {
 	c.record(d, outcome.Accepted, "", outcome.CategoryUserReportV2, 1, time.Time{})
 }
 
-// attachments turns the message's attachment references into rows and
-// counts them (bytes and items, as Relay does).
+// attachments turns the message's attachment references into rows. They
+// are counted (bytes and items, as Relay does) when they are stored, or
+// found to be duplicates (writeAttachments).
 func (w *Worker) attachments(c *msgContext, d *decoded, eventID string) {
 	for _, ref := range c.qm.Attachments {
 		d.attachments = append(d.attachments, store.Attachment{ProjectID: c.project.ID, EventID: eventID, ID: ref.ID,
 			Name: ref.Name, ContentType: ref.ContentType, Type: ref.Type, Size: ref.Size, SHA1: ref.SHA1,
 			ObjectKey: ref.Key, Created: c.src.Received, RetentionDays: c.retention()})
-		c.record(d, outcome.Accepted, "", outcome.CategoryAttachment, ref.Size, time.Time{})
-		c.record(d, outcome.Accepted, "", outcome.CategoryAttachmentItem, 1, time.Time{})
+		d.attMeta = append(d.attMeta, attMeta{orgID: c.project.OrgID, keyID: c.qm.KeyID})
 	}
 }
 

@@ -56,8 +56,10 @@ func (b *batch) add(m jetstream.Msg, r *decoded) {
 			b.maybeStored = append(b.maybeStored, store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID})
 		}
 	}
+	origin(r, m)
 	b.items = append(b.items, r.events...)
 	b.attachments = append(b.attachments, r.attachments...)
+	b.attMeta = append(b.attMeta, r.attMeta...)
 	b.reports = append(b.reports, r.reports...)
 	b.outcomes = append(b.outcomes, r.outcomes...)
 }

@@ -81,6 +81,9 @@ type Store interface {
 	InsertDeploys(ctx context.Context, deploys []store.Deploy) error
 	EventGroups(ctx context.Context, projectID uint64, eventIDs []string) (map[string]uint64, error)
 	InsertAttachments(ctx context.Context, atts []store.Attachment) error
+	StoredAttachmentKeys(ctx context.Context, keys []store.AttachmentKey) (map[store.AttachmentKey]string, error)
+	EventClaims(ctx context.Context, keys []store.EventKey) (map[store.EventKey][]uint64, error)
+	ClaimEvents(ctx context.Context, claims []store.EventClaim) error
 	InsertUserReports(ctx context.Context, reports []store.UserReport) error
 	RecordOutcomes(ctx context.Context, outcomes []store.Outcome) error
 	GroupStates(ctx context.Context, projectIDs, ids []uint64) (map[uint64]store.GroupState, error)
@@ -247,6 +250,13 @@ type item struct {
 	keyID    string
 	category outcome.Category // what the event counts as in outcomes
 	deploy   *store.Deploy    // set for a deploy; row then holds only its key
+
+	// Where it came from, for the duplicate check (dedup.go): the message's
+	// stream sequence and whether it is delivered again. A move inside
+	// Faultline (merge, unmerge) sets move and skips the check.
+	seq         uint64
+	redelivered bool
+	move        bool
 }
 
 // prepare decodes a batch of messages in parallel, each under a recover.
@@ -338,6 +348,7 @@ type batch struct {
 	items       []item
 	maybeStored []store.EventKey // events that a previous attempt may have stored
 	attachments []store.Attachment
+	attMeta     []attMeta // one per attachment
 	reports     []store.UserReport
 	// outcomes of the other items, recorded once everything else is
 	// stored.
@@ -345,6 +356,8 @@ type batch struct {
 	// counted are the events whose outcome is recorded, so that a retry of
 	// the batch does not count them again.
 	counted map[store.EventKey]bool
+	// dupCounted are the items counted as duplicates, by index.
+	dupCounted map[int]bool
 }
 
 // store resolves issues and writes the events not stored yet, then what
@@ -358,12 +371,9 @@ type batch struct {
 // event twice. The other items' outcomes are at least once: a redelivered
 // message counts them again.
 func (w *Worker) store(ctx context.Context, b *batch) error {
-	skip := map[store.EventKey]bool{}
-	if len(b.maybeStored) > 0 {
-		var err error
-		if skip, err = w.deps.Store.ExistingEvents(ctx, b.maybeStored); err != nil {
-			return fmt.Errorf("check redelivered events: %w", err)
-		}
+	verdicts, claims, err := w.checkEvents(ctx, b)
+	if err != nil {
+		return err
 	}
 	rows := make([]store.Event, 0, len(b.items))
 	groups := map[uint64]store.Group{}
@@ -378,10 +388,9 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			continue
 		}
 		key := store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}
-		if skip[key] {
-			continue
+		if verdicts[i] != toStore {
+			continue // stored by this message before, or a duplicate
 		}
-		skip[key] = true // also drops a duplicate inside the batch
 		if it.row.GroupID == 0 {
 			ref, isNew, err := w.deps.Groups.Resolve(ctx, it.row.ProjectID, grouping.Config, it.hash)
 			if err != nil {
@@ -421,8 +430,15 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 	if err := w.deps.Store.InsertDeploys(ctx, deploys); err != nil {
 		return fmt.Errorf("store deploys: %w", err)
 	}
-	if err := w.deps.Store.RecordOutcomes(ctx, outcomes); err != nil {
+	dupOutcomes, dropped := b.duplicateOutcomes(verdicts)
+	if err := w.deps.Store.RecordOutcomes(ctx, append(outcomes, dupOutcomes...)); err != nil {
 		return fmt.Errorf("record event outcomes: %w", err)
+	}
+	b.markDuplicatesCounted(verdicts)
+	// Claims go before the events: a crash in between leaves the id to
+	// this message, whose redelivery then stores it.
+	if err := w.deps.Store.ClaimEvents(ctx, claims); err != nil {
+		return fmt.Errorf("claim event ids: %w", err)
 	}
 	if b.counted == nil {
 		b.counted = map[store.EventKey]bool{}
@@ -460,16 +476,14 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			return fmt.Errorf("store events: %w", err)
 		}
 	}
-	if err := w.linkAttachments(ctx, b.attachments, groupOf); err != nil {
+	attOutcomes, err := w.writeAttachments(ctx, b, groupOf, dropped)
+	if err != nil {
 		return err
-	}
-	if err := w.deps.Store.InsertAttachments(ctx, b.attachments); err != nil {
-		return fmt.Errorf("store attachments: %w", err)
 	}
 	if err := w.deps.Store.InsertUserReports(ctx, b.reports); err != nil {
 		return fmt.Errorf("store user reports: %w", err)
 	}
-	if err := w.deps.Store.RecordOutcomes(ctx, b.outcomes); err != nil {
+	if err := w.deps.Store.RecordOutcomes(ctx, append(attOutcomes, b.outcomes...)); err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
 	}
 	return nil

@@ -28,7 +28,11 @@ type rig struct {
 	log     *slog.Logger
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { t.Helper(); return newRigAt(t, 1<<30) }
+
+// newRigAt is newRig with the store's schema migrated up to version upTo
+// only.
+func newRigAt(t *testing.T, upTo int) *rig {
 	t.Helper()
 	ctx := context.Background()
 	log := newRigLog()
@@ -52,7 +56,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
+	if err := s.MigrateTo(ctx, upTo); err != nil {
 		t.Fatal(err)
 	}
 	org, _ := m.CreateOrganization(ctx, "Acme", "acme", 0)

@@ -68,3 +68,43 @@ func (s *Store) GetAttachment(ctx context.Context, projectID uint64, eventID str
 	}
 	return &rows[0], nil
 }
+
+// AttachmentKey identifies an attachment.
+type AttachmentKey struct {
+	ProjectID uint64
+	EventID   string
+	ID        uint64
+}
+
+// StoredAttachmentKeys returns the object keys of those of keys that are
+// stored, one read per project on the table's sorting key. Attachments are
+// write-once: the worker stores only those not stored yet.
+func (s *Store) StoredAttachmentKeys(ctx context.Context, keys []AttachmentKey) (map[AttachmentKey]string, error) {
+	out := map[AttachmentKey]string{}
+	byProject := map[uint64][]string{}
+	for _, k := range keys {
+		byProject[k.ProjectID] = append(byProject[k.ProjectID], k.EventID)
+	}
+	for pid, eids := range byProject {
+		var ids []uint64
+		for _, k := range keys {
+			if k.ProjectID == pid {
+				ids = append(ids, k.ID)
+			}
+		}
+		var rows []struct {
+			EventID   string `ch:"event_id"`
+			ID        uint64 `ch:"id"`
+			ObjectKey string `ch:"object_key"`
+		}
+		if err := s.t.query(ctx, &rows, "SELECT event_id, id, any(object_key) AS object_key FROM "+s.table("attachments")+
+			" WHERE project_id = "+num(pid)+" AND event_id IN "+strs(eids)+" AND id IN "+nums(ids)+
+			" AND deleted = 0 GROUP BY event_id, id SETTINGS force_primary_key = 1"); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[AttachmentKey{pid, r.EventID, r.ID}] = r.ObjectKey
+		}
+	}
+	return out, nil
+}

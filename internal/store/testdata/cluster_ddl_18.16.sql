@@ -218,3 +218,19 @@ ORDER BY (project_id, version, deploy_id);
 
 CREATE TABLE IF NOT EXISTS `faultline`.`deploys` ON CLUSTER `faultline_cluster` AS `faultline`.`deploys_local`
 ENGINE = Distributed('faultline_cluster', 'faultline', 'deploys_local', cityHash64(project_id, version, deploy_id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`event_ids_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	id_prefix UInt64,
+	event_id FixedString(32),
+	seq UInt64,
+	timestamp DateTime('UTC'),
+	retention_days UInt16
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/event_ids_local', '{replica}')
+PARTITION BY (retention_days, toMonday(timestamp))
+ORDER BY (project_id, id_prefix, event_id, seq)
+PRIMARY KEY (project_id, id_prefix)
+SETTINGS index_granularity = 256;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`event_ids` ON CLUSTER `faultline_cluster` AS `faultline`.`event_ids_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'event_ids_local', cityHash64(event_id));
