@@ -21,6 +21,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // Names of the JetStream assets.
@@ -364,6 +366,11 @@ func (s *Stream) Replay(ctx context.Context, id uint64, to Publisher) error {
 	// The original id would be refused as a duplicate inside the ingest
 	// stream's window; a replay is deduplicated on its own id.
 	h.Set(jetstream.MsgIDHeader, "replay:"+strconv.FormatUint(id, 10))
+	// The replay keeps the original message's identity, so that the
+	// event id its first attempt claimed is still its own.
+	if h.Get(queue.HdrOriginSeq) == "" {
+		h.Set(queue.HdrOriginSeq, m.Header.Get(HdrSequence))
+	}
 	subj := m.Header.Get(HdrSubject)
 	if subj == "" {
 		return fmt.Errorf("deadletter: %d has no subject", id)

@@ -3,10 +3,12 @@ package process
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/faultline/faultline/internal/outcome"
+	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -58,16 +60,24 @@ type attMeta struct {
 
 // origin records which message the decoded items came in (its stream
 // sequence) and whether it is a redelivery.
+// A message replayed from the dead letter is the message as first queued,
+// delivered again.
 func origin(d *decoded, m jetstream.Msg) {
 	md, err := m.Metadata()
 	if err != nil {
 		return
 	}
+	seq, again := md.Sequence.Stream, md.NumDelivered > 1
+	if v := m.Headers().Get(queue.HdrOriginSeq); v != "" {
+		if s, err := strconv.ParseUint(v, 10, 64); err == nil && s != 0 {
+			seq, again = s, true
+		}
+	}
 	for i := range d.events {
-		d.events[i].seq, d.events[i].redelivered = md.Sequence.Stream, md.NumDelivered > 1
+		d.events[i].seq, d.events[i].redelivered = seq, again
 	}
 	for i := range d.attMeta {
-		d.attMeta[i].seq = md.Sequence.Stream
+		d.attMeta[i].seq = seq
 	}
 }
 

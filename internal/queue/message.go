@@ -70,6 +70,10 @@ const (
 	hdrClient   = "Fl-Client"
 	hdrKey      = "Fl-Key"
 	hdrAttach   = "Fl-Attachments"
+	// HdrOriginSeq, on a message replayed from the dead letter, is the
+	// stream sequence of the message as ingest first queued it: the
+	// replay is that message again, not a duplicate of its event.
+	HdrOriginSeq = "Fl-Origin-Seq"
 )
 
 // Subject returns the subject for a project's messages.
