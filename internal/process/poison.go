@@ -22,6 +22,7 @@ const (
 	stageDecode    = "decode"
 	stageNormalize = "normalize"
 	stageInsert    = "insert"
+	stageEncode    = "encode" // the events' insert, after claims and outcomes (a test hook's stage)
 	// stageCrash marks a message dead-lettered without processing because
 	// attempts at it kept taking the worker down.
 	stageCrash = "crash"

@@ -423,6 +423,9 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 				Timestamp: it.row.Received, Kind: outcome.Accepted, Category: it.category, Quantity: 1})
 		}
 	}
+	for i := range b.items {
+		w.hook(stageInsert, b.items[i].msg)
+	}
 	// Inserting a deploy again is harmless, so deploys need no check.
 	if err := w.deps.Store.InsertDeploys(ctx, deploys); err != nil {
 		return fmt.Errorf("store deploys: %w", err)
@@ -469,10 +472,10 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		for _, c := range changes {
 			w.log.Info("issue reopened", "project_id", c.ProjectID, "group_id", c.GroupID, "substatus", c.Substatus)
 		}
-		// The hook stands where encoding the insert would panic: after the
-		// claims and the outcomes, as a real failure there would.
+		// Where encoding the insert would panic: after the claims and the
+		// outcomes.
 		for i := range b.items {
-			w.hook(stageInsert, b.items[i].msg)
+			w.hook(stageEncode, b.items[i].msg)
 		}
 		if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
 			return fmt.Errorf("store events: %w", err)
