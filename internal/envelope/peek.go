@@ -18,8 +18,29 @@ import (
 const MaxPeekDecoded = 64 << 10
 
 // peekZstdWindow bounds a zstd window while peeking: the peek runs before
-// the request is authenticated, so it must stay cheap.
-const peekZstdWindow = 1 << 20
+// the request is authenticated, so it must stay cheap. A frame with a
+// larger window cannot be peeked into (ErrPeekEncoding).
+const peekZstdWindow = 64 << 10
+
+// PeekCost bounds the memory PeekDecoded may hold for a body sent with
+// contentEncoding: the bytes it returns plus each decoder's state (a zstd
+// decoder allocates its history ring, about the window plus two blocks of
+// 128 KiB, up front). Ingest charges it to its byte budget before peeking.
+func PeekCost(contentEncoding string) int {
+	cost := MaxPeekDecoded
+	for rest := contentEncoding; rest != ""; {
+		var tok string
+		tok, rest, _ = strings.Cut(rest, ",")
+		switch strings.ToLower(strings.TrimSpace(tok)) {
+		case "", "identity":
+		case "zstd":
+			cost += peekZstdWindow + 2*(128<<10) + 64<<10
+		default:
+			cost += 64 << 10 // a flate window and its buffers
+		}
+	}
+	return cost
+}
 
 // ErrPeekEncoding means the body's Content-Encoding cannot be peeked into
 // (brotli, or a zstd frame with a large window): only the full, budgeted

@@ -32,6 +32,29 @@ func zstded(b []byte) []byte {
 	return e.EncodeAll(b, nil)
 }
 
+// zstdWindow compresses b as a stream (no content size) whose frame
+// declares window.
+func zstdWindow(b []byte, window int) []byte {
+	var buf bytes.Buffer
+	e, _ := zstd.NewWriter(&buf, zstd.WithWindowSize(window), zstd.WithSingleSegment(false))
+	e.ReadFrom(bytes.NewReader(b)) //nolint:errcheck
+	e.Close()
+	return buf.Bytes()
+}
+
+func TestPeekCost(t *testing.T) {
+	if c := PeekCost(""); c != MaxPeekDecoded {
+		t.Errorf("identity: %d", c)
+	}
+	// A zstd decoder's history ring is charged, not only the output.
+	if c := PeekCost("zstd"); c < MaxPeekDecoded+peekZstdWindow+256<<10 {
+		t.Errorf("zstd: %d", c)
+	}
+	if PeekCost("gzip, zstd") <= PeekCost("zstd") {
+		t.Error("stacked encodings cost no more")
+	}
+}
+
 // TestPeekDecoded: a prefix of a compressed body, however much it claims
 // to inflate to, yields at most the bound; what it decodes is the body's
 // start.
@@ -58,6 +81,8 @@ func TestPeekDecoded(t *testing.T) {
 		{"gzip, gzip bomb", gzBomb, "gzip, gzip", 0, nil, MaxPeekDecoded, nil},
 		{"zstd bomb is not peeked", zsBomb, "zstd", 1 << 10, nil, 0, ErrPeekEncoding},
 		{"brotli is not peeked", []byte{1, 2, 3}, "br", 0, nil, 0, ErrPeekEncoding},
+		{"zstd with a 1 MiB window is not peeked", zstdWindow(bomb[:2<<20], 1<<20), "zstd", 0, nil, 0, ErrPeekEncoding},
+		{"zstd with a 64 KiB window", zstdWindow(bomb[:2<<20], 64<<10), "zstd", 0, nil, MaxPeekDecoded, nil},
 		{"unknown coding", env, "compress", 0, nil, 0, ErrBadEncoding},
 		{"too many codings", env, "gzip,gzip,gzip,gzip,gzip", 0, nil, 0, ErrBadEncoding},
 		{"not gzip", env, "gzip", 0, nil, 0, ErrBadEncoding},

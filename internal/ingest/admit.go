@@ -250,10 +250,11 @@ func (h *Handler) peek(ctx context.Context, r *http.Request, req *request, encod
 	if err != nil {
 		return nil, false, err
 	}
-	if err := h.charge(ctx, req, envelope.MaxPeekDecoded); err != nil {
+	cost := envelope.PeekCost(encoding)
+	if err := h.charge(ctx, req, cost); err != nil {
 		return nil, false, err
 	}
-	defer h.charge(ctx, req, -envelope.MaxPeekDecoded) //nolint:errcheck
+	defer h.charge(ctx, req, -cost) //nolint:errcheck
 	head, err := envelope.PeekDecoded(raw, encoding, envelope.MaxPeekDecoded)
 	if err != nil {
 		return nil, false, err

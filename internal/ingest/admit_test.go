@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +170,37 @@ func BenchmarkAdmission(b *testing.B) {
 			h.clients.release("127.0.0.1")
 		}
 	})
+}
+
+// TestAdmissionKey: behind a trusted proxy, the per-client cap is keyed by
+// the address the proxy appended, so a client that sends its own
+// X-Forwarded-For values cannot get a cap per value.
+func TestAdmissionKey(t *testing.T) {
+	cases := []struct {
+		trust      bool
+		remote     string
+		xff        string
+		key, event string
+	}{
+		{false, "10.0.0.9:1234", "1.1.1.1", "10.0.0.9", "10.0.0.9"},
+		{true, "10.0.0.9:1234", "", "10.0.0.9", "10.0.0.9"},
+		{true, "10.0.0.9:1234", "203.0.113.7", "203.0.113.7", "203.0.113.7"},
+		{true, "10.0.0.9:1234", "1.1.1.1, 203.0.113.7", "203.0.113.7", "1.1.1.1"},
+		{true, "10.0.0.9:1234", "9.9.9.9,203.0.113.7", "203.0.113.7", "9.9.9.9"},
+		{true, "10.0.0.9:1234", "1.1.1.1, garbage", "10.0.0.9", "1.1.1.1"},
+	}
+	for _, c := range cases {
+		h := &Handler{cfg: Config{TrustForwarded: c.trust}}
+		r, _ := http.NewRequest("POST", "http://x/api/1/store/", nil)
+		r.RemoteAddr = c.remote
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := h.admissionKey(r); got != c.key {
+			t.Errorf("%+v: admission key %q, want %q", c, got, c.key)
+		}
+		if got := h.clientIP(r); got != c.event {
+			t.Errorf("%+v: client IP %q, want %q", c, got, c.event)
+		}
+	}
 }

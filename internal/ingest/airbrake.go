@@ -150,7 +150,7 @@ func (a *Airbrake) wrap(fn airbrakeEndpoint, auth func(context.Context, *http.Re
 			}
 			writeAirbrakeError(w, e, xmlErrors)
 		}
-		addr := a.h.clientIP(r)
+		addr := a.h.admissionKey(r)
 		if !a.h.clients.acquire(addr) {
 			refuseEarly(w)
 			refuse(tooManyFromClient())

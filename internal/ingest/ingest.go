@@ -278,7 +278,7 @@ func (h *Handler) wrap(fn endpoint, dsnFallback func(*http.Request) bool) http.H
 			return
 		}
 		req.projectID = pid
-		addr := h.clientIP(r)
+		addr := h.admissionKey(r)
 		if !h.clients.acquire(addr) {
 			refuseEarly(w)
 			writeError(w, tooManyFromClient())
@@ -586,6 +586,29 @@ func (h *Handler) clientIP(r *http.Request) string {
 			}
 		}
 	}
+	return remoteHost(r)
+}
+
+// admissionKey is the address whose requests share the per-client cap.
+// Behind a trusted proxy it is the address the proxy appended (the last
+// X-Forwarded-For entry): the entries before it are the client's to
+// choose, and a client rotating them must not get a slot cap per value.
+func (h *Handler) admissionKey(r *http.Request) string {
+	if h.cfg.TrustForwarded {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			last := xff
+			if i := strings.LastIndexByte(xff, ','); i >= 0 {
+				last = xff[i+1:]
+			}
+			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	return remoteHost(r)
+}
+
+func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return ""

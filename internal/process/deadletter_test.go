@@ -433,3 +433,39 @@ func TestCrashLoopIsDeadLettered(t *testing.T) {
 		t.Fatalf("%d invalid outcomes, want 1", got)
 	}
 }
+
+// claimFailStore fails claiming event ids a few times, as ClickHouse does
+// when it is briefly unreachable between two writes of a batch.
+type claimFailStore struct {
+	*store.Store
+	left atomic.Int32
+}
+
+func (c *claimFailStore) ClaimEvents(ctx context.Context, claims []store.EventClaim) error {
+	if c.left.Add(-1) >= 0 {
+		return errors.New("dial tcp 127.0.0.1:9000: connection refused")
+	}
+	return c.Store.ClaimEvents(ctx, claims)
+}
+
+// TestRetryAfterCountingCountsOnce: a batch whose outcomes were recorded
+// but whose claims then failed is retried; its events are counted once.
+func TestRetryAfterCountingCountsOnce(t *testing.T) {
+	r := newRig(t)
+	dl, at := openDeadLetters(t, r.q.JetStream())
+	const n = 10
+	r.publish(t, n)
+	st := &claimFailStore{Store: r.s}
+	st.left.Store(2)
+	cfg := process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond, AckWait: 5 * time.Second}
+	r.runWorker(t, cfg, st, dl, at, func() bool { return r.total(t) == n && r.drained(t)() })
+	if got := r.total(t); got != n {
+		t.Fatalf("stored %d, want %d", got, n)
+	}
+	if st.left.Load() >= 0 {
+		t.Fatal("claiming never failed")
+	}
+	if got := r.accepted(t); got != n {
+		t.Fatalf("%d accepted, want %d: the retry counted again", got, n)
+	}
+}

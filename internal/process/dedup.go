@@ -180,8 +180,9 @@ func (b *batch) duplicateOutcomes(verdicts []verdict) ([]store.Outcome, map[msgE
 			continue
 		}
 		it := &b.items[i]
-		dropped[msgEvent{store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}, it.seq}] = true
-		if b.dupCounted[i] {
+		me := msgEvent{store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}, it.seq}
+		dropped[me] = true
+		if b.dupCounted[me] {
 			continue
 		}
 		out = append(out, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
@@ -196,9 +197,10 @@ func (b *batch) markDuplicatesCounted(verdicts []verdict) {
 	for i, v := range verdicts {
 		if v == duplicate {
 			if b.dupCounted == nil {
-				b.dupCounted = map[int]bool{}
+				b.dupCounted = map[msgEvent]bool{}
 			}
-			b.dupCounted[i] = true
+			it := &b.items[i]
+			b.dupCounted[msgEvent{store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}, it.seq}] = true
 		}
 	}
 }

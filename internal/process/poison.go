@@ -290,6 +290,10 @@ func (w *Worker) narrow(ctx context.Context, p *prepared, crash *panicError) {
 		for k, v := range p.b.counted {
 			sub.b.counted[k] = v
 		}
+		sub.b.dupCounted = map[msgEvent]bool{}
+		for k, v := range p.b.dupCounted {
+			sub.b.dupCounted[k] = v
+		}
 		w.commit(ctx, sub)
 	}
 }

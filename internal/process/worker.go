@@ -356,8 +356,10 @@ type batch struct {
 	// counted are the events whose outcome is recorded, so that a retry of
 	// the batch does not count them again.
 	counted map[store.EventKey]bool
-	// dupCounted are the items counted as duplicates, by index.
-	dupCounted map[int]bool
+	// dupCounted are the duplicates whose outcome is recorded, by event
+	// and message, so that a retry or a split batch does not count them
+	// again.
+	dupCounted map[msgEvent]bool
 }
 
 // store resolves issues and writes the events not stored yet, then what
@@ -435,16 +437,17 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		return fmt.Errorf("record event outcomes: %w", err)
 	}
 	b.markDuplicatesCounted(verdicts)
-	// Claims go before the events: a crash in between leaves the id to
-	// this message, whose redelivery then stores it.
-	if err := w.deps.Store.ClaimEvents(ctx, claims); err != nil {
-		return fmt.Errorf("claim event ids: %w", err)
-	}
+	// Counted now: a retry after any later failure must not count again.
 	if b.counted == nil {
 		b.counted = map[store.EventKey]bool{}
 	}
 	for _, r := range rows {
 		b.counted[store.EventKey{ProjectID: r.ProjectID, EventID: r.EventID}] = true
+	}
+	// Claims go before the events: a crash in between leaves the id to
+	// this message, whose redelivery then stores it.
+	if err := w.deps.Store.ClaimEvents(ctx, claims); err != nil {
+		return fmt.Errorf("claim event ids: %w", err)
 	}
 	if len(rows) > 0 {
 		// Metadata first: an issue listed from its events always has a title.
