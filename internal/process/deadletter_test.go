@@ -216,13 +216,29 @@ func TestOutageAndShutdownDoNotCount(t *testing.T) {
 			t.Fatalf("message %d has %d unfinished attempts (%v), want 0", seq, u, err)
 		}
 	}
-	r.runWorker(t, cfg, r.s, dl, at, func() bool { return r.total(t) == n && r.drained(t)() })
+	counting := &countingStore{Store: r.s}
+	r.runWorker(t, cfg, counting, dl, at, func() bool { return r.total(t) == n && r.drained(t)() })
 	if got := r.total(t); got != n {
 		t.Fatalf("stored %d, want %d", got, n)
 	}
 	if ls := letters(t, dl); len(ls) != 0 {
 		t.Fatalf("%d innocent messages dead-lettered: %+v", len(ls), ls[0])
 	}
+	// Handed back, not crashed: stored together, not one insert each.
+	if c := counting.inserts.Load(); c > 2 {
+		t.Fatalf("the %d handed-back messages took %d inserts", n, c)
+	}
+}
+
+// countingStore counts the events' inserts.
+type countingStore struct {
+	*store.Store
+	inserts atomic.Int32
+}
+
+func (c *countingStore) InsertEvents(ctx context.Context, evs []store.Event) error {
+	c.inserts.Add(1)
+	return c.Store.InsertEvents(ctx, evs)
 }
 
 // The worker child: a separate process running a worker against the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type DeadLetters interface {
 type Attempts interface {
 	Begin(ctx context.Context, seq uint64) (unfinished int, err error)
 	End(ctx context.Context, seq uint64, done bool) error
+	Unfinished(ctx context.Context, seq uint64) (int, error)
 }
 
 // unit is one message of a batch and what it decoded to.
@@ -247,14 +249,17 @@ func truncateLog(s string) string {
 func (w *Worker) narrow(ctx context.Context, p *prepared, crash *panicError) {
 	if len(p.units) <= 1 {
 		sub := &prepared{done: p.failed, tracked: p.tracked}
+		if len(p.units) == 1 {
+			sub.tracked = trackedOf(p.tracked, append([]jetstream.Msg{p.units[0].m}, p.failed...))
+		}
 		sub.b.outcomes = append(sub.b.outcomes, p.failedOutcomes...)
 		if len(p.units) == 1 {
 			u := p.units[0]
 			o, ok := w.deadLetter(ctx, u.m, deadletter.Failure{Reason: ReasonInternal, Stage: crash.stage,
 				Error: fmt.Sprint(crash.value), Stack: crash.stack})
 			if !ok {
-				w.endAttempt(ctx, p, false)
-				sub.tracked = 0
+				w.endAttempt(ctx, &prepared{tracked: sub.tracked}, false)
+				sub.tracked = nil
 			} else {
 				sub.done = append(sub.done, u.m)
 				// An event counted as accepted before the panic stays
@@ -269,7 +274,7 @@ func (w *Worker) narrow(ctx context.Context, p *prepared, crash *panicError) {
 	}
 	w.log.Warn("storing a batch panicked; splitting it to find the message", "stage", crash.stage, "messages", len(p.units))
 	if len(p.failed) > 0 {
-		sub := &prepared{done: p.failed}
+		sub := &prepared{done: p.failed, tracked: trackedOf(p.tracked, p.failed)}
 		sub.b.outcomes = p.failedOutcomes
 		w.commit(ctx, sub)
 	}
@@ -280,6 +285,7 @@ func (w *Worker) narrow(ctx context.Context, p *prepared, crash *panicError) {
 			sub.done = append(sub.done, u.m)
 			sub.b.add(u.m, u.d)
 		}
+		sub.tracked = trackedOf(p.tracked, sub.done)
 		// The failed attempt may have stored some of them; their outcomes
 		// were counted if it says so.
 		sub.b.maybeStored = sub.b.maybeStored[:0]
@@ -302,18 +308,85 @@ func (w *Worker) narrow(ctx context.Context, p *prepared, crash *panicError) {
 // messages delivered for the first time as one batch, decoded here, and
 // each redelivered message on its own, decoded by the committer after it
 // recorded the attempt, one at a time.
+//
+// A redelivered message none of whose attempts is unfinished (the usual
+// case: a stopping worker handed it back) is not suspect yet: such
+// messages go together, so that a restart does not turn a whole batch
+// into one-message inserts.
 func (w *Worker) split(ctx context.Context, msgs []jetstream.Msg) []*prepared {
-	var fresh []jetstream.Msg
+	var fresh, again []jetstream.Msg
 	var out []*prepared
 	for _, m := range msgs {
-		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-			out = append(out, &prepared{single: m, done: []jetstream.Msg{m}})
+		md, err := m.Metadata()
+		if err != nil || md.NumDelivered <= 1 {
+			fresh = append(fresh, m)
 			continue
 		}
-		fresh = append(fresh, m)
+		if w.deps.Attempts != nil {
+			if n, err := w.deps.Attempts.Unfinished(ctx, md.Sequence.Stream); err == nil && n == 0 {
+				again = append(again, m)
+				continue
+			}
+		}
+		out = append(out, &prepared{single: m, done: []jetstream.Msg{m}})
+	}
+	if len(again) > 0 {
+		out = append([]*prepared{{again: again, done: again}}, out...)
 	}
 	if len(fresh) > 0 {
 		out = append([]*prepared{w.prepare(ctx, fresh)}, out...)
+	}
+	return out
+}
+
+// processAgain stores redelivered messages with no unfinished attempt
+// together, after recording an attempt at each: if the worker dies while
+// storing them, each comes back with an unfinished attempt and is then
+// processed alone.
+func (w *Worker) processAgain(ctx context.Context, p *prepared) {
+	var seqs []uint64
+	for _, m := range p.again {
+		md, err := m.Metadata()
+		if err != nil {
+			continue
+		}
+		seq := md.Sequence.Stream
+		if _, err := w.deps.Attempts.Begin(ctx, seq); err != nil {
+			w.log.Warn("cannot record a processing attempt", "seq", seq, "err", err)
+			w.endAttempt(ctx, &prepared{tracked: seqs}, false)
+			p.nak()
+			return
+		}
+		seqs = append(seqs, seq)
+	}
+	q := w.prepare(ctx, p.again)
+	q.tracked = seqs
+	// Messages prepare dropped (a deleted project's) are finished with.
+	kept := append(append([]jetstream.Msg(nil), q.done...), q.failed...)
+	var gone []uint64
+	for _, s := range seqs {
+		if !slices.Contains(trackedOf(seqs, kept), s) {
+			gone = append(gone, s)
+		}
+	}
+	w.endAttempt(ctx, &prepared{tracked: gone}, true)
+	q.tracked = trackedOf(seqs, kept)
+	if len(q.done) == 0 && len(q.failed) == 0 {
+		return
+	}
+	w.commit(ctx, q)
+}
+
+// trackedOf keeps the sequences of tracked that belong to msgs.
+func trackedOf(tracked []uint64, msgs []jetstream.Msg) []uint64 {
+	if len(tracked) == 0 {
+		return nil
+	}
+	var out []uint64
+	for _, m := range msgs {
+		if md, err := m.Metadata(); err == nil && slices.Contains(tracked, md.Sequence.Stream) {
+			out = append(out, md.Sequence.Stream)
+		}
 	}
 	return out
 }
@@ -365,7 +438,7 @@ func (w *Worker) processRedelivered(ctx context.Context, p *prepared) {
 		return
 	}
 	if unfinished >= w.cfg.MaxAttempts {
-		sub := &prepared{tracked: seq}
+		sub := &prepared{tracked: []uint64{seq}}
 		o, ok := w.deadLetter(ctx, m, deadletter.Failure{Reason: ReasonInternal, Stage: stageCrash,
 			Error: fmt.Sprintf("the worker stopped %d times while processing this message", unfinished)})
 		if !ok {
@@ -380,7 +453,7 @@ func (w *Worker) processRedelivered(ctx context.Context, p *prepared) {
 		return
 	}
 	q := w.prepare(ctx, []jetstream.Msg{m})
-	q.tracked = seq
+	q.tracked = []uint64{seq}
 	if len(q.done) == 0 {
 		// Dropped (a deleted project) or handed back.
 		w.endAttempt(ctx, q, true)
@@ -389,26 +462,30 @@ func (w *Worker) processRedelivered(ctx context.Context, p *prepared) {
 	w.commit(ctx, q)
 }
 
-// beginAttempt records that an attempt at a tracked message starts again
-// (a retry after a store failure).
+// beginAttempt records that an attempt at the tracked messages starts
+// again (a retry after a store failure).
 func (w *Worker) beginAttempt(ctx context.Context, p *prepared) {
-	if p.tracked == 0 || w.deps.Attempts == nil {
+	if w.deps.Attempts == nil {
 		return
 	}
-	if _, err := w.deps.Attempts.Begin(context.WithoutCancel(ctx), p.tracked); err != nil {
-		w.log.Warn("cannot record a processing attempt", "seq", p.tracked, "err", err)
+	for _, seq := range p.tracked {
+		if _, err := w.deps.Attempts.Begin(context.WithoutCancel(ctx), seq); err != nil {
+			w.log.Warn("cannot record a processing attempt", "seq", seq, "err", err)
+		}
 	}
 }
 
-// endAttempt clears the record of the current attempt at a tracked
-// message: done when the message is finished with, or not (a transient
-// failure, a shutdown), which does not count against it.
+// endAttempt clears the record of the current attempt at the tracked
+// messages: done when they are finished with, or not (a transient
+// failure, a shutdown), which does not count against them.
 func (w *Worker) endAttempt(ctx context.Context, p *prepared, done bool) {
-	if p.tracked == 0 || w.deps.Attempts == nil {
+	if w.deps.Attempts == nil {
 		return
 	}
-	if err := w.deps.Attempts.End(context.WithoutCancel(ctx), p.tracked, done); err != nil {
-		w.log.Warn("cannot clear a processing attempt", "seq", p.tracked, "err", err)
+	for _, seq := range p.tracked {
+		if err := w.deps.Attempts.End(context.WithoutCancel(ctx), seq, done); err != nil {
+			w.log.Warn("cannot clear a processing attempt", "seq", seq, "err", err)
+		}
 	}
 }
 

@@ -189,6 +189,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.processRedelivered(ctx, p)
 			continue
 		}
+		if p.again != nil {
+			w.processAgain(ctx, p)
+			continue
+		}
 		w.commit(ctx, p)
 	}
 	return nil
@@ -224,9 +228,14 @@ type prepared struct {
 	units []unit
 	// single is a redelivered message, decoded and stored on its own.
 	single jetstream.Msg
-	// tracked is the stream sequence of a single message whose attempt is
-	// recorded (0: none).
-	tracked uint64
+	// again are redelivered messages with no unfinished attempt (handed
+	// back by a stopping worker, or in a batch whose worker died before
+	// any attempt was recorded): decoded and stored together, each attempt
+	// recorded, so that a crash now sends each of them on alone next time.
+	again []jetstream.Msg
+	// tracked are the stream sequences of the messages whose attempt is
+	// recorded.
+	tracked []uint64
 	// failed are dead-lettered messages, acked with the batch, and the
 	// outcomes recorded for them.
 	failed         []jetstream.Msg
