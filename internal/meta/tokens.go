@@ -286,7 +286,7 @@ type TokenUsage struct {
 	log *slog.Logger
 
 	mu   sync.Mutex
-	memo map[string]time.Time // token hash → when this process last checked
+	memo map[string]time.Time // token hash → the last write known to this process
 }
 
 // OpenTokenUsage creates the bucket if needed.
@@ -331,10 +331,13 @@ func (u *TokenUsage) Record(ctx context.Context, tok *Token, t time.Time) bool {
 			clear(u.memo)
 		}
 	}
-	u.memo[tok.Hash] = t
+	u.memo[tok.Hash] = t // until the bucket says otherwise
 	u.mu.Unlock()
 	// Another process may have written within the interval.
 	if last, ok := u.LastUsed(ctx, tok); ok && t.Sub(last) < u.cfg.Every {
+		u.mu.Lock()
+		u.memo[tok.Hash] = last
+		u.mu.Unlock()
 		return false
 	}
 	b := []byte(strconv.FormatInt(t.UnixMilli(), 10))
