@@ -47,6 +47,8 @@ type Config struct {
 	// only); either nil leaves them out.
 	DeadLetters DeadLetters
 	Requeue     deadletter.Publisher
+	// TokenUsage records when tokens were last used; nil records nothing.
+	TokenUsage TokenUsage
 }
 
 // AttachmentReader reads the bytes of stored attachments.
@@ -79,6 +81,7 @@ type Meta interface {
 	CreateKey(ctx context.Context, p *meta.Project, label string) (*meta.Key, error)
 	UpdateKey(ctx context.Context, k *meta.Key) error
 	Keys(projectID uint64) []*meta.Key
+	tokenMeta
 }
 
 // Store is the event store the API reads.
@@ -148,12 +151,12 @@ func (a *API) Routes() []route.Route {
 	rs := []route.Route{
 		a.route("GET", "/api/0/organizations/", a.listOrganizations, none, "org:read", "list organizations"),
 		a.route("POST", "/api/0/organizations/", a.createOrganization, none, "org:write", "create an organization"),
-		a.route("GET", "/api/0/organizations/{org}/", a.getOrganization, org, "org:read", "get an organization"),
+		a.ciRoute("GET", "/api/0/organizations/{org}/", a.getOrganization, org, "org:read", "get an organization"),
 		a.route("PUT", "/api/0/organizations/{org}/", a.updateOrganization, org, "org:write", "update an organization, or cancel its deletion"),
 		a.route("GET", "/api/0/organizations/{org}/stats_v2/", a.statsV2, org, "org:read", "event outcome statistics"),
 		a.route("GET", "/api/0/organizations/{org}/teams/", a.listTeams, org, "team:read", "list teams"),
 		a.route("POST", "/api/0/organizations/{org}/teams/", a.createTeam, org, "team:write", "create a team"),
-		a.route("GET", "/api/0/organizations/{org}/projects/", a.listOrgProjects, org, "project:read", "list an organization's projects"),
+		a.ciRoute("GET", "/api/0/organizations/{org}/projects/", a.listOrgProjects, org, "project:read", "list an organization's projects"),
 		a.route("POST", "/api/0/teams/{org}/{team}/projects/", a.createProject, team, "project:write", "create a project"),
 		a.route("GET", "/api/0/projects/", a.listProjects, none, "project:read", "list projects"),
 		a.route("GET", "/api/0/projects/{org}/{project}/", a.getProject, project, "project:read", "get a project"),
@@ -180,7 +183,13 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent, issue, "event:read", "get an issue's event"),
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/grouping-info/", a.issueGroupingInfo, issue, "event:read", "an issue's grouping information"),
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues, issue, "event:read", "an issue's tag values"),
-		a.route("GET", "/api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys, org, "project:releases", "list a release's deploys"),
+		a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys, org, "project:releases", "list a release's deploys"),
+		a.route("GET", "/api/0/api-tokens/", a.listAPITokens, route.TenantUser, "", "list the caller's API tokens"),
+		a.route("POST", "/api/0/api-tokens/", a.createAPIToken, route.TenantUser, "", "create an API token"),
+		a.route("DELETE", "/api/0/api-tokens/", a.deleteAPIToken, route.TenantUser, "", "revoke an API token"),
+		a.route("GET", "/api/0/organizations/{org}/org-auth-tokens/", a.listOrgTokens, org, "org:read", "list organization tokens"),
+		a.route("POST", "/api/0/organizations/{org}/org-auth-tokens/", a.createOrgToken, org, "org:write", "create an organization token"),
+		a.route("DELETE", "/api/0/organizations/{org}/org-auth-tokens/{token_id}/", a.deleteOrgToken, org, "org:write", "revoke an organization token"),
 	}
 	if a.deletions != nil {
 		rs = append(rs,
@@ -226,6 +235,9 @@ type caller struct {
 
 // canSee reports whether the caller may act in org.
 func (c *caller) canSee(org *meta.Organization) bool {
+	if c.token != nil && c.token.IsOrgToken() {
+		return c.token.OrgID == org.ID
+	}
 	return c.user.Superuser || org.HasMember(c.user.ID)
 }
 
@@ -272,6 +284,12 @@ func (a *API) wrap(rt route.Route, fn handlerFunc) http.Handler {
 		c, err := a.authenticate(r)
 		if err == nil && rt.Superuser && !c.user.Superuser {
 			err = errorf(http.StatusForbidden, "You do not have permission to perform this action.")
+		}
+		if err == nil {
+			err = checkScope(rt, c)
+		}
+		if err == nil {
+			a.recordUse(r.Context(), c)
 		}
 		var resp *response
 		if err == nil {

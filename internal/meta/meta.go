@@ -103,6 +103,10 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Log
 			}
 			if e == nil {
 				go s.watch(wctx, w)
+				if err := s.assignTokenIDs(ctx); err != nil {
+					s.Close()
+					return nil, err
+				}
 				return s, nil
 			}
 			s.apply(e.Key(), e.Value(), e.Revision(), e.Operation() != jetstream.KeyValuePut)

@@ -312,6 +312,13 @@ func (s *Store) EnsureAdminToken(ctx context.Context, token string) (*User, erro
 		tok := &Token{Hash: hash, UserID: u.ID, Name: BootstrapTokenName, Scopes: []string{"*"}, DateCreated: now(), Bootstrap: true}
 		if ok {
 			tok.DateCreated = t.DateCreated
+			tok.ID = t.ID
+		}
+		if tok.ID == 0 {
+			var err error
+			if tok.ID, err = s.NextID(ctx, "token"); err != nil {
+				return nil, err
+			}
 		}
 		if err := s.put(ctx, "tokens."+hash, tok); err != nil {
 			return nil, err

@@ -142,6 +142,17 @@ type Token struct {
 	// Bootstrap marks the token created from FAULTLINE_ADMIN_TOKEN: a
 	// restart with another value replaces it.
 	Bootstrap bool `json:"bootstrap,omitempty"`
+	// ID is the token's public id (tokens written before it existed get
+	// one at start, see Open).
+	ID uint64 `json:"id,omitempty"`
+	// Kind is TokenUser ("" for tokens written before kinds existed) or
+	// TokenOrg.
+	Kind string `json:"kind,omitempty"`
+	// OrgID binds an organization token to its organization.
+	OrgID uint64 `json:"orgId,omitempty"`
+	// LastChars are the token's last characters, shown to tell tokens
+	// apart without revealing them.
+	LastChars string `json:"lastChars,omitempty"`
 }
 
 // BootstrapTokenName names the token created from FAULTLINE_ADMIN_TOKEN.

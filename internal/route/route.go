@@ -88,6 +88,9 @@ type Route struct {
 	// Scope is the token scope the route needs (Sentry's, e.g.
 	// "project:read"); empty for routes that do not take tokens.
 	Scope string
+	// OrgCI marks the routes an organization token (scope org:ci, as CI
+	// and sentry-cli use) may call, in its own organization only.
+	OrgCI bool
 	// Name says what the route does, in a few words.
 	Name string
 

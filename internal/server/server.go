@@ -248,8 +248,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		usage, err := meta.OpenTokenUsage(ctx, s.queue.JetStream(), meta.TokenUsageConfig{Replicas: cfg.Queue.Replicas}, log.With("component", "meta"))
+		if err != nil {
+			return nil, err
+		}
 		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
-			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: s.queue}, s.meta, s.store, s.groups, log.With("component", "api"))
+			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: s.queue, TokenUsage: usage}, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
 		}
