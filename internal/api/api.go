@@ -79,6 +79,7 @@ type Meta interface {
 	CreateKey(ctx context.Context, p *meta.Project, label string) (*meta.Key, error)
 	UpdateKey(ctx context.Context, k *meta.Key) error
 	Keys(projectID uint64) []*meta.Key
+	MemberMeta
 }
 
 // Store is the event store the API reads.
@@ -181,6 +182,13 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/grouping-info/", a.issueGroupingInfo, issue, "event:read", "an issue's grouping information"),
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues, issue, "event:read", "an issue's tag values"),
 		a.route("GET", "/api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys, org, "project:releases", "list a release's deploys"),
+		a.route("GET", "/api/0/organizations/{org}/members/", a.listMembers, org, "member:read", "list members"),
+		a.route("POST", "/api/0/organizations/{org}/members/", a.addMember, org, "member:write", "add or invite a member"),
+		a.route("GET", "/api/0/organizations/{org}/members/{member_id}/", a.getMember, org, "member:read", "get a member"),
+		a.route("PUT", "/api/0/organizations/{org}/members/{member_id}/", a.updateMember, org, "member:admin", "change a member's role"),
+		a.route("DELETE", "/api/0/organizations/{org}/members/{member_id}/", a.deleteMember, org, "member:admin", "remove a member"),
+		a.route("POST", "/api/0/organizations/{org}/members/{member_id}/teams/{team}/", a.addMemberTeam, org, "member:write", "add a member to a team"),
+		a.route("DELETE", "/api/0/organizations/{org}/members/{member_id}/teams/{team}/", a.removeMemberTeam, org, "member:write", "remove a member from a team"),
 	}
 	if a.deletions != nil {
 		rs = append(rs,

@@ -130,6 +130,14 @@ func (s *Store) MemberByUser(orgID, userID uint64) (*Member, bool) {
 	return nil, false
 }
 
+// MemberUser returns the user of a joined membership.
+func (s *Store) MemberUser(m *Member) (*User, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u, ok := s.users[m.UserID]
+	return u, ok && m.UserID != 0
+}
+
 // InviteMember adds email to an organization with role and teams. The
 // e-mail of an existing user makes that user a member at once; another
 // makes a pending member, and token is the invitation's secret (only its
