@@ -82,6 +82,7 @@ type Meta interface {
 	UpdateKey(ctx context.Context, k *meta.Key) error
 	Keys(projectID uint64) []*meta.Key
 	tokenMeta
+	MemberMeta
 }
 
 // Store is the event store the API reads.
@@ -190,6 +191,13 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/organizations/{org}/org-auth-tokens/", a.listOrgTokens, org, "org:read", "list organization tokens"),
 		a.route("POST", "/api/0/organizations/{org}/org-auth-tokens/", a.createOrgToken, org, "org:write", "create an organization token"),
 		a.route("DELETE", "/api/0/organizations/{org}/org-auth-tokens/{token_id}/", a.deleteOrgToken, org, "org:write", "revoke an organization token"),
+		a.route("GET", "/api/0/organizations/{org}/members/", a.listMembers, org, "member:read", "list members"),
+		a.route("POST", "/api/0/organizations/{org}/members/", a.addMember, org, "member:write", "add or invite a member"),
+		a.route("GET", "/api/0/organizations/{org}/members/{member_id}/", a.getMember, org, "member:read", "get a member"),
+		a.route("PUT", "/api/0/organizations/{org}/members/{member_id}/", a.updateMember, org, "member:admin", "change a member's role"),
+		a.route("DELETE", "/api/0/organizations/{org}/members/{member_id}/", a.deleteMember, org, "member:admin", "remove a member"),
+		a.route("POST", "/api/0/organizations/{org}/members/{member_id}/teams/{team}/", a.addMemberTeam, org, "member:write", "add a member to a team"),
+		a.route("DELETE", "/api/0/organizations/{org}/members/{member_id}/teams/{team}/", a.removeMemberTeam, org, "member:write", "remove a member from a team"),
 	}
 	if a.deletions != nil {
 		rs = append(rs,

@@ -126,6 +126,12 @@ func (s *Store) DeleteOrganization(ctx context.Context, id uint64) error {
 		}
 		s.release(ctx, "idx.team."+strconv.FormatUint(id, 10)+"."+t.Slug)
 	}
+	for _, m := range s.Members(id) {
+		if err := s.del(ctx, memberKey(id, m.ID)); err != nil {
+			return err
+		}
+		s.release(ctx, memberIndex(id, m.UserID, m.Email))
+	}
 	if err := s.del(ctx, "orgs."+strconv.FormatUint(id, 10)); err != nil {
 		return err
 	}

@@ -58,6 +58,7 @@ type Store struct {
 	keys      map[string]*Key // by public key
 	users     map[uint64]*User
 	tokens    map[string]*Token // by hash
+	members   map[uint64]*Member
 	watchDone chan struct{}
 	stop      context.CancelFunc
 }
@@ -84,7 +85,8 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Log
 		kv: kv, log: log,
 		revs: map[string]uint64{}, orgs: map[uint64]*Organization{}, orgSlugs: map[string]uint64{},
 		teams: map[uint64]*Team{}, projects: map[uint64]*Project{}, keys: map[string]*Key{},
-		users: map[uint64]*User{}, tokens: map[string]*Token{}, watchDone: make(chan struct{}),
+		users: map[uint64]*User{}, tokens: map[string]*Token{}, members: map[uint64]*Member{},
+		watchDone: make(chan struct{}),
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
@@ -104,6 +106,10 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Log
 			if e == nil {
 				go s.watch(wctx, w)
 				if err := s.assignTokenIDs(ctx); err != nil {
+					s.Close()
+					return nil, err
+				}
+				if err := s.migrateMembers(ctx); err != nil {
 					s.Close()
 					return nil, err
 				}
@@ -174,6 +180,8 @@ func (s *Store) apply(key string, val []byte, rev uint64, deleted bool) {
 			delete(s.users, n)
 		case "tokens":
 			delete(s.tokens, id)
+		case "members":
+			s.applyMember(id, nil, true) //nolint:errcheck // a deletion never fails
 		}
 		return
 	}
@@ -185,6 +193,7 @@ func (s *Store) apply(key string, val []byte, rev uint64, deleted bool) {
 			if old := s.orgs[o.ID]; old != nil {
 				delete(s.orgSlugs, old.Slug)
 			}
+			o.roles = s.orgRoles(o.ID)
 			s.orgs[o.ID] = &o
 			s.orgSlugs[o.Slug] = o.ID
 		}
@@ -213,6 +222,8 @@ func (s *Store) apply(key string, val []byte, rev uint64, deleted bool) {
 		if err = json.Unmarshal(val, &t); err == nil {
 			s.tokens[t.Hash] = &t
 		}
+	case "members":
+		err = s.applyMember(id, val, false)
 	}
 	if err != nil {
 		s.log.Error("meta: bad entry", "key", key, "err", err)

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/faultline/faultline/internal/authz"
 )
 
-// CreateOrganization creates an organization with creator as its first
-// member (0 for none).
+// CreateOrganization creates an organization with creator as its owner
+// (0 for none).
 func (s *Store) CreateOrganization(ctx context.Context, name, slug string, creator uint64) (*Organization, error) {
 	if slug == "" {
 		slug = Slugify(name)
@@ -27,12 +29,15 @@ func (s *Store) CreateOrganization(ctx context.Context, name, slug string, creat
 		return nil, err
 	}
 	o := &Organization{ID: id, Slug: slug, Name: name, DateCreated: now()}
-	if creator != 0 {
-		o.Members = []uint64{creator}
-	}
 	if err := s.put(ctx, "orgs."+strconv.FormatUint(id, 10), o); err != nil {
 		s.release(ctx, "idx.org."+slug)
 		return nil, err
+	}
+	if creator != 0 {
+		if _, err := s.addUserMember(ctx, id, creator, authz.Owner); err != nil {
+			return nil, err
+		}
+		o, _ = s.OrganizationByID(id)
 	}
 	return o, nil
 }

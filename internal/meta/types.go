@@ -10,20 +10,45 @@ type Organization struct {
 	Slug        string    `json:"slug"`
 	Name        string    `json:"name"`
 	DateCreated time.Time `json:"dateCreated"`
-	// Members are the user ids that may act in the organization.
+	// Members is the flat list of member user ids that earlier versions
+	// kept; the migration at start turns it into owner memberships
+	// (Member) and clears it. Read it only to migrate.
 	Members []uint64 `json:"members,omitempty"`
 	// Status is "" (active) or StatusPendingDeletion.
 	Status string `json:"status,omitempty"`
+
+	// roles is the role of each joined member, by user id: the store
+	// fills it from the memberships, and replaces the organization when
+	// they change.
+	roles map[uint64]string
 }
 
-// HasMember reports whether user belongs to the organization.
+// HasMember reports whether user belongs to the organization (a joined
+// membership, or a flat-list member not migrated yet).
 func (o *Organization) HasMember(userID uint64) bool {
+	if _, ok := o.roles[userID]; ok {
+		return true
+	}
 	for _, m := range o.Members {
 		if m == userID {
 			return true
 		}
 	}
 	return false
+}
+
+// Role returns the organization role of user ("" if not a member). A
+// flat-list member not migrated yet is an owner, as the migration makes it.
+func (o *Organization) Role(userID uint64) string {
+	if r, ok := o.roles[userID]; ok {
+		return r
+	}
+	for _, m := range o.Members {
+		if m == userID {
+			return "owner"
+		}
+	}
+	return ""
 }
 
 // Team groups projects inside an organization.

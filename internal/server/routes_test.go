@@ -57,8 +57,14 @@ func newRouteFixture(t *testing.T) *routeFixture {
 	if st, raw := f.Do("GET", "/api/0/projects/acme/web/keys/", nil, &keys); st != 200 || len(keys) == 0 {
 		t.Fatalf("keys: %d %s", st, raw)
 	}
+	var members []struct {
+		ID string `json:"id"`
+	}
+	if st, raw := f.Do("GET", "/api/0/organizations/acme/members/", nil, &members); st != 200 || len(members) == 0 {
+		t.Fatalf("members: %d %s", st, raw)
+	}
 	return &routeFixture{f: f, p: p, issue: ev.GroupID, event: string(*id), keyID: keys[0].ID,
-		values: map[string]string{}}
+		values: map[string]string{"member_id": members[0].ID}}
 }
 
 // fill replaces a route's placeholders with the fixture's real objects.
@@ -81,6 +87,8 @@ func (rf *routeFixture) fill(r *route.Route) string {
 			v = "1"
 		case "token_id":
 			v = "1"
+		case "member_id":
+			v = rf.values["member_id"]
 		case "version":
 			v = "1.0"
 		case "key":
@@ -290,7 +298,7 @@ func TestRoutesReportedInIssue11(t *testing.T) {
 		{"DELETE", "/api/0/projects/acme/web/keys/" + rf.keyID + "/", 405},
 		{"DELETE", "/api/0/issues/" + rf.issue + "/hashes/?id=abc", 404},
 		{"PUT", "/api/0/projects/acme/web/issues/?id=" + rf.issue, 405},
-		{"POST", "/api/0/organizations/acme/members/", 404},
+		{"POST", "/api/0/organizations/acme/invite-requests/", 404},
 		{"GET", "/api/0/organizations/acme/chunk-upload/", 404},
 		{"POST", "/api/0/organizations/acme/repos/", 404},
 		{"GET", "/api/0/nonexistent/", 404},
