@@ -403,3 +403,58 @@ func TestRestoreOrganization(t *testing.T) {
 		t.Errorf("restore unknown project: %v", err)
 	}
 }
+
+func TestUsersAndAdminPassword(t *testing.T) {
+	ctx := context.Background()
+	q := openQueue(t)
+	m := openMeta(t, q)
+	u, err := m.CreateUser(ctx, " Ann@Example.com ", "Ann", "a long password", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Email != "ann@example.com" || u.PasswordHash == "" || !meta.CheckPassword(u.PasswordHash, "a long password") {
+		t.Fatalf("user %+v", u)
+	}
+	if _, err := m.CreateUser(ctx, "ANN@example.com", "Ann", "a long password", false); !errors.Is(err, meta.ErrExists) {
+		t.Fatalf("duplicate e-mail: %v", err)
+	}
+	for _, c := range []struct{ email, pw string }{{"not-an-email", "a long password"}, {"b@example.com", "short"}} {
+		if _, err := m.CreateUser(ctx, c.email, "", c.pw, false); !errors.Is(err, meta.ErrInvalid) {
+			t.Errorf("%q %q: %v", c.email, c.pw, err)
+		}
+	}
+	if got, ok := m.UserByEmail("ann@EXAMPLE.com"); !ok || got.ID != u.ID {
+		t.Fatalf("by e-mail: %+v %v", got, ok)
+	}
+	u2, err := m.SetPassword(ctx, u.ID, "another long password")
+	if err != nil || u2.PasswordVersion != u.PasswordVersion+1 || meta.CheckPassword(u2.PasswordHash, "a long password") {
+		t.Fatalf("set password: %+v %v", u2, err)
+	}
+
+	// The admin from the environment: created, then unchanged by a restart
+	// with the same password, then updated by another password.
+	if m.HasPasswordUser() != true {
+		t.Fatal("HasPasswordUser")
+	}
+	a, err := m.EnsureAdminPassword(ctx, "root@example.com", "admin password 1")
+	if err != nil || !a.Superuser {
+		t.Fatalf("admin: %+v %v", a, err)
+	}
+	m2 := openMeta(t, q) // another process, from the bucket
+	again, err := m2.EnsureAdminPassword(ctx, "root@example.com", "admin password 1")
+	if err != nil || again.ID != a.ID || again.PasswordVersion != a.PasswordVersion || again.PasswordHash != a.PasswordHash {
+		t.Fatalf("same password changed the admin: %+v %+v %v", a, again, err)
+	}
+	other, err := m2.EnsureAdminPassword(ctx, "root@example.com", "admin password 2")
+	if err != nil || other.ID != a.ID || other.PasswordVersion != a.PasswordVersion+1 || !meta.CheckPassword(other.PasswordHash, "admin password 2") {
+		t.Fatalf("new password: %+v %v", other, err)
+	}
+	// An existing user without the superuser flag becomes a superuser.
+	up, err := m2.EnsureAdminPassword(ctx, "ann@example.com", "another long password")
+	if err != nil || up.ID != u.ID || !up.Superuser || up.PasswordVersion != u2.PasswordVersion {
+		t.Fatalf("promote: %+v %v", up, err)
+	}
+	if _, err := m2.EnsureAdminPassword(ctx, "x@example.com", "short"); !errors.Is(err, meta.ErrInvalid) {
+		t.Fatalf("short admin password: %v", err)
+	}
+}
