@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,6 +34,7 @@ type Sessions interface {
 	Locked(ctx context.Context, email, addr string) (time.Duration, error)
 	Fail(ctx context.Context, email, addr string) error
 	Succeed(ctx context.Context, email string) error
+	Login(ctx context.Context, users session.Users, username, password, addr string) (*meta.User, string, *session.Session, error)
 	Config() session.Config
 }
 
@@ -142,26 +142,8 @@ func checkCSRFToken(r *http.Request, want string) error {
 	return nil
 }
 
-// clientAddr is the address login failures are counted by: the peer's, or
-// behind a trusted proxy the address it appended to X-Forwarded-For.
-func (a *API) clientAddr(r *http.Request) string {
-	if a.cfg.TrustForwarded {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			last := xff
-			if i := strings.LastIndexByte(xff, ','); i >= 0 {
-				last = xff[i+1:]
-			}
-			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientAddr is the address login failures are counted by.
+func (a *API) clientAddr(r *http.Request) string { return session.ClientAddr(r, a.cfg.TrustForwarded) }
 
 type loginRequest struct {
 	Username string `json:"username"`
@@ -186,29 +168,14 @@ func (a *API) login(ctx context.Context, r *http.Request, _ *caller) (*response,
 	if b.Username == "" || b.Password == "" {
 		return nil, errBadLogin
 	}
-	email := meta.NormalizeEmail(b.Username)
-	addr := a.clientAddr(r)
-	if wait, err := a.cfg.Sessions.Locked(ctx, email, addr); err != nil {
-		return nil, err
-	} else if wait > 0 {
-		return tooManyAttempts(wait), nil
-	}
-	u, found := a.cfg.Users.UserByEmail(email)
-	hash := ""
-	if found {
-		hash = u.PasswordHash
-	}
-	if !meta.CheckPassword(hash, b.Password) || !found {
-		if err := a.cfg.Sessions.Fail(ctx, email, addr); err != nil {
-			return nil, err
-		}
+	u, cookie, sess, err := a.cfg.Sessions.Login(ctx, a.cfg.Users, b.Username, b.Password, a.clientAddr(r))
+	var locked *session.LockedError
+	switch {
+	case errors.As(err, &locked):
+		return tooManyAttempts(locked.RetryAfter), nil
+	case errors.Is(err, session.ErrBadLogin):
 		return nil, errBadLogin
-	}
-	if err := a.cfg.Sessions.Succeed(ctx, email); err != nil {
-		return nil, err
-	}
-	cookie, sess, err := a.cfg.Sessions.Create(ctx, u.ID, u.PasswordVersion)
-	if err != nil {
+	case err != nil:
 		return nil, err
 	}
 	a.log.Info("user logged in", "user", u.ID)

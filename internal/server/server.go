@@ -180,7 +180,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		s.routes = route.New(route.Config{NotFound: ui.NotFound()})
-		s.routes.Add(ui.Routes()...)
 	} else {
 		s.routes = route.New(route.Config{})
 	}
@@ -286,6 +285,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		s.routes.Add(a.Routes()...)
+		acc := &web.Accounts{Sessions: sessions, Users: s.meta, PublicURL: cfg.PublicURL, TrustForwarded: cfg.Ingest.TrustForwarded}
+		if !s.meta.HasPasswordUser() {
+			// The first-admin setup page asks for this code, so that only
+			// who reads the log can take a new server over.
+			acc.SetupCode = session.NewToken()[:20]
+			log.Warn("no user can log in yet: create the first admin at "+cfg.PublicURL+"/setup/ with this code", "setup_code", acc.SetupCode)
+		}
+		if err := ui.SetAccounts(acc); err != nil {
+			return nil, err
+		}
+		s.routes.Add(ui.Routes()...)
 	}
 	if cfg.has(RoleWorker) {
 		cons, err := s.queue.Consumer(ctx, workerAckWait(cfg.Worker))
