@@ -368,7 +368,7 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		if c, err, ok := a.authenticateSession(r); ok {
+		if c, ok, err := a.authenticateSession(r); ok {
 			return c, err
 		}
 		return nil, errorf(http.StatusUnauthorized, "Authentication credentials were not provided.")

@@ -56,13 +56,13 @@ func (a *API) publicRoute(method, path string, fn handlerFunc, name string) rout
 // authenticateSession authenticates a request by its session cookie, and
 // a write by its CSRF token and origin. ok is false when the request has no
 // session cookie (or sessions are off).
-func (a *API) authenticateSession(r *http.Request) (c *caller, err error, ok bool) {
+func (a *API) authenticateSession(r *http.Request) (c *caller, ok bool, err error) {
 	if a.cfg.Sessions == nil || a.cfg.Users == nil {
-		return nil, nil, false
+		return nil, false, nil
 	}
 	ck, cerr := r.Cookie(SessionCookie)
 	if cerr != nil || ck.Value == "" {
-		return nil, nil, false
+		return nil, false, nil
 	}
 	sess, err := a.cfg.Sessions.Get(r.Context(), ck.Value, func(id uint64) (uint64, bool) {
 		u, ok := a.cfg.Users.User(id)
@@ -72,24 +72,24 @@ func (a *API) authenticateSession(r *http.Request) (c *caller, err error, ok boo
 		return u.PasswordVersion, true
 	})
 	if errors.Is(err, session.ErrNoSession) {
-		return nil, errorf(http.StatusUnauthorized, "Authentication credentials were not provided."), true
+		return nil, true, errorf(http.StatusUnauthorized, "Authentication credentials were not provided.")
 	}
 	if err != nil {
-		return nil, err, true
+		return nil, true, err
 	}
 	u, found := a.cfg.Users.User(sess.UserID)
 	if !found {
-		return nil, errorf(http.StatusUnauthorized, "Authentication credentials were not provided."), true
+		return nil, true, errorf(http.StatusUnauthorized, "Authentication credentials were not provided.")
 	}
 	if unsafeMethod(r.Method) {
 		if err := a.checkOrigin(r); err != nil {
-			return nil, err, true
+			return nil, true, err
 		}
 		if err := checkCSRFToken(r, sess.CSRF); err != nil {
-			return nil, err, true
+			return nil, true, err
 		}
 	}
-	return &caller{user: u, session: sess}, nil, true
+	return &caller{user: u, session: sess}, true, nil
 }
 
 func unsafeMethod(m string) bool {

@@ -14,7 +14,7 @@ import (
 
 // open returns a store on a fresh embedded NATS server, with a clock the
 // test moves.
-func open(t *testing.T) (*Store, *time.Time) {
+func open(t testing.TB) (*Store, *time.Time) {
 	t.Helper()
 	q, err := queue.Open(context.Background(), queue.Config{DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
