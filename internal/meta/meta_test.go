@@ -458,3 +458,33 @@ func TestUsersAndAdminPassword(t *testing.T) {
 		t.Fatalf("short admin password: %v", err)
 	}
 }
+
+// TestPasswordOnPreviousVersionUser: a user the previous version wrote (no
+// password fields) loads without a password, and FAULTLINE_ADMIN_EMAIL
+// with its e-mail gives it one, keeping its id and its token.
+func TestPasswordOnPreviousVersionUser(t *testing.T) {
+	ctx := context.Background()
+	q := openQueue(t)
+	kv, err := q.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "faultline-meta", History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := meta.HashToken("previous-version-token-0123456789abcdef")
+	kv.Put(ctx, "seq.user", []byte("1"))                                                                                                                                //nolint:errcheck
+	kv.Put(ctx, "users.1", []byte(`{"id":1,"email":"admin@localhost","name":"admin","superuser":true,"dateCreated":"2026-01-01T00:00:00Z"}`))                           //nolint:errcheck
+	kv.Put(ctx, "tokens."+h, []byte(`{"hash":"`+h+`","userId":1,"name":"FAULTLINE_ADMIN_TOKEN","scopes":["*"],"dateCreated":"2026-01-01T00:00:00Z","bootstrap":true}`)) //nolint:errcheck
+	m := openMeta(t, q)
+	if u, ok := m.User(1); !ok || u.PasswordHash != "" || m.HasPasswordUser() {
+		t.Fatalf("previous user: %+v %v", u, ok)
+	}
+	u, err := m.EnsureAdminPassword(ctx, "admin@localhost", "a password for the admin")
+	if err != nil || u.ID != 1 || !meta.CheckPassword(u.PasswordHash, "a password for the admin") || !m.HasPasswordUser() {
+		t.Fatalf("EnsureAdminPassword: %+v %v", u, err)
+	}
+	if tu, _, ok := m.Authenticate("previous-version-token-0123456789abcdef"); !ok || tu.ID != 1 {
+		t.Fatalf("the token after: %+v %v", tu, ok)
+	}
+	if n, err := m.NextID(ctx, "user"); err != nil || n != 2 {
+		t.Fatalf("no user was added: next id %d %v", n, err)
+	}
+}
