@@ -24,6 +24,7 @@ import (
 	"github.com/faultline/faultline/internal/deadletter"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/route"
+	"github.com/faultline/faultline/internal/session"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -49,6 +50,14 @@ type Config struct {
 	Requeue     deadletter.Publisher
 	// TokenUsage records when tokens were last used; nil records nothing.
 	TokenUsage TokenUsage
+	// Users serves the user routes; nil leaves them out.
+	Users Users
+	// Sessions serves login, logout and session cookies; nil leaves them
+	// out (and with Users nil).
+	Sessions Sessions
+	// TrustForwarded counts login failures by the address a trusted proxy
+	// appended to X-Forwarded-For.
+	TrustForwarded bool
 }
 
 // AttachmentReader reads the bytes of stored attachments.
@@ -217,6 +226,21 @@ func (a *API) Routes() []route.Route {
 			a.superuserRoute("DELETE", "/api/0/internal/dead-letters/{id}/", a.deleteDeadLetter, "delete a dead letter"),
 		)
 	}
+	if a.cfg.Users != nil {
+		rs = append(rs,
+			a.route("GET", "/api/0/users/me/", a.getMe, route.TenantUser, "", "get the caller"),
+			a.route("PUT", "/api/0/users/me/", a.updateMe, route.TenantUser, "", "change the caller's name"),
+			a.route("PUT", "/api/0/users/me/password/", a.changePassword, route.TenantUser, "", "change the caller's password"),
+			a.superuserRoute("GET", "/api/0/users/", a.listUsers, "list users"),
+			a.superuserRoute("POST", "/api/0/users/", a.createUser, "create a user"),
+		)
+		if a.cfg.Sessions != nil {
+			rs = append(rs,
+				a.publicRoute("POST", "/api/0/auth/login/", a.login, "log in"),
+				a.route("DELETE", "/api/0/auth/", a.logout, none, "", "log out"),
+			)
+		}
+	}
 	return rs
 }
 
@@ -239,6 +263,8 @@ func (a *API) superuserRoute(method, path string, fn handlerFunc, name string) r
 type caller struct {
 	user  *meta.User
 	token *meta.Token
+	// session is the caller's login session (nil for a token).
+	session *session.Session
 }
 
 // canSee reports whether the caller may act in org.
@@ -363,8 +389,14 @@ func writeJSON(w http.ResponseWriter, status int, header http.Header, body any) 
 }
 
 func (a *API) authenticate(r *http.Request) (*caller, error) {
+	if r.Context().Value(publicKey{}) != nil {
+		return &caller{}, nil // a public route: no credentials
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
+		if c, ok, err := a.authenticateSession(r); ok {
+			return c, err
+		}
 		return nil, errorf(http.StatusUnauthorized, "Authentication credentials were not provided.")
 	}
 	scheme, token, _ := strings.Cut(h, " ")

@@ -146,6 +146,8 @@ func (o *options) parse(name string, args []string, stderr io.Writer) error {
 		}
 	}
 	o.cfg.AdminToken = os.Getenv("FAULTLINE_ADMIN_TOKEN")
+	o.cfg.AdminEmail = os.Getenv("FAULTLINE_ADMIN_EMAIL")
+	o.cfg.AdminPassword = os.Getenv("FAULTLINE_ADMIN_PASSWORD")
 	return nil
 }
 

@@ -113,3 +113,22 @@ func TestDeletionDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminUserFromEnvironment: FAULTLINE_ADMIN_EMAIL and
+// FAULTLINE_ADMIN_PASSWORD reach the server's config, and a short password
+// stops the start with a clear error.
+func TestAdminUserFromEnvironment(t *testing.T) {
+	t.Setenv("FAULTLINE_ADMIN_EMAIL", "root@example.com")
+	t.Setenv("FAULTLINE_ADMIN_PASSWORD", "short")
+	var o options
+	if err := o.parse("serve", nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.AdminEmail != "root@example.com" || o.cfg.AdminPassword != "short" {
+		t.Fatalf("parsed %q", o.cfg.AdminEmail)
+	}
+	err := serve(context.Background(), []string{"--data-dir", t.TempDir(), "--addr", "127.0.0.1:0"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "FAULTLINE_ADMIN_PASSWORD must be at least 12 characters long") {
+		t.Fatalf("serve with a short admin password: %v", err)
+	}
+}

@@ -403,3 +403,88 @@ func TestRestoreOrganization(t *testing.T) {
 		t.Errorf("restore unknown project: %v", err)
 	}
 }
+
+func TestUsersAndAdminPassword(t *testing.T) {
+	ctx := context.Background()
+	q := openQueue(t)
+	m := openMeta(t, q)
+	u, err := m.CreateUser(ctx, " Ann@Example.com ", "Ann", "a long password", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Email != "ann@example.com" || u.PasswordHash == "" || !meta.CheckPassword(u.PasswordHash, "a long password") {
+		t.Fatalf("user %+v", u)
+	}
+	if _, err := m.CreateUser(ctx, "ANN@example.com", "Ann", "a long password", false); !errors.Is(err, meta.ErrExists) {
+		t.Fatalf("duplicate e-mail: %v", err)
+	}
+	for _, c := range []struct{ email, pw string }{{"not-an-email", "a long password"}, {"b@example.com", "short"}} {
+		if _, err := m.CreateUser(ctx, c.email, "", c.pw, false); !errors.Is(err, meta.ErrInvalid) {
+			t.Errorf("%q %q: %v", c.email, c.pw, err)
+		}
+	}
+	if got, ok := m.UserByEmail("ann@EXAMPLE.com"); !ok || got.ID != u.ID {
+		t.Fatalf("by e-mail: %+v %v", got, ok)
+	}
+	u2, err := m.SetPassword(ctx, u.ID, "another long password")
+	if err != nil || u2.PasswordVersion != u.PasswordVersion+1 || meta.CheckPassword(u2.PasswordHash, "a long password") {
+		t.Fatalf("set password: %+v %v", u2, err)
+	}
+
+	// The admin from the environment: created, then unchanged by a restart
+	// with the same password, then updated by another password.
+	if m.HasPasswordUser() != true {
+		t.Fatal("HasPasswordUser")
+	}
+	a, err := m.EnsureAdminPassword(ctx, "root@example.com", "admin password 1")
+	if err != nil || !a.Superuser {
+		t.Fatalf("admin: %+v %v", a, err)
+	}
+	m2 := openMeta(t, q) // another process, from the bucket
+	again, err := m2.EnsureAdminPassword(ctx, "root@example.com", "admin password 1")
+	if err != nil || again.ID != a.ID || again.PasswordVersion != a.PasswordVersion || again.PasswordHash != a.PasswordHash {
+		t.Fatalf("same password changed the admin: %+v %+v %v", a, again, err)
+	}
+	other, err := m2.EnsureAdminPassword(ctx, "root@example.com", "admin password 2")
+	if err != nil || other.ID != a.ID || other.PasswordVersion != a.PasswordVersion+1 || !meta.CheckPassword(other.PasswordHash, "admin password 2") {
+		t.Fatalf("new password: %+v %v", other, err)
+	}
+	// An existing user without the superuser flag becomes a superuser.
+	up, err := m2.EnsureAdminPassword(ctx, "ann@example.com", "another long password")
+	if err != nil || up.ID != u.ID || !up.Superuser || up.PasswordVersion != u2.PasswordVersion {
+		t.Fatalf("promote: %+v %v", up, err)
+	}
+	if _, err := m2.EnsureAdminPassword(ctx, "x@example.com", "short"); !errors.Is(err, meta.ErrInvalid) {
+		t.Fatalf("short admin password: %v", err)
+	}
+}
+
+// TestPasswordOnPreviousVersionUser: a user the previous version wrote (no
+// password fields) loads without a password, and FAULTLINE_ADMIN_EMAIL
+// with its e-mail gives it one, keeping its id and its token.
+func TestPasswordOnPreviousVersionUser(t *testing.T) {
+	ctx := context.Background()
+	q := openQueue(t)
+	kv, err := q.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "faultline-meta", History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := meta.HashToken("previous-version-token-0123456789abcdef")
+	kv.Put(ctx, "seq.user", []byte("1"))                                                                                                                                //nolint:errcheck
+	kv.Put(ctx, "users.1", []byte(`{"id":1,"email":"admin@localhost","name":"admin","superuser":true,"dateCreated":"2026-01-01T00:00:00Z"}`))                           //nolint:errcheck
+	kv.Put(ctx, "tokens."+h, []byte(`{"hash":"`+h+`","userId":1,"name":"FAULTLINE_ADMIN_TOKEN","scopes":["*"],"dateCreated":"2026-01-01T00:00:00Z","bootstrap":true}`)) //nolint:errcheck
+	m := openMeta(t, q)
+	if u, ok := m.User(1); !ok || u.PasswordHash != "" || m.HasPasswordUser() {
+		t.Fatalf("previous user: %+v %v", u, ok)
+	}
+	u, err := m.EnsureAdminPassword(ctx, "admin@localhost", "a password for the admin")
+	if err != nil || u.ID != 1 || !meta.CheckPassword(u.PasswordHash, "a password for the admin") || !m.HasPasswordUser() {
+		t.Fatalf("EnsureAdminPassword: %+v %v", u, err)
+	}
+	if tu, _, ok := m.Authenticate("previous-version-token-0123456789abcdef"); !ok || tu.ID != 1 {
+		t.Fatalf("the token after: %+v %v", tu, ok)
+	}
+	if n, err := m.NextID(ctx, "user"); err != nil || n != 2 {
+		t.Fatalf("no user was added: next id %d %v", n, err)
+	}
+}

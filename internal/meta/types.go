@@ -155,6 +155,12 @@ type User struct {
 	Name        string    `json:"name"`
 	Superuser   bool      `json:"superuser"`
 	DateCreated time.Time `json:"dateCreated"`
+	// PasswordHash is the argon2id hash of the user's password (PHC
+	// string, see HashPassword); empty for users without a password.
+	PasswordHash string `json:"passwordHash,omitempty"`
+	// PasswordVersion counts password changes: a session made under an
+	// older version is revoked.
+	PasswordVersion uint64 `json:"passwordVersion,omitempty"`
 }
 
 // Token is an API bearer token. Only its SHA-256 is stored.

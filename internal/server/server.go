@@ -29,6 +29,7 @@ import (
 	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/retention"
 	"github.com/faultline/faultline/internal/route"
+	"github.com/faultline/faultline/internal/session"
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/internal/web"
 )
@@ -52,6 +53,12 @@ type Config struct {
 	Roles      []string
 	NoMigrate  bool
 	AdminToken string // FAULTLINE_ADMIN_TOKEN; never logged
+	// AdminEmail and AdminPassword (FAULTLINE_ADMIN_EMAIL and
+	// FAULTLINE_ADMIN_PASSWORD) create or update a superuser with this
+	// password at start; the password is never logged.
+	AdminEmail, AdminPassword string
+	// Sessions configures login sessions and the login lockout.
+	Sessions session.Config
 	// CleanupInterval is how often a worker process drops the partitions
 	// past their retention; 0 never.
 	CleanupInterval time.Duration
@@ -103,6 +110,15 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < MinAdminTokenLen {
 		return fmt.Errorf("FAULTLINE_ADMIN_TOKEN must be at least %d characters long (got %d)", MinAdminTokenLen, len(c.AdminToken))
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		return errors.New("FAULTLINE_ADMIN_EMAIL and FAULTLINE_ADMIN_PASSWORD go together: set both or neither")
+	}
+	if c.AdminPassword != "" && len([]rune(c.AdminPassword)) < meta.MinPasswordLen {
+		return fmt.Errorf("FAULTLINE_ADMIN_PASSWORD must be at least %d characters long (got %d)", meta.MinPasswordLen, len([]rune(c.AdminPassword)))
+	}
+	if err := c.Sessions.Validate(); err != nil {
+		return err
 	}
 	if c.Queue.URL == "" {
 		c.Queue.DataDir = filepath.Join(c.DataDir, "nats")
@@ -164,7 +180,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		s.routes = route.New(route.Config{NotFound: ui.NotFound()})
-		s.routes.Add(ui.Routes()...)
 	} else {
 		s.routes = route.New(route.Config{})
 	}
@@ -194,6 +209,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("bootstrap admin token: %w", err)
 		}
 		log.Info("admin token ready (from FAULTLINE_ADMIN_TOKEN)")
+	}
+	if cfg.AdminEmail != "" {
+		u, err := s.meta.EnsureAdminPassword(ctx, cfg.AdminEmail, cfg.AdminPassword)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap admin user (FAULTLINE_ADMIN_EMAIL): %w", err)
+		}
+		log.Info("admin user ready (from FAULTLINE_ADMIN_EMAIL and FAULTLINE_ADMIN_PASSWORD)", "user", u.ID)
 	}
 	if cfg.has(RoleWorker) || cfg.has(RoleAPI) {
 		if s.store, err = store.Open(ctx, cfg.Store, log.With("component", "store")); err != nil {
@@ -252,12 +274,32 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		sessCfg := cfg.Sessions
+		if sessCfg.Replicas == 0 {
+			sessCfg.Replicas = cfg.Queue.Replicas
+		}
+		sessions, err := session.Open(ctx, s.queue.JetStream(), sessCfg)
+		if err != nil {
+			return nil, err
+		}
 		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
-			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: s.queue, TokenUsage: usage}, s.meta, s.store, s.groups, log.With("component", "api"))
+			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: s.queue, TokenUsage: usage,
+			Users: s.meta, Sessions: sessions, TrustForwarded: cfg.Ingest.TrustForwarded}, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
 		}
 		s.routes.Add(a.Routes()...)
+		acc := &web.Accounts{Sessions: sessions, Users: s.meta, PublicURL: cfg.PublicURL, TrustForwarded: cfg.Ingest.TrustForwarded}
+		if !s.meta.HasPasswordUser() {
+			// The first-admin setup page asks for this code, so that only
+			// who reads the log can take a new server over.
+			acc.SetupCode = session.NewToken()[:20]
+			log.Warn("no user can log in yet: create the first admin at "+cfg.PublicURL+"/setup/ with this code", "setup_code", acc.SetupCode)
+		}
+		if err := ui.SetAccounts(acc); err != nil {
+			return nil, err
+		}
+		s.routes.Add(ui.Routes()...)
 	}
 	if cfg.has(RoleWorker) {
 		cons, err := s.queue.Consumer(ctx, workerAckWait(cfg.Worker))

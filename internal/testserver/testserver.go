@@ -34,6 +34,18 @@ type Faultline struct {
 // directory and a free port) until the test ends.
 func Start(t testing.TB, cfg server.Config) *Faultline {
 	t.Helper()
+	return start(t, cfg, nil)
+}
+
+// StartWithLog is Start with the server's log, at every level, written to
+// w (which must be safe for concurrent use).
+func StartWithLog(t testing.TB, cfg server.Config, w io.Writer) *Faultline {
+	t.Helper()
+	return start(t, cfg, w)
+}
+
+func start(t testing.TB, cfg server.Config, logTo io.Writer) *Faultline {
+	t.Helper()
 	if cfg.Store.URL == "" {
 		cfg.Store.CHDBLib = testenv.CHDBLib(t)
 	}
@@ -56,7 +68,11 @@ func Start(t testing.TB, cfg server.Config) *Faultline {
 	if os.Getenv("FAULTLINE_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var out io.Writer = os.Stderr
+	if logTo != nil {
+		out, level = logTo, slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, cfg, log)
 	if err != nil {

@@ -73,6 +73,8 @@ type UI struct {
 	// and hashed maps a file's name to that.
 	assets map[string]asset
 	hashed map[string]string
+	// acc serves the login, logout and setup pages (nil: none).
+	acc *Accounts
 }
 
 type asset struct {
@@ -163,10 +165,14 @@ func (ui *UI) parseTemplates() error {
 
 // Routes returns the UI's routes, for the route table.
 func (ui *UI) Routes() []route.Route {
-	return []route.Route{
+	rs := []route.Route{
 		{Method: "GET", Path: "/static/{file}", Handler: http.HandlerFunc(ui.static), Auth: route.Public,
 			Name: "static assets (content-hashed)"},
 	}
+	if ui.acc != nil {
+		rs = append(rs, ui.accountRoutes()...)
+	}
+	return rs
 }
 
 // NotFound is the page for what matches no route outside /api/.
