@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/attachment"
+	"github.com/faultline/faultline/internal/authz"
 	"github.com/faultline/faultline/internal/deadletter"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/route"
@@ -252,6 +253,31 @@ func (a *API) route(method, path string, fn handlerFunc, tenant route.Tenant, sc
 	return r
 }
 
+// checkRole refuses a member of the organization the path names whose
+// role does not allow the route's scope (Sentry's roles: a member may act
+// on events but not delete projects or change members). A caller who is
+// not a member goes on, to the handler's 404: existence does not leak.
+// Superusers have every role; a token's scopes were checked already, so
+// what a token may do is what both its scopes and its user's role allow.
+func (a *API) checkRole(rt route.Route, r *http.Request, c *caller) error {
+	slug := r.PathValue("org")
+	if slug == "" || rt.Scope == "" || c == nil || c.user == nil || c.user.Superuser {
+		return nil
+	}
+	if c.token != nil && c.token.IsOrgToken() {
+		return nil // bound to its organization and to the OrgCI routes
+	}
+	o, ok := a.meta.Organization(slug)
+	if !ok {
+		return nil
+	}
+	role := o.Role(c.user.ID)
+	if role == "" || authz.Allows(role, rt.Scope) {
+		return nil
+	}
+	return errorf(http.StatusForbidden, "You do not have permission to perform this action.")
+}
+
 // superuserRoute declares a route only superusers may call.
 func (a *API) superuserRoute(method, path string, fn handlerFunc, name string) route.Route {
 	r := route.Route{Method: method, Path: path, Auth: route.User, Superuser: true, Name: name}
@@ -321,6 +347,9 @@ func (a *API) wrap(rt route.Route, fn handlerFunc) http.Handler {
 		}
 		if err == nil {
 			err = checkScope(rt, c)
+		}
+		if err == nil {
+			err = a.checkRole(rt, r, c)
 		}
 		if err == nil {
 			a.recordUse(r.Context(), c)

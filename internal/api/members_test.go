@@ -224,3 +224,55 @@ func TestMembers(t *testing.T) {
 		t.Errorf("owner reads the organization: %d %s", st, raw)
 	}
 }
+
+// TestRolesLimitRoutes: the role a member holds bounds what the routes of
+// its organization let it do, whatever its token's scopes: a member acts
+// on events but cannot change or delete projects; an admin can; someone
+// outside the organization gets 404, not 403.
+func TestRolesLimitRoutes(t *testing.T) {
+	f := testserver.Start(t, server.Config{})
+	f.CreateProject("acme", "web", "go")
+	admin := testserver.AdminToken
+	mem := addUser(t, f, 2001, "member@example.com")
+	adm := addUser(t, f, 2002, "admin@example.com")
+	out := addUser(t, f, 2003, "outsider@example.com")
+	for _, body := range []string{`{"email":"member@example.com","orgRole":"member"}`, `{"email":"admin@example.com","orgRole":"admin"}`} {
+		if st, _, raw := call(t, f, "POST", "/api/0/organizations/acme/members/", body, admin); st != 201 {
+			t.Fatalf("add: %d %s", st, raw)
+		}
+	}
+	cases := []struct {
+		who          string
+		token        string
+		method, path string
+		body         string
+		status       int
+	}{
+		{"member", mem, "GET", "/api/0/projects/acme/web/", "", 200},
+		{"member", mem, "GET", "/api/0/projects/acme/web/issues/", "", 200},
+		{"member", mem, "PUT", "/api/0/projects/acme/web/", `{"name":"renamed"}`, 403},
+		{"member", mem, "DELETE", "/api/0/projects/acme/web/", "", 403},
+		{"member", mem, "POST", "/api/0/projects/acme/web/keys/", `{"name":"k"}`, 403},
+		{"member", mem, "PUT", "/api/0/organizations/acme/", `{"name":"Renamed"}`, 403},
+		{"member", mem, "DELETE", "/api/0/organizations/acme/", "", 403},
+		{"outsider", out, "GET", "/api/0/projects/acme/web/", "", 404},
+		{"outsider", out, "DELETE", "/api/0/projects/acme/web/", "", 404},
+		{"admin", adm, "PUT", "/api/0/projects/acme/web/", `{"name":"renamed by an admin"}`, 200},
+		{"admin", adm, "PUT", "/api/0/organizations/acme/", `{"name":"Renamed"}`, 403},
+	}
+	for _, c := range cases {
+		st, _, raw := call(t, f, c.method, c.path, c.body, c.token)
+		if st != c.status {
+			t.Errorf("%s %s %s: %d %s, want %d", c.who, c.method, c.path, st, raw, c.status)
+		}
+	}
+	// The refusals changed nothing.
+	st, _, raw := call(t, f, "GET", "/api/0/projects/acme/web/", "", admin)
+	var p struct {
+		Name   string `json:"name"`
+		Status string `json:"status"`
+	}
+	if st != 200 || json.Unmarshal(raw, &p) != nil || p.Name != "renamed by an admin" || p.Status != "active" {
+		t.Fatalf("project after the refusals: %d %s", st, raw)
+	}
+}
