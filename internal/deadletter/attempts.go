@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // AttemptsBucket counts, per ingest stream sequence, the processing
@@ -32,28 +34,17 @@ func OpenAttempts(ctx context.Context, js jetstream.JetStream, replicas int, ttl
 	if ttl <= 0 {
 		ttl = 24 * time.Hour
 	}
-	var kv jetstream.KeyValue
-	err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
-		r := replicas
-		if old, err := js.KeyValue(ctx, AttemptsBucket); err == nil {
-			if st, err := old.Status(ctx); err == nil {
-				r = max(r, st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas)
-			}
-		}
-		var err error
-		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      AttemptsBucket,
-			Description: "Faultline: unfinished processing attempts of redelivered messages",
-			History:     1,
-			TTL:         ttl,
-			MaxBytes:    64 << 20,
-			Storage:     jetstream.FileStorage,
-			Replicas:    r,
-		})
-		return err
+	kv, err := queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      AttemptsBucket,
+		Description: "Faultline: unfinished processing attempts of redelivered messages",
+		History:     1,
+		TTL:         ttl,
+		MaxBytes:    64 << 20,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("deadletter: bucket %s: %w", AttemptsBucket, err)
+		return nil, fmt.Errorf("deadletter: %w", err)
 	}
 	return &Attempts{kv: kv}, nil
 }

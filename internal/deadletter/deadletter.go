@@ -122,7 +122,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Log
 		log = slog.Default()
 	}
 	var st jetstream.Stream
-	err := retry(ctx, cfg.OpenTimeout, func(ctx context.Context) error {
+	err := queue.Retry(ctx, cfg.OpenTimeout, func(ctx context.Context) error {
 		var err error
 		st, err = ensureStream(ctx, js, cfg)
 		return err
@@ -156,28 +156,6 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg Config) (jets
 		Duplicates: time.Hour,
 		Replicas:   replicas,
 	})
-}
-
-// retry calls f until it succeeds, ctx ends or timeout passes.
-func retry(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
-	deadline := time.Now().Add(timeout)
-	wait := 100 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := f(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, 2*time.Second)
-	}
 }
 
 func subject(projectID uint64) string { return SubjectRoot + "." + strconv.FormatUint(projectID, 10) }

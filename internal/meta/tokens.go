@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // Token kinds.
@@ -294,7 +296,7 @@ func OpenTokenUsage(ctx context.Context, js jetstream.JetStream, cfg TokenUsageC
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      cfg.Bucket,
 		Description: "Faultline: when API tokens were last used",
 		History:     1,

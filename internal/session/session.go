@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // Bucket names.
@@ -138,52 +140,20 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 }
 
 func openBucket(ctx context.Context, js jetstream.JetStream, name, desc string, ttl time.Duration, cfg Config) (jetstream.KeyValue, error) {
-	var kv jetstream.KeyValue
-	err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
-		r := cfg.Replicas
-		if old, err := js.KeyValue(ctx, name); err == nil {
-			if st, err := old.Status(ctx); err == nil {
-				r = max(r, st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas)
-			}
-		}
-		var err error
-		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:       name,
-			Description:  desc,
-			History:      1,
-			TTL:          ttl,
-			MaxBytes:     cfg.MaxBytes,
-			MaxValueSize: 4096,
-			Storage:      jetstream.FileStorage,
-			Replicas:     r,
-		})
-		return err
+	kv, err := queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
+		Bucket:       name,
+		Description:  desc,
+		History:      1,
+		TTL:          ttl,
+		MaxBytes:     cfg.MaxBytes,
+		MaxValueSize: 4096,
+		Storage:      jetstream.FileStorage,
+		Replicas:     cfg.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("session: bucket %s: %w", name, err)
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	return kv, nil
-}
-
-func retry(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
-	deadline := time.Now().Add(timeout)
-	wait := 100 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := f(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, 2*time.Second)
-	}
 }
 
 // Config returns the configuration in effect.
