@@ -47,10 +47,11 @@ func mayManage(c *caller, o *meta.Organization, old, new string) error {
 
 // onTeamOrManager reports whether the caller acts on team t as its own:
 // managers, owners, superusers and organization tokens on every team,
-// others (admins) only on the teams they are on (Sentry's team admin
-// rights of the admin role).
+// others (admins) only on the teams they are on, or on every team when
+// the organization has open membership (Sentry's team admin rights of the
+// admin role).
 func (a *API) onTeamOrManager(c *caller, o *meta.Organization, t *meta.Team) bool {
-	if c.token != nil && c.token.IsOrgToken() || authz.AtLeast(callerRole(c, o), authz.Manager) {
+	if c.token != nil && c.token.IsOrgToken() || o.OpenMembership || authz.AtLeast(callerRole(c, o), authz.Manager) {
 		return true
 	}
 	m, ok := a.meta.MemberByUser(o.ID, c.user.ID)

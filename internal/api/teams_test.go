@@ -174,6 +174,10 @@ func TestTeamScopedProjects(t *testing.T) {
 	if st, _, raw := call(t, f, "GET", "/api/0/issues/"+issues["beta"]+"/", "", mem); st != 200 {
 		t.Errorf("member reads beta's issue with open membership: %d %s", st, raw)
 	}
+	// An admin now acts on every team, as in Sentry.
+	if st, _, raw := call(t, f, "POST", "/api/0/teams/acme/bravo/projects/", `{"name":"gamma","slug":"gamma"}`, adm); st != 201 {
+		t.Errorf("admin creates a project in another team with open membership: %d %s", st, raw)
+	}
 	// Leaving a team is always allowed.
 	if st, _, raw := call(t, f, "DELETE", "/api/0/organizations/acme/members/me/teams/bravo/", "", mem); st != 200 {
 		t.Errorf("member leaves bravo: %d %s", st, raw)
@@ -186,6 +190,21 @@ func TestTeamScopedProjects(t *testing.T) {
 	waitOrg(t, f, mem, func(open bool) bool { return !open })
 	if st, _, raw := call(t, f, "GET", "/api/0/projects/acme/beta/", "", mem); st != 404 {
 		t.Errorf("member reads beta after open membership is off: %d %s", st, raw)
+	}
+
+	// Deletion jobs of another team's project are left out of the list.
+	if st, _, raw := call(t, f, "DELETE", "/api/0/projects/acme/beta/", "", mgr); st != 204 {
+		t.Fatalf("manager deletes beta: %d %s", st, raw)
+	}
+	for _, c := range []struct {
+		who, token string
+		jobs       int
+	}{{"manager", mgr, 1}, {"member", mem, 0}} {
+		var jobs []json.RawMessage
+		st, _, raw := call(t, f, "GET", "/api/0/organizations/acme/deletions/", "", c.token)
+		if st != 200 || json.Unmarshal(raw, &jobs) != nil || len(jobs) != c.jobs {
+			t.Errorf("%s lists deletions: %d %s, want %d jobs", c.who, st, raw, c.jobs)
+		}
 	}
 }
 
