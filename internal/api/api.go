@@ -206,8 +206,8 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/organizations/{org}/members/{member_id}/", a.getMember, org, "member:read", "get a member"),
 		a.route("PUT", "/api/0/organizations/{org}/members/{member_id}/", a.updateMember, org, "member:admin", "change a member's role"),
 		a.route("DELETE", "/api/0/organizations/{org}/members/{member_id}/", a.deleteMember, org, "member:admin", "remove a member"),
-		a.route("POST", "/api/0/organizations/{org}/members/{member_id}/teams/{team}/", a.addMemberTeam, org, "member:write", "add a member to a team"),
-		a.route("DELETE", "/api/0/organizations/{org}/members/{member_id}/teams/{team}/", a.removeMemberTeam, org, "member:write", "remove a member from a team"),
+		a.route("POST", "/api/0/organizations/{org}/members/{member_id}/teams/{team}/", a.addMemberTeam, org, "org:read", "add a member to a team"),
+		a.route("DELETE", "/api/0/organizations/{org}/members/{member_id}/teams/{team}/", a.removeMemberTeam, org, "org:read", "remove a member from a team"),
 	}
 	if a.deletions != nil {
 		rs = append(rs,
@@ -299,6 +299,35 @@ func (c *caller) canSee(org *meta.Organization) bool {
 		return c.token.OrgID == org.ID
 	}
 	return c.user.Superuser || org.HasMember(c.user.ID)
+}
+
+// canSeeProject reports whether the caller may act on project p of org:
+// every lookup and listing of projects (and of what hangs off them: issues,
+// events, attachments, feedback, statistics) goes through it. It is canSee,
+// narrowed as Sentry narrows its member and admin roles: unless the
+// organization has open membership, they see only the projects of their
+// teams. Managers, owners, superusers and organization tokens see every
+// project of the organizations they see.
+func (a *API) canSeeProject(c *caller, o *meta.Organization, p *meta.Project) bool {
+	if p.OrgID != o.ID || !c.canSee(o) {
+		return false
+	}
+	if c.user == nil || c.user.Superuser || (c.token != nil && c.token.IsOrgToken()) || o.OpenMembership {
+		return true
+	}
+	if authz.AtLeast(o.Role(c.user.ID), authz.Manager) {
+		return true
+	}
+	m, ok := a.meta.MemberByUser(o.ID, c.user.ID)
+	if !ok {
+		return false
+	}
+	for _, t := range p.TeamIDs {
+		if m.HasTeam(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // response is a handler's answer: JSON, or a file to download.
@@ -517,7 +546,7 @@ func (a *API) lookupProject(r *http.Request, c *caller, pending bool) (*meta.Org
 		return nil, nil, err
 	}
 	p, ok := a.meta.Project(o.ID, r.PathValue("project"))
-	if !ok || !pending && !visibleProject(p) {
+	if !ok || !pending && !visibleProject(p) || !a.canSeeProject(c, o, p) {
 		return nil, nil, errNotFound
 	}
 	return o, p, nil

@@ -152,6 +152,9 @@ func (a *API) listDeletions(ctx context.Context, r *http.Request, c *caller) (*r
 	}
 	out := []map[string]any{}
 	for _, j := range a.deletions.List(o.ID) {
+		if !a.canSeeJob(c, o, j) {
+			continue
+		}
 		out = append(out, a.serializeDeletion(j))
 	}
 	return ok(out)
@@ -167,11 +170,23 @@ func (a *API) getDeletion(ctx context.Context, r *http.Request, c *caller) (*res
 	}
 	if !c.user.Superuser && j.CreatedBy != c.user.ID {
 		o, found := a.meta.OrganizationByID(j.OrgID)
-		if !found || !o.HasMember(c.user.ID) {
+		if !found || !o.HasMember(c.user.ID) || !a.canSeeJob(c, o, j) {
 			return nil, errNotFound
 		}
 	}
 	return ok(a.serializeDeletion(j))
+}
+
+// canSeeJob reports whether the caller may see a deletion job of org: not
+// when it names a project the caller does not see (another team's, for a
+// member or an admin); a project already deleted no longer counts.
+func (a *API) canSeeJob(c *caller, o *meta.Organization, j *deletion.Job) bool {
+	for _, pid := range j.ProjectIDs {
+		if p, found := a.meta.ProjectByID(pid); found && !a.canSeeProject(c, o, p) {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *API) serializeDeletion(j *deletion.Job) map[string]any {

@@ -28,7 +28,7 @@ func (a *API) listDeploys(ctx context.Context, r *http.Request, c *caller) (*res
 	slugs := map[uint64]string{}
 	var ids []uint64
 	for _, p := range a.meta.Projects(o.ID) {
-		if len(want) == 0 || want[p.ID] {
+		if (len(want) == 0 || want[p.ID]) && a.canSeeProject(c, o, p) {
 			ids = append(ids, p.ID)
 			slugs[p.ID] = p.Slug
 		}

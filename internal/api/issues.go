@@ -236,7 +236,7 @@ func (a *API) issue(ctx context.Context, r *http.Request, c *caller) (*meta.Orga
 		return nil, nil, 0, errNotFound
 	}
 	o, ok := a.meta.OrganizationByID(p.OrgID)
-	if !ok || !c.canSee(o) {
+	if !ok || !a.canSeeProject(c, o, p) {
 		return nil, nil, 0, errNotFound
 	}
 	if slug := r.PathValue("org"); slug != "" && slug != o.Slug {

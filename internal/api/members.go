@@ -45,11 +45,32 @@ func mayManage(c *caller, o *meta.Organization, old, new string) error {
 	return nil
 }
 
-// member resolves {org} and {member_id}.
+// onTeamOrManager reports whether the caller acts on team t as its own:
+// managers, owners, superusers and organization tokens on every team,
+// others (admins) only on the teams they are on, or on every team when
+// the organization has open membership (Sentry's team admin rights of the
+// admin role).
+func (a *API) onTeamOrManager(c *caller, o *meta.Organization, t *meta.Team) bool {
+	if c.token != nil && c.token.IsOrgToken() || o.OpenMembership || authz.AtLeast(callerRole(c, o), authz.Manager) {
+		return true
+	}
+	m, ok := a.meta.MemberByUser(o.ID, c.user.ID)
+	return ok && m.HasTeam(t.ID)
+}
+
+// member resolves {org} and {member_id}; "me" is the caller's membership,
+// as in Sentry.
 func (a *API) member(r *http.Request, c *caller) (*meta.Organization, *meta.Member, error) {
 	o, err := a.org(r, c)
 	if err != nil {
 		return nil, nil, err
+	}
+	if r.PathValue("member_id") == "me" {
+		m, ok := a.meta.MemberByUser(o.ID, c.user.ID)
+		if !ok {
+			return nil, nil, errNotFound
+		}
+		return o, m, nil
 	}
 	id, err := strconv.ParseUint(r.PathValue("member_id"), 10, 64)
 	if err != nil {
@@ -258,9 +279,7 @@ func (a *API) changeMemberTeam(ctx context.Context, r *http.Request, c *caller, 
 	if !found {
 		return nil, errNotFound
 	}
-	// Open membership is off: only managers and owners place members on
-	// teams.
-	if !authz.AtLeast(callerRole(c, o), authz.Manager) {
+	if !mayChangeTeams(c, o, m, add) {
 		return nil, errMemberPermission
 	}
 	changed := false
@@ -290,4 +309,18 @@ func (a *API) changeMemberTeam(ctx context.Context, r *http.Request, c *caller, 
 		return created(serializeTeam(t))
 	}
 	return ok(serializeTeam(t))
+}
+
+// mayChangeTeams reports whether the caller may add member m to a team
+// (add) or take them off one: managers and owners place anyone; with the
+// organization's open membership on, a member joins any team themself;
+// anyone may leave a team (Sentry's rules). The route needs only
+// org:read, as Sentry's; placing others needs a token with member:write.
+func mayChangeTeams(c *caller, o *meta.Organization, m *meta.Member, add bool) bool {
+	if authz.AtLeast(callerRole(c, o), authz.Manager) && (c.token == nil || TokenCovers(c.token.Scopes, "member:write")) {
+		return true
+	}
+	self := c.token == nil || !c.token.IsOrgToken()
+	self = self && m.UserID != 0 && m.UserID == c.user.ID
+	return self && (o.OpenMembership || !add)
 }

@@ -236,7 +236,7 @@ func TestRolesLimitRoutes(t *testing.T) {
 	mem := addUser(t, f, 2001, "member@example.com")
 	adm := addUser(t, f, 2002, "admin@example.com")
 	out := addUser(t, f, 2003, "outsider@example.com")
-	for _, body := range []string{`{"email":"member@example.com","orgRole":"member"}`, `{"email":"admin@example.com","orgRole":"admin"}`} {
+	for _, body := range []string{`{"email":"member@example.com","orgRole":"member","teams":["team"]}`, `{"email":"admin@example.com","orgRole":"admin","teams":["team"]}`} {
 		if st, _, raw := call(t, f, "POST", "/api/0/organizations/acme/members/", body, admin); st != 201 {
 			t.Fatalf("add: %d %s", st, raw)
 		}

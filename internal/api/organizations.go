@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/faultline/faultline/internal/authz"
 	"github.com/faultline/faultline/internal/meta"
 )
 
@@ -13,6 +14,7 @@ type organizationUpdate struct {
 	Name           *string `json:"name"`
 	Slug           *string `json:"slug"`
 	CancelDeletion *bool   `json:"cancelDeletion"`
+	OpenMembership *bool   `json:"openMembership"`
 }
 
 // updateOrganization is Sentry's PUT /api/0/organizations/{org}/: it
@@ -35,6 +37,9 @@ func (a *API) updateOrganization(ctx context.Context, r *http.Request, c *caller
 	if b.Slug != nil && !meta.ValidSlug(*b.Slug) {
 		return nil, errorf(http.StatusBadRequest, "slug: %q must be lowercase letters, digits, - or _ (at most 50)", *b.Slug)
 	}
+	if b.OpenMembership != nil && *b.OpenMembership != o.OpenMembership && !authz.AtLeast(callerRole(c, o), authz.Manager) {
+		return nil, errMemberPermission
+	}
 	if b.CancelDeletion != nil && *b.CancelDeletion {
 		if o, err = a.cancelOrganizationDeletion(ctx, o, c); err != nil {
 			return nil, err
@@ -49,7 +54,10 @@ func (a *API) updateOrganization(ctx context.Context, r *http.Request, c *caller
 	if b.Slug != nil {
 		cp.Slug = *b.Slug
 	}
-	if cp.Name != o.Name || cp.Slug != o.Slug {
+	if b.OpenMembership != nil {
+		cp.OpenMembership = *b.OpenMembership
+	}
+	if cp.Name != o.Name || cp.Slug != o.Slug || cp.OpenMembership != o.OpenMembership {
 		if err := a.meta.UpdateOrganization(ctx, &cp); err != nil {
 			return nil, err
 		}

@@ -20,7 +20,7 @@ func (a *API) serializeOrg(o *meta.Organization) map[string]any {
 	base := a.public.String()
 	return map[string]any{
 		"id": id(o.ID), "slug": o.Slug, "name": o.Name, "dateCreated": o.DateCreated.Format(time.RFC3339Nano),
-		"status": orgStatus(o), "isEarlyAdopter": false,
+		"status": orgStatus(o), "isEarlyAdopter": false, "openMembership": o.OpenMembership,
 		"require2FA": false, "avatar": avatar(), "features": []string{},
 		"links": map[string]string{"organizationUrl": base + "/organizations/" + o.Slug + "/", "regionUrl": base},
 	}
@@ -160,6 +160,9 @@ func (a *API) createProject(ctx context.Context, r *http.Request, c *caller) (*r
 	if !ok {
 		return nil, errNotFound
 	}
+	if !a.onTeamOrManager(c, o, t) {
+		return nil, errorf(http.StatusForbidden, "You do not have permission to perform this action: an admin creates projects only in their own teams.")
+	}
 	var b slugBody
 	if err := decodeBody(r, &b); err != nil {
 		return nil, err
@@ -177,7 +180,7 @@ func (a *API) createProject(ctx context.Context, r *http.Request, c *caller) (*r
 func (a *API) listProjects(ctx context.Context, r *http.Request, c *caller) (*response, error) {
 	out := []map[string]any{}
 	for _, p := range a.meta.Projects(0) {
-		if o, ok := a.meta.OrganizationByID(p.OrgID); ok && c.canSee(o) && visibleProject(p) {
+		if o, ok := a.meta.OrganizationByID(p.OrgID); ok && a.canSeeProject(c, o, p) && visibleProject(p) {
 			out = append(out, a.serializeProject(p))
 		}
 	}
@@ -191,7 +194,7 @@ func (a *API) listOrgProjects(ctx context.Context, r *http.Request, c *caller) (
 	}
 	out := []map[string]any{}
 	for _, p := range a.meta.Projects(o.ID) {
-		if visibleProject(p) {
+		if visibleProject(p) && a.canSeeProject(c, o, p) {
 			out = append(out, a.serializeProject(p))
 		}
 	}

@@ -93,7 +93,7 @@ func (a *API) statsV2(ctx context.Context, r *http.Request, c *caller) (*respons
 		want[n] = true
 	}
 	for _, p := range a.meta.Projects(o.ID) {
-		if len(want) == 0 || want[p.ID] {
+		if (len(want) == 0 || want[p.ID]) && a.canSeeProject(c, o, p) {
 			pids = append(pids, p.ID)
 		}
 	}

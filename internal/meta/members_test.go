@@ -202,3 +202,50 @@ func TestMembers(t *testing.T) {
 		t.Errorf("second store's organization: %+v", o)
 	}
 }
+
+// TestOpenMembershipSetting: an organization written by the previous
+// version (no openMembership field) reads as closed; the setting, once
+// changed, is stored and survives a restart, and the organization keeps
+// its members' roles.
+func TestOpenMembershipSetting(t *testing.T) {
+	ctx := context.Background()
+	q := openQueue(t)
+	kv, err := q.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "faultline-meta", History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"users.5":      `{"id":5,"email":"ada@example.com","name":"Ada","superuser":false,"dateCreated":"2026-01-02T03:04:05Z"}`,
+		"orgs.1":       `{"id":1,"slug":"acme","name":"Acme","dateCreated":"2026-01-02T03:04:05Z","members":[5]}`,
+		"idx.org.acme": "1",
+	} {
+		if _, err := kv.Put(ctx, k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := openMeta(t, q)
+	o, ok := m.OrganizationByID(1)
+	if !ok || o.OpenMembership {
+		t.Fatalf("organization of the previous version: %+v", o)
+	}
+	cp := *o
+	cp.OpenMembership = true
+	if err := m.UpdateOrganization(ctx, &cp); err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, "orgs.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(e.Value()), `"openMembership":true`) {
+		t.Errorf("stored organization: %s", e.Value())
+	}
+	m2 := openMeta(t, q)
+	o, ok = m2.OrganizationByID(1)
+	if !ok {
+		t.Fatal("organization lost after a restart")
+	}
+	if !o.OpenMembership || o.Role(5) != "owner" {
+		t.Errorf("after a restart: %+v, role %q", o, o.Role(5))
+	}
+}

@@ -16,6 +16,11 @@ type Organization struct {
 	Members []uint64 `json:"members,omitempty"`
 	// Status is "" (active) or StatusPendingDeletion.
 	Status string `json:"status,omitempty"`
+	// OpenMembership is Sentry's organization setting of that name (off
+	// unless set; organizations stored before it existed read as off):
+	// members may join any team, and members and admins see every
+	// project, not only their teams'.
+	OpenMembership bool `json:"openMembership,omitempty"`
 
 	// roles is the role of each joined member, by user id: the store
 	// fills it from the memberships, and replaces the organization when
