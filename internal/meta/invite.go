@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -32,6 +33,12 @@ func checkInvitation(m *Member, token string, at time.Time) error {
 		return ErrInvitationExpired
 	}
 	return nil
+}
+
+// joinedBy reports whether a stored membership is userID's and joined.
+func joinedBy(stored []byte, userID uint64) bool {
+	var m Member
+	return json.Unmarshal(stored, &m) == nil && !m.Pending && m.UserID == userID
 }
 
 // Invitation returns the pending membership memberID if token is its
@@ -75,7 +82,11 @@ func (s *Store) AcceptInvitation(ctx context.Context, memberID uint64, token str
 		return nil
 	})
 	if err != nil {
-		s.release(ctx, userIdx)
+		// Keep the index if the membership is this user's all the same:
+		// a concurrent acceptance by the same user won.
+		if e, gerr := s.kv.Get(ctx, memberKey(m.OrgID, memberID)); gerr != nil || !joinedBy(e.Value(), userID) {
+			s.release(ctx, userIdx)
+		}
 		return nil, err
 	}
 	s.release(ctx, memberIndex(m.OrgID, 0, m.Email))
