@@ -18,6 +18,7 @@ type invitedMember struct {
 	ID         string   `json:"id"`
 	OrgRole    string   `json:"orgRole"`
 	Pending    bool     `json:"pending"`
+	Expired    bool     `json:"expired"`
 	Teams      []string `json:"teams"`
 	InviteLink string   `json:"inviteLink"`
 	User       *struct {
@@ -96,7 +97,7 @@ func TestAcceptInvitation(t *testing.T) {
 	if resp, _ := c.send("GET", wrong, nil, ""); resp.StatusCode != 404 {
 		t.Errorf("invitation page with a wrong token: %d", resp.StatusCode)
 	}
-	if st, m := member(t, f, id); st != 200 || !m.Pending || m.User != nil {
+	if st, m := member(t, f, id); st != 200 || !m.Pending || m.Expired || m.User != nil {
 		t.Fatalf("the refused forms changed the membership: %d %+v", st, m)
 	}
 	if _, ok := f.Server.Meta().UserByEmail("ada@example.com"); ok {
@@ -172,7 +173,7 @@ func TestAcceptInvitation(t *testing.T) {
 	if _, ok := f.Server.Meta().UserByEmail("late@example.com"); ok {
 		t.Error("an expired invitation created its user")
 	}
-	if st, m := member(t, f, oldID); st != 200 || !m.Pending {
+	if st, m := member(t, f, oldID); st != 200 || !m.Pending || !m.Expired {
 		t.Errorf("expired invitation's membership: %d %+v", st, m)
 	}
 
