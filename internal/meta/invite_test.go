@@ -3,10 +3,12 @@ package meta_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // TestAcceptInvitation checks the invitation's rules on the store: the
@@ -113,4 +115,43 @@ func TestAcceptInvitation(t *testing.T) {
 	if _, _, err := s.InviteMember(ctx, org.ID, "bob@example.com", "member", nil); err != nil {
 		t.Errorf("inviting bob again after removal: %v", err)
 	}
+}
+
+// FuzzInvitation feeds the invitation page's path values (the member id
+// as the page parses it, and the token) to the store: only the real pair
+// opens the invitation, and nothing panics.
+func FuzzInvitation(f *testing.F) {
+	ctx := context.Background()
+	q, err := queue.Open(ctx, queue.Config{DataDir: f.TempDir()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(q.Close)
+	s, err := meta.Open(ctx, q.JetStream(), meta.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.Close)
+	org, err := s.CreateOrganization(ctx, "Acme", "acme", 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	m, token, err := s.InviteMember(ctx, org.ID, "ada@example.com", "member", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(m.ID, token)
+	f.Add(m.ID, token[:63])
+	f.Add(m.ID, "")
+	f.Add(uint64(0), token)
+	f.Add(m.ID+1, token)
+	f.Fuzz(func(t *testing.T, id uint64, tok string) {
+		_, err := s.Invitation(id, tok)
+		if want := id == m.ID && tok == token; (err == nil) != want {
+			t.Fatalf("Invitation(%d, %q) = %v", id, tok, err)
+		}
+		if err != nil && !errors.Is(err, meta.ErrNotFound) {
+			t.Fatalf("Invitation(%d, %q) = %v, want ErrNotFound", id, tok, err)
+		}
+	})
 }
