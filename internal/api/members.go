@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/faultline/faultline/internal/authz"
 	"github.com/faultline/faultline/internal/meta"
@@ -100,6 +101,9 @@ func (a *API) serializeMember(m *meta.Member) map[string]any {
 		"pending": m.Pending, "expired": false, "flags": map[string]bool{"sso:linked": false, "sso:invalid": false, "member-limit:restricted": false},
 		"dateCreated": m.DateCreated, "inviteStatus": "approved", "inviterName": nil,
 		"teams": teams, "teamRoles": teamRoles, "projects": []string{},
+	}
+	if m.Pending && time.Since(m.DateCreated) > meta.InvitationMaxAge {
+		out["expired"] = true // its link no longer works
 	}
 	if m.UserID != 0 {
 		if u, ok := a.meta.MemberUser(m); ok {

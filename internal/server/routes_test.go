@@ -89,6 +89,8 @@ func (rf *routeFixture) fill(r *route.Route) string {
 			v = "1"
 		case "member_id":
 			v = rf.values["member_id"]
+		case "token":
+			v = strings.Repeat("0", 64) // an invitation token's shape
 		case "version":
 			v = "1.0"
 		case "key":

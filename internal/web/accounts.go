@@ -36,6 +36,9 @@ type Accounts struct {
 	// TrustForwarded counts login failures by the address a trusted proxy
 	// appended to X-Forwarded-For.
 	TrustForwarded bool
+	// Invites turns on the invitation page, /accept/{member_id}/{token}/
+	// (nil: none).
+	Invites Invitations
 
 	origin string
 	secure bool
@@ -76,12 +79,20 @@ func (ui *UI) accountRoutes() []route.Route {
 			route.Route{Method: "POST", Path: "/setup/", Handler: http.HandlerFunc(ui.setupSubmit), Auth: route.Public, Name: "create the first admin (form)"},
 		)
 	}
+	if ui.acc.Invites != nil {
+		rs = append(rs, ui.acceptRoutes()...)
+	}
 	return rs
 }
 
 // formPage is the data of the login and setup pages.
 type formPage struct {
 	CSRF, Error, Email, Name, Next string
+	// Org, Action and Existing are the invitation page's: the
+	// organization's name, the form's path, and whether a user has the
+	// invited e-mail already.
+	Org, Action string
+	Existing    bool
 }
 
 func (ui *UI) setCookie(w http.ResponseWriter, name, value string, maxAge int, httpOnly bool) {
