@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/faultline/faultline/internal/meta"
@@ -16,13 +13,12 @@ import (
 	"github.com/faultline/faultline/internal/session"
 )
 
-// Cookie names, Django's (and so Sentry's).
+// Cookie and field names, Django's (and so Sentry's).
 const (
-	SessionCookie = "session"
-	CSRFCookie    = "csrftoken"
-	// CSRFHeader and CSRFFormField carry the csrftoken back on writes.
-	CSRFHeader    = "X-CSRFToken"
-	CSRFFormField = "csrfmiddlewaretoken"
+	SessionCookie = session.Cookie
+	CSRFCookie    = session.CSRFCookie
+	CSRFHeader    = session.CSRFHeader
+	CSRFFormField = session.CSRFFormField
 )
 
 // Sessions keeps login sessions and the login lockout counters.
@@ -100,18 +96,8 @@ func unsafeMethod(m string) bool {
 // not the public URL's origin. A request with neither passes (scripts); the
 // CSRF token still guards it.
 func (a *API) checkOrigin(r *http.Request) error {
-	want := a.public.Scheme + "://" + a.public.Host
-	if o := r.Header.Get("Origin"); o != "" {
-		if !strings.EqualFold(o, want) {
-			return errorf(http.StatusForbidden, "CSRF Failed: Origin checking failed - %s does not match any trusted origins.", truncate(o, 200))
-		}
-		return nil
-	}
-	if ref := r.Header.Get("Referer"); ref != "" {
-		u, err := url.Parse(ref)
-		if err != nil || !strings.EqualFold(u.Scheme+"://"+u.Host, want) {
-			return errorf(http.StatusForbidden, "CSRF Failed: Referer checking failed - %s does not match any trusted origins.", truncate(ref, 200))
-		}
+	if header, value, ok := session.CheckOrigin(r, a.public.Scheme+"://"+a.public.Host); !ok {
+		return errorf(http.StatusForbidden, "CSRF Failed: %s checking failed - %s does not match any trusted origins.", header, truncate(value, 200))
 	}
 	return nil
 }
@@ -129,7 +115,7 @@ func checkCSRFToken(r *http.Request, want string) error {
 	if got == "" {
 		return errorf(http.StatusForbidden, "CSRF Failed: CSRF token missing.")
 	}
-	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+	if !session.TokensMatch(got, want) {
 		return errorf(http.StatusForbidden, "CSRF Failed: CSRF token incorrect.")
 	}
 	return nil
@@ -189,8 +175,7 @@ func tooManyAttempts(wait time.Duration) *response {
 }
 
 func (a *API) cookie(name, value string, maxAge int, httpOnly bool) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: httpOnly,
-		Secure: a.public.Scheme == "https", SameSite: http.SameSiteLaxMode}
+	return session.NewCookie(name, value, maxAge, httpOnly, a.public.Scheme == "https")
 }
 
 // logout is Sentry's DELETE /api/0/auth/: it ends the caller's session

@@ -16,11 +16,11 @@ import (
 	"github.com/faultline/faultline/internal/session"
 )
 
-// Cookie and form field names, Django's (the API's too).
+// Cookie and form field names, the API's too.
 const (
-	sessionCookie = "session"
-	csrfCookie    = "csrftoken"
-	csrfField     = "csrfmiddlewaretoken"
+	sessionCookie = session.Cookie
+	csrfCookie    = session.CSRFCookie
+	csrfField     = session.CSRFFormField
 )
 
 // Accounts is what the login, logout and first-admin setup pages need.
@@ -96,8 +96,7 @@ type formPage struct {
 }
 
 func (ui *UI) setCookie(w http.ResponseWriter, name, value string, maxAge int, httpOnly bool) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: httpOnly,
-		Secure: ui.acc.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, session.NewCookie(name, value, maxAge, httpOnly, ui.acc.secure))
 }
 
 // formToken returns the browser's csrftoken cookie, or sets a new one: a
@@ -132,15 +131,8 @@ func (ui *UI) checkForm(w http.ResponseWriter, r *http.Request, page string, wan
 		ui.render(w, r, http.StatusBadRequest, page, formPage{Error: "The form could not be read."})
 		return false
 	}
-	sameOrigin := true
-	if o := r.Header.Get("Origin"); o != "" {
-		sameOrigin = strings.EqualFold(o, ui.acc.origin)
-	} else if ref := r.Header.Get("Referer"); ref != "" {
-		u, err := url.Parse(ref)
-		sameOrigin = err == nil && strings.EqualFold(u.Scheme+"://"+u.Host, ui.acc.origin)
-	}
-	got := r.PostForm.Get(csrfField)
-	if !sameOrigin || want == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+	_, _, sameOrigin := session.CheckOrigin(r, ui.acc.origin)
+	if !sameOrigin || !session.TokensMatch(r.PostForm.Get(csrfField), want) {
 		ui.render(w, r, http.StatusForbidden, page, formPage{CSRF: ui.formToken(w, r),
 			Error: "The form's security check failed (CSRF). Reload the page and try again."})
 		return false
