@@ -26,9 +26,13 @@ $(CHDB_LIB):
 	test -f $@
 
 # The real SDKs the end-to-end tests drive (npm); see e2e/clients/README.md.
-clients: $(CLIENTS)/node_modules/.package-lock.json
+# The last sentry-cli 2.x has its own prefix (cli2), beside the current 3.x.
+clients: $(CLIENTS)/node_modules/.package-lock.json $(CLIENTS)/cli2/node_modules/.package-lock.json
 $(CLIENTS)/node_modules/.package-lock.json: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
 	cd $(CLIENTS) && SENTRYCLI_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+$(CLIENTS)/cli2/node_modules/.package-lock.json: $(CLIENTS)/cli2/package.json $(CLIENTS)/cli2/package-lock.json
+	cd $(CLIENTS)/cli2 && SENTRYCLI_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Every test. Store tests also run against a ClickHouse server: the one in

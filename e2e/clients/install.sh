@@ -25,5 +25,9 @@ export SENTRYCLI_SKIP_DOWNLOAD=1
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
+if [ ! -f cli2/node_modules/.package-lock.json ] || [ cli2/package-lock.json -nt cli2/node_modules/.package-lock.json ]; then
+  (cd cli2 && npm ci --no-audit --no-fund --loglevel=error)
+fi
 node_modules/.bin/sentry-cli --version >/dev/null
+cli2/node_modules/.bin/sentry-cli --version >/dev/null
 node_modules/.bin/esbuild --version >/dev/null
