@@ -166,6 +166,16 @@ type User struct {
 	// PasswordVersion counts password changes: a session made under an
 	// older version is revoked.
 	PasswordVersion uint64 `json:"passwordVersion,omitempty"`
+	// Identities are the single sign-on identities linked to the user
+	// (absent in records written before sign-on existed).
+	Identities []Identity `json:"identities,omitempty"`
+}
+
+// Identity is a user's account at an OpenID Connect provider: the ID
+// token's issuer and subject, which never change for that account.
+type Identity struct {
+	Issuer  string `json:"issuer"`
+	Subject string `json:"subject"`
 }
 
 // Token is an API bearer token. Only its SHA-256 is stored.
