@@ -69,6 +69,8 @@ type options struct {
 	logJSON  bool
 	dryRun   bool // cleanup only
 	pprof    string
+	// oidcDomains is --oidc-allowed-domains, a comma list.
+	oidcDomains string
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -114,6 +116,13 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Ingest.MaxInFlightPerClient, "ingest-max-inflight-per-client", ingest.DefaultMaxInFlightPerClient, "most ingest requests in flight from one client address (X-Forwarded-For's with --trust-forwarded-for); beyond, 429")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
+	fs.StringVar(&c.OIDC.Issuer, "oidc-issuer", "", "single sign-on: the OpenID Connect provider's issuer URL (e.g. https://gitlab.example.com); empty turns sign-on off")
+	fs.StringVar(&c.OIDC.ClientID, "oidc-client-id", "", "single sign-on: Faultline's client id at the provider (register the redirect URI PUBLIC_URL/auth/oidc/callback/)")
+	fs.StringVar(&c.OIDC.ClientSecret, "oidc-client-secret", "", "single sign-on: the client secret (prefer FAULTLINE_OIDC_CLIENT_SECRET: a flag shows in ps)")
+	fs.StringVar(&o.oidcDomains, "oidc-allowed-domains", "", "single sign-on: comma-separated e-mail domains allowed to sign in (empty: any)")
+	fs.StringVar(&c.OIDC.DefaultOrg, "oidc-default-org", "", "single sign-on: slug of the organization users created by a sign-on join (empty: none)")
+	fs.StringVar(&c.OIDC.DefaultRole, "oidc-default-role", "member", "single sign-on: the role users created by a sign-on get in --oidc-default-org (member, admin, manager or owner)")
+	fs.StringVar(&c.OIDC.Name, "oidc-name", "single sign-on", "single sign-on: the provider's name on the login page's button (\"Sign in with NAME\")")
 	fs.StringVar(&o.pprof, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 }
 
@@ -143,6 +152,11 @@ func (o *options) parse(name string, args []string, stderr io.Writer) error {
 	for _, r := range strings.Split(o.roles, ",") {
 		if r = strings.TrimSpace(r); r != "" {
 			o.cfg.Roles = append(o.cfg.Roles, r)
+		}
+	}
+	for _, d := range strings.Split(o.oidcDomains, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			o.cfg.OIDC.AllowedDomains = append(o.cfg.OIDC.AllowedDomains, d)
 		}
 	}
 	o.cfg.AdminToken = os.Getenv("FAULTLINE_ADMIN_TOKEN")

@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/oidc"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/retention"
@@ -79,6 +80,8 @@ type Config struct {
 	// SpikeWindow is spike protection's counting window (a minute; tests
 	// shorten it).
 	SpikeWindow time.Duration
+	// OIDC configures single sign-on (off without an issuer).
+	OIDC oidc.Config
 }
 
 // Validate fills defaults and checks the configuration.
@@ -118,6 +121,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("FAULTLINE_ADMIN_PASSWORD must be at least %d characters long (got %d)", meta.MinPasswordLen, len([]rune(c.AdminPassword)))
 	}
 	if err := c.Sessions.Validate(); err != nil {
+		return err
+	}
+	if c.OIDC.PublicURL == "" {
+		c.OIDC.PublicURL = c.PublicURL
+	}
+	if err := c.OIDC.Validate(); err != nil {
 		return err
 	}
 	if c.Queue.URL == "" {
@@ -291,6 +300,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		s.routes.Add(a.Routes()...)
 		acc := &web.Accounts{Sessions: sessions, Users: s.meta, PublicURL: cfg.PublicURL, TrustForwarded: cfg.Ingest.TrustForwarded}
 		acc.Invites = s.meta
+		if cfg.OIDC.Enabled() {
+			oc := cfg.OIDC
+			if oc.Replicas == 0 {
+				oc.Replicas = cfg.Queue.Replicas
+			}
+			if acc.SSO, err = oidc.New(ctx, s.queue.JetStream(), oc, log.With("component", "oidc")); err != nil {
+				return nil, err
+			}
+			acc.SSOUsers = s.meta
+		}
 		if !s.meta.HasPasswordUser() {
 			// The first-admin setup page asks for this code, so that only
 			// who reads the log can take a new server over.

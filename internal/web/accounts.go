@@ -39,6 +39,10 @@ type Accounts struct {
 	// Invites turns on the invitation page, /accept/{member_id}/{token}/
 	// (nil: none).
 	Invites Invitations
+	// SSO turns on single sign-on, /auth/oidc/login/ and its callback,
+	// with SSOUsers (nil: none).
+	SSO      SignOn
+	SSOUsers SSOUsers
 
 	origin string
 	secure bool
@@ -62,6 +66,9 @@ func (ui *UI) SetAccounts(a *Accounts) error {
 	if a.Sessions == nil || a.Users == nil {
 		return errors.New("web: accounts need sessions and users")
 	}
+	if a.SSO != nil && a.SSOUsers == nil {
+		return errors.New("web: single sign-on needs its users")
+	}
 	a.origin, a.secure = u.Scheme+"://"+u.Host, u.Scheme == "https"
 	ui.acc = a
 	return nil
@@ -82,6 +89,9 @@ func (ui *UI) accountRoutes() []route.Route {
 	if ui.acc.Invites != nil {
 		rs = append(rs, ui.acceptRoutes()...)
 	}
+	if ui.acc.SSO != nil {
+		rs = append(rs, ui.ssoRoutes()...)
+	}
 	return rs
 }
 
@@ -93,6 +103,9 @@ type formPage struct {
 	// invited e-mail already.
 	Org, Action string
 	Existing    bool
+	// SSO is the single sign-on provider's name on the login page's
+	// button ("": no button).
+	SSO string
 }
 
 func (ui *UI) setCookie(w http.ResponseWriter, name, value string, maxAge int, httpOnly bool) {
@@ -149,7 +162,8 @@ func localNext(next string) string {
 }
 
 func (ui *UI) loginPage(w http.ResponseWriter, r *http.Request) {
-	ui.render(w, r, http.StatusOK, "login", formPage{CSRF: ui.formToken(w, r), Next: localNext(r.URL.Query().Get("next"))})
+	ui.render(w, r, http.StatusOK, "login", formPage{CSRF: ui.formToken(w, r), Next: localNext(r.URL.Query().Get("next")),
+		SSO: ui.ssoName()})
 }
 
 func (ui *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +175,7 @@ func (ui *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, next := r.PostForm.Get("username"), localNext(r.PostForm.Get("next"))
-	page := formPage{CSRF: want, Email: email, Next: next}
+	page := formPage{CSRF: want, Email: email, Next: next, SSO: ui.ssoName()}
 	if email == "" || r.PostForm.Get("password") == "" {
 		page.Error = "Enter your e-mail and password."
 		ui.render(w, r, http.StatusBadRequest, "login", page)
