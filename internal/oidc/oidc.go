@@ -79,6 +79,9 @@ type Config struct {
 	RetryInterval time.Duration
 	// Replicas of the flows bucket on a NATS cluster (never lowered).
 	Replicas int
+	// MaxStartsPerClient bounds the logins one client address starts in
+	// a FlowTTL on one node (30), so that nobody fills the flows bucket.
+	MaxStartsPerClient int
 }
 
 // Enabled reports whether single sign-on is configured.
@@ -143,6 +146,9 @@ func (c *Config) Validate() error {
 	if c.Replicas <= 0 {
 		c.Replicas = 1
 	}
+	if c.MaxStartsPerClient <= 0 {
+		c.MaxStartsPerClient = 30
+	}
 	return nil
 }
 
@@ -154,8 +160,8 @@ func (c *Config) DomainAllowed(email string) bool {
 	if len(c.AllowedDomains) == 0 {
 		return true
 	}
-	at := strings.LastIndexByte(email, '@')
-	if at < 0 {
+	at := strings.IndexByte(email, '@')
+	if at < 0 || strings.Count(email, "@") != 1 {
 		return false
 	}
 	return slices.Contains(c.AllowedDomains, strings.ToLower(email[at+1:]))
@@ -170,7 +176,35 @@ var (
 	ErrNoFlow = errors.New("oidc: no sign-on in progress matches this answer")
 	// ErrProvider: the provider answered with an error or a bad token.
 	ErrProvider = errors.New("oidc: the sign-on provider refused or answered badly")
+	// ErrTooMany: the client address started too many logins lately.
+	ErrTooMany = errors.New("oidc: too many sign-ons started from this address")
 )
+
+// maxClients bounds the addresses the start limiter counts.
+const maxClients = 1 << 16
+
+// starts counts the logins each client address started in the current
+// window (FlowTTL long).
+type starts struct {
+	mu     sync.Mutex
+	window time.Time
+	counts map[string]int
+}
+
+// allow counts a start from addr and reports whether it is within limit.
+func (st *starts) allow(addr string, limit int, window time.Duration, now time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.counts == nil || now.Sub(st.window) >= window {
+		st.window, st.counts = now, map[string]int{}
+	}
+	n, ok := st.counts[addr]
+	if !ok && len(st.counts) >= maxClients || n >= limit {
+		return false
+	}
+	st.counts[addr] = n + 1
+	return true
+}
 
 // Identity is what the provider says about who logged in.
 type Identity struct {
@@ -197,6 +231,8 @@ type SSO struct {
 	log   *slog.Logger
 	flows jetstream.KeyValue
 	http  *http.Client
+
+	starts starts
 
 	mu        sync.Mutex
 	provider  *gooidc.Provider
@@ -276,9 +312,13 @@ func flowKey(cookie string) string {
 	return "f." + hex.EncodeToString(h[:])
 }
 
-// Begin starts a login that goes to next (a local path) afterwards. It
-// returns the flow cookie's value and the provider's URL to redirect to.
-func (s *SSO) Begin(ctx context.Context, next string) (cookie, authURL string, err error) {
+// Begin starts a login from the client address addr that goes to next (a
+// local path) afterwards. It returns the flow cookie's value and the
+// provider's URL to redirect to.
+func (s *SSO) Begin(ctx context.Context, addr, next string) (cookie, authURL string, err error) {
+	if !s.starts.allow(addr, s.cfg.MaxStartsPerClient, s.cfg.FlowTTL, time.Now()) {
+		return "", "", ErrTooMany
+	}
 	p, err := s.discover(ctx)
 	if err != nil {
 		return "", "", err

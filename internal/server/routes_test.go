@@ -16,6 +16,7 @@ import (
 	"github.com/getsentry/sentry-go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/faultline/faultline/internal/oidc"
 	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/testserver"
@@ -36,7 +37,9 @@ func newRouteFixture(t *testing.T) *routeFixture {
 	t.Helper()
 	// A long deletion delay: a near miss that reached a deletion would leave
 	// its object pending, which the snapshots see.
-	f := testserver.Start(t, server.Config{DeletionDelay: time.Hour})
+	f := testserver.Start(t, server.Config{DeletionDelay: time.Hour,
+		// Sign-on's routes are in the table (its provider is never reached).
+		OIDC: oidc.Config{Issuer: "http://127.0.0.1:1", ClientID: "faultline"}})
 	p := f.CreateProject("acme", "web", "go")
 	f.CreateProject("other", "api", "go")
 	client, err := sentry.NewClient(sentry.ClientOptions{Dsn: p.DSN, Transport: sentry.NewHTTPSyncTransport()})

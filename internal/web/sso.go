@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/oidc"
 	"github.com/faultline/faultline/internal/route"
+	"github.com/faultline/faultline/internal/session"
 )
 
 // ssoCookie holds a sign-on in progress: a random value whose hash names
@@ -18,7 +20,7 @@ const ssoCookie = "faultline_sso"
 // SignOn is the single sign-on flow the login pages use.
 type SignOn interface {
 	Config() oidc.Config
-	Begin(ctx context.Context, next string) (cookie, authURL string, err error)
+	Begin(ctx context.Context, addr, next string) (cookie, authURL string, err error)
 	Finish(ctx context.Context, cookie string, query url.Values) (*oidc.Identity, error)
 }
 
@@ -64,8 +66,14 @@ func (ui *UI) setSSOCookie(w http.ResponseWriter, value string, maxAge int) {
 // the provider.
 func (ui *UI) ssoLogin(w http.ResponseWriter, r *http.Request) {
 	sso := ui.acc.SSO
-	cookie, authURL, err := sso.Begin(r.Context(), localNext(r.URL.Query().Get("next")))
+	cookie, authURL, err := sso.Begin(r.Context(), session.ClientAddr(r, ui.acc.TrustForwarded), localNext(r.URL.Query().Get("next")))
 	if err != nil {
+		if errors.Is(err, oidc.ErrTooMany) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(sso.Config().FlowTTL.Seconds())))
+			ui.ssoError(w, r, http.StatusTooManyRequests, "Too many sign-ons",
+				"Too many sign-ons were started from your address. Try again later.")
+			return
+		}
 		if errors.Is(err, oidc.ErrUnavailable) {
 			ui.log.Warn("single sign-on: the provider cannot be reached", "issuer", sso.Config().Issuer, "err", err)
 			ui.ssoError(w, r, http.StatusServiceUnavailable, "Single sign-on is unavailable",
