@@ -84,6 +84,9 @@ type ssoBrowser struct {
 	*http.Client
 	t    *testing.T
 	base string
+	// seen collects the secrets that went through the browser (codes,
+	// states, cookies), which the server's log must not show.
+	seen *[]string
 }
 
 func newSSOBrowser(t *testing.T, base string) *ssoBrowser {
@@ -91,7 +94,7 @@ func newSSOBrowser(t *testing.T, base string) *ssoBrowser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &ssoBrowser{Client: &http.Client{Jar: jar}, t: t, base: base}
+	b := &ssoBrowser{Client: &http.Client{Jar: jar}, t: t, base: base, seen: new([]string)}
 	b.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if strings.HasPrefix(req.URL.String(), base+oidc.CallbackPath) || strings.HasPrefix(req.URL.String(), base) && len(via) > 0 &&
 			strings.HasPrefix(via[len(via)-1].URL.String(), base+oidc.CallbackPath) {
@@ -99,6 +102,12 @@ func newSSOBrowser(t *testing.T, base string) *ssoBrowser {
 		}
 		return nil
 	}
+	return b
+}
+
+// sharing makes the browser collect its secrets into seen.
+func (b *ssoBrowser) sharing(seen *[]string) *ssoBrowser {
+	b.seen = seen
 	return b
 }
 
@@ -134,8 +143,10 @@ func (b *ssoBrowser) signIn(username, next string) string {
 	resp.Body.Close()
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode/100 != 3 || !strings.HasPrefix(loc, b.base+oidc.CallbackPath) {
-		b.t.Fatalf("the provider did not send the ssoBrowser back: %d %q", resp.StatusCode, loc)
+		b.t.Fatalf("the provider did not send the browser back: %d %q", resp.StatusCode, loc)
 	}
+	cb, _ := url.Parse(loc)
+	*b.seen = append(*b.seen, cb.Query().Get("code"), cb.Query().Get("state"))
 	return loc
 }
 
@@ -143,6 +154,10 @@ func (b *ssoBrowser) signIn(username, next string) string {
 // browser's session cookie, or the status.
 func (b *ssoBrowser) me() (status int, email, id string) {
 	b.t.Helper()
+	cu, _ := url.Parse(b.base + oidc.CallbackPath)
+	for _, c := range b.Jar.Cookies(cu) {
+		*b.seen = append(*b.seen, c.Value)
+	}
 	resp, body := b.get(b.base + "/api/0/users/me/")
 	var u struct{ ID, Email string }
 	json.Unmarshal([]byte(body), &u) //nolint:errcheck
@@ -156,9 +171,11 @@ func (b *ssoBrowser) me() (status int, email, id string) {
 // tampered state and a replayed callback.
 func TestOIDCSignOn(t *testing.T) {
 	issuer, serveProvider := startProvider(t)
-	f := testserver.Start(t, server.Config{OIDC: oidc.Config{Issuer: issuer, ClientID: "faultline",
+	var logBuf syncBuffer
+	var seen []string
+	f := testserver.StartWithLog(t, server.Config{OIDC: oidc.Config{Issuer: issuer, ClientID: "faultline",
 		ClientSecret: "faultline-secret", Name: "Zitadel example", AllowedDomains: []string{"corp.example"},
-		DefaultOrg: "acme", DefaultRole: "admin"}})
+		DefaultOrg: "acme", DefaultRole: "admin"}}, &logBuf)
 	serveProvider(f.URL + oidc.CallbackPath)
 	f.CreateProject("acme", "web", "go")
 	var ada struct{ ID string }
@@ -173,7 +190,7 @@ func TestOIDCSignOn(t *testing.T) {
 	}
 
 	t.Run("login page button", func(t *testing.T) {
-		_, body := newSSOBrowser(t, f.URL).get(f.URL + "/login/?next=/projects/")
+		_, body := newSSOBrowser(t, f.URL).sharing(&seen).get(f.URL + "/login/?next=/projects/")
 		if !strings.Contains(body, `href="/auth/oidc/login/?next=%2fprojects%2f"`) || !strings.Contains(body, "Sign in with Zitadel example") {
 			t.Fatalf("no sign-on button: %s", body)
 		}
@@ -181,7 +198,7 @@ func TestOIDCSignOn(t *testing.T) {
 
 	var aliceID string
 	t.Run("new user", func(t *testing.T) {
-		b := newSSOBrowser(t, f.URL)
+		b := newSSOBrowser(t, f.URL).sharing(&seen)
 		cb := b.signIn("alice", "/organizations/acme/issues/")
 		q, _ := url.Parse(cb)
 		if q.Query().Get("code") == "" || q.Query().Get("state") == "" {
@@ -223,7 +240,7 @@ func TestOIDCSignOn(t *testing.T) {
 
 		// Replayed callback: the ssoBrowser's cookie is gone, and with it put
 		// back by hand the flow is still consumed.
-		if resp, _ := newSSOBrowser(t, f.URL).get(cb); resp.StatusCode != http.StatusBadRequest {
+		if resp, _ := newSSOBrowser(t, f.URL).sharing(&seen).get(cb); resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("replay from another ssoBrowser: %d", resp.StatusCode)
 		}
 		if resp, body := b.get(cb); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "already used") {
@@ -232,7 +249,7 @@ func TestOIDCSignOn(t *testing.T) {
 	})
 
 	t.Run("replay with the flow cookie", func(t *testing.T) {
-		b := newSSOBrowser(t, f.URL)
+		b := newSSOBrowser(t, f.URL).sharing(&seen)
 		cb := b.signIn("alice", "/")
 		u, _ := url.Parse(f.URL + oidc.CallbackPath)
 		var flowCookie *http.Cookie
@@ -263,7 +280,7 @@ func TestOIDCSignOn(t *testing.T) {
 	})
 
 	t.Run("tampered state", func(t *testing.T) {
-		b := newSSOBrowser(t, f.URL)
+		b := newSSOBrowser(t, f.URL).sharing(&seen)
 		cb := b.signIn("alice", "/")
 		u, _ := url.Parse(cb)
 		q := u.Query()
@@ -278,7 +295,7 @@ func TestOIDCSignOn(t *testing.T) {
 	})
 
 	t.Run("verified e-mail links to the password user", func(t *testing.T) {
-		b := newSSOBrowser(t, f.URL)
+		b := newSSOBrowser(t, f.URL).sharing(&seen)
 		resp, body := b.get(b.signIn("ada", "https://evil.example/"))
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 			t.Fatalf("callback: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), body)
@@ -302,7 +319,7 @@ func TestOIDCSignOn(t *testing.T) {
 	}
 	for _, c := range refusals {
 		t.Run(c.name, func(t *testing.T) {
-			b := newSSOBrowser(t, f.URL)
+			b := newSSOBrowser(t, f.URL).sharing(&seen)
 			resp, body := b.get(b.signIn(c.user, "/"))
 			if resp.StatusCode != c.status || !strings.Contains(body, c.page) {
 				t.Fatalf("%d %s", resp.StatusCode, body)
@@ -324,6 +341,16 @@ func TestOIDCSignOn(t *testing.T) {
 	}
 	if len(users) != 4 { // the admin, ada, eve, alice
 		t.Errorf("users: %+v", users)
+	}
+	// Nothing secret in the server's log (at debug level).
+	log := logBuf.String()
+	if len(seen) < 20 || !strings.Contains(log, "single sign-on") {
+		t.Fatalf("%d secrets seen; log:\n%s", len(seen), log)
+	}
+	for _, v := range append(seen, "faultline-secret") {
+		if len(v) >= 8 && strings.Contains(log, v) {
+			t.Errorf("the log shows %q:\n%s", v, log)
+		}
 	}
 }
 
@@ -354,9 +381,9 @@ func TestOIDCProviderUnreachable(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "cannot reach Corp SSO") {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
-	// The password login still works.
-	if resp, _ := b.get(f.URL + "/login/"); resp.StatusCode != 200 {
-		t.Fatalf("login page: %d", resp.StatusCode)
+	// The password login still works, and the page has the button.
+	if resp, body := b.get(f.URL + "/login/"); resp.StatusCode != 200 || !strings.Contains(body, "Sign in with Corp SSO") {
+		t.Fatalf("login page: %d %s", resp.StatusCode, body)
 	}
 	if resp, _ := b.get(f.URL + oidc.CallbackPath + "?state=x&code=y"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("callback without a flow: %d", resp.StatusCode)

@@ -137,6 +137,9 @@ func TestWebLoginAndSetup(t *testing.T) {
 	if resp.StatusCode != 200 || tok == nil || !strings.Contains(page, `name="next" value="/issues/?q=1"`) {
 		t.Fatalf("login page: %d\n%s", resp.StatusCode, page)
 	}
+	if strings.Contains(page, "/auth/oidc/") {
+		t.Errorf("a sign-on button without --oidc-issuer:\n%s", page)
+	}
 	form := url.Values{"csrfmiddlewaretoken": {tok[1]}, "username": {"first@example.com"}, "password": {"wrong password!!"}, "next": {"/issues/"}}
 	if resp, page := c.send("POST", "/login/", form, f.URL); resp.StatusCode != 400 || !strings.Contains(page, "Invalid e-mail or password.") {
 		t.Errorf("wrong password: %d\n%s", resp.StatusCode, page)
