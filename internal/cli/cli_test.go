@@ -132,3 +132,38 @@ func TestAdminUserFromEnvironment(t *testing.T) {
 		t.Fatalf("serve with a short admin password: %v", err)
 	}
 }
+
+// TestOIDCFlags: the sign-on flags, the secret from its variable, the
+// domains as a comma list, and a configuration that Validate refuses.
+func TestOIDCFlags(t *testing.T) {
+	t.Setenv("FAULTLINE_OIDC_CLIENT_SECRET", "s3cret")
+	var o options
+	err := o.parse("serve", []string{"--oidc-issuer", "https://gitlab.example.com", "--oidc-client-id", "abc",
+		"--oidc-allowed-domains", "example.com, corp.example.org,", "--oidc-default-org", "acme",
+		"--oidc-default-role", "admin", "--oidc-name", "GitLab", "--public-url", "https://faultline.example.com"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg.OIDC
+	if c.Issuer != "https://gitlab.example.com" || c.ClientID != "abc" || c.ClientSecret != "s3cret" || c.DefaultOrg != "acme" ||
+		c.DefaultRole != "admin" || c.Name != "GitLab" || strings.Join(c.AllowedDomains, " ") != "example.com corp.example.org" ||
+		c.RedirectURL() != "https://faultline.example.com/auth/oidc/callback/" {
+		t.Errorf("parsed %+v", c)
+	}
+	t.Setenv("FAULTLINE_OIDC_CLIENT_SECRET", "")
+	var off options
+	if err := off.parse("serve", nil, &bytes.Buffer{}); err != nil || off.cfg.Validate() != nil || off.cfg.OIDC.Enabled() {
+		t.Errorf("sign-on must be off by default: %v %+v", err, off.cfg.OIDC)
+	}
+	var bad options
+	if err := bad.parse("serve", []string{"--oidc-issuer", "https://idp.example", "--oidc-client-id", "x",
+		"--oidc-default-role", "boss"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--oidc-default-role") {
+		t.Errorf("a bad role: %v", err)
+	}
+}
