@@ -174,6 +174,8 @@ var (
 	// ErrNoFlow: no login in progress matches the callback (no or an
 	// unknown cookie, a tampered state, an expired or replayed callback).
 	ErrNoFlow = errors.New("oidc: no sign-on in progress matches this answer")
+	// ErrState (an ErrNoFlow): the answer's state is not the login's.
+	ErrState = fmt.Errorf("%w: wrong state", ErrNoFlow)
 	// ErrProvider: the provider answered with an error or a bad token.
 	ErrProvider = errors.New("oidc: the sign-on provider refused or answered badly")
 	// ErrTooMany: the client address started too many logins lately.
@@ -335,8 +337,9 @@ func (s *SSO) Begin(ctx context.Context, addr, next string) (cookie, authURL str
 }
 
 // Finish completes a login: cookie is the flow cookie's value, query the
-// callback's query string. The flow is consumed first, whatever happens
-// next, so that a callback is never accepted twice.
+// callback's query string. Once the state matches, the flow is consumed
+// before anything else, so that a callback is never accepted twice; a
+// wrong state (ErrState) leaves it for the right answer.
 func (s *SSO) Finish(ctx context.Context, cookie string, query url.Values) (*Identity, error) {
 	if cookie == "" || len(cookie) > 128 {
 		return nil, ErrNoFlow
@@ -349,15 +352,17 @@ func (s *SSO) Finish(ctx context.Context, cookie string, query url.Values) (*Ide
 	if err != nil {
 		return nil, fmt.Errorf("oidc: read the login: %w", err)
 	}
-	// Consume it: a concurrent replay loses the compare-and-set.
-	if err := s.flows.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
-		return nil, ErrNoFlow
-	}
 	var f flow
 	if err := json.Unmarshal(e.Value(), &f); err != nil || time.Since(f.Created) > s.cfg.FlowTTL {
 		return nil, ErrNoFlow
 	}
+	// A wrong state leaves the flow alone: a link with a forged answer
+	// must not cancel the browser's login in progress.
 	if subtle.ConstantTimeCompare([]byte(query.Get("state")), []byte(f.State)) != 1 {
+		return nil, ErrState
+	}
+	// Consume it: a concurrent replay loses the compare-and-set.
+	if err := s.flows.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
 		return nil, ErrNoFlow
 	}
 	if code := query.Get("error"); code != "" {

@@ -213,6 +213,11 @@ func TestOIDCSignOn(t *testing.T) {
 			t.Fatalf("users/me: %d %q", st, email)
 		}
 		aliceID = id
+		var full struct{ HasPasswordAuth *bool }
+		if _, body := b.get(f.URL + "/api/0/users/me/"); json.Unmarshal([]byte(body), &full) != nil ||
+			full.HasPasswordAuth == nil || *full.HasPasswordAuth {
+			t.Fatalf("a sign-on user has a password: %s", body)
+		}
 		// She joined the default organization with the default role.
 		var members []struct {
 			Email, OrgRole string
@@ -291,6 +296,13 @@ func TestOIDCSignOn(t *testing.T) {
 		}
 		if st, _, _ := b.me(); st != 401 {
 			t.Fatalf("a session after a tampered state: %d", st)
+		}
+		// The forged answer did not cancel the browser's login.
+		if resp, _ := b.get(cb); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the real answer after a forged one: %d", resp.StatusCode)
+		}
+		if st, _, id := b.me(); st != 200 || id != aliceID {
+			t.Fatalf("after the real answer: %d %s", st, id)
 		}
 	})
 

@@ -101,8 +101,11 @@ func (ui *UI) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(ssoCookie); err == nil {
 		cookie = c.Value
 	}
-	ui.setSSOCookie(w, "", -1)
 	id, err := sso.Finish(r.Context(), cookie, r.URL.Query())
+	if !errors.Is(err, oidc.ErrState) {
+		// Used up; a forged answer (wrong state) leaves the login alone.
+		ui.setSSOCookie(w, "", -1)
+	}
 	switch {
 	case errors.Is(err, oidc.ErrNoFlow):
 		ui.ssoError(w, r, http.StatusBadRequest, "Single sign-on failed",
