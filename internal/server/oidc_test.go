@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
@@ -53,6 +54,12 @@ func startProvider(t *testing.T) (issuer string, serve func(redirectURI string))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startProviderOn(t, ln)
+}
+
+// startProviderOn is startProvider on a given listener.
+func startProviderOn(t *testing.T, ln net.Listener) (issuer string, serve func(redirectURI string)) {
+	t.Helper()
 	issuer = "http://" + ln.Addr().String()
 	ready := make(chan struct{})
 	var h atomic.Pointer[http.Handler]
@@ -379,7 +386,8 @@ func passwordLogin(t *testing.T, base, email, password string) int {
 }
 
 // TestOIDCProviderUnreachable: a server whose provider cannot be reached
-// starts, and the button answers a clear error page.
+// starts, and the button answers a clear error page; once the provider
+// is up, the button works (discovery is retried).
 func TestOIDCProviderUnreachable(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -387,7 +395,8 @@ func TestOIDCProviderUnreachable(t *testing.T) {
 	}
 	issuer := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there
-	f := testserver.Start(t, server.Config{OIDC: oidc.Config{Issuer: issuer, ClientID: "faultline", Name: "Corp SSO"}})
+	f := testserver.Start(t, server.Config{OIDC: oidc.Config{Issuer: issuer, ClientID: "faultline",
+		ClientSecret: "faultline-secret", Name: "Corp SSO", RetryInterval: time.Millisecond}})
 	b := newSSOBrowser(t, f.URL)
 	resp, body := b.get(f.URL + oidc.LoginPath)
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "cannot reach Corp SSO") {
@@ -399,5 +408,20 @@ func TestOIDCProviderUnreachable(t *testing.T) {
 	}
 	if resp, _ := b.get(f.URL + oidc.CallbackPath + "?state=x&code=y"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("callback without a flow: %d", resp.StatusCode)
+	}
+
+	// The provider comes up at its address: the next click discovers it.
+	ln, err = net.Listen("tcp", strings.TrimPrefix(issuer, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, serveProvider := startProviderOn(t, ln)
+	serveProvider(f.URL + oidc.CallbackPath)
+	resp, body = b.get(b.signIn("alice", "/"))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-on once the provider is up: %d %s", resp.StatusCode, body)
+	}
+	if st, email, _ := b.me(); st != 200 || email != "alice@corp.example" {
+		t.Fatalf("users/me: %d %s", st, email)
 	}
 }
