@@ -50,7 +50,7 @@ func (a Activity) Created() time.Time { return time.UnixMilli(int64(a.CreatedMS)
 func ActivityID(parts ...string) uint64 {
 	h := fnv.New64a()
 	for _, p := range parts {
-		h.Write([]byte(p))  //nolint:errcheck // never fails
+		h.Write([]byte(p)) //nolint:errcheck // never fails
 		h.Write([]byte{0}) //nolint:errcheck
 	}
 	return h.Sum64()&(1<<53-1) | 1
