@@ -160,10 +160,20 @@ func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[
 		var regressedBy *store.Event
 		switch st.Status {
 		case store.StatusResolved:
+			// Resolved in the next release: only an event of a release
+			// first seen after the resolution regresses it; resolved in
+			// release X: only one of a release first seen after X.
+			inRelease, after0 := d.InNextRelease, since
+			if d.InRelease != "" {
+				inRelease = true
+				if t, ok, err := w.releaseFirstSeen(ctx, pid, d.InRelease); err != nil {
+					return nil, err
+				} else if ok {
+					after0 = t
+				}
+			}
 			for _, r := range after {
-				// Resolved in the next release: only an event of a release
-				// first seen after the resolution regresses it.
-				if !d.InNextRelease || (r.Release != "" && firstSeen[releaseKey{pid, r.Release}].After(since)) {
+				if !inRelease || (r.Release != "" && r.Release != d.InRelease && firstSeen[releaseKey{pid, r.Release}].After(after0)) {
 					substatus, regressedBy = SubstatusRegressed, r
 					break
 				}
@@ -262,4 +272,21 @@ func lifecycleActivity(pid uint64, st store.GroupState, substatus string, by *st
 	}
 	a.ID = store.ActivityID(fmt.Sprint(pid), fmt.Sprint(st.GroupID), fmt.Sprint(st.UpdatedMS), a.Type)
 	return a
+}
+
+// releaseFirstSeen returns when a project first saw a release, if it did.
+func (w *Worker) releaseFirstSeen(ctx context.Context, pid uint64, version string) (time.Time, bool, error) {
+	k := releaseKey{pid, version}
+	if t, ok := w.releaseCache.get(k); ok {
+		return t, true, nil
+	}
+	known, err := w.deps.Store.ReleasesFirstSeen(ctx, pid, []string{version})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read releases: %w", err)
+	}
+	t, ok := known[version]
+	if ok {
+		w.releaseCache.put(k, t)
+	}
+	return t, ok, nil
 }

@@ -122,6 +122,24 @@ func TestResolvedInNextRelease(t *testing.T) {
 	}
 }
 
+// TestResolvedInRelease: resolved in release X, an issue regresses only
+// with an event of a release first seen after X.
+func TestResolvedInRelease(t *testing.T) {
+	r := newRig(t)
+	gid := r.send(t, 1, `,"release":"shop@1.0"`)
+	r.send(t, 2, `,"release":"shop@1.1"`)
+	r.setStatus(t, gid, store.StatusResolved, `{"inRelease":"shop@1.1"}`)
+	r.send(t, 3, `,"release":"shop@1.0"`)
+	r.send(t, 4, `,"release":"shop@1.1"`)
+	r.send(t, 5, "")
+	expectState(t, r.state(t, gid), store.StatusResolved, "")
+	r.send(t, 6, `,"release":"shop@1.2"`)
+	expectState(t, r.state(t, gid), store.StatusUnresolved, process.SubstatusRegressed)
+	if a := r.expectActivity(t, gid, store.ActivitySetRegression, 1); !strings.Contains(a.Data, `"version":"shop@1.2"`) {
+		t.Errorf("regression data %s", a.Data)
+	}
+}
+
 func TestIgnoreConditions(t *testing.T) {
 	t.Run("count", func(t *testing.T) {
 		r := newRig(t)

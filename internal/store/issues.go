@@ -66,7 +66,10 @@ const (
 // ignored. The time the status was set (group_status.updated_ms) is the
 // resolution or the start of the ignore.
 type StatusDetails struct {
-	InNextRelease    bool       `json:"inNextRelease,omitempty"`
+	InNextRelease bool `json:"inNextRelease,omitempty"`
+	// InRelease is the release the issue was resolved in: only events of
+	// a later release regress it.
+	InRelease        string     `json:"inRelease,omitempty"`
 	IgnoreUntil      *time.Time `json:"ignoreUntil,omitempty"`
 	IgnoreCount      int        `json:"ignoreCount,omitempty"`
 	IgnoreWindow     int        `json:"ignoreWindow,omitempty"` // minutes
