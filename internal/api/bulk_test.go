@@ -276,9 +276,11 @@ func TestBulkCap(t *testing.T) {
 			}
 		}
 	}
+	start := time.Now()
 	if st, _, raw := call(t, f, "PUT", "/api/0/projects/acme/many/issues/", `{"status":"resolved"}`, testserver.AdminToken); st != 200 {
 		t.Fatalf("resolve all: %d %s", st, raw)
 	}
+	t.Logf("resolving 1000 issues by query took %v", time.Since(start)) // reported, never asserted
 	if n := count(store.StatusUnresolved); n != 1 {
 		t.Fatalf("%d unresolved after one call, want 1", n)
 	}
