@@ -100,6 +100,7 @@ type Store interface {
 	ListIssues(ctx context.Context, q store.IssueQuery) (store.IssuePage, error)
 	GetIssue(ctx context.Context, projectID, groupID uint64, environments []string, statsPeriod string) (*store.Issue, error)
 	SetStatus(ctx context.Context, changes []store.StatusChange) error
+	ListActivity(ctx context.Context, projectID, groupID uint64, limit int) ([]store.Activity, error)
 	ListEvents(ctx context.Context, q store.EventQuery) ([]store.StoredEvent, error)
 	GetEvent(ctx context.Context, projectID uint64, eventID string) (*store.StoredEvent, error)
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
@@ -177,6 +178,9 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/projects/{org}/{project}/keys/{key}/", a.getKey, project, "project:read", "get a client key"),
 		a.route("PUT", "/api/0/projects/{org}/{project}/keys/{key}/", a.updateKey, project, "project:write", "update a client key"),
 		a.route("GET", "/api/0/projects/{org}/{project}/issues/", a.listIssues, project, "event:read", "list a project's issues"),
+		a.route("PUT", "/api/0/projects/{org}/{project}/issues/", a.bulkUpdateProjectIssues, project, "event:write", "change a project's issues in bulk"),
+		a.route("GET", "/api/0/organizations/{org}/issues/", a.listOrgIssues, org, "event:read", "list an organization's issues"),
+		a.route("PUT", "/api/0/organizations/{org}/issues/", a.bulkUpdateOrgIssues, org, "event:write", "change an organization's issues in bulk"),
 		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/", a.getProjectEvent, event, "event:read", "get an event"),
 		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/attachments/", a.listAttachments, event, "event:read", "list an event's attachments"),
 		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/attachments/{attachment_id}/", a.getAttachment, event, "event:read", "download an attachment"),
@@ -213,6 +217,8 @@ func (a *API) Routes() []route.Route {
 		rs = append(rs,
 			a.route("DELETE", "/api/0/issues/{id}/", a.deleteIssue, issue, "event:admin", "delete an issue"),
 			a.route("DELETE", "/api/0/organizations/{org}/issues/{id}/", a.deleteIssue, issue, "event:admin", "delete an issue"),
+			a.route("DELETE", "/api/0/projects/{org}/{project}/issues/", a.bulkDeleteProjectIssues, project, "event:admin", "delete a project's issues in bulk"),
+			a.route("DELETE", "/api/0/organizations/{org}/issues/", a.bulkDeleteOrgIssues, org, "event:admin", "delete an organization's issues in bulk"),
 			a.route("DELETE", "/api/0/projects/{org}/{project}/", a.deleteProject, project, "project:admin", "delete a project"),
 			a.route("DELETE", "/api/0/organizations/{org}/", a.deleteOrganization, org, "org:admin", "delete an organization"),
 			a.route("POST", "/api/0/projects/{org}/{project}/user-deletions/", a.deleteUserData, project, "project:admin", "erase one user's data"),

@@ -56,12 +56,17 @@ func (a *API) deleteIssue(ctx context.Context, r *http.Request, c *caller) (*res
 	if err := a.store.HideIssues(ctx, p.ID, []uint64{gid}); err != nil {
 		return nil, err
 	}
-	j, err := a.deletions.Schedule(ctx, deletion.Job{Kind: deletion.KindIssue, OrgID: o.ID, ProjectIDs: []uint64{p.ID},
-		GroupID: gid, CreatedBy: c.user.ID}, time.Now())
+	j, err := a.scheduleIssueDeletion(ctx, c, o, p.ID, gid)
 	if err != nil {
 		return nil, err
 	}
 	return a.accepted(j, http.StatusAccepted, nil)
+}
+
+// scheduleIssueDeletion records the job that deletes a hidden issue's data.
+func (a *API) scheduleIssueDeletion(ctx context.Context, c *caller, o *meta.Organization, pid, gid uint64) (*deletion.Job, error) {
+	return a.deletions.Schedule(ctx, deletion.Job{Kind: deletion.KindIssue, OrgID: o.ID, ProjectIDs: []uint64{pid},
+		GroupID: gid, CreatedBy: actor(c)}, time.Now())
 }
 
 // deleteProject is Sentry's DELETE /api/0/projects/{org}/{project}/: the

@@ -263,6 +263,10 @@ func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*respon
 		return nil, err
 	}
 	out["firstRelease"], out["lastRelease"] = serializeIssueRelease(first), serializeIssueRelease(last)
+	is.ProjectID, is.GroupID = p.ID, gid
+	if out["activity"], err = a.issueActivity(ctx, is); err != nil {
+		return nil, err
+	}
 	return ok(out)
 }
 
@@ -303,6 +307,7 @@ type statusDetailsBody struct {
 	IgnoreUserCount  *int    `json:"ignoreUserCount"`  // users
 	IgnoreUserWindow *int    `json:"ignoreUserWindow"` // minutes
 	IgnoreUntil      *string `json:"ignoreUntil"`
+	InRelease        *string `json:"inRelease"`
 }
 
 // maxIgnoreMinutes bounds durations and windows (Sentry: a week of
@@ -325,6 +330,12 @@ func (b *statusDetailsBody) details(now time.Time) (store.StatusDetails, error) 
 	var err error
 	if b.InNextRelease != nil {
 		d.InNextRelease = *b.InNextRelease
+	}
+	if b.InRelease != nil {
+		if len(*b.InRelease) > 200 {
+			return d, errorf(http.StatusBadRequest, "statusDetails.inRelease: at most 200 characters")
+		}
+		d.InRelease = *b.InRelease
 	}
 	if d.IgnoreCount, err = positive("ignoreCount", b.IgnoreCount, 1<<30); err != nil {
 		return d, err
@@ -361,70 +372,21 @@ func (b *statusDetailsBody) details(now time.Time) (store.StatusDetails, error) 
 
 func (d statusDetailsBody) any() bool {
 	return d.InNextRelease != nil || d.IgnoreDuration != nil || d.IgnoreCount != nil || d.IgnoreWindow != nil ||
-		d.IgnoreUserCount != nil || d.IgnoreUserWindow != nil || d.IgnoreUntil != nil
+		d.IgnoreUserCount != nil || d.IgnoreUserWindow != nil || d.IgnoreUntil != nil || d.InRelease != nil
 }
 
+// updateIssue is Sentry's PUT /api/0/issues/{id}/: the mutation of one
+// issue (mutateIssues), answered with the issue's JSON, which GitLab reads.
 func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*response, error) {
 	o, p, gid, err := a.issue(ctx, r, c)
 	if err != nil {
 		return nil, err
 	}
-	var b issueUpdate
-	if err := decodeBody(r, &b); err != nil {
-		return nil, err
-	}
-	body := b.statusDetailsBody
-	if len(b.StatusDetails) > 0 && string(b.StatusDetails) != "null" {
-		var inner statusDetailsBody
-		if err := json.Unmarshal(b.StatusDetails, &inner); err != nil {
-			return nil, errorf(http.StatusBadRequest, "statusDetails must be an object of Sentry's status details")
-		}
-		if inner.any() {
-			body = inner
-		}
-	}
 	now := time.Now()
-	switch b.Status {
-	case store.StatusResolved, store.StatusUnresolved, store.StatusIgnored:
-	case "resolvedInNextRelease":
-		b.Status, body = store.StatusResolved, statusDetailsBody{InNextRelease: ptr(true)}
-	case "":
-		if !body.any() {
-			return nil, errorf(http.StatusBadRequest, "status: This field is required.")
-		}
-		b.Status = store.StatusIgnored
-		if body.InNextRelease != nil {
-			b.Status = store.StatusResolved
-		}
-	default:
-		return nil, errorf(http.StatusBadRequest, "status: %q is not a valid choice.", b.Status)
-	}
-	d, err := body.details(now)
+	m, err := parseMutation(r, now)
 	if err != nil {
 		return nil, err
 	}
-	// Only what applies to the status is kept.
-	switch b.Status {
-	case store.StatusResolved:
-		d = store.StatusDetails{InNextRelease: d.InNextRelease}
-	case store.StatusUnresolved:
-		d = store.StatusDetails{}
-	case store.StatusIgnored:
-		d.InNextRelease = false
-	}
-	substatus := b.Substatus
-	if substatus == "" {
-		switch b.Status {
-		case store.StatusUnresolved:
-			substatus = "ongoing"
-		case store.StatusIgnored:
-			substatus = "archived_forever"
-			if d.IgnoreUntil != nil || d.IgnoreCount > 0 || d.IgnoreUserCount > 0 {
-				substatus = "archived_until_condition_met"
-			}
-		}
-	}
-	details, _ := json.Marshal(d)
 	is, err := a.store.GetIssue(ctx, p.ID, gid, nil, "")
 	if err != nil {
 		return nil, err
@@ -432,11 +394,11 @@ func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*res
 	if is == nil {
 		return nil, errNotFound
 	}
-	if err := a.store.SetStatus(ctx, []store.StatusChange{{ProjectID: p.ID, GroupID: gid, Status: b.Status,
-		Substatus: substatus, Details: string(details), At: now}}); err != nil {
+	is.ProjectID, is.GroupID = p.ID, gid
+	if err := a.mutateIssues(ctx, c, []store.Issue{*is}, m, now); err != nil {
 		return nil, err
 	}
-	is.Status, is.Substatus, is.StatusDetails = b.Status, substatus, string(details)
+	is.Status, is.Substatus, is.StatusDetails = m.status, m.substatus, m.detailsJSON
 	return ok(a.serializeIssue(is, p, o))
 }
 

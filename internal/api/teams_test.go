@@ -97,6 +97,10 @@ func TestTeamScopedProjects(t *testing.T) {
 		{"member", mem, "GET", "/api/0/organizations/acme/issues/" + issues["beta"] + "/", "", 404},
 		{"member", mem, "GET", "/api/0/issues/" + issues["beta"] + "/events/", "", 404},
 		{"member", mem, "PUT", "/api/0/issues/" + issues["beta"] + "/", `{"status":"resolved"}`, 404},
+		{"member", mem, "PUT", "/api/0/projects/acme/beta/issues/?id=" + issues["beta"], `{"status":"resolved"}`, 404},
+		{"member", mem, "PUT", "/api/0/organizations/acme/issues/?id=" + issues["beta"], `{"status":"resolved"}`, 204},
+		{"member", mem, "DELETE", "/api/0/organizations/acme/issues/?id=" + issues["beta"], "", 204},
+		{"member", mem, "GET", "/api/0/organizations/acme/issues/?project=" + pb.ID, "", 404},
 		{"member", mem, "GET", "/api/0/projects/acme/alpha/events/" + events["alpha"] + "/", "", 200},
 		{"member", mem, "GET", "/api/0/projects/acme/beta/events/" + events["beta"] + "/", "", 404},
 		{"member", mem, "GET", "/api/0/projects/acme/beta/events/" + events["beta"] + "/attachments/", "", 404},
@@ -121,6 +125,16 @@ func TestTeamScopedProjects(t *testing.T) {
 		if st != c.status {
 			t.Errorf("%s %s %s: %d %s, want %d", c.who, c.method, c.path, st, raw, c.status)
 		}
+	}
+
+	// The member's bulk calls skipped beta's issue; the organization's
+	// list shows them alpha's only.
+	if st, _, raw := call(t, f, "GET", "/api/0/issues/"+issues["beta"]+"/", "", admin); st != 200 || !strings.Contains(string(raw), `"status":"unresolved"`) {
+		t.Errorf("beta's issue after the member's bulk calls: %d %s", st, raw)
+	}
+	if st, _, raw := call(t, f, "GET", "/api/0/organizations/acme/issues/", "", mem); st != 200 ||
+		!strings.Contains(string(raw), `"id":"`+issues["alpha"]+`"`) || strings.Contains(string(raw), `"id":"`+issues["beta"]+`"`) {
+		t.Errorf("the member's organization list: %d %s", st, raw)
 	}
 
 	// Listings show the member only their team's projects.

@@ -157,13 +157,24 @@ func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[
 			continue
 		}
 		substatus := ""
+		var regressedBy *store.Event
 		switch st.Status {
 		case store.StatusResolved:
+			// Resolved in the next release: only an event of a release
+			// first seen after the resolution regresses it; resolved in
+			// release X: only one of a release first seen after X.
+			inRelease, after0 := d.InNextRelease, since
+			if d.InRelease != "" {
+				inRelease = true
+				if t, ok, err := w.releaseFirstSeen(ctx, pid, d.InRelease); err != nil {
+					return nil, err
+				} else if ok {
+					after0 = t
+				}
+			}
 			for _, r := range after {
-				// Resolved in the next release: only an event of a release
-				// first seen after the resolution regresses it.
-				if !d.InNextRelease || (r.Release != "" && firstSeen[releaseKey{pid, r.Release}].After(since)) {
-					substatus = SubstatusRegressed
+				if !inRelease || (r.Release != "" && r.Release != d.InRelease && firstSeen[releaseKey{pid, r.Release}].After(after0)) {
+					substatus, regressedBy = SubstatusRegressed, r
 					break
 				}
 			}
@@ -175,7 +186,8 @@ func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[
 		}
 		if substatus != "" {
 			changes = append(changes, store.StatusChange{ProjectID: pid, GroupID: gid,
-				Status: store.StatusUnresolved, Substatus: substatus, Details: "{}", At: now})
+				Status: store.StatusUnresolved, Substatus: substatus, Details: "{}", At: now,
+				Activity: lifecycleActivity(pid, st, substatus, regressedBy)})
 		}
 	}
 	return changes, nil
@@ -237,4 +249,44 @@ func (w *Worker) ignoreEnded(ctx context.Context, pid, gid uint64, d store.Statu
 		}
 	}
 	return "", nil
+}
+
+// lifecycleActivity is the activity a worker's status change records, as
+// Sentry's: set_regression (with the event and its release), set_escalating
+// (an ignore condition was met) or set_unresolved (the ignore's time ran
+// out, with the details it had). Its id derives from the state it ended,
+// so that a batch retried after a failure records it once.
+func lifecycleActivity(pid uint64, st store.GroupState, substatus string, by *store.Event) *store.Activity {
+	a := &store.Activity{Type: store.ActivitySetUnresolved, Data: "{}"}
+	switch {
+	case substatus == SubstatusRegressed:
+		a.Type = store.ActivitySetRegression
+		if by != nil {
+			b, _ := json.Marshal(map[string]any{"event_id": by.EventID, "version": by.Release})
+			a.Data = string(b)
+		}
+	case substatus == SubstatusEscalating:
+		a.Type = store.ActivitySetEscalating
+	case st.Details != "":
+		a.Data = st.Details
+	}
+	a.ID = store.ActivityID(fmt.Sprint(pid), fmt.Sprint(st.GroupID), fmt.Sprint(st.UpdatedMS), a.Type)
+	return a
+}
+
+// releaseFirstSeen returns when a project first saw a release, if it did.
+func (w *Worker) releaseFirstSeen(ctx context.Context, pid uint64, version string) (time.Time, bool, error) {
+	k := releaseKey{pid, version}
+	if t, ok := w.releaseCache.get(k); ok {
+		return t, true, nil
+	}
+	known, err := w.deps.Store.ReleasesFirstSeen(ctx, pid, []string{version})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read releases: %w", err)
+	}
+	t, ok := known[version]
+	if ok {
+		w.releaseCache.put(k, t)
+	}
+	return t, ok, nil
 }

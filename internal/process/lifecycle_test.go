@@ -64,6 +64,20 @@ func expectState(t *testing.T, got store.GroupState, status, substatus string) {
 	}
 }
 
+// expectActivity checks the issue's newest activity, which the worker's
+// change recorded.
+func (r *rig) expectActivity(t *testing.T, gid uint64, typ string, n int) store.Activity {
+	t.Helper()
+	acts, err := r.s.ListActivity(context.Background(), r.project.ID, gid, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != n || acts[0].Type != typ || acts[0].UserID != 0 {
+		t.Fatalf("activity %+v, want %d with the newest %s by nobody", acts, n, typ)
+	}
+	return acts[0]
+}
+
 func TestResolvedIssueRegresses(t *testing.T) {
 	r := newRig(t)
 	gid := r.send(t, 1, "")
@@ -76,6 +90,13 @@ func TestResolvedIssueRegresses(t *testing.T) {
 	if st.Details != "{}" {
 		t.Errorf("details %s", st.Details)
 	}
+	a := r.expectActivity(t, gid, store.ActivitySetRegression, 1)
+	if a.Data != `{"event_id":"`+fmt.Sprintf("%032x", 0xabc000+2)+`","version":""}` {
+		t.Errorf("regression data %s", a.Data)
+	}
+	// Another event of the unresolved issue decides nothing more.
+	r.send(t, 3, "")
+	r.expectActivity(t, gid, store.ActivitySetRegression, 1)
 }
 
 func TestResolvedInNextRelease(t *testing.T) {
@@ -87,6 +108,9 @@ func TestResolvedInNextRelease(t *testing.T) {
 	expectState(t, r.state(t, gid), store.StatusResolved, "")
 	r.send(t, 4, `,"release":"shop@1.1"`) // a release first seen after the resolution
 	expectState(t, r.state(t, gid), store.StatusUnresolved, process.SubstatusRegressed)
+	if a := r.expectActivity(t, gid, store.ActivitySetRegression, 1); !strings.Contains(a.Data, `"version":"shop@1.1"`) {
+		t.Errorf("regression data %s", a.Data)
+	}
 
 	first, last, err := r.s.IssueReleases(context.Background(), r.project.ID, gid)
 	if err != nil || first == nil || first.Version != "shop@1.0" || last.Version != "shop@1.1" {
@@ -95,6 +119,24 @@ func TestResolvedInNextRelease(t *testing.T) {
 	seen, err := r.s.ReleasesFirstSeen(context.Background(), r.project.ID, []string{"shop@1.0", "shop@1.1"})
 	if err != nil || len(seen) != 2 || !seen["shop@1.0"].Before(seen["shop@1.1"]) {
 		t.Fatalf("releases %v %v", seen, err)
+	}
+}
+
+// TestResolvedInRelease: resolved in release X, an issue regresses only
+// with an event of a release first seen after X.
+func TestResolvedInRelease(t *testing.T) {
+	r := newRig(t)
+	gid := r.send(t, 1, `,"release":"shop@1.0"`)
+	r.send(t, 2, `,"release":"shop@1.1"`)
+	r.setStatus(t, gid, store.StatusResolved, `{"inRelease":"shop@1.1"}`)
+	r.send(t, 3, `,"release":"shop@1.0"`)
+	r.send(t, 4, `,"release":"shop@1.1"`)
+	r.send(t, 5, "")
+	expectState(t, r.state(t, gid), store.StatusResolved, "")
+	r.send(t, 6, `,"release":"shop@1.2"`)
+	expectState(t, r.state(t, gid), store.StatusUnresolved, process.SubstatusRegressed)
+	if a := r.expectActivity(t, gid, store.ActivitySetRegression, 1); !strings.Contains(a.Data, `"version":"shop@1.2"`) {
+		t.Errorf("regression data %s", a.Data)
 	}
 }
 
@@ -108,6 +150,7 @@ func TestIgnoreConditions(t *testing.T) {
 		expectState(t, r.state(t, gid), store.StatusIgnored, "")
 		r.send(t, 4, "")
 		expectState(t, r.state(t, gid), store.StatusUnresolved, process.SubstatusEscalating)
+		r.expectActivity(t, gid, store.ActivitySetEscalating, 1)
 	})
 	t.Run("users", func(t *testing.T) {
 		r := newRig(t)
@@ -131,6 +174,9 @@ func TestIgnoreConditions(t *testing.T) {
 		r.setStatus(t, gid, store.StatusIgnored, `{"ignoreUntil":"`+past+`"}`)
 		r.send(t, 3, "")
 		expectState(t, r.state(t, gid), store.StatusUnresolved, process.SubstatusOngoing)
+		if a := r.expectActivity(t, gid, store.ActivitySetUnresolved, 1); !strings.Contains(a.Data, `"ignoreUntil"`) {
+			t.Errorf("unignore data %s", a.Data)
+		}
 	})
 	t.Run("forever", func(t *testing.T) {
 		r := newRig(t)

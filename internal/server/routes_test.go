@@ -302,7 +302,7 @@ func TestRoutesReportedInIssue11(t *testing.T) {
 		{"GET", "/api/0/organizations/acme/releases/1.0/", 404},
 		{"DELETE", "/api/0/projects/acme/web/keys/" + rf.keyID + "/", 405},
 		{"DELETE", "/api/0/issues/" + rf.issue + "/hashes/?id=abc", 404},
-		{"PUT", "/api/0/projects/acme/web/issues/?id=" + rf.issue, 405},
+		{"POST", "/api/0/projects/acme/web/issues/?id=" + rf.issue, 405},
 		{"POST", "/api/0/organizations/acme/invite-requests/", 404},
 		{"GET", "/api/0/organizations/acme/chunk-upload/", 404},
 		{"POST", "/api/0/organizations/acme/repos/", 404},

@@ -66,7 +66,10 @@ const (
 // ignored. The time the status was set (group_status.updated_ms) is the
 // resolution or the start of the ignore.
 type StatusDetails struct {
-	InNextRelease    bool       `json:"inNextRelease,omitempty"`
+	InNextRelease bool `json:"inNextRelease,omitempty"`
+	// InRelease is the release the issue was resolved in: only events of
+	// a later release regress it.
+	InRelease        string     `json:"inRelease,omitempty"`
 	IgnoreUntil      *time.Time `json:"ignoreUntil,omitempty"`
 	IgnoreCount      int        `json:"ignoreCount,omitempty"`
 	IgnoreWindow     int        `json:"ignoreWindow,omitempty"` // minutes
@@ -82,14 +85,20 @@ type StatusChange struct {
 	Substatus string
 	Details   string // JSON object, Sentry's statusDetails
 	At        time.Time
+	// Activity, if set, is recorded with the change, before it (its
+	// project, issue and time default to the change's): every status
+	// change a person or the worker makes leaves one.
+	Activity *Activity
 }
 
-// SetStatus records status changes; the latest wins.
+// SetStatus records status changes, and their activity; the latest
+// status wins.
 func (s *Store) SetStatus(ctx context.Context, changes []StatusChange) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	rows := make([][]any, len(changes))
+	var acts []Activity
 	for i, c := range changes {
 		if c.Details == "" {
 			c.Details = "{}"
@@ -97,7 +106,21 @@ func (s *Store) SetStatus(ctx context.Context, changes []StatusChange) error {
 		if c.At.IsZero() {
 			c.At = time.Now()
 		}
+		if c.Activity != nil {
+			a := *c.Activity
+			a.ProjectID, a.GroupID = c.ProjectID, c.GroupID
+			if a.CreatedMS == 0 {
+				a.CreatedMS = uint64(c.At.UnixMilli())
+			}
+			acts = append(acts, a)
+		}
 		rows[i] = []any{c.ProjectID, c.GroupID, c.Status, c.Substatus, c.Details, uint64(c.At.UnixMilli())}
+	}
+	// The activity first: a change retried after a failure records its
+	// activity again under the same id (the worker's are derived), where
+	// the other order could lose it.
+	if err := s.InsertActivity(ctx, acts); err != nil {
+		return fmt.Errorf("store: record activity: %w", err)
 	}
 	return s.t.insert(ctx, s.table("group_status"), []string{"project_id", "group_id", "status", "substatus", "status_details", "updated_ms"}, rows)
 }

@@ -234,3 +234,17 @@ SETTINGS index_granularity = 256;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`event_ids` ON CLUSTER `faultline_cluster` AS `faultline`.`event_ids_local`
 ENGINE = Distributed('faultline_cluster', 'faultline', 'event_ids_local', cityHash64(event_id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_activity_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	id UInt64,
+	type LowCardinality(String),
+	user_id UInt64,
+	data String,
+	created_ms UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/group_activity_local', '{replica}')
+ORDER BY (project_id, group_id, id);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_activity` ON CLUSTER `faultline_cluster` AS `faultline`.`group_activity_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_activity_local', cityHash64(project_id, group_id, id));
