@@ -71,6 +71,10 @@ const (
 	TenantJob          Tenant = "job"
 )
 
+// AnyScope is the Scope of a route that every user token may call,
+// whatever its scopes (as Sentry lets any token read GET /api/0/users/me/).
+const AnyScope = "any"
+
 // Route is one route of the table.
 type Route struct {
 	Method string
