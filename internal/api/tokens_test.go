@@ -8,8 +8,8 @@ import (
 
 	"github.com/faultline/faultline/internal/api"
 	"github.com/faultline/faultline/internal/meta"
-	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/route"
+	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/testserver"
 )
 
