@@ -291,6 +291,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		s.routes.Add(a.Routes()...)
 		acc := &web.Accounts{Sessions: sessions, Users: s.meta, PublicURL: cfg.PublicURL, TrustForwarded: cfg.Ingest.TrustForwarded}
 		acc.Invites = s.meta
+		acc.Orgs = s.meta
 		if !s.meta.HasPasswordUser() {
 			// The first-admin setup page asks for this code, so that only
 			// who reads the log can take a new server over.
