@@ -346,3 +346,48 @@ func TestStartPage(t *testing.T) {
 		t.Fatalf("logged in: %d %v\n%s", st, h, page)
 	}
 }
+
+// TestAccessFlags: a team's and a project's isMember and hasAccess are the
+// caller's, as Sentry computes them, and memberCount counts the team.
+func TestAccessFlags(t *testing.T) {
+	f := testserver.Start(t, server.Config{})
+	f.CreateProject("acme", "web", "go")
+	newUser(t, f, "on@example.com", "acme", authz.Member, "team")
+	newUser(t, f, "off@example.com", "acme", authz.Member)
+	newUser(t, f, "boss@example.com", "acme", authz.Manager)
+	type flags struct {
+		Slug        string `json:"slug"`
+		IsMember    bool   `json:"isMember"`
+		HasAccess   bool   `json:"hasAccess"`
+		MemberCount *int   `json:"memberCount"`
+	}
+	cases := []struct {
+		email               string
+		isMember, hasAccess bool
+		projectStatus       int
+	}{
+		{"on@example.com", true, true, 200},
+		{"off@example.com", false, false, 404},
+		{"boss@example.com", false, true, 200},
+	}
+	for _, c := range cases {
+		b := sessionLogin(t, f, c.email)
+		var teams []flags
+		st, raw, _ := b.do(t, "GET", "/api/0/organizations/acme/teams/", "")
+		if st != 200 || json.Unmarshal(raw, &teams) != nil || len(teams) != 1 {
+			t.Fatalf("%s: teams: %d %s", c.email, st, raw)
+		}
+		if tm := teams[0]; tm.IsMember != c.isMember || tm.HasAccess != c.hasAccess || tm.MemberCount == nil || *tm.MemberCount != 1 {
+			t.Errorf("%s: team %s", c.email, raw)
+		}
+		st, raw, _ = b.do(t, "GET", "/api/0/projects/acme/web/", "")
+		if st != c.projectStatus {
+			t.Errorf("%s: project: %d %s", c.email, st, raw)
+			continue
+		}
+		var p flags
+		if st == 200 && (json.Unmarshal(raw, &p) != nil || p.IsMember != c.isMember || p.HasAccess != c.hasAccess) {
+			t.Errorf("%s: project %s", c.email, raw)
+		}
+	}
+}
