@@ -127,6 +127,7 @@ type API struct {
 	deletions Deletions // nil: no deletion routes
 	log       *slog.Logger
 	public    *url.URL
+	reserved  func(slug string) bool // organization slugs taken by routes
 }
 
 // New returns the API.

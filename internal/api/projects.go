@@ -105,6 +105,13 @@ func (a *API) createOrganization(ctx context.Context, r *http.Request, c *caller
 	if b.Name == "" && b.Slug == "" {
 		return nil, errorf(http.StatusBadRequest, "name: This field is required.")
 	}
+	slug := b.Slug
+	if slug == "" {
+		slug = meta.Slugify(b.Name)
+	}
+	if err := a.checkReserved(slug); err != nil {
+		return nil, err
+	}
 	o, err := a.meta.CreateOrganization(ctx, b.Name, b.Slug, c.user.ID)
 	if err != nil {
 		return nil, err

@@ -188,6 +188,15 @@ func (t *Table) Add(routes ...Route) {
 	}
 }
 
+// IsFirstSegment reports whether seg is the literal first path segment of
+// a route ("api", "login", "organizations"...): a name an organization's
+// slug must not take, so that pages named by a slug never shadow a route
+// (DECISIONS "Routing"). It reads the table as it is when called.
+func (t *Table) IsFirstSegment(seg string) bool {
+	_, ok := t.root.literal[seg]
+	return ok && seg != ""
+}
+
 // Routes returns every route, in the order they were added.
 func (t *Table) Routes() []*Route { return slices.Clone(t.routes) }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/internal/authz"
+	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/session"
@@ -389,5 +390,48 @@ func TestAccessFlags(t *testing.T) {
 		if st == 200 && (json.Unmarshal(raw, &p) != nil || p.IsMember != c.isMember || p.HasAccess != c.hasAccess) {
 			t.Errorf("%s: project %s", c.email, raw)
 		}
+	}
+}
+
+// TestReservedSlugs derives the reserved organization slugs from the route
+// table (every literal first path segment) and checks that no organization
+// can take one, by slug, by a name it would be derived from, or by a
+// rename; nothing is created.
+func TestReservedSlugs(t *testing.T) {
+	f := testserver.Start(t, server.Config{})
+	f.CreateProject("acme", "web", "go")
+	firsts := map[string]bool{}
+	for _, r := range f.Server.Routes().Routes() {
+		seg, _, _ := strings.Cut(strings.TrimPrefix(r.Path, "/"), "/")
+		if seg != "" && !strings.HasPrefix(seg, "{") {
+			firsts[seg] = true
+		}
+	}
+	for _, want := range []string{"api", "login", "setup", "static", "healthz"} {
+		if !firsts[want] {
+			t.Fatalf("no route starts with /%s/: %v", want, firsts)
+		}
+	}
+	for seg := range firsts {
+		bodies := []map[string]string{{"name": seg, "slug": seg}}
+		if meta.Slugify(strings.ToUpper(seg)) == seg {
+			bodies = append(bodies, map[string]string{"name": strings.ToUpper(seg)})
+		}
+		for _, body := range bodies {
+			st, raw := f.Do("POST", "/api/0/organizations/", body, nil)
+			if st != 400 || !strings.Contains(string(raw), "reserved") {
+				t.Errorf("create %v: %d %s, want 400", body, st, raw)
+			}
+		}
+		if st, raw := f.Do("PUT", "/api/0/organizations/acme/", map[string]string{"slug": seg}, nil); st != 400 {
+			t.Errorf("rename acme to %s: %d %s, want 400", seg, st, raw)
+		}
+	}
+	var orgs []struct{ Slug string }
+	if st, raw := f.Do("GET", "/api/0/organizations/", nil, &orgs); st != 200 || len(orgs) != 1 || orgs[0].Slug != "acme" {
+		t.Errorf("organizations: %d %s", st, raw)
+	}
+	if st, raw := f.Do("POST", "/api/0/organizations/", map[string]string{"name": "Login Team"}, nil); st != 201 {
+		t.Errorf("a slug that only starts like a route: %d %s", st, raw)
 	}
 }

@@ -289,6 +289,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		s.routes.Add(a.Routes()...)
+		a.ReserveSlugs(s.routes.IsFirstSegment)
 		acc := &web.Accounts{Sessions: sessions, Users: s.meta, PublicURL: cfg.PublicURL, TrustForwarded: cfg.Ingest.TrustForwarded}
 		acc.Invites = s.meta
 		acc.Orgs = s.meta
