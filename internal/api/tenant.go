@@ -106,6 +106,9 @@ func (a *API) findJob(r *http.Request, c *caller) (*tenant, error) {
 	if !found {
 		return nil, errNotFound
 	}
+	if c.token != nil && c.token.IsOrgToken() && c.token.OrgID != j.OrgID {
+		return nil, errNotFound // bound to its organization, whoever made it
+	}
 	o, orgFound := a.meta.OrganizationByID(j.OrgID)
 	if !c.user.Superuser && j.CreatedBy != c.user.ID {
 		if !orgFound || !o.HasMember(c.user.ID) || !a.canSeeJob(c, o, j) {

@@ -434,4 +434,19 @@ func TestReservedSlugs(t *testing.T) {
 	if st, raw := f.Do("POST", "/api/0/organizations/", map[string]string{"name": "Login Team"}, nil); st != 201 {
 		t.Errorf("a slug that only starts like a route: %d %s", st, raw)
 	}
+	// An organization that took a slug before it became reserved stays
+	// reachable, and keeps its slug through other changes.
+	u, _, ok := f.Server.Meta().Authenticate(testserver.AdminToken)
+	if !ok {
+		t.Fatal("the admin token")
+	}
+	if _, err := f.Server.Meta().CreateOrganization(t.Context(), "Setup", "setup", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st, raw := f.Do("GET", "/api/0/organizations/setup/", nil, nil); st != 200 {
+		t.Errorf("an organization with a now reserved slug: %d %s", st, raw)
+	}
+	if st, raw := f.Do("PUT", "/api/0/organizations/setup/", map[string]string{"name": "Set up", "slug": "setup"}, nil); st != 200 {
+		t.Errorf("renaming it, same slug: %d %s", st, raw)
+	}
 }

@@ -35,6 +35,12 @@ func TestTenancyMatrix(t *testing.T) {
 	if st, raw, _ := browser.do(t, "GET", "/api/0/projects/other/api/", ""); st != 200 {
 		t.Fatalf("the outsider's session, own project: %d %s", st, raw)
 	}
+	// And an organization token of the other organization, made by the
+	// same superuser who made everything of acme.
+	var otherCI struct{ Token string }
+	if st, raw := rf.f.Do("POST", "/api/0/organizations/other/org-auth-tokens/", map[string]string{"name": "ci"}, &otherCI); st != 201 {
+		t.Fatalf("other's org token: %d %s", st, raw)
+	}
 	before := rf.snapshot(t)
 	tenants := map[route.Tenant]bool{route.TenantOrganization: true, route.TenantTeam: true, route.TenantProject: true,
 		route.TenantIssue: true, route.TenantEvent: true, route.TenantJob: true}
@@ -59,6 +65,9 @@ func TestTenancyMatrix(t *testing.T) {
 		var e struct{ Detail string }
 		if json.Unmarshal(raw, &e) != nil || e.Detail == "" {
 			t.Errorf("%s %s: body %q is not Sentry's {\"detail\"}", r.Method, path, raw)
+		}
+		if st, raw := rf.sendAs(t, otherCI.Token, r.Method, path, tenancyBody); st != http.StatusNotFound {
+			t.Errorf("another organization's token: %s %s: %d %s, want 404", r.Method, path, st, raw)
 		}
 		if st, raw, _ := browser.do(t, r.Method, path, tenancyBody); st != http.StatusNotFound {
 			t.Errorf("another organization's owner, by session: %s %s: %d %s, want 404", r.Method, path, st, raw)
