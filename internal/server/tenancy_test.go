@@ -94,6 +94,7 @@ func TestTenancyMatrix(t *testing.T) {
 			t.Errorf("another organization's owner: %s %s: %d %s, want the 404 page", r.Method, path, st, raw)
 		}
 	}
+	t.Logf("%d tenant routes × 3 outsiders (user token, org token, session), %d web UI routes", n, pages)
 	if pages < 2 {
 		t.Errorf("only %d web UI routes checked", pages)
 	}
