@@ -510,9 +510,12 @@ func (a *API) org(r *http.Request, c *caller) (*meta.Organization, error) {
 // lookupOrg is org; with pending, an organization pending deletion is
 // found too (only its GET and PUT routes see it, to cancel the deletion).
 func (a *API) lookupOrg(r *http.Request, c *caller, pending bool) (*meta.Organization, error) {
-	o, ok := a.meta.Organization(r.PathValue("org"))
+	var o *meta.Organization
+	var ok bool
 	if t := tenantOf(r.Context()); t != nil && t.org != nil && t.org.Slug == r.PathValue("org") {
-		o, ok = t.org, true // resolved and checked by wrap
+		o, ok = t.org, true // resolved by wrap
+	} else {
+		o, ok = a.meta.Organization(r.PathValue("org"))
 	}
 	if !ok || !c.canSee(o) || !pending && !visibleOrg(o) {
 		return nil, errNotFound
@@ -532,9 +535,12 @@ func (a *API) lookupProject(r *http.Request, c *caller, pending bool) (*meta.Org
 	if err != nil {
 		return nil, nil, err
 	}
-	p, ok := a.meta.Project(o.ID, r.PathValue("project"))
+	var p *meta.Project
+	var ok bool
 	if t := tenantOf(r.Context()); t != nil && t.project != nil && t.project.Slug == r.PathValue("project") && t.project.OrgID == o.ID {
-		p, ok = t.project, true // resolved and checked by wrap
+		p, ok = t.project, true // resolved by wrap
+	} else {
+		p, ok = a.meta.Project(o.ID, r.PathValue("project"))
 	}
 	if !ok || !pending && !visibleProject(p) || !a.canSeeProject(c, o, p) {
 		return nil, nil, errNotFound
