@@ -128,6 +128,7 @@ type API struct {
 	deletions Deletions // nil: no deletion routes
 	log       *slog.Logger
 	public    *url.URL
+	reserved  func(slug string) bool // organization slugs taken by routes
 }
 
 // New returns the API.
@@ -235,7 +236,7 @@ func (a *API) Routes() []route.Route {
 	}
 	if a.cfg.Users != nil {
 		rs = append(rs,
-			a.route("GET", "/api/0/users/me/", a.getMe, route.TenantUser, "", "get the caller"),
+			a.route("GET", "/api/0/users/me/", a.getMe, route.TenantUser, route.AnyScope, "get the caller"),
 			a.route("PUT", "/api/0/users/me/", a.updateMe, route.TenantUser, "", "change the caller's name"),
 			a.route("PUT", "/api/0/users/me/password/", a.changePassword, route.TenantUser, "", "change the caller's password"),
 			a.superuserRoute("GET", "/api/0/users/", a.listUsers, "list users"),
@@ -257,31 +258,6 @@ func (a *API) route(method, path string, fn handlerFunc, tenant route.Tenant, sc
 	r := route.Route{Method: method, Path: path, Auth: route.User, Tenant: tenant, Scope: scope, Name: name}
 	r.Handler = a.wrap(r, fn)
 	return r
-}
-
-// checkRole refuses a member of the organization the path names whose
-// role does not allow the route's scope (Sentry's roles: a member may act
-// on events but not delete projects or change members). A caller who is
-// not a member goes on, to the handler's 404: existence does not leak.
-// Superusers have every role; a token's scopes were checked already, so
-// what a token may do is what both its scopes and its user's role allow.
-func (a *API) checkRole(rt route.Route, r *http.Request, c *caller) error {
-	slug := r.PathValue("org")
-	if slug == "" || rt.Scope == "" || c == nil || c.user == nil || c.user.Superuser {
-		return nil
-	}
-	if c.token != nil && c.token.IsOrgToken() {
-		return nil // bound to its organization and to the OrgCI routes
-	}
-	o, ok := a.meta.Organization(slug)
-	if !ok {
-		return nil
-	}
-	role := o.Role(c.user.ID)
-	if role == "" || authz.Allows(role, rt.Scope) {
-		return nil
-	}
-	return errorf(http.StatusForbidden, "You do not have permission to perform this action.")
 }
 
 // superuserRoute declares a route only superusers may call.
@@ -377,6 +353,14 @@ var errNotFound = &Error{Status: http.StatusNotFound, Detail: "The requested res
 func (a *API) wrap(rt route.Route, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := a.authenticate(r)
+		var t *tenant
+		if err == nil {
+			// 401, then 404 for what the caller may not see, then 403.
+			t, err = a.resolveTenant(r.Context(), rt, r, c)
+		}
+		if t != nil {
+			r = r.WithContext(context.WithValue(r.Context(), tenantKey{}, t))
+		}
 		if err == nil && rt.Superuser && !c.user.Superuser {
 			err = errorf(http.StatusForbidden, "You do not have permission to perform this action.")
 		}
@@ -384,7 +368,7 @@ func (a *API) wrap(rt route.Route, fn handlerFunc) http.Handler {
 			err = checkScope(rt, c)
 		}
 		if err == nil {
-			err = a.checkRole(rt, r, c)
+			err = a.checkRole(rt, t, c)
 		}
 		if err == nil {
 			a.recordUse(r.Context(), c)
@@ -532,7 +516,13 @@ func (a *API) org(r *http.Request, c *caller) (*meta.Organization, error) {
 // lookupOrg is org; with pending, an organization pending deletion is
 // found too (only its GET and PUT routes see it, to cancel the deletion).
 func (a *API) lookupOrg(r *http.Request, c *caller, pending bool) (*meta.Organization, error) {
-	o, ok := a.meta.Organization(r.PathValue("org"))
+	var o *meta.Organization
+	var ok bool
+	if t := tenantOf(r.Context()); t != nil && t.org != nil && t.org.Slug == r.PathValue("org") {
+		o, ok = t.org, true // resolved by wrap
+	} else {
+		o, ok = a.meta.Organization(r.PathValue("org"))
+	}
 	if !ok || !c.canSee(o) || !pending && !visibleOrg(o) {
 		return nil, errNotFound
 	}
@@ -551,7 +541,13 @@ func (a *API) lookupProject(r *http.Request, c *caller, pending bool) (*meta.Org
 	if err != nil {
 		return nil, nil, err
 	}
-	p, ok := a.meta.Project(o.ID, r.PathValue("project"))
+	var p *meta.Project
+	var ok bool
+	if t := tenantOf(r.Context()); t != nil && t.project != nil && t.project.Slug == r.PathValue("project") && t.project.OrgID == o.ID {
+		p, ok = t.project, true // resolved by wrap
+	} else {
+		p, ok = a.meta.Project(o.ID, r.PathValue("project"))
+	}
 	if !ok || !pending && !visibleProject(p) || !a.canSeeProject(c, o, p) {
 		return nil, nil, errNotFound
 	}

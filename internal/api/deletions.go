@@ -169,17 +169,14 @@ func (a *API) listDeletions(ctx context.Context, r *http.Request, c *caller) (*r
 // creator, or a member of its organization (which is gone once an
 // organization's deletion is done).
 func (a *API) getDeletion(ctx context.Context, r *http.Request, c *caller) (*response, error) {
-	j, found := a.deletions.Get(r.PathValue("id"))
-	if !found {
-		return nil, errNotFound
-	}
-	if !c.user.Superuser && j.CreatedBy != c.user.ID {
-		o, found := a.meta.OrganizationByID(j.OrgID)
-		if !found || !o.HasMember(c.user.ID) || !a.canSeeJob(c, o, j) {
-			return nil, errNotFound
+	t := tenantOf(ctx)
+	if t == nil || t.job == nil {
+		var err error
+		if t, err = a.findJob(r, c); err != nil {
+			return nil, err
 		}
 	}
-	return ok(a.serializeDeletion(j))
+	return ok(a.serializeDeletion(t.job))
 }
 
 // canSeeJob reports whether the caller may see a deletion job of org: not

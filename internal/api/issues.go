@@ -223,26 +223,10 @@ func (a *API) link(r *http.Request, current, next string) string {
 // issue resolves {id} (and {org}, when in the path) to an issue the caller
 // may see.
 func (a *API) issue(ctx context.Context, r *http.Request, c *caller) (*meta.Organization, *meta.Project, uint64, error) {
-	gid, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-	if err != nil {
-		return nil, nil, 0, errNotFound
+	if t := tenantOf(ctx); t != nil && t.groupID != 0 {
+		return t.org, t.project, t.groupID, nil // resolved and checked by wrap
 	}
-	ref, err := a.groups.Get(ctx, gid)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	p, ok := a.meta.ProjectByID(ref.ProjectID)
-	if !ok || !visibleProject(p) {
-		return nil, nil, 0, errNotFound
-	}
-	o, ok := a.meta.OrganizationByID(p.OrgID)
-	if !ok || !a.canSeeProject(c, o, p) {
-		return nil, nil, 0, errNotFound
-	}
-	if slug := r.PathValue("org"); slug != "" && slug != o.Slug {
-		return nil, nil, 0, errNotFound
-	}
-	return o, p, gid, nil
+	return a.findIssue(ctx, r, c)
 }
 
 func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*response, error) {

@@ -310,9 +310,9 @@ func (a *API) changeMemberTeam(ctx context.Context, r *http.Request, c *caller, 
 	case add && !changed:
 		return &response{status: http.StatusNoContent}, nil
 	case add:
-		return created(serializeTeam(t))
+		return created(a.teamFor(c, t))
 	}
-	return ok(serializeTeam(t))
+	return ok(a.teamFor(c, t))
 }
 
 // mayChangeTeams reports whether the caller may add member m to a team

@@ -37,6 +37,11 @@ func (a *API) updateOrganization(ctx context.Context, r *http.Request, c *caller
 	if b.Slug != nil && !meta.ValidSlug(*b.Slug) {
 		return nil, errorf(http.StatusBadRequest, "slug: %q must be lowercase letters, digits, - or _ (at most 50)", *b.Slug)
 	}
+	if b.Slug != nil && *b.Slug != o.Slug {
+		if err := a.checkReserved(*b.Slug); err != nil {
+			return nil, err
+		}
+	}
 	if b.OpenMembership != nil && *b.OpenMembership != o.OpenMembership && !authz.AtLeast(callerRole(c, o), authz.Manager) {
 		return nil, errMemberPermission
 	}
@@ -63,4 +68,17 @@ func (a *API) updateOrganization(ctx context.Context, r *http.Request, c *caller
 		}
 	}
 	return ok(a.serializeOrg(&cp))
+}
+
+// ReserveSlugs sets what organization slugs new organizations (and
+// renames) may not take: the route table's first path segments.
+func (a *API) ReserveSlugs(reserved func(slug string) bool) { a.reserved = reserved }
+
+// checkReserved refuses a reserved organization slug, with Sentry's words.
+// An organization that took a slug before it became reserved keeps it.
+func (a *API) checkReserved(slug string) error {
+	if a.reserved != nil && a.reserved(slug) {
+		return errorf(http.StatusBadRequest, "slug: This slug %q is reserved and not allowed.", slug)
+	}
+	return nil
 }

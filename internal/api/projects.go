@@ -105,6 +105,13 @@ func (a *API) createOrganization(ctx context.Context, r *http.Request, c *caller
 	if b.Name == "" && b.Slug == "" {
 		return nil, errorf(http.StatusBadRequest, "name: This field is required.")
 	}
+	slug := b.Slug
+	if slug == "" {
+		slug = meta.Slugify(b.Name)
+	}
+	if err := a.checkReserved(slug); err != nil {
+		return nil, err
+	}
 	o, err := a.meta.CreateOrganization(ctx, b.Name, b.Slug, c.user.ID)
 	if err != nil {
 		return nil, err
@@ -127,7 +134,7 @@ func (a *API) listTeams(ctx context.Context, r *http.Request, c *caller) (*respo
 	}
 	out := []map[string]any{}
 	for _, t := range a.meta.Teams(o.ID) {
-		out = append(out, serializeTeam(t))
+		out = append(out, a.teamFor(c, t))
 	}
 	return ok(out)
 }
@@ -148,7 +155,7 @@ func (a *API) createTeam(ctx context.Context, r *http.Request, c *caller) (*resp
 	if err != nil {
 		return nil, err
 	}
-	return created(serializeTeam(t))
+	return created(a.teamFor(c, t))
 }
 
 func (a *API) createProject(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -174,14 +181,14 @@ func (a *API) createProject(ctx context.Context, r *http.Request, c *caller) (*r
 	if err != nil {
 		return nil, err
 	}
-	return created(a.serializeProject(p))
+	return created(a.projectFor(c, p))
 }
 
 func (a *API) listProjects(ctx context.Context, r *http.Request, c *caller) (*response, error) {
 	out := []map[string]any{}
 	for _, p := range a.meta.Projects(0) {
 		if o, ok := a.meta.OrganizationByID(p.OrgID); ok && a.canSeeProject(c, o, p) && visibleProject(p) {
-			out = append(out, a.serializeProject(p))
+			out = append(out, a.projectFor(c, p))
 		}
 	}
 	return ok(out)
@@ -195,7 +202,7 @@ func (a *API) listOrgProjects(ctx context.Context, r *http.Request, c *caller) (
 	out := []map[string]any{}
 	for _, p := range a.meta.Projects(o.ID) {
 		if visibleProject(p) && a.canSeeProject(c, o, p) {
-			out = append(out, a.serializeProject(p))
+			out = append(out, a.projectFor(c, p))
 		}
 	}
 	return ok(out)
@@ -206,7 +213,7 @@ func (a *API) getProject(ctx context.Context, r *http.Request, c *caller) (*resp
 	if err != nil {
 		return nil, err
 	}
-	return ok(a.serializeProject(p))
+	return ok(a.projectFor(c, p))
 }
 
 // projectUpdate is the subset of Sentry's project PUT body Faultline uses.
@@ -317,7 +324,7 @@ func (a *API) updateProject(ctx context.Context, r *http.Request, c *caller) (*r
 	if err := a.meta.UpdateProject(ctx, &cp); err != nil {
 		return nil, err
 	}
-	return ok(a.serializeProject(&cp))
+	return ok(a.projectFor(c, &cp))
 }
 
 // noStore marks an answer that carries secrets (a DSN key's secret part)

@@ -71,6 +71,9 @@ func checkScope(rt route.Route, c *caller) error {
 // TokenCovers reports whether a user token holding scopes may call a route
 // that needs scope need ("" for routes only "*" reaches).
 func TokenCovers(scopes []string, need string) bool {
+	if need == route.AnyScope {
+		return len(scopes) > 0
+	}
 	for _, s := range scopes {
 		if s == meta.ScopeAll {
 			return true

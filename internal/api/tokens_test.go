@@ -8,6 +8,7 @@ import (
 
 	"github.com/faultline/faultline/internal/api"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/testserver"
 )
@@ -38,6 +39,9 @@ func TestTokenCovers(t *testing.T) {
 		{[]string{"team:read", "event:write"}, "event:read", true},
 		{[]string{"org:ci"}, "org:read", false},
 		{nil, "org:read", false},
+		{[]string{"alerts:read"}, route.AnyScope, true},
+		{[]string{"org:ci"}, route.AnyScope, true},
+		{nil, route.AnyScope, false},
 	}
 	for _, c := range cases {
 		if got := api.TokenCovers(c.held, c.need); got != c.want {

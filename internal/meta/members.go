@@ -257,14 +257,27 @@ func (s *Store) UpdateMember(ctx context.Context, orgID, id uint64, change func(
 			return nil, fmt.Errorf("%w: orgRole: %q is not a role", ErrInvalid, m.Role)
 		}
 		m.ID, m.OrgID = id, orgID
-		if wasOwner && m.Role != authz.Owner && !s.otherOwner(orgID, id) {
-			return nil, ErrLastOwner
-		}
 		b, err := json.Marshal(&m)
 		if err != nil {
 			return nil, err
 		}
-		rev, err := s.kv.Update(ctx, key, b, e.Revision())
+		var rev uint64
+		if wasOwner && m.Role != authz.Owner {
+			// A demotion: under the organization's owner lock, so that two
+			// demotions of its last two owners cannot both pass.
+			err = s.withOwnerLock(ctx, orgID, func() error {
+				if err := s.otherOwnerStored(ctx, orgID, id); err != nil {
+					return err
+				}
+				rev, err = s.kv.Update(ctx, key, b, e.Revision())
+				return err
+			})
+		} else {
+			rev, err = s.kv.Update(ctx, key, b, e.Revision())
+		}
+		if errors.Is(err, ErrLastOwner) {
+			return nil, err
+		}
 		if isWrongRevision(err) {
 			continue
 		}
@@ -277,15 +290,85 @@ func (s *Store) UpdateMember(ctx context.Context, orgID, id uint64, change func(
 	return nil, fmt.Errorf("meta: member %d: too much contention", id)
 }
 
-// otherOwner reports whether the organization has an owner other than
-// member id.
-func (s *Store) otherOwner(orgID, id uint64) bool {
-	for _, m := range s.Members(orgID) {
-		if m.ID != id && m.Role == authz.Owner && !m.Pending {
-			return true
+// otherOwnerStored returns ErrLastOwner unless the organization has a
+// joined owner other than member id, read from the bucket itself (not the
+// cache, which may lag another node's write). Callers hold the owner lock.
+func (s *Store) otherOwnerStored(ctx context.Context, orgID, id uint64) error {
+	prefix := "members." + strconv.FormatUint(orgID, 10) + "."
+	lister, err := s.kv.ListKeysFiltered(ctx, prefix+"*")
+	if err != nil {
+		return fmt.Errorf("meta: list members: %w", err)
+	}
+	defer lister.Stop() //nolint:errcheck
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if k == memberKey(orgID, id) {
+			continue
+		}
+		e, err := s.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("meta: get %s: %w", k, err)
+		}
+		var m Member
+		if json.Unmarshal(e.Value(), &m) == nil && m.Role == authz.Owner && !m.Pending && m.UserID != 0 {
+			return nil
 		}
 	}
-	return false
+	return ErrLastOwner
+}
+
+// ownerLockStale is how long an owner lock is held at most: a holder that
+// stopped (a crashed process) leaves one that others take over after it.
+const ownerLockStale = 30 * time.Second
+
+// withOwnerLock runs fn while holding the organization's owner lock, a key
+// taken with compare-and-set (create if absent, or take over a stale
+// one) and released with compare-and-set on the revision it was taken at.
+// Removals and demotions of owners run under it, one at a time per
+// organization, each reading the stored memberships afresh.
+func (s *Store) withOwnerLock(ctx context.Context, orgID uint64, fn func() error) error {
+	key := "lock.owners." + strconv.FormatUint(orgID, 10)
+	val := []byte(strconv.FormatInt(time.Now().UnixNano(), 10) + " " + randomHex(8))
+	var rev uint64
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		r, err := s.kv.Create(ctx, key, val)
+		if err == nil {
+			rev = r
+			break
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("meta: take %s: %w", key, err)
+		}
+		if e, gerr := s.kv.Get(ctx, key); gerr == nil {
+			at, _, _ := strings.Cut(string(e.Value()), " ")
+			ns, _ := strconv.ParseInt(at, 10, 64)
+			if time.Since(time.Unix(0, ns)) > ownerLockStale {
+				if r, uerr := s.kv.Update(ctx, key, val, e.Revision()); uerr == nil {
+					rev = r
+					break
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.kv.Delete(dctx, key, jetstream.LastRevision(rev)); err != nil {
+			s.log.Warn("meta: release the owner lock", "key", key, "err", err)
+		}
+	}()
+	return fn()
 }
 
 // RemoveMember deletes a membership (compare-and-set on the revision the
@@ -311,10 +394,19 @@ func (s *Store) RemoveMember(ctx context.Context, orgID, id uint64, check func(*
 				return err
 			}
 		}
-		if m.Role == authz.Owner && !m.Pending && !s.otherOwner(orgID, id) {
-			return ErrLastOwner
+		if m.Role == authz.Owner && !m.Pending {
+			err = s.withOwnerLock(ctx, orgID, func() error {
+				if err := s.otherOwnerStored(ctx, orgID, id); err != nil {
+					return err
+				}
+				return s.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+			})
+		} else {
+			err = s.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
 		}
-		err = s.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+		if errors.Is(err, ErrLastOwner) {
+			return err
+		}
 		if isWrongRevision(err) {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -247,5 +248,83 @@ func TestOpenMembershipSetting(t *testing.T) {
 	}
 	if !o.OpenMembership || o.Role(5) != "owner" {
 		t.Errorf("after a restart: %+v, role %q", o, o.Role(5))
+	}
+}
+
+// TestLastOwnerUnderContention demotes and removes every owner of an
+// organization at once, from two stores sharing the bucket (two nodes):
+// all but one change pass, and the organization keeps exactly one owner.
+func TestLastOwnerUnderContention(t *testing.T) {
+	ctx := context.Background()
+	q := openQueue(t)
+	nodes := []*meta.Store{openMeta(t, q), openMeta(t, q)}
+	m := nodes[0]
+	const owners = 6
+	for round := range 3 {
+		org, err := m.CreateOrganization(ctx, "Race", fmt.Sprintf("race-%d", round), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []uint64
+		creator, _ := m.MemberByUser(org.ID, 1000)
+		ids = append(ids, creator.ID)
+		for i := 1; i < owners; i++ {
+			u, err := m.CreateUser(ctx, fmt.Sprintf("owner%d-%d@example.com", round, i), "Owner", "a long enough password", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mb, _, err := m.InviteMember(ctx, org.ID, u.Email, "owner", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, mb.ID)
+		}
+		// Both nodes see every owner before the race starts.
+		for _, n := range nodes {
+			for deadline := time.Now().Add(10 * time.Second); len(n.Members(org.ID)) < owners; {
+				if time.Now().After(deadline) {
+					t.Fatal("the second node never saw the owners")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, owners)
+		start := make(chan struct{})
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n := nodes[i%2]
+				<-start
+				if i%3 == 0 {
+					errs[i] = n.RemoveMember(ctx, org.ID, id, nil)
+					return
+				}
+				_, errs[i] = n.UpdateMember(ctx, org.ID, id, func(mb *meta.Member) error { mb.Role = "admin"; return nil })
+			}()
+		}
+		close(start)
+		wg.Wait()
+		refused := 0
+		for i, err := range errs {
+			switch {
+			case errors.Is(err, meta.ErrLastOwner):
+				refused++
+			case err != nil:
+				t.Fatalf("owner %d: %v", i, err)
+			}
+		}
+		// What is stored, read by a fresh store.
+		fresh := openMeta(t, q)
+		left := 0
+		for _, mb := range fresh.Members(org.ID) {
+			if mb.Role == "owner" && !mb.Pending {
+				left++
+			}
+		}
+		if refused != 1 || left != 1 {
+			t.Fatalf("round %d: %d changes refused, %d owners left; want 1 and 1", round, refused, left)
+		}
 	}
 }

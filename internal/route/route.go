@@ -71,6 +71,10 @@ const (
 	TenantJob          Tenant = "job"
 )
 
+// AnyScope is the Scope of a route that every user token may call,
+// whatever its scopes (as Sentry lets any token read GET /api/0/users/me/).
+const AnyScope = "any"
+
 // Route is one route of the table.
 type Route struct {
 	Method string
@@ -182,6 +186,15 @@ func (t *Table) Add(routes ...Route) {
 		n.routes[r.Method] = rp
 		t.routes = append(t.routes, rp)
 	}
+}
+
+// IsFirstSegment reports whether seg is the literal first path segment of
+// a route ("api", "login", "organizations"...): a name an organization's
+// slug must not take, so that pages named by a slug never shadow a route
+// (DECISIONS "Routing"). It reads the table as it is when called.
+func (t *Table) IsFirstSegment(seg string) bool {
+	_, ok := t.root.literal[seg]
+	return ok && seg != ""
 }
 
 // Routes returns every route, in the order they were added.

@@ -157,3 +157,18 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+func TestIsFirstSegment(t *testing.T) {
+	tab := New(Config{})
+	tab.Add(
+		Route{Method: "GET", Path: "/", Handler: named("home"), Auth: Session},
+		Route{Method: "GET", Path: "/login/", Handler: named("login"), Auth: Public},
+		Route{Method: "GET", Path: "/api/0/organizations/{org}/", Handler: named("org"), Auth: User},
+		Route{Method: "GET", Path: "/{org}/issues/", Handler: named("issues"), Auth: User},
+	)
+	for seg, want := range map[string]bool{"login": true, "api": true, "": false, "organizations": false, "acme": false, "issues": false} {
+		if got := tab.IsFirstSegment(seg); got != want {
+			t.Errorf("IsFirstSegment(%q) = %v, want %v", seg, got, want)
+		}
+	}
+}

@@ -46,7 +46,9 @@ func newRouteFixture(t *testing.T) *routeFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := client.CaptureMessage("route table fixture", nil, sentry.NewScope())
+	scope := sentry.NewScope()
+	scope.AddAttachment(&sentry.Attachment{Filename: "fixture.txt", ContentType: "text/plain", Payload: []byte("fixture")})
+	id := client.CaptureMessage("route table fixture", nil, scope)
 	if id == nil {
 		t.Fatal("sentry-go sent nothing")
 	}
@@ -66,8 +68,53 @@ func newRouteFixture(t *testing.T) *routeFixture {
 	if st, raw := f.Do("GET", "/api/0/organizations/acme/members/", nil, &members); st != 200 || len(members) == 0 {
 		t.Fatalf("members: %d %s", st, raw)
 	}
-	return &routeFixture{f: f, p: p, issue: ev.GroupID, event: string(*id), keyID: keys[0].ID,
+	rf := &routeFixture{f: f, p: p, issue: ev.GroupID, event: string(*id), keyID: keys[0].ID,
 		values: map[string]string{"member_id": members[0].ID}}
+	rf.values["attachment_id"] = fixtureAttachment(t, f, p, string(*id))
+	rf.values["job"] = fixtureJob(t, f)
+	return rf
+}
+
+// fixtureAttachment waits for the attachment the fixture's event carries
+// and returns its id.
+func fixtureAttachment(t *testing.T, f *testserver.Faultline, p testserver.Project, event string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var atts []struct {
+			ID string `json:"id"`
+		}
+		st, raw := f.Do("GET", "/api/0/projects/"+p.Org+"/"+p.Slug+"/events/"+event+"/attachments/", nil, &atts)
+		if st == 200 && len(atts) > 0 {
+			return atts[0].ID
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fixture's attachment: %d %s", st, raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// fixtureJob deletes a project of acme made for it and returns the id of
+// the deletion job (left pending: the fixture's deletion delay is long).
+func fixtureJob(t *testing.T, f *testserver.Faultline) string {
+	t.Helper()
+	f.CreateProject("acme", "doomed", "go")
+	req, err := http.NewRequest("DELETE", f.URL+"/api/0/projects/acme/doomed/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testserver.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != 204 || loc == "" {
+		t.Fatalf("delete acme/doomed: %d %q", resp.StatusCode, loc)
+	}
+	return lastSegment(loc)
 }
 
 // fill replaces a route's placeholders with the fixture's real objects.
@@ -87,7 +134,7 @@ func (rf *routeFixture) fill(r *route.Route) string {
 		case "event_id":
 			v = rf.event
 		case "attachment_id":
-			v = "1"
+			v = rf.values["attachment_id"]
 		case "token_id":
 			v = "1"
 		case "member_id":
@@ -105,6 +152,8 @@ func (rf *routeFixture) fill(r *route.Route) string {
 		case "id":
 			if r.Tenant == route.TenantIssue {
 				v = rf.issue
+			} else if r.Tenant == route.TenantJob {
+				v = rf.values["job"]
 			} else {
 				v = "1"
 			}

@@ -298,6 +298,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		s.routes.Add(a.Routes()...)
+		a.ReserveSlugs(s.routes.IsFirstSegment)
 		acc := &web.Accounts{Sessions: sessions, Users: s.meta, PublicURL: cfg.PublicURL, TrustForwarded: cfg.Ingest.TrustForwarded}
 		acc.Invites = s.meta
 		if cfg.OIDC.Enabled() {
@@ -310,6 +311,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			}
 			acc.SSOUsers = s.meta
 		}
+		acc.Orgs = s.meta
 		if !s.meta.HasPasswordUser() {
 			// The first-admin setup page asks for this code, so that only
 			// who reads the log can take a new server over.

@@ -43,6 +43,8 @@ type Accounts struct {
 	// with SSOUsers (nil: none).
 	SSO      SignOn
 	SSOUsers SSOUsers
+	// Orgs lists the organizations on the start page (nil: none listed).
+	Orgs AccountOrgs
 
 	origin string
 	secure bool
@@ -79,6 +81,7 @@ func (ui *UI) accountRoutes() []route.Route {
 		{Method: "GET", Path: "/login/", Handler: http.HandlerFunc(ui.loginPage), Auth: route.Public, Name: "login page"},
 		{Method: "POST", Path: "/login/", Handler: http.HandlerFunc(ui.loginSubmit), Auth: route.Public, Name: "log in (form)"},
 		{Method: "POST", Path: "/logout/", Handler: http.HandlerFunc(ui.logout), Auth: route.Session, Name: "log out (form)"},
+		ui.homeRoute(),
 	}
 	if ui.acc.SetupCode != "" {
 		rs = append(rs,
