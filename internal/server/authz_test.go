@@ -114,6 +114,11 @@ var minRole = map[string]string{
 	"GET /api/0/projects/{org}/{project}/events/{event_id}/grouping-info/":               authz.Member,
 	"GET /api/0/projects/{org}/{project}/user-feedback/":                                 authz.Member,
 	"POST /api/0/projects/{org}/{project}/user-deletions/":                               superuserOnly, // the handler lets only superusers through
+	"PUT /api/0/projects/{org}/{project}/issues/":                                        authz.Member,
+	"DELETE /api/0/projects/{org}/{project}/issues/":                                     authz.Member, // Sentry's members hold event:admin
+	"GET /api/0/organizations/{org}/issues/":                                             authz.Member,
+	"PUT /api/0/organizations/{org}/issues/":                                             authz.Member,
+	"DELETE /api/0/organizations/{org}/issues/":                                          authz.Member,
 	"GET /api/0/issues/{id}/":                                                            authz.Member,
 	"PUT /api/0/issues/{id}/":                                                            authz.Member,
 	"DELETE /api/0/issues/{id}/":                                                         authz.Member, // Sentry's members hold event:admin
