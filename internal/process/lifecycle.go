@@ -159,10 +159,25 @@ func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[
 		substatus := ""
 		switch st.Status {
 		case store.StatusResolved:
-			for _, r := range after {
+			var newer map[string]bool
+			if d.InNextRelease && d.ReleaseAtResolution != "" {
 				// Resolved in the next release: only an event of a release
-				// first seen after the resolution regresses it.
-				if !d.InNextRelease || (r.Release != "" && firstSeen[releaseKey{pid, r.Release}].After(since)) {
+				// after the latest one at the resolution, in the project's
+				// release order, regresses it.
+				var versions []string
+				for _, r := range after {
+					versions = append(versions, r.Release)
+				}
+				if newer, err = w.deps.Store.ReleasesAfter(ctx, pid, d.ReleaseAtResolution, versions); err != nil {
+					return nil, fmt.Errorf("read release order: %w", err)
+				}
+			}
+			for _, r := range after {
+				// Resolutions recorded without the project's latest release
+				// (it had none): an event of a release first seen after the
+				// resolution regresses it.
+				if !d.InNextRelease || (newer != nil && newer[r.Release]) ||
+					(newer == nil && r.Release != "" && firstSeen[releaseKey{pid, r.Release}].After(since)) {
 					substatus = SubstatusRegressed
 					break
 				}

@@ -638,3 +638,50 @@ func ShortVersion(v string) string {
 	}
 	return v
 }
+
+// ReleaseStat is what a release's events tell: its first and last event
+// and, per project, the issues first seen in it.
+type ReleaseStat struct {
+	FirstEvent, LastEvent time.Time
+	NewGroups             map[uint64]uint64 // by project
+}
+
+// ReleaseStats returns the events' view of the given releases in the
+// given projects (releases without events are absent).
+func (s *Store) ReleaseStats(ctx context.Context, projectIDs []uint64, versions []string) (map[string]ReleaseStat, error) {
+	out := map[string]ReleaseStat{}
+	if len(versions) == 0 || len(projectIDs) == 0 {
+		return out, nil
+	}
+	var seen []struct {
+		Release string `ch:"release"`
+		First   uint64 `ch:"f"`
+		Last    uint64 `ch:"l"`
+	}
+	if err := s.t.query(ctx, &seen, "SELECT release, minMerge(first_seen) AS f, maxMerge(last_seen) AS l FROM "+
+		s.table("group_releases")+" WHERE project_id IN "+nums(projectIDs)+" AND release IN "+strs(versions)+
+		" GROUP BY release"); err != nil {
+		return nil, err
+	}
+	for _, r := range seen {
+		out[r.Release] = ReleaseStat{FirstEvent: msTime(r.First), LastEvent: msTime(r.Last), NewGroups: map[uint64]uint64{}}
+	}
+	// An issue is new in the release of its first event.
+	var news []struct {
+		ProjectID uint64 `ch:"project_id"`
+		Release   string `ch:"rel"`
+		N         uint64 `ch:"n"`
+	}
+	if err := s.t.query(ctx, &news, "SELECT project_id, rel, count() AS n FROM (SELECT project_id, group_id, "+
+		"argMin(release, f) AS rel FROM (SELECT project_id, group_id, release, minMerge(first_seen) AS f FROM "+
+		s.table("group_releases")+" WHERE project_id IN "+nums(projectIDs)+" GROUP BY project_id, group_id, release) "+
+		"GROUP BY project_id, group_id) WHERE rel IN "+strs(versions)+" GROUP BY project_id, rel"); err != nil {
+		return nil, err
+	}
+	for _, n := range news {
+		if st, ok := out[n.Release]; ok {
+			st.NewGroups[n.ProjectID] = n.N
+		}
+	}
+	return out, nil
+}
