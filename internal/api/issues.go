@@ -312,7 +312,7 @@ func serializeIssueRelease(r *store.IssueRelease, rel *store.OrgRelease, commits
 		lastCommit = commits[0].ID
 	}
 	return map[string]any{
-		"version": r.Version, "shortVersion": store.ShortVersion(r.Version), "ref": ref, "url": url,
+		"version": r.Version, "shortVersion": r.Version, "ref": ref, "url": url,
 		"dateCreated": created.UTC().Format(time.RFC3339), "dateReleased": released,
 		"firstEvent": r.FirstSeen.UTC().Format(time.RFC3339), "lastEvent": r.LastSeen.UTC().Format(time.RFC3339),
 		"newGroups": nil, "owner": nil, "commitCount": len(commits), "lastCommit": lastCommit, "deployCount": 0, "lastDeploy": nil,

@@ -320,7 +320,7 @@ func (a *API) serializeReleases(ctx context.Context, rs *releaseScope, rels []st
 		out = append(out, map[string]any{
 			"id":                 releaseID(rs.org.ID, rel.Version),
 			"version":            rel.Version,
-			"shortVersion":       store.ShortVersion(rel.Version),
+			"shortVersion":       rel.Version,
 			"versionInfo":        versionInfo(rel.Version),
 			"status":             "open",
 			"ref":                nilIfEmpty(rel.Ref),

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -509,8 +508,9 @@ func (s *Store) projectReleases(ctx context.Context, projectID uint64) ([]releas
 const semverWindow = 10
 
 // ReleaseOrder orders a project's releases as Sentry does: by semantic
-// version when the project's latest releases (by date added) all follow
-// semver, else by the date each was added (then by version). It returns
+// version when the project follows semver (see followsSemver), the
+// versions that do not parse first; else by the date each was added
+// (then by version). It returns
 // the versions oldest first.
 func ReleaseOrder(links []ReleaseProjectVersion) []string {
 	ls := make([]ReleaseProjectVersion, len(links))
@@ -522,19 +522,11 @@ func ReleaseOrder(links []ReleaseProjectVersion) []string {
 		return ls[i].Version < ls[j].Version
 	}
 	sort.SliceStable(ls, byDate)
-	semver := len(ls) > 0
 	parsed := make(map[string]Semver, len(ls))
-	for i := len(ls) - 1; i >= 0 && i >= len(ls)-semverWindow; i-- {
-		v, ok := ParseSemver(ls[i].Version)
-		if !ok {
-			semver = false
-			break
-		}
-		parsed[ls[i].Version] = v
-	}
+	semver := followsSemver(ls)
 	if semver {
-		// Every version is compared by semver; the ones that do not parse
-		// (older than the window) go first, by date.
+		// The versions that follow semver are compared by it; the others
+		// go first, by date.
 		var sv, rest []ReleaseProjectVersion
 		for _, l := range ls {
 			if v, ok := ParseSemver(l.Version); ok {
@@ -557,6 +549,32 @@ func ReleaseOrder(links []ReleaseProjectVersion) []string {
 		out[i] = l.Version
 	}
 	return out
+}
+
+// followsSemver is Sentry's follows_semver_versioning_scheme, on a
+// project's releases sorted by date added: with at most 2 releases, the
+// latest follows semver; with 3 to 9, one of the latest 3 does; with 10
+// or more, one of the latest 3 and 3 of the latest 10 do.
+func followsSemver(ls []ReleaseProjectVersion) bool {
+	n := len(ls)
+	count := func(k int) int {
+		c := 0
+		for i := n - 1; i >= 0 && i >= n-k; i-- {
+			if _, ok := ParseSemver(ls[i].Version); ok {
+				c++
+			}
+		}
+		return c
+	}
+	switch {
+	case n == 0:
+		return false
+	case n <= 2:
+		return count(1) == 1
+	case n <= 9:
+		return count(3) > 0
+	}
+	return count(3) > 0 && count(10) >= 3
 }
 
 // ReleaseProjectVersion is a version with the date a project added it.
@@ -625,18 +643,6 @@ func (s *Store) ReleasesAfter(ctx context.Context, projectID uint64, base string
 		}
 	}
 	return out, nil
-}
-
-// ShortVersion is the version as Sentry's shortVersion shows it: a
-// package prefix dropped and a 40-character hash cut to 12.
-func ShortVersion(v string) string {
-	if i := strings.LastIndexByte(v, '@'); i >= 0 && i < len(v)-1 {
-		v = v[i+1:]
-	}
-	if len(v) == 40 && strings.Trim(v, "0123456789abcdef") == "" {
-		return v[:12]
-	}
-	return v
 }
 
 // ReleaseStat is what a release's events tell: its first and last event
