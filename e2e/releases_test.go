@@ -171,7 +171,9 @@ func TestSentryCLIReleases(t *testing.T) {
 		for _, tok := range []struct{ kind, token string }{{"user", user.Token}, {"org", org.Token}} {
 			t.Run(l.name+"/"+tok.kind, func(t *testing.T) {
 				cli := func(args ...string) string { return sentryCLI(t, f, l.bin, tok.token, repo.dir, false, args...) }
-				v := func(s string) string { return "shop@" + strings.ReplaceAll(l.name, ".x", "") + "." + tok.kind + "." + s }
+				v := func(s string) string {
+					return "shop@" + strings.ReplaceAll(l.name, ".x", "") + "." + tok.kind + "." + s
+				}
 
 				out := cli("info")
 				wantScope := "project:releases"
