@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getsentry/sentry-go"
+
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/internal/testserver"
@@ -150,7 +152,14 @@ func slugsOf(r apiRelease) string {
 func TestSentryCLIReleases(t *testing.T) {
 	lines := cliLines(t)
 	f := testserver.Start(t, server.Config{})
-	f.CreateProject("acme", "web", "javascript")
+	web := f.CreateProject("acme", "web", "javascript")
+	// An issue seen in a release: deleting that release is refused.
+	client, err := sentry.NewClient(sentry.ClientOptions{Dsn: web.DSN, Release: "shop@with-issue", Transport: sentry.NewHTTPSyncTransport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := client.CaptureMessage("a release with an issue", nil, sentry.NewScope())
+	f.WaitEvent(t, web, string(*id), nil)
 	f.CreateProject("acme", "api", "go")
 	var user struct{ Token string }
 	if st, raw := f.Do("POST", "/api/0/api-tokens/", map[string]any{"name": "cli",
@@ -271,6 +280,13 @@ func TestSentryCLIReleases(t *testing.T) {
 					t.Errorf("deploys: %d %s", st, raw)
 				}
 
+				out = sentryCLI(t, f, l.bin, tok.token, repo.dir, true, "releases", "delete", "shop@with-issue")
+				if !strings.Contains(out, "referenced by active issues") {
+					t.Errorf("deleting a release with an issue:\n%s", out)
+				}
+				if st, _ := getRelease(t, f, "shop@with-issue"); st != 200 {
+					t.Errorf("the refused deletion deleted it: %d", st)
+				}
 				cli("releases", "delete", v("1"))
 				if st, _ := getRelease(t, f, v("1")); st != 404 {
 					t.Errorf("deleted release 1: %d", st)
