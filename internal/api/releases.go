@@ -20,7 +20,7 @@ import (
 type ReleaseStore interface {
 	ListReleases(ctx context.Context, orgID uint64, projectIDs []uint64) ([]store.OrgRelease, error)
 	GetRelease(ctx context.Context, orgID uint64, projectIDs []uint64, version string) (*store.OrgRelease, error)
-	SaveRelease(ctx context.Context, orgID uint64, version string, projectIDs []uint64, u store.ReleaseUpdate, now time.Time) error
+	SaveRelease(ctx context.Context, orgID uint64, version string, add, orgProjects []uint64, u store.ReleaseUpdate, now time.Time) error
 	DeleteRelease(ctx context.Context, orgID uint64, version string, now time.Time) error
 	ReleaseHasIssues(ctx context.Context, projectIDs []uint64, version string) (bool, error)
 	SetReleaseCommits(ctx context.Context, orgID uint64, version string, commits []store.Commit, now time.Time) error
@@ -486,7 +486,7 @@ func (a *API) createRelease(ctx context.Context, r *http.Request, c *caller) (*r
 		return nil, err
 	}
 	now := time.Now()
-	if err := a.store.SaveRelease(ctx, rs.org.ID, version, ids, u, now); err != nil {
+	if err := a.store.SaveRelease(ctx, rs.org.ID, version, ids, a.orgProjectIDs(rs.org), u, now); err != nil {
 		return nil, err
 	}
 	if b.Commits != nil {
@@ -589,7 +589,7 @@ func (a *API) updateRelease(ctx context.Context, r *http.Request, c *caller) (*r
 		return nil, err
 	}
 	now := time.Now()
-	if err := a.store.SaveRelease(ctx, rs.org.ID, version, ids, u, now); err != nil {
+	if err := a.store.SaveRelease(ctx, rs.org.ID, version, ids, a.orgProjectIDs(rs.org), u, now); err != nil {
 		return nil, err
 	}
 	if b.Commits != nil {
@@ -621,11 +621,7 @@ func (a *API) deleteRelease(ctx context.Context, r *http.Request, c *caller) (*r
 	}
 	// Every project of the organization: an issue the caller does not see
 	// still refers to the release.
-	var all []uint64
-	for _, p := range a.meta.Projects(rs.org.ID) {
-		all = append(all, p.ID)
-	}
-	used, err := a.store.ReleaseHasIssues(ctx, all, version)
+	used, err := a.store.ReleaseHasIssues(ctx, a.orgProjectIDs(rs.org), version)
 	if err != nil {
 		return nil, err
 	}
@@ -894,4 +890,13 @@ func (a *API) rootRoute() route.Route {
 	r := a.publicRoute("GET", "/api/0/", a.apiRoot, "the API root: the caller and its scopes")
 	r.OrgCI = true
 	return r
+}
+
+// orgProjectIDs lists every project of an organization.
+func (a *API) orgProjectIDs(o *meta.Organization) []uint64 {
+	var ids []uint64
+	for _, p := range a.meta.Projects(o.ID) {
+		ids = append(ids, p.ID)
+	}
+	return ids
 }

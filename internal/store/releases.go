@@ -261,11 +261,12 @@ func (s *Store) GetRelease(ctx context.Context, orgID uint64, projectIDs []uint6
 	return &rs[0], nil
 }
 
-// SaveRelease creates a release for the given projects, or updates it:
-// what u sets changes, the rest stays. A release that was deleted comes
-// back new. Adding a project that has the release already keeps the date
-// it was added.
-func (s *Store) SaveRelease(ctx context.Context, orgID uint64, version string, projectIDs []uint64, u ReleaseUpdate, now time.Time) error {
+// SaveRelease creates a release for the projects add, or updates it: what
+// u sets changes, the rest stays. A release that was deleted comes back
+// new. Adding a project that has the release already keeps the date it
+// was added. orgProjects are the organization's projects: a release their
+// events named first keeps the date they first saw it as its date created.
+func (s *Store) SaveRelease(ctx context.Context, orgID uint64, version string, add, orgProjects []uint64, u ReleaseUpdate, now time.Time) error {
 	attrs, err := s.releaseAttrsOf(ctx, orgID, []string{version})
 	if err != nil {
 		return err
@@ -281,7 +282,7 @@ func (s *Store) SaveRelease(ctx context.Context, orgID uint64, version string, p
 		// date they first saw it).
 		a = releaseAttrs{Created: timeMS(now)}
 		if !ok {
-			links, err := s.releaseLinks(ctx, projectIDs, []string{version})
+			links, err := s.releaseLinks(ctx, orgProjects, []string{version})
 			if err != nil {
 				return err
 			}
@@ -308,8 +309,8 @@ func (s *Store) SaveRelease(ctx context.Context, orgID uint64, version string, p
 	if u.DateStarted != nil {
 		a.Started = timeMS(*u.DateStarted)
 	}
-	rels := make([]Release, len(projectIDs))
-	for i, p := range projectIDs {
+	rels := make([]Release, len(add))
+	for i, p := range add {
 		rels[i] = Release{ProjectID: p, Version: version, FirstSeen: now}
 	}
 	if err := s.InsertReleases(ctx, rels); err != nil {

@@ -60,11 +60,11 @@ func TestReleasesModel(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		ref := "main"
-		if err := s.SaveRelease(ctx, 10, "2.0", []uint64{1, 2}, ReleaseUpdate{Ref: &ref}, now); err != nil {
+		if err := s.SaveRelease(ctx, 10, "2.0", []uint64{1, 2}, []uint64{1, 2}, ReleaseUpdate{Ref: &ref}, now); err != nil {
 			t.Fatal(err)
 		}
 		rel := now.Add(time.Minute)
-		if err := s.SaveRelease(ctx, 10, "2.0", nil, ReleaseUpdate{DateReleased: &rel}, now.Add(time.Second)); err != nil {
+		if err := s.SaveRelease(ctx, 10, "2.0", nil, []uint64{1, 2}, ReleaseUpdate{DateReleased: &rel}, now.Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		r, err := s.GetRelease(ctx, 10, []uint64{1, 2}, "2.0")
@@ -80,6 +80,18 @@ func TestReleasesModel(t *testing.T) {
 		}
 		if r, _ := s.GetRelease(ctx, 10, []uint64{2}, "2.0"); r == nil || r.Ref != "main" {
 			t.Errorf("2.0 in project 2 = %+v", r)
+		}
+
+		// A release events named first keeps their date when finalized.
+		seen := now.Add(-time.Hour)
+		if err := s.InsertReleases(ctx, []Release{{ProjectID: 1, Version: "seen", FirstSeen: seen}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveRelease(ctx, 10, "seen", nil, []uint64{1, 2}, ReleaseUpdate{DateReleased: &rel}, now); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := s.GetRelease(ctx, 10, []uint64{1, 2}, "seen"); r == nil || !r.DateCreated.Equal(seen) || !r.DateReleased.Equal(rel) {
+			t.Errorf("finalized implicit release = %+v", r)
 		}
 
 		// Commits: the latest set replaces the earlier one.
@@ -136,7 +148,7 @@ func TestReleasesModel(t *testing.T) {
 			t.Errorf("deleted 2.0 = %+v", r)
 		}
 		later := now.Add(3 * time.Second)
-		if err := s.SaveRelease(ctx, 10, "2.0", []uint64{1}, ReleaseUpdate{}, later); err != nil {
+		if err := s.SaveRelease(ctx, 10, "2.0", []uint64{1}, []uint64{1, 2}, ReleaseUpdate{}, later); err != nil {
 			t.Fatal(err)
 		}
 		if r, _ := s.GetRelease(ctx, 10, []uint64{1, 2}, "2.0"); r == nil || r.Ref != "" || !r.DateCreated.Equal(later) {
