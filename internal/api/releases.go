@@ -365,16 +365,19 @@ func releaseID(orgID uint64, version string) uint64 {
 
 // versionInfo is Sentry's versionInfo.
 func versionInfo(v string) map[string]any {
+	raw := v
 	info := map[string]any{"package": nil, "version": map[string]any{"raw": v}, "description": v, "buildHash": nil}
 	if s, ok := store.ParseSemver(v); ok {
 		if s.Package != "" {
 			info["package"] = s.Package
+			raw = v[len(s.Package)+1:]
+			info["description"] = raw
 		}
 		pre := any(nil)
 		if s.Prerelease != "" {
 			pre = s.Prerelease
 		}
-		info["version"] = map[string]any{"raw": v, "major": s.Major, "minor": s.Minor, "patch": s.Patch,
+		info["version"] = map[string]any{"raw": raw, "major": s.Major, "minor": s.Minor, "patch": s.Patch,
 			"revision": s.Revision, "pre": pre, "buildCode": nilIfEmpty(s.Build)}
 	}
 	return info

@@ -73,7 +73,17 @@ func (s *Store) ListDeploys(ctx context.Context, projectIDs []uint64, version st
 	err := s.t.query(ctx, &rows, "SELECT "+strings.Join(deployCols, ", ")+" FROM "+s.table("deploys")+
 		" WHERE project_id IN "+nums(projectIDs)+" AND version = "+str(version)+
 		" ORDER BY date_finished DESC, deploy_id DESC LIMIT 1 BY project_id, deploy_id LIMIT "+fmt.Sprint(maxDeploys))
+	unknownStarts(rows)
 	return rows, err
+}
+
+// unknownStarts turns the stored epoch (no start time) into the zero time.
+func unknownStarts(rows []Deploy) {
+	for i := range rows {
+		if rows[i].DateStarted.Unix() <= 0 {
+			rows[i].DateStarted = time.Time{}
+		}
+	}
 }
 
 // deployTime is a deploy's optional time as stored: the epoch for none.
@@ -98,6 +108,7 @@ func (s *Store) ReleasesDeploys(ctx context.Context, projectIDs []uint64, versio
 		" ORDER BY date_finished DESC, deploy_id DESC LIMIT 1 BY project_id, version, deploy_id LIMIT "+fmt.Sprint(maxDeploys)); err != nil {
 		return nil, err
 	}
+	unknownStarts(rows)
 	for _, d := range rows {
 		out[d.Version] = append(out[d.Version], d)
 	}

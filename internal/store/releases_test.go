@@ -47,7 +47,7 @@ func TestReleasesMigrateFromSchema8(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(deps) != 1 || deps[0].Environment != "production" || deps[0].Name != "" || deps[0].DateStarted.Unix() != 0 {
+		if len(deps) != 1 || deps[0].Environment != "production" || deps[0].Name != "" || !deps[0].DateStarted.IsZero() {
 			t.Errorf("deploys = %+v", deps)
 		}
 	})
