@@ -112,6 +112,7 @@ type Store interface {
 	ListUserReports(ctx context.Context, q store.UserReportQuery) ([]store.UserReport, error)
 	EventGroups(ctx context.Context, projectID uint64, eventIDs []string) (map[string]uint64, error)
 	IssueReleases(ctx context.Context, projectID, groupID uint64) (first, last *store.IssueRelease, err error)
+	ReleaseStore
 }
 
 // Groups maps issue ids to their project.
@@ -200,6 +201,23 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/grouping-info/", a.issueGroupingInfo, issue, "event:read", "an issue's grouping information"),
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues, issue, "event:read", "an issue's tag values"),
 		a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys, org, "project:releases", "list a release's deploys"),
+		a.ciRoute("POST", "/api/0/organizations/{org}/releases/{version}/deploys/", a.createDeploy, org, "project:releases", "create a deploy"),
+		a.ciRoute("GET", "/api/0/organizations/{org}/releases/", a.listReleases, org, "project:releases", "list an organization's releases"),
+		a.ciRoute("POST", "/api/0/organizations/{org}/releases/", a.createRelease, org, "project:releases", "create a release"),
+		a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/", a.getRelease, org, "project:releases", "get a release"),
+		a.ciRoute("PUT", "/api/0/organizations/{org}/releases/{version}/", a.updateRelease, org, "project:releases", "update a release, or set its commits"),
+		a.ciRoute("DELETE", "/api/0/organizations/{org}/releases/{version}/", a.deleteRelease, org, "project:releases", "delete a release"),
+		a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/commits/", a.listReleaseCommits, org, "project:releases", "list a release's commits"),
+		a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/previous-with-commits/", a.previousWithCommits, org, "project:releases", "the previous release with commits"),
+		a.ciRoute("GET", "/api/0/projects/{org}/{project}/releases/", a.listReleases, project, "project:releases", "list a project's releases"),
+		a.ciRoute("POST", "/api/0/projects/{org}/{project}/releases/", a.createRelease, project, "project:releases", "create a project's release"),
+		a.ciRoute("GET", "/api/0/projects/{org}/{project}/releases/{version}/", a.getRelease, project, "project:releases", "get a project's release"),
+		a.ciRoute("PUT", "/api/0/projects/{org}/{project}/releases/{version}/", a.updateRelease, project, "project:releases", "update a project's release"),
+		a.ciRoute("DELETE", "/api/0/projects/{org}/{project}/releases/{version}/", a.deleteRelease, project, "project:releases", "delete a project's release"),
+		a.ciRoute("GET", "/api/0/projects/{org}/{project}/releases/{version}/commits/", a.listReleaseCommits, project, "project:releases", "list a project's release's commits"),
+		a.ciRoute("GET", "/api/0/organizations/{org}/repos/", a.listRepos, org, "org:read", "list repositories"),
+		a.ciRoute("POST", "/api/0/organizations/{org}/repos/", a.createRepo, org, "org:write", "add a repository"),
+		a.rootRoute(),
 		a.route("GET", "/api/0/api-tokens/", a.listAPITokens, route.TenantUser, "", "list the caller's API tokens"),
 		a.route("POST", "/api/0/api-tokens/", a.createAPIToken, route.TenantUser, "", "create an API token"),
 		a.route("DELETE", "/api/0/api-tokens/", a.deleteAPIToken, route.TenantUser, "", "revoke an API token"),

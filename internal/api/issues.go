@@ -246,7 +246,31 @@ func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*respon
 	if err != nil {
 		return nil, err
 	}
-	out["firstRelease"], out["lastRelease"] = serializeIssueRelease(first), serializeIssueRelease(last)
+	var versions []string
+	for _, ir := range []*store.IssueRelease{first, last} {
+		if ir != nil {
+			versions = append(versions, ir.Version)
+		}
+	}
+	rels := map[string]*store.OrgRelease{}
+	for _, v := range versions {
+		rel, err := a.store.GetRelease(ctx, o.ID, []uint64{p.ID}, v)
+		if err != nil {
+			return nil, err
+		}
+		rels[v] = rel
+	}
+	commits, err := a.store.ReleasesCommits(ctx, o.ID, versions)
+	if err != nil {
+		return nil, err
+	}
+	render := func(ir *store.IssueRelease) any {
+		if ir == nil {
+			return nil
+		}
+		return serializeIssueRelease(ir, rels[ir.Version], commits[ir.Version])
+	}
+	out["firstRelease"], out["lastRelease"] = render(first), render(last)
 	is.ProjectID, is.GroupID = p.ID, gid
 	if out["activity"], err = a.issueActivity(ctx, is); err != nil {
 		return nil, err
@@ -255,8 +279,10 @@ func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*respon
 }
 
 // serializeIssueRelease renders a release the way Sentry's issue details
-// show firstRelease and lastRelease.
-func serializeIssueRelease(r *store.IssueRelease) any {
+// show firstRelease and lastRelease: version, shortVersion, dateCreated,
+// dateReleased and lastCommit (null, or the last commit's id: GitLab reads
+// a string) from the organization's release when there is one.
+func serializeIssueRelease(r *store.IssueRelease, rel *store.OrgRelease, commits []store.Commit) any {
 	if r == nil {
 		return nil
 	}
@@ -264,11 +290,20 @@ func serializeIssueRelease(r *store.IssueRelease) any {
 	if created.IsZero() {
 		created = r.FirstSeen
 	}
+	var ref, url, released any
+	if rel != nil {
+		created = rel.DateCreated
+		ref, url, released = nilIfEmpty(rel.Ref), nilIfEmpty(rel.URL), isoTime(rel.DateReleased)
+	}
+	var lastCommit any
+	if len(commits) > 0 {
+		lastCommit = commits[0].ID
+	}
 	return map[string]any{
-		"version": r.Version, "shortVersion": r.Version, "ref": nil, "url": nil,
-		"dateCreated": created.UTC().Format(time.RFC3339), "dateReleased": nil,
+		"version": r.Version, "shortVersion": r.Version, "ref": ref, "url": url,
+		"dateCreated": created.UTC().Format(time.RFC3339), "dateReleased": released,
 		"firstEvent": r.FirstSeen.UTC().Format(time.RFC3339), "lastEvent": r.LastSeen.UTC().Format(time.RFC3339),
-		"newGroups": nil, "owner": nil, "commitCount": 0, "lastCommit": nil, "deployCount": 0, "lastDeploy": nil,
+		"newGroups": nil, "owner": nil, "commitCount": len(commits), "lastCommit": lastCommit, "deployCount": 0, "lastDeploy": nil,
 		"authors": []any{}, "projects": []any{}, "data": map[string]any{},
 	}
 }

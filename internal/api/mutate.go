@@ -170,12 +170,33 @@ func (a *API) mutateIssues(ctx context.Context, c *caller, issues []store.Issue,
 		return nil
 	}
 	data, _ := json.Marshal(m.activityData)
+	// Resolved in the next release: the next after each project's latest
+	// release now, in the project's release order.
+	details := map[uint64]string{}
+	if m.details.InNextRelease {
+		for _, is := range issues {
+			if _, ok := details[is.ProjectID]; ok {
+				continue
+			}
+			latest, err := a.store.LatestRelease(ctx, is.ProjectID)
+			if err != nil {
+				return err
+			}
+			d := m.details
+			d.ReleaseAtResolution = latest
+			raw, _ := json.Marshal(d)
+			details[is.ProjectID] = string(raw)
+		}
+	}
 	changes := make([]store.StatusChange, 0, len(issues))
 	for i := range issues {
 		is := &issues[i]
 		ch := store.StatusChange{ProjectID: is.ProjectID, GroupID: is.GroupID, Status: m.status,
 			Substatus: m.substatus, Details: m.detailsJSON, At: now}
-		if is.Status != m.status || !sameJSON(is.StatusDetails, m.detailsJSON) {
+		if d, ok := details[is.ProjectID]; ok {
+			ch.Details = d
+		}
+		if is.Status != m.status || !sameJSON(is.StatusDetails, ch.Details) {
 			ch.Activity = &store.Activity{Type: m.activity, UserID: actor(c), Data: string(data)}
 		}
 		changes = append(changes, ch)

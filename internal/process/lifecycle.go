@@ -160,20 +160,38 @@ func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[
 		var regressedBy *store.Event
 		switch st.Status {
 		case store.StatusResolved:
-			// Resolved in the next release: only an event of a release
-			// first seen after the resolution regresses it; resolved in
-			// release X: only one of a release first seen after X.
-			inRelease, after0 := d.InNextRelease, since
-			if d.InRelease != "" {
-				inRelease = true
-				if t, ok, err := w.releaseFirstSeen(ctx, pid, d.InRelease); err != nil {
-					return nil, err
-				} else if ok {
-					after0 = t
+			// Resolved in release X, or in the next release after the
+			// project's latest one at the resolution: only an event of a
+			// release after that one, in the project's release order,
+			// regresses it. Resolutions in the next release recorded
+			// without a latest release (the project had none, or they
+			// predate the release order): an event of a release first
+			// seen after the resolution.
+			ref := d.InRelease
+			if ref == "" && d.InNextRelease {
+				ref = d.ReleaseAtResolution
+			}
+			var newer map[string]bool
+			if ref != "" {
+				var versions []string
+				for _, r := range after {
+					if r.Release != ref {
+						versions = append(versions, r.Release)
+					}
+				}
+				if newer, err = w.deps.Store.ReleasesAfter(ctx, pid, ref, versions); err != nil {
+					return nil, fmt.Errorf("read release order: %w", err)
 				}
 			}
 			for _, r := range after {
-				if !inRelease || (r.Release != "" && r.Release != d.InRelease && firstSeen[releaseKey{pid, r.Release}].After(after0)) {
+				regresses := !d.InNextRelease && d.InRelease == ""
+				switch {
+				case ref != "":
+					regresses = newer[r.Release]
+				case d.InNextRelease:
+					regresses = r.Release != "" && firstSeen[releaseKey{pid, r.Release}].After(since)
+				}
+				if regresses {
 					substatus, regressedBy = SubstatusRegressed, r
 					break
 				}
@@ -272,21 +290,4 @@ func lifecycleActivity(pid uint64, st store.GroupState, substatus string, by *st
 	}
 	a.ID = store.ActivityID(fmt.Sprint(pid), fmt.Sprint(st.GroupID), fmt.Sprint(st.UpdatedMS), a.Type)
 	return a
-}
-
-// releaseFirstSeen returns when a project first saw a release, if it did.
-func (w *Worker) releaseFirstSeen(ctx context.Context, pid uint64, version string) (time.Time, bool, error) {
-	k := releaseKey{pid, version}
-	if t, ok := w.releaseCache.get(k); ok {
-		return t, true, nil
-	}
-	known, err := w.deps.Store.ReleasesFirstSeen(ctx, pid, []string{version})
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("read releases: %w", err)
-	}
-	t, ok := known[version]
-	if ok {
-		w.releaseCache.put(k, t)
-	}
-	return t, ok, nil
 }

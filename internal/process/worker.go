@@ -91,6 +91,7 @@ type Store interface {
 	ActivitySince(ctx context.Context, projectID, groupID uint64, since time.Time, userLimit int) (store.GroupActivity, error)
 	ReleasesFirstSeen(ctx context.Context, projectID uint64, versions []string) (map[string]time.Time, error)
 	InsertReleases(ctx context.Context, rels []store.Release) error
+	ReleasesAfter(ctx context.Context, projectID uint64, base string, versions []string) (map[string]bool, error)
 }
 
 // Groups resolves fingerprints to issue ids.

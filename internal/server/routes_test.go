@@ -354,7 +354,7 @@ func TestRoutesReportedInIssue11(t *testing.T) {
 		{"POST", "/api/0/projects/acme/web/issues/?id=" + rf.issue, 405},
 		{"POST", "/api/0/organizations/acme/invite-requests/", 404},
 		{"GET", "/api/0/organizations/acme/chunk-upload/", 404},
-		{"POST", "/api/0/organizations/acme/repos/", 404},
+		{"POST", "/api/0/organizations/acme/repos/x/", 404},
 		{"GET", "/api/0/nonexistent/", 404},
 		{"OPTIONS", "/api/0/organizations/", 405},
 		{"OPTIONS", "/api/0/projects/acme/web/", 405},

@@ -38,9 +38,14 @@ type Deploy struct {
 	Username     string    `ch:"username"`
 	Email        string    `ch:"email"`
 	DateFinished time.Time `ch:"date_finished"`
+	// Sentry's name, url and start (migration 9; empty for Airbrake's).
+	Name        string    `ch:"name"`
+	URL         string    `ch:"url"`
+	DateStarted time.Time `ch:"date_started"` // the Unix epoch: unknown
 }
 
-var deployCols = []string{"project_id", "version", "deploy_id", "environment", "revision", "repository", "username", "email", "date_finished"}
+var deployCols = []string{"project_id", "version", "deploy_id", "environment", "revision", "repository", "username", "email", "date_finished",
+	"name", "url", "date_started"}
 
 // InsertDeploys records deploys. Inserting one again is harmless.
 func (s *Store) InsertDeploys(ctx context.Context, deploys []Deploy) error {
@@ -53,7 +58,7 @@ func (s *Store) InsertDeploys(ctx context.Context, deploys []Deploy) error {
 			return fmt.Errorf("store: deploy id %q is not 32 hex characters", d.DeployID)
 		}
 		rows[i] = []any{d.ProjectID, d.Version, d.DeployID, d.Environment, d.Revision, d.Repository,
-			d.Username, d.Email, d.DateFinished.UTC().Truncate(time.Second)}
+			d.Username, d.Email, d.DateFinished.UTC().Truncate(time.Second), d.Name, d.URL, deployTime(d.DateStarted)}
 	}
 	return s.t.insert(ctx, s.table("deploys"), deployCols, rows)
 }
@@ -68,5 +73,44 @@ func (s *Store) ListDeploys(ctx context.Context, projectIDs []uint64, version st
 	err := s.t.query(ctx, &rows, "SELECT "+strings.Join(deployCols, ", ")+" FROM "+s.table("deploys")+
 		" WHERE project_id IN "+nums(projectIDs)+" AND version = "+str(version)+
 		" ORDER BY date_finished DESC, deploy_id DESC LIMIT 1 BY project_id, deploy_id LIMIT "+fmt.Sprint(maxDeploys))
+	unknownStarts(rows)
 	return rows, err
+}
+
+// unknownStarts turns the stored epoch (no start time) into the zero time.
+func unknownStarts(rows []Deploy) {
+	for i := range rows {
+		if rows[i].DateStarted.Unix() <= 0 {
+			rows[i].DateStarted = time.Time{}
+		}
+	}
+}
+
+// deployTime is a deploy's optional time as stored: the epoch for none.
+func deployTime(t time.Time) time.Time {
+	if t.IsZero() || t.Unix() < 0 {
+		return time.Unix(0, 0).UTC()
+	}
+	return t.UTC().Truncate(time.Second)
+}
+
+// ReleasesDeploys returns the deploys of the given releases in the given
+// projects, one row per (project, deploy), newest first; at most 1,000
+// per call.
+func (s *Store) ReleasesDeploys(ctx context.Context, projectIDs []uint64, versions []string) (map[string][]Deploy, error) {
+	out := map[string][]Deploy{}
+	if len(versions) == 0 {
+		return out, nil
+	}
+	var rows []Deploy
+	if err := s.t.query(ctx, &rows, "SELECT "+strings.Join(deployCols, ", ")+" FROM "+s.table("deploys")+
+		" WHERE project_id IN "+nums(projectIDs)+" AND version IN "+strs(versions)+
+		" ORDER BY date_finished DESC, deploy_id DESC LIMIT 1 BY project_id, version, deploy_id LIMIT "+fmt.Sprint(maxDeploys)); err != nil {
+		return nil, err
+	}
+	unknownStarts(rows)
+	for _, d := range rows {
+		out[d.Version] = append(out[d.Version], d)
+	}
+	return out, nil
 }

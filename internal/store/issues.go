@@ -75,6 +75,12 @@ type StatusDetails struct {
 	IgnoreWindow     int        `json:"ignoreWindow,omitempty"` // minutes
 	IgnoreUserCount  int        `json:"ignoreUserCount,omitempty"`
 	IgnoreUserWindow int        `json:"ignoreUserWindow,omitempty"` // minutes
+	// ReleaseAtResolution is, for a resolution in the next release, the
+	// project's latest release when it was resolved (Sentry's
+	// GroupResolution release): only an event of a release after it in
+	// the release order regresses the issue. Empty when the project had
+	// none (or for resolutions recorded before it existed).
+	ReleaseAtResolution string `json:"releaseAtResolution,omitempty"`
 }
 
 // StatusChange sets an issue's status.

@@ -38,6 +38,7 @@ var migrations = []migration{
 	{3, "attachments, user reports, outcomes", schema0003, nil},
 	{7, "deploys", schema0007, nil},
 	{8, "event ids: write-once events", schema0008, backfill0008},
+	{9, "organization releases, commits, repositories, deploy names", schema0009, nil},
 	{11, "issue activity", schema0011, nil},
 }
 

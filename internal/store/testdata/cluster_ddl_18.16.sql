@@ -235,6 +235,60 @@ SETTINGS index_granularity = 256;
 CREATE TABLE IF NOT EXISTS `faultline`.`event_ids` ON CLUSTER `faultline_cluster` AS `faultline`.`event_ids_local`
 ENGINE = Distributed('faultline_cluster', 'faultline', 'event_ids_local', cityHash64(event_id));
 
+CREATE TABLE IF NOT EXISTS `faultline`.`org_releases_local` ON CLUSTER `faultline_cluster` (
+	org_id UInt64,
+	version String,
+	ref String,
+	url String,
+	owner String,
+	refs String,
+	date_created_ms UInt64,
+	date_released_ms UInt64,
+	date_started_ms UInt64,
+	deleted UInt8,
+	rev UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/org_releases_local', '{replica}', rev)
+ORDER BY (org_id, version);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`org_releases` ON CLUSTER `faultline_cluster` AS `faultline`.`org_releases_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'org_releases_local', cityHash64(org_id, version));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`release_commits_local` ON CLUSTER `faultline_cluster` (
+	org_id UInt64,
+	version String,
+	set_rev UInt64,
+	idx UInt32,
+	commit_id String,
+	repository String,
+	message String,
+	author_name String,
+	author_email String,
+	timestamp_ms UInt64,
+	files String
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/release_commits_local', '{replica}')
+ORDER BY (org_id, version, set_rev, idx);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`release_commits` ON CLUSTER `faultline_cluster` AS `faultline`.`release_commits_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'release_commits_local', cityHash64(org_id, version, set_rev, idx));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`repositories_local` ON CLUSTER `faultline_cluster` (
+	org_id UInt64,
+	name String,
+	url String,
+	provider String,
+	date_created_ms UInt64,
+	deleted UInt8,
+	rev UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/repositories_local', '{replica}', rev)
+ORDER BY (org_id, name);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`repositories` ON CLUSTER `faultline_cluster` AS `faultline`.`repositories_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'repositories_local', cityHash64(org_id, name));
+
+ALTER TABLE `faultline`.`deploys_local` ON CLUSTER `faultline_cluster` ADD COLUMN name String, ADD COLUMN url String, ADD COLUMN date_started DateTime('UTC');
+
+ALTER TABLE `faultline`.`deploys` ON CLUSTER `faultline_cluster` ADD COLUMN name String, ADD COLUMN url String, ADD COLUMN date_started DateTime('UTC');
+
 CREATE TABLE IF NOT EXISTS `faultline`.`group_activity_local` ON CLUSTER `faultline_cluster` (
 	project_id UInt64,
 	group_id UInt64,
