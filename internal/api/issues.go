@@ -108,27 +108,15 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// parseQuery reads Sentry's issue search: is:<status> and, for now, free
-// text is not supported and refused.
+// parseQuery reads the status of Sentry's issue search (the rest of the
+// query is checked too): it delegates to the store's one search parser.
+// New code calls parseIssueSearch, which returns every term.
 func parseQuery(q string, present bool) (status string, err error) {
-	if !present {
-		return store.StatusUnresolved, nil // Sentry's default search
+	s, err := parseIssueSearch(q, present)
+	if err != nil {
+		return "", err
 	}
-	for _, tok := range strings.Fields(q) {
-		k, v, found := strings.Cut(tok, ":")
-		if !found || k != "is" {
-			return "", errorf(http.StatusBadRequest, "Invalid search: %q is not supported; use is:unresolved, is:resolved or is:ignored", tok)
-		}
-		switch v {
-		case "unresolved", "resolved", "ignored":
-			status = v
-		case "archived":
-			status = store.StatusIgnored
-		default:
-			return "", errorf(http.StatusBadRequest, "Invalid search: unknown status %q", v)
-		}
-	}
-	return status, nil
+	return s.Status, nil
 }
 
 func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -138,8 +126,11 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 	}
 	q := r.URL.Query()
 	_, present := q["query"]
-	status, err := parseQuery(q.Get("query"), present)
+	search, err := parseIssueSearch(q.Get("query"), present)
 	if err != nil {
+		return nil, err
+	}
+	if err := search.ResolveLatest(ctx, []uint64{p.ID}, a.resolveLatestRelease); err != nil {
 		return nil, err
 	}
 	limit := 25
@@ -166,8 +157,8 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 		stats = "24h"
 	}
 	page, err := a.store.ListIssues(ctx, store.IssueQuery{
-		ProjectIDs: []uint64{p.ID}, Environments: q["environment"], Status: status, Sort: sort,
-		Limit: limit, Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats,
+		ProjectIDs: []uint64{p.ID}, Environments: q["environment"], Status: search.Status, Sort: sort,
+		Limit: limit, Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats, Search: &search,
 	})
 	if err != nil {
 		return nil, err

@@ -141,6 +141,9 @@ type IssueQuery struct {
 	// StatsPeriod is "24h" (hourly buckets) or "14d" (daily); "" for none.
 	StatsPeriod string
 	Now         time.Time
+	// Search narrows the list by the search's terms other than the
+	// status (see ParseIssueSearch); nil for none.
+	Search *IssueSearch
 }
 
 // IssuePage is one page of issues, with the cursor for the next.
@@ -213,6 +216,11 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 	default:
 		return IssuePage{}, fmt.Errorf("store: unknown status %q", q.Status)
 	}
+	conds, err := s.searchConds(q.ProjectIDs, q.Search, q.Now)
+	if err != nil {
+		return IssuePage{}, err
+	}
+	where = append(where, conds...)
 	having := ""
 	if q.Cursor != "" {
 		key, gid, err := decodeCursor(q.Cursor)
