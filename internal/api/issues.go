@@ -195,12 +195,15 @@ func pageCursor(c string) string {
 }
 
 // link renders Sentry's Link header: a previous and a next cursor, each
-// saying whether it has results.
+// saying whether it has results. Clients (GitLab) split the header on
+// commas, so no URL holds one: the query is encoded (a comma as %2C) and
+// so is any comma in the path.
 func (a *API) link(r *http.Request, current, next string) string {
+	path := strings.ReplaceAll(r.URL.EscapedPath(), ",", "%2C")
 	u := func(cursor string) string {
 		q := r.URL.Query()
 		q.Set("cursor", cursor)
-		return a.public.String() + r.URL.Path + "?" + q.Encode()
+		return a.public.String() + path + "?" + q.Encode()
 	}
 	prev := "0:0:1"
 	nextCursor, hasNext := next, "true"
