@@ -111,6 +111,8 @@ type Store interface {
 	ListUserReports(ctx context.Context, q store.UserReportQuery) ([]store.UserReport, error)
 	EventGroups(ctx context.Context, projectID uint64, eventIDs []string) (map[string]uint64, error)
 	IssueReleases(ctx context.Context, projectID, groupID uint64) (first, last *store.IssueRelease, err error)
+	AdjacentEvents(ctx context.Context, ev *store.StoredEvent) (prev, next string, err error)
+	IssueUserReportCount(ctx context.Context, projectID, groupID uint64) (uint64, error)
 }
 
 // Groups maps issue ids to their project.

@@ -75,6 +75,8 @@ func (a *API) serializeIssue(is *store.Issue, p *meta.Project, o *meta.Organizat
 		"hasSeen":             false,
 		"annotations":         []string{},
 		"isUnhandled":         false,
+		"priority":            nil,
+		"priorityLockedAt":    nil,
 		"count":               strconv.FormatUint(is.TimesSeen, 10),
 		"userCount":           is.Users,
 		"firstSeen":           is.FirstSeen.UTC().Format(time.RFC3339),
@@ -257,6 +259,20 @@ func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*respon
 		return nil, err
 	}
 	out["firstRelease"], out["lastRelease"] = serializeIssueRelease(first), serializeIssueRelease(last)
+	reports, err := a.store.IssueUserReportCount(ctx, p.ID, gid)
+	if err != nil {
+		return nil, err
+	}
+	// The rest of Sentry's issue details; Faultline has no plugins,
+	// activity feed or seen-by records (yet): empty lists, as Sentry
+	// shows an issue without them.
+	out["userReportCount"] = reports
+	out["participants"] = []any{}
+	out["seenBy"] = []any{}
+	out["activity"] = []any{}
+	out["pluginActions"] = []any{}
+	out["pluginIssues"] = []any{}
+	out["pluginContexts"] = []any{}
 	return ok(out)
 }
 
@@ -520,6 +536,15 @@ func (a *API) eventDetails(ctx context.Context, ev *store.StoredEvent) (*respons
 		return nil, err
 	}
 	out["userReport"] = report
+	// Sentry's neighbours of the event in its issue, and the keys of its
+	// event details that Faultline has no value for.
+	prev, next, err := a.store.AdjacentEvents(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	out["previousEventID"], out["nextEventID"] = nilIfEmpty(prev), nilIfEmpty(next)
+	out["sdkUpdates"] = []any{}
+	out["resolvedWith"] = []any{}
 	return ok(out)
 }
 
