@@ -435,7 +435,7 @@ func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*res
 		}
 	}
 	details, _ := json.Marshal(d)
-	is, err := a.store.GetIssue(ctx, p.ID, gid, nil, "")
+	is, err := a.store.GetIssue(ctx, p.ID, gid, nil, "24h")
 	if err != nil {
 		return nil, err
 	}
