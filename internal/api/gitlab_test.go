@@ -259,9 +259,25 @@ func TestGitLabContract(t *testing.T) {
 	if !found {
 		t.Errorf("the browser error %s is on neither page", jsIssue)
 	}
-	// A search GitLab's box may send that Faultline can't do: Sentry's 400.
-	if st, _, raw := gitlab("GET", base+"?query=is:unresolved%20browser.name:>3&limit=20", ""); st != 400 || detail(t, raw) == "" {
-		t.Errorf("unsupported search: %d %s", st, raw)
+	// Searches GitLab's box may send that Faultline can't do: Sentry's 400
+	// {"detail"}, saying what is wrong. And release: terms, exact.
+	for _, c := range []struct{ query, detail string }{
+		{"is:unresolved%20browser.name:>3", `"browser.name:" is not supported`},
+		{"is:unresolved%20%22unclosed", "unbalanced quotes"},
+		{"is:unresolved%20release:latest", "release:latest is not supported yet"},
+		{"is:bogus", "unknown status"},
+		{"is:unresolved" + strings.Repeat("%20a", 20), "at most 20 terms"},
+	} {
+		st, _, raw := gitlab("GET", base+"?query="+c.query+"&limit=20", "")
+		if st != 400 || !strings.Contains(detail(t, raw), c.detail) {
+			t.Errorf("?query=%s: %d %s, want 400 %q", c.query, st, raw, c.detail)
+		}
+	}
+	if got, _ := list("query=is:unresolved%20release:shop@2.0.0&limit=20"); len(got) != 1 || got[0]["id"] != jsIssue {
+		t.Errorf("release:shop@2.0.0: %v", ids(got))
+	}
+	if got, _ := list("query=release:shop@1.0.0%20!release:shop@2.0.0&limit=20"); len(got) != 1 || got[0]["id"] != goIssue {
+		t.Errorf("release:shop@1.0.0: %v", ids(got))
 	}
 
 	// 3. The issue's details (IssueDetailsService, sentry_client/issue.rb).
