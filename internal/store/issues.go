@@ -220,7 +220,9 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 	if err != nil {
 		return IssuePage{}, err
 	}
-	where = append(where, conds...)
+	// The search's conditions pick the page's groups; the second phase
+	// reads those groups by id and need not evaluate them again.
+	keysWhere := append(append([]string(nil), where...), conds...)
 	having := ""
 	if q.Cursor != "" {
 		key, gid, err := decodeCursor(q.Cursor)
@@ -234,7 +236,7 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 		K       uint64 `ch:"k"`
 	}
 	if err := s.t.query(ctx, &keys, "SELECT group_id, "+expr+" AS k FROM "+s.table("group_hourly")+
-		" WHERE "+strings.Join(where, " AND ")+" GROUP BY group_id"+having+
+		" WHERE "+strings.Join(keysWhere, " AND ")+" GROUP BY group_id"+having+
 		" ORDER BY k DESC, group_id DESC LIMIT "+strconv.Itoa(q.Limit+1)); err != nil {
 		return IssuePage{}, err
 	}
