@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -86,16 +87,23 @@ func gitlabCheckout(hub *sentry.Hub, cart int) string {
 // (testdata/gitlab_*.json, -update rewrites them).
 func TestGitLabContract(t *testing.T) {
 	f := testserver.Start(t, server.Config{})
-	p := f.CreateProject("acme", "shop", "javascript")
-	other := f.CreateProject("other", "backend", "go")
-
-	// The token GitLab is given: a user token with the scopes the README
-	// names.
-	st, _, raw := call(t, f, "POST", "/api/0/api-tokens/", `{"name":"gitlab","scopes":["project:read","event:read","event:write","org:read"]}`, testserver.AdminToken)
+	// The token GitLab is given: a user token, with the scopes the README
+	// names, of a user who owns acme (created through a login session, as
+	// a person would) and is no member of other.
+	if st, raw := f.Do("POST", "/api/0/users/", map[string]any{"email": "dev@example.com", "password": "dev's long password"}, nil); st != 201 {
+		t.Fatalf("create user: %d %s", st, raw)
+	}
+	dev := sessionLogin(t, f, "dev@example.com", "dev's long password")
+	if st, raw := dev("POST", "/api/0/organizations/", `{"name":"acme","slug":"acme"}`); st != 201 {
+		t.Fatalf("dev creates acme: %d %s", st, raw)
+	}
+	st, raw := dev("POST", "/api/0/api-tokens/", `{"name":"gitlab","scopes":["project:read","event:read","event:write","org:read"]}`)
 	var tok struct{ Token string }
 	if st != 201 || json.Unmarshal(raw, &tok) != nil || tok.Token == "" {
 		t.Fatalf("token: %d %s", st, raw)
 	}
+	p := f.CreateProject("acme", "shop", "javascript")
+	other := f.CreateProject("other", "backend", "go")
 	gitlab := func(method, path, body string) (int, http.Header, []byte) {
 		t.Helper()
 		st, h, raw := call(t, f, method, path, body, tok.Token)
@@ -144,8 +152,8 @@ func TestGitLabContract(t *testing.T) {
 	}
 	var projects []map[string]any
 	mustJSON(t, raw, &projects)
-	if len(projects) != 2 {
-		t.Fatalf("projects: %s", raw)
+	if len(projects) != 1 || projects[0]["slug"] != "shop" {
+		t.Fatalf("projects: %s, want acme's only", raw)
 	}
 	for _, pr := range projects {
 		c := checker{t: t, what: "project"}
@@ -405,6 +413,22 @@ func TestGitLabContract(t *testing.T) {
 		}
 	}
 
+	// Another organization's issue is not found, through every call.
+	otherIssue := f.WaitIssues(other, 30*time.Second, func(is []testserver.Issue) bool { return len(is) == 1 })[0].ID
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/api/0/projects/other/backend/issues/?query=is:unresolved&limit=20", ""},
+		{"GET", "/api/0/issues/" + otherIssue + "/", ""},
+		{"GET", "/api/0/issues/" + otherIssue + "/events/latest/", ""},
+		{"PUT", "/api/0/issues/" + otherIssue + "/", `{"status":"resolved"}`},
+	} {
+		if st, _, raw := gitlab(c.method, c.path, c.body); st != 404 || detail(t, raw) == "" {
+			t.Errorf("%s %s: %d %s, want 404", c.method, c.path, st, raw)
+		}
+	}
+	if is := f.Issues(other); is[0].Status != "unresolved" {
+		t.Errorf("another tenant's issue became %s", is[0].Status)
+	}
+
 	// 6. The repositories, for the commit links (sentry_client/repo.rb).
 	if gitlabReposRouteMerged {
 		st, _, raw := gitlab("GET", "/api/0/organizations/acme/repos/", "")
@@ -637,5 +661,46 @@ func gitlabGolden(t *testing.T, name string, raw []byte) {
 	}
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("the shape of %s differs from %s (rerun with -update if intended):\n%s", name, path, buf.Bytes())
+	}
+}
+
+// sessionLogin logs in through Sentry's login route and returns a client
+// that sends the session's cookies and CSRF token.
+func sessionLogin(t *testing.T, f *testserver.Faultline, email, password string) func(method, path, body string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(f.URL+"/api/0/auth/login/", "application/json",
+		strings.NewReader(`{"username":"`+email+`","password":"`+password+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	var csrf string
+	for _, c := range cookies {
+		if c.Name == "csrftoken" {
+			csrf = c.Value
+		}
+	}
+	if resp.StatusCode != 200 || csrf == "" {
+		t.Fatalf("login %s: %d", email, resp.StatusCode)
+	}
+	return func(method, path, body string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, f.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		req.Header.Set("X-CSRFToken", csrf)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, raw
 	}
 }
