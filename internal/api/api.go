@@ -113,6 +113,8 @@ type Store interface {
 	EventGroups(ctx context.Context, projectID uint64, eventIDs []string) (map[string]uint64, error)
 	IssueReleases(ctx context.Context, projectID, groupID uint64) (first, last *store.IssueRelease, err error)
 	ReleaseStore
+	AdjacentEvents(ctx context.Context, ev *store.StoredEvent) (prev, next string, err error)
+	IssueUserReportCount(ctx context.Context, projectID, groupID uint64) (uint64, error)
 }
 
 // Groups maps issue ids to their project.

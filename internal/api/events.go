@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"time"
 
@@ -227,16 +228,34 @@ func serializeStacktrace(st *event.Stacktrace) (map[string]any, bool) {
 		}
 		inApp := f.IsInApp()
 		hasSystem = hasSystem || !inApp
+		filename, absPath := framePaths(f.Filename, f.AbsPath)
 		frames = append(frames, map[string]any{
-			"filename": nilIfEmpty(f.Filename), "absPath": nilIfEmpty(f.AbsPath), "module": nilIfEmpty(f.Module),
+			"filename": nilIfEmpty(filename), "absPath": nilIfEmpty(absPath), "module": nilIfEmpty(f.Module),
 			"package": nilIfEmpty(f.Package), "platform": nilIfEmpty(f.Platform), "instructionAddr": nilIfEmpty(f.InstructionAddr),
 			"symbolAddr": nilIfEmpty(f.SymbolAddr), "function": nilIfEmpty(f.Function), "rawFunction": nilIfEmpty(f.RawFunction),
 			"symbol": nilIfEmpty(f.Symbol), "context": ctx, "lineNo": lineNo, "colNo": colNo, "inApp": inApp,
-			"trust": nil, "errors": nil, "lock": nil, "sourceLink": nil, "vars": rawOrNil(f.Vars),
+			"trust": nil, "errors": nil, "lock": nil, "sourceLink": nil, "vars": rawOrNil(f.Vars), "addrMode": nil,
 		})
 	}
 	return map[string]any{"frames": frames, "framesOmitted": nil, "registers": rawOrNil(st.Registers),
 		"hasSystemFrames": hasSystem}, hasSystem
+}
+
+// framePaths fills a frame's filename and absPath from each other, as
+// Sentry's normalization does: a frame with only abs_path (Go's) gets it
+// as its filename too (a URL's path for a URL), and one with only a
+// filename gets it as its absPath.
+func framePaths(filename, absPath string) (string, string) {
+	switch {
+	case filename == "" && absPath != "":
+		filename = absPath
+		if u, err := url.Parse(absPath); err == nil && u.Scheme != "" && u.Host != "" && u.Path != "" {
+			filename = u.Path
+		}
+	case absPath == "" && filename != "":
+		absPath = filename
+	}
+	return filename, absPath
 }
 
 // queryPairs renders a query string (a string, an object or pairs) as

@@ -75,6 +75,8 @@ func (a *API) serializeIssue(is *store.Issue, p *meta.Project, o *meta.Organizat
 		"hasSeen":             false,
 		"annotations":         []string{},
 		"isUnhandled":         false,
+		"priority":            nil,
+		"priorityLockedAt":    nil,
 		"count":               strconv.FormatUint(is.TimesSeen, 10),
 		"userCount":           is.Users,
 		"firstSeen":           is.FirstSeen.UTC().Format(time.RFC3339),
@@ -108,27 +110,15 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// parseQuery reads Sentry's issue search: is:<status> and, for now, free
-// text is not supported and refused.
+// parseQuery reads the status of Sentry's issue search (the rest of the
+// query is checked too): it delegates to the store's one search parser.
+// New code calls parseIssueSearch, which returns every term.
 func parseQuery(q string, present bool) (status string, err error) {
-	if !present {
-		return store.StatusUnresolved, nil // Sentry's default search
+	s, err := parseIssueSearch(q, present)
+	if err != nil {
+		return "", err
 	}
-	for _, tok := range strings.Fields(q) {
-		k, v, found := strings.Cut(tok, ":")
-		if !found || k != "is" {
-			return "", errorf(http.StatusBadRequest, "Invalid search: %q is not supported; use is:unresolved, is:resolved or is:ignored", tok)
-		}
-		switch v {
-		case "unresolved", "resolved", "ignored":
-			status = v
-		case "archived":
-			status = store.StatusIgnored
-		default:
-			return "", errorf(http.StatusBadRequest, "Invalid search: unknown status %q", v)
-		}
-	}
-	return status, nil
+	return s.Status, nil
 }
 
 func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -138,8 +128,11 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 	}
 	q := r.URL.Query()
 	_, present := q["query"]
-	status, err := parseQuery(q.Get("query"), present)
+	search, err := parseIssueSearch(q.Get("query"), present)
 	if err != nil {
+		return nil, err
+	}
+	if err := search.ResolveLatest(ctx, []uint64{p.ID}, a.resolveLatestRelease); err != nil {
 		return nil, err
 	}
 	limit := 25
@@ -166,8 +159,8 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 		stats = "24h"
 	}
 	page, err := a.store.ListIssues(ctx, store.IssueQuery{
-		ProjectIDs: []uint64{p.ID}, Environments: q["environment"], Status: status, Sort: sort,
-		Limit: limit, Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats,
+		ProjectIDs: []uint64{p.ID}, Environments: q["environment"], Status: search.Status, Sort: sort,
+		Limit: limit, Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats, Search: &search,
 	})
 	if err != nil {
 		return nil, err
@@ -204,12 +197,15 @@ func pageCursor(c string) string {
 }
 
 // link renders Sentry's Link header: a previous and a next cursor, each
-// saying whether it has results.
+// saying whether it has results. Clients (GitLab) split the header on
+// commas, so no URL holds one: the query is encoded (a comma as %2C) and
+// so is any comma in the path.
 func (a *API) link(r *http.Request, current, next string) string {
+	path := strings.ReplaceAll(r.URL.EscapedPath(), ",", "%2C")
 	u := func(cursor string) string {
 		q := r.URL.Query()
 		q.Set("cursor", cursor)
-		return a.public.String() + r.URL.Path + "?" + q.Encode()
+		return a.public.String() + path + "?" + q.Encode()
 	}
 	prev := "0:0:1"
 	nextCursor, hasNext := next, "true"
@@ -275,6 +271,19 @@ func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*respon
 	if out["activity"], err = a.issueActivity(ctx, is); err != nil {
 		return nil, err
 	}
+	reports, err := a.store.IssueUserReportCount(ctx, p.ID, gid)
+	if err != nil {
+		return nil, err
+	}
+	// The rest of Sentry's issue details; Faultline has no plugins or
+	// seen-by records (yet): empty lists, as Sentry shows an issue
+	// without them.
+	out["userReportCount"] = reports
+	out["participants"] = []any{}
+	out["seenBy"] = []any{}
+	out["pluginActions"] = []any{}
+	out["pluginIssues"] = []any{}
+	out["pluginContexts"] = []any{}
 	return ok(out)
 }
 
@@ -406,7 +415,7 @@ func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*res
 	if err != nil {
 		return nil, err
 	}
-	is, err := a.store.GetIssue(ctx, p.ID, gid, nil, "")
+	is, err := a.store.GetIssue(ctx, p.ID, gid, nil, "24h")
 	if err != nil {
 		return nil, err
 	}
@@ -507,6 +516,15 @@ func (a *API) eventDetails(ctx context.Context, ev *store.StoredEvent) (*respons
 		return nil, err
 	}
 	out["userReport"] = report
+	// Sentry's neighbours of the event in its issue, and the keys of its
+	// event details that Faultline has no value for.
+	prev, next, err := a.store.AdjacentEvents(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	out["previousEventID"], out["nextEventID"] = nilIfEmpty(prev), nilIfEmpty(next)
+	out["sdkUpdates"] = []any{}
+	out["resolvedWith"] = []any{}
 	return ok(out)
 }
 

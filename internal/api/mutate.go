@@ -276,10 +276,14 @@ func (a *API) bulkTargets(ctx context.Context, r *http.Request, projects []*meta
 		case deleting && !hasQuery:
 			return nil, errorf(http.StatusBadRequest, "Name the issues to delete with id=, status= or query=.")
 		default:
-			var err error
-			if iq.Status, err = parseQuery(q.Get("query"), hasQuery); err != nil {
+			search, err := parseIssueSearch(q.Get("query"), hasQuery)
+			if err != nil {
 				return nil, err
 			}
+			if err := search.ResolveLatest(ctx, pids, a.resolveLatestRelease); err != nil {
+				return nil, err
+			}
+			iq.Status, iq.Search = search.Status, &search
 		}
 	}
 	var out []store.Issue
@@ -436,10 +440,18 @@ func (a *API) listOrgIssues(ctx context.Context, r *http.Request, c *caller) (*r
 	}
 	q := r.URL.Query()
 	_, present := q["query"]
-	status, err := parseQuery(q.Get("query"), present)
+	search, err := parseIssueSearch(q.Get("query"), present)
 	if err != nil {
 		return nil, err
 	}
+	pids := make([]uint64, len(projects))
+	for i, p := range projects {
+		pids[i] = p.ID
+	}
+	if err := search.ResolveLatest(ctx, pids, a.resolveLatestRelease); err != nil {
+		return nil, err
+	}
+	status := search.Status
 	limit := 25
 	if l := q.Get("limit"); l != "" {
 		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 100 {
@@ -468,13 +480,12 @@ func (a *API) listOrgIssues(ctx context.Context, r *http.Request, c *caller) (*r
 	next := ""
 	if len(projects) > 0 {
 		byID := make(map[uint64]*meta.Project, len(projects))
-		pids := make([]uint64, len(projects))
-		for i, p := range projects {
-			byID[p.ID], pids[i] = p, p.ID
+		for _, p := range projects {
+			byID[p.ID] = p
 		}
 		page, err := a.store.ListIssues(ctx, store.IssueQuery{
 			ProjectIDs: pids, Environments: nonEmpty(q["environment"]), Status: status, Sort: sort,
-			Limit: limit, Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats,
+			Limit: limit, Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats, Search: &search,
 		})
 		if err != nil {
 			return nil, err

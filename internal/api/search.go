@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -8,111 +9,71 @@ import (
 )
 
 // maxSearchTerms bounds the conditions one search adds to a query.
-const maxSearchTerms = 20
+const maxSearchTerms = store.MaxSearchTerms
 
 // parseEventSearch reads the subset of Sentry's search syntax that event
-// lists support: key:value tag terms (!key:value negated; user.id,
-// user.email, user.username and user.ip name the user's fields), free
-// text matched against the title and the message (message:text too), and
-// double quotes around a value or a phrase ("a b", key:"a b", with \" and
-// \\ inside). Comparison operators and wildcards are refused.
+// lists support, with the store's one tokenizer (store.SearchTokens):
+// key:value tag terms (!key:value negated; user.id, user.email,
+// user.username and user.ip name the user's fields), free text matched
+// against the title and the message (message:text too), and double quotes
+// around a value or a phrase. Comparison operators and wildcards are
+// refused.
 func parseEventSearch(q string) (tags []store.TagFilter, text []string, err error) {
-	toks, ok := searchTokens(q)
-	if !ok {
-		return nil, nil, errorf(http.StatusBadRequest, "Invalid search query: unbalanced quotes.")
-	}
-	if len(toks) > maxSearchTerms {
-		return nil, nil, errorf(http.StatusBadRequest, "Invalid search query: at most %d terms.", maxSearchTerms)
+	toks, err := store.SearchTokens(q)
+	if err != nil {
+		return nil, nil, searchError(err)
 	}
 	for _, t := range toks {
-		if t.key == "" {
-			if t.value != "" {
-				text = append(text, t.value)
+		if t.Key == "" {
+			if t.Value != "" {
+				text = append(text, t.Value)
 			}
 			continue
 		}
-		if !t.quoted && (strings.ContainsAny(t.value, "*") || strings.HasPrefix(t.value, ">") || strings.HasPrefix(t.value, "<")) {
-			return nil, nil, errorf(http.StatusBadRequest, "Invalid search query: %q: only key:value terms are supported.", t.key)
+		if !t.Quoted && (strings.ContainsAny(t.Value, "*") || strings.HasPrefix(t.Value, ">") || strings.HasPrefix(t.Value, "<")) {
+			return nil, nil, errorf(http.StatusBadRequest, "Invalid search query: %q: only key:value terms are supported.", t.Key)
 		}
-		if t.key == "message" && !t.negate {
-			if t.value != "" {
-				text = append(text, t.value)
+		if t.Key == "message" && !t.Negate {
+			if t.Value != "" {
+				text = append(text, t.Value)
 			}
 			continue
 		}
-		tags = append(tags, store.TagFilter{Key: t.key, Value: t.value, Negate: t.negate})
+		tags = append(tags, store.TagFilter{Key: t.Key, Value: t.Value, Negate: t.Negate})
 	}
 	return tags, text, nil
 }
 
-type searchToken struct {
-	key, value     string
-	negate, quoted bool
-}
-
-// searchTokens splits a search into terms: whitespace separates them
-// outside double quotes. It reports false for an unclosed quote.
-func searchTokens(q string) ([]searchToken, bool) {
-	var out []searchToken
-	i := 0
-	for {
-		for i < len(q) && isSpace(q[i]) {
-			i++
-		}
-		if i >= len(q) {
-			return out, true
-		}
-		var t searchToken
-		// The key: up to a colon, if one comes before a space or a quote.
-		if q[i] != '"' {
-			j := i
-			for j < len(q) && !isSpace(q[j]) && q[j] != ':' && q[j] != '"' {
-				j++
-			}
-			if j < len(q) && q[j] == ':' && j > i {
-				t.key = q[i:j]
-				if strings.HasPrefix(t.key, "!") {
-					t.negate, t.key = true, t.key[1:]
-				}
-				i = j + 1
-			}
-			if t.key == "" && t.negate {
-				t.negate = false
-			}
-		}
-		// The value: quoted, or up to the next space.
-		if i < len(q) && q[i] == '"' {
-			var b strings.Builder
-			i++
-			closed := false
-			for i < len(q) {
-				c := q[i]
-				if c == '\\' && i+1 < len(q) && (q[i+1] == '"' || q[i+1] == '\\') {
-					b.WriteByte(q[i+1])
-					i += 2
-					continue
-				}
-				i++
-				if c == '"' {
-					closed = true
-					break
-				}
-				b.WriteByte(c)
-			}
-			if !closed {
-				return nil, false
-			}
-			t.value, t.quoted = b.String(), true
-		} else {
-			j := i
-			for j < len(q) && !isSpace(q[j]) {
-				j++
-			}
-			t.value = q[i:j]
-			i = j
-		}
-		out = append(out, t)
+// searchError turns the parser's refusal into Sentry's 400 {"detail"}.
+func searchError(err error) error {
+	if store.IsSearchError(err) {
+		return errorf(http.StatusBadRequest, "%s", err.Error())
 	}
+	return err
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+// parseIssueSearch reads an issue list's query parameter. Without one,
+// Sentry's default search applies (is:unresolved); an empty one lists
+// every status.
+func parseIssueSearch(q string, present bool) (store.IssueSearch, error) {
+	if !present {
+		return store.IssueSearch{Status: store.StatusUnresolved, StatusSet: true}, nil
+	}
+	s, err := store.ParseIssueSearch(q)
+	if err != nil {
+		return s, searchError(err)
+	}
+	return s, nil
+}
+
+// resolveLatestRelease resolves release:latest in the issue search: the
+// project's latest release in its release order (semantic versions when
+// its releases follow them, else the date each was added), "" if none.
+// A search over several projects would need each project's own latest
+// release; it is refused until a list over several projects offers it.
+func (a *API) resolveLatestRelease(ctx context.Context, projectIDs []uint64) (string, error) {
+	if len(projectIDs) != 1 {
+		return "", errorf(http.StatusBadRequest, "Invalid search query: release:latest needs a single project.")
+	}
+	return a.store.LatestRelease(ctx, projectIDs[0])
+}

@@ -69,3 +69,35 @@ func FuzzParseEventSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestParseQuery: the status-only parser the bulk routes call delegates
+// to the store's parser: the default search without a query, the status
+// of a query with free text, and Sentry's 400 for what it can't do.
+func TestParseQuery(t *testing.T) {
+	for _, c := range []struct {
+		q       string
+		present bool
+		status  string
+		wrong   bool
+	}{
+		{"", false, store.StatusUnresolved, false},
+		{"", true, "", false},
+		{"is:resolved", true, store.StatusResolved, false},
+		{"is:unresolved connection refused", true, store.StatusUnresolved, false},
+		{"is:archived", true, store.StatusIgnored, false},
+		{"timeout", true, "", false},
+		{"browser:Firefox", true, "", true},
+		{"is:nope", true, "", true},
+	} {
+		status, err := parseQuery(c.q, c.present)
+		if c.wrong {
+			if e, ok := err.(*Error); !ok || e.Status != 400 {
+				t.Errorf("%q: %v, want a 400", c.q, err)
+			}
+			continue
+		}
+		if err != nil || status != c.status {
+			t.Errorf("%q (present %v): %q %v, want %q", c.q, c.present, status, err, c.status)
+		}
+	}
+}

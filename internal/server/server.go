@@ -321,6 +321,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err := ui.SetAccounts(acc); err != nil {
 			return nil, err
 		}
+		ui.SetIssueLinks(a)
 		s.routes.Add(ui.Routes()...)
 	}
 	if cfg.has(RoleWorker) {

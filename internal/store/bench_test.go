@@ -352,6 +352,22 @@ func BenchmarkStore(b *testing.B) {
 			}
 			b.Run("issue_list/date", func(b *testing.B) { timeIt(b, list(SortDate)) })
 			b.Run("issue_list/freq", func(b *testing.B) { timeIt(b, list(SortFreq)) })
+			// The issue search's free text scans the project's events
+			// (title, culprit, message): a term that matches some, and
+			// one that matches none (the whole scan, nothing to merge).
+			for name, q := range map[string]string{"hit": `is:unresolved "timed out"`, "miss": "is:unresolved zzqx-no-such-text"} {
+				search, err := ParseIssueSearch(q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Run("issue_search/"+name, func(b *testing.B) {
+					timeIt(b, func(int) error {
+						_, err := s.ListIssues(ctx, IssueQuery{ProjectIDs: []uint64{1}, Status: search.Status, Search: &search,
+							Limit: 25, StatsPeriod: "24h"})
+						return err
+					})
+				})
+			}
 			for _, which := range []string{"hot", "typical"} {
 				issue := func(i int) uint64 {
 					if which == "hot" {

@@ -170,6 +170,9 @@ type IssueQuery struct {
 	// StatsPeriod is "24h" (hourly buckets) or "14d" (daily); "" for none.
 	StatsPeriod string
 	Now         time.Time
+	// Search narrows the list by the search's terms other than the
+	// status (see ParseIssueSearch); nil for none.
+	Search *IssueSearch
 }
 
 // IssuePage is one page of issues, with the cursor for the next.
@@ -242,6 +245,13 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 	default:
 		return IssuePage{}, fmt.Errorf("store: unknown status %q", q.Status)
 	}
+	conds, err := s.searchConds(q.ProjectIDs, q.Search, q.Now)
+	if err != nil {
+		return IssuePage{}, err
+	}
+	// The search's conditions pick the page's groups; the second phase
+	// reads those groups by id and need not evaluate them again.
+	keysWhere := append(append([]string(nil), where...), conds...)
 	having := ""
 	if q.Cursor != "" {
 		key, gid, err := decodeCursor(q.Cursor)
@@ -255,7 +265,7 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 		K       uint64 `ch:"k"`
 	}
 	if err := s.t.query(ctx, &keys, "SELECT group_id, "+expr+" AS k FROM "+s.table("group_hourly")+
-		" WHERE "+strings.Join(where, " AND ")+" GROUP BY group_id"+having+
+		" WHERE "+strings.Join(keysWhere, " AND ")+" GROUP BY group_id"+having+
 		" ORDER BY k DESC, group_id DESC LIMIT "+strconv.Itoa(q.Limit+1)); err != nil {
 		return IssuePage{}, err
 	}

@@ -75,6 +75,8 @@ type UI struct {
 	hashed map[string]string
 	// acc serves the login, logout and setup pages (nil: none).
 	acc *Accounts
+	// links resolves GitLab's issue links (nil: no such route).
+	links IssueLinks
 }
 
 type asset struct {
@@ -171,6 +173,9 @@ func (ui *UI) Routes() []route.Route {
 	}
 	if ui.acc != nil {
 		rs = append(rs, ui.accountRoutes()...)
+	}
+	if ui.links != nil {
+		rs = append(rs, ui.issueLinkRoutes()...)
 	}
 	return rs
 }

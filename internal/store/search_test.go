@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseIssueSearch(t *testing.T) {
+	tests := []struct {
+		q     string
+		want  IssueSearch
+		wrong string // part of the refusal's message
+	}{
+		{q: "", want: IssueSearch{}},
+		{q: "is:unresolved", want: IssueSearch{Status: StatusUnresolved, StatusSet: true}},
+		{q: "is:archived", want: IssueSearch{Status: StatusIgnored, StatusSet: true}},
+		{q: "is:muted is:ignored", want: IssueSearch{Status: StatusIgnored, StatusSet: true}},
+		// GitLab's search box: the status, then free text.
+		{q: "is:unresolved Connection refused", want: IssueSearch{Status: StatusUnresolved, StatusSet: true, Text: []string{"Connection", "refused"}}},
+		{q: `is:resolved "connection refused" message:db`, want: IssueSearch{Status: StatusResolved, StatusSet: true, Text: []string{"connection refused", "db"}}},
+		{q: `message:"disk \"full\""`, want: IssueSearch{Text: []string{`disk "full"`}}},
+		{q: "release:1.0+build !release:2.0", want: IssueSearch{Releases: []string{"1.0+build"}, NotReleases: []string{"2.0"}}},
+		{q: `release:"my app@1.0"`, want: IssueSearch{Releases: []string{"my app@1.0"}}},
+		{q: "release:latest", want: IssueSearch{Releases: []string{ReleaseLatest}}},
+		{q: `""`, want: IssueSearch{}},
+		{q: "is:bogus", wrong: "unknown status"},
+		{q: "is:assigned", wrong: "not supported yet"},
+		{q: "!is:resolved", wrong: "!is:"},
+		{q: "is:resolved is:unresolved", wrong: "only one status"},
+		{q: "browser:Firefox", wrong: `"browser:" is not supported`},
+		{q: "release:", wrong: "needs a version"},
+		{q: "release:1.*", wrong: "wildcards"},
+		{q: "!message:x", wrong: "!message:"},
+		{q: `"unclosed`, wrong: "unbalanced quotes"},
+		{q: strings.Repeat("a ", MaxSearchTerms+1), wrong: "at most"},
+		{q: strings.Repeat("a", MaxSearchTermBytes+1), wrong: "longer than"},
+	}
+	for _, tc := range tests {
+		got, err := ParseIssueSearch(tc.q)
+		if tc.wrong != "" {
+			if err == nil || !IsSearchError(err) || !strings.Contains(err.Error(), tc.wrong) {
+				t.Errorf("%q: err %v, want a search error with %q", tc.q, err, tc.wrong)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.q, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: %+v, want %+v", tc.q, got, tc.want)
+		}
+	}
+}
+
+func TestResolveLatest(t *testing.T) {
+	s, err := ParseIssueSearch("release:latest !release:latest release:1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []uint64
+	err = s.ResolveLatest(context.Background(), []uint64{3}, func(_ context.Context, p []uint64) (string, error) {
+		asked = p
+		return "2.0", nil
+	})
+	if err != nil || !slices.Equal(asked, []uint64{3}) {
+		t.Fatal(err, asked)
+	}
+	if !slices.Equal(s.Releases, []string{"2.0", "1.0"}) || !slices.Equal(s.NotReleases, []string{"2.0"}) {
+		t.Fatalf("%+v", s)
+	}
+	// Not asked when the search doesn't name it.
+	s, _ = ParseIssueSearch("release:1.0")
+	if err := s.ResolveLatest(context.Background(), nil, func(context.Context, []uint64) (string, error) {
+		t.Fatal("asked")
+		return "", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzParseIssueSearch: any query parses or is refused with a
+// *SearchError; a parsed search stays within the bounds.
+func FuzzParseIssueSearch(f *testing.F) {
+	for _, s := range []string{`is:unresolved a "b c" message:"d \" e"`, `"`, `k:"\\`, `!release:x release:latest`, `!:x`, `is:`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		s, err := ParseIssueSearch(q)
+		if err != nil {
+			if !IsSearchError(err) {
+				t.Fatalf("%q: %v", q, err)
+			}
+			return
+		}
+		if n := len(s.Text) + len(s.Releases) + len(s.NotReleases); n > MaxSearchTerms {
+			t.Fatalf("%q: %d terms", q, n)
+		}
+		for _, l := range [][]string{s.Text, s.Releases, s.NotReleases} {
+			for _, v := range l {
+				if v == "" || len(v) > MaxSearchTermBytes {
+					t.Fatalf("%q: term %q", q, v)
+				}
+			}
+		}
+		if s.StatusSet != (s.Status != "") {
+			t.Fatalf("%q: %+v", q, s)
+		}
+	})
+}
+
+// TestIssueSearch runs searches against stored events on both engines:
+// free text matches title, culprit or message in any case, every term
+// must match one event, releases match exactly, and quotes in terms are
+// inert.
+func TestIssueSearch(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		now := testNow().Add(-time.Hour)
+		mk := func(gid uint64, n int, title, culprit, message, release string) Event {
+			e := ev(9, gid, n, now.Add(time.Duration(n)*time.Second), "prod", "")
+			e.Title, e.Culprit, e.Message, e.Release = title, culprit, message, release
+			return e
+		}
+		events := []Event{
+			mk(1, 0, "ConnectionError: refused", "db.Open", "dial tcp: Connection REFUSED", "1.0+build"),
+			mk(1, 1, "ConnectionError: refused", "db.Open", "dial tcp: Connection REFUSED", "1.0+build"),
+			mk(2, 2, "TypeError: x is undefined", "app/Cart.render", "x is undefined", "2.0"),
+			mk(3, 3, "Panic", "worker.run", "it's O'Brien's \"quoted\" fault", "2.0"),
+			mk(4, 4, "Über Fehler", "naïve.go", "ÄÖÜ", ""),
+		}
+		other := ev(10, 5, 5, now, "prod", "") // another project, same words
+		other.Title = "ConnectionError: refused"
+		if err := s.InsertEvents(ctx, append(events, other)); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			q    string
+			want []uint64 // newest first (sort by last seen)
+		}{
+			{"", []uint64{4, 3, 2, 1}},
+			{"refused", []uint64{1}},
+			{"CONNECTIONERROR", []uint64{1}},
+			{"cart.RENDER", []uint64{2}},            // culprit
+			{"undefined x", []uint64{2}},            // two terms, any order
+			{"refused undefined", nil},              // every term must match
+			{`message:"dial tcp"`, []uint64{1}},     // message only
+			{`"O'Brien's \"quoted\""`, []uint64{3}}, // quotes are inert
+			{"') OR 1=1 --", nil},
+			{"über", []uint64{4}}, // lowercase of UTF-8
+			{"release:2.0", []uint64{3, 2}},
+			{"release:1.0+build", []uint64{1}},
+			{"release:1.0", nil}, // exact
+			{"!release:2.0", []uint64{4, 1}},
+			{"release:2.0 panic", []uint64{3}},
+			{"is:unresolved refused", []uint64{1}},
+			{"is:resolved refused", nil},
+		}
+		for _, tc := range tests {
+			search, err := ParseIssueSearch(tc.q)
+			if err != nil {
+				t.Fatalf("%q: %v", tc.q, err)
+			}
+			page, err := s.ListIssues(ctx, IssueQuery{ProjectIDs: []uint64{9}, Status: search.Status, Search: &search, Limit: 100})
+			if err != nil {
+				t.Fatalf("%q: %v", tc.q, err)
+			}
+			var got []uint64
+			for _, is := range page.Issues {
+				got = append(got, is.GroupID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%q: %v, want %v", tc.q, got, tc.want)
+			}
+		}
+		// An unresolved release:latest is an error, never a silent match.
+		search, _ := ParseIssueSearch("release:latest")
+		if _, err := s.ListIssues(ctx, IssueQuery{ProjectIDs: []uint64{9}, Search: &search}); err == nil {
+			t.Error("release:latest unresolved: no error")
+		}
+	})
+}
