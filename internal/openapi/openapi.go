@@ -162,7 +162,7 @@ type Param struct {
 }
 
 func operation(r *route.Route, spec Op) map[string]any {
-	api := route.IsAPI(r.Path) && r.Auth&route.DSNKey == 0
+	api := route.IsAPI(r.Path) && !ingest(r)
 	op := map[string]any{
 		"operationId": operationID(r),
 		"summary":     r.Name,
@@ -229,7 +229,7 @@ func operation(r *route.Route, spec Op) map[string]any {
 		ok["description"] = http.StatusText(status) + " (the body's schema is not described yet)"
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{
 			"type": []string{"object", "array"}}}}
-	case route.IsAPI(r.Path) || r.Path == "/notifier_api/v2/notices/":
+	case ingest(r):
 		ok["description"] = http.StatusText(status) + " (the answer the SDK expects)"
 	default:
 		ok["description"] = http.StatusText(status) + " (a page or a file)"
@@ -348,10 +348,17 @@ func operationID(r *route.Route) string {
 	return b.String()
 }
 
+// ingest reports whether a route is one of the SDKs' or notifiers'
+// endpoints (or their CORS preflights), which answer in their own shapes.
+func ingest(r *route.Route) bool {
+	return r.Auth&route.DSNKey != 0 || strings.HasPrefix(r.Path, "/api/{project_id}/") ||
+		strings.HasPrefix(r.Path, "/api/v") || strings.HasPrefix(r.Path, "/notifier_api/")
+}
+
 // tag groups operations by the part of the product they belong to.
 func tag(r *route.Route) string {
 	switch {
-	case r.Auth&route.DSNKey != 0 || strings.HasPrefix(r.Path, "/api/{project_id}/"):
+	case ingest(r):
 		return "ingest"
 	case !route.IsAPI(r.Path):
 		return "web"

@@ -3,12 +3,16 @@ package openapi_test
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pb33f/libopenapi/datamodel"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/faultline/faultline/internal/openapi"
 	"github.com/faultline/faultline/internal/route"
@@ -232,3 +236,60 @@ const issueJSON = `{
     "owner": null, "commitCount": 0, "lastCommit": null, "deployCount": 0, "lastDeploy": null, "authors": [],
     "projects": [], "data": {}}
 }`
+
+// metaCheck validates a document against the official OpenAPI 3.1 JSON
+// Schema (the copy a Go module embeds), and compiles all its schemas.
+func metaCheck(doc []byte) error {
+	var id struct {
+		ID string `json:"$id"`
+	}
+	if err := json.Unmarshal([]byte(datamodel.OpenAPI31SchemaData), &id); err != nil || !strings.Contains(id.ID, "oas/3.1/schema") {
+		return fmt.Errorf("the meta-schema: %v %q", err, id.ID)
+	}
+	meta, err := jsonschema.UnmarshalJSON(strings.NewReader(datamodel.OpenAPI31SchemaData))
+	if err != nil {
+		return err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(id.ID, meta); err != nil {
+		return err
+	}
+	sch, err := c.Compile(id.ID)
+	if err != nil {
+		return err
+	}
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(string(doc)))
+	if err != nil {
+		return err
+	}
+	if err := sch.Validate(inst); err != nil {
+		return fmt.Errorf("not a valid OpenAPI 3.1 document: %w", err)
+	}
+	v, err := openapi.NewValidator(doc)
+	if err != nil {
+		return err
+	}
+	return v.CompileAll()
+}
+
+// TestMetaSchema validates the document against OpenAPI 3.1's schema, and
+// checks that the check can fail.
+func TestMetaSchema(t *testing.T) {
+	doc := string(build(t))
+	if err := metaCheck([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string]string{
+		"a parameter in the body (OpenAPI 2)": strings.Replace(doc, `"in": "path"`, `"in": "body"`, 1),
+		"OpenAPI 3.0":                         strings.Replace(doc, `"openapi": "3.1.1"`, `"openapi": "3.0.3"`, 1),
+		"a schema of a wrong type":            strings.Replace(doc, `"type": "integer"`, `"type": "int"`, 1),
+		"a dangling $ref":                     strings.Replace(doc, `"$ref": "#/components/schemas/Issue"`, `"$ref": "#/components/schemas/Nothing"`, 1),
+	} {
+		if bad == doc {
+			t.Fatalf("%s: the replacement changed nothing", name)
+		}
+		if err := metaCheck([]byte(bad)); err == nil {
+			t.Errorf("%s: passed", name)
+		}
+	}
+}

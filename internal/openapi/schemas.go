@@ -293,3 +293,13 @@ func entryData(kind string, data any) map[string]any {
 func pair(a, b any) map[string]any {
 	return map[string]any{"type": "array", "prefixItems": []any{a, b}, "minItems": 2, "maxItems": 2}
 }
+
+// Registered lists the routes the registry describes, as "METHOD path".
+func Registered() []string {
+	var out []string
+	for k := range operations() {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -131,3 +131,56 @@ func (v *Validator) check(ptr string, body []byte, what string) error {
 func escape(tok string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
 }
+
+// CompileAll compiles every schema of the document (components, request
+// bodies, responses) as JSON Schema 2020-12, which checks each against the
+// 2020-12 meta-schema and resolves every $ref.
+func (v *Validator) CompileAll() error {
+	var ptrs []string
+	comps, _ := v.doc["components"].(map[string]any)
+	schemas, _ := comps["schemas"].(map[string]any)
+	for name := range schemas {
+		ptrs = append(ptrs, "/components/schemas/"+escape(name))
+	}
+	responses, _ := comps["responses"].(map[string]any)
+	for name, r := range responses {
+		ptrs = append(ptrs, contentSchemas("/components/responses/"+escape(name), r)...)
+	}
+	paths, _ := v.doc["paths"].(map[string]any)
+	for p, item := range paths {
+		ops, _ := item.(map[string]any)
+		for m, op := range ops {
+			o, _ := op.(map[string]any)
+			base := "/paths/" + escape(p) + "/" + m
+			if rb, ok := o["requestBody"]; ok {
+				ptrs = append(ptrs, contentSchemas(base+"/requestBody", rb)...)
+			}
+			rs, _ := o["responses"].(map[string]any)
+			for code, r := range rs {
+				ptrs = append(ptrs, contentSchemas(base+"/responses/"+code, r)...)
+			}
+			params, _ := o["parameters"].([]any)
+			for i := range params {
+				ptrs = append(ptrs, base+"/parameters/"+strconv.Itoa(i)+"/schema")
+			}
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, ptr := range ptrs {
+		if _, err := v.compiler.Compile(docURL + "#" + (&url.URL{Fragment: ptr}).EscapedFragment()); err != nil {
+			return fmt.Errorf("openapi: the schema at %s: %w", ptr, err)
+		}
+	}
+	return nil
+}
+
+func contentSchemas(base string, r any) []string {
+	m, _ := r.(map[string]any)
+	content, _ := m["content"].(map[string]any)
+	var out []string
+	for ct := range content {
+		out = append(out, base+"/content/"+escape(ct)+"/schema")
+	}
+	return out
+}
