@@ -146,7 +146,8 @@ type Op struct {
 	Empty bool
 	// Status is the successful answer's status (200 when 0).
 	Status int
-	// Also lists other successful statuses with the same body.
+	// Also lists other successful statuses with the same body (none for
+	// 204).
 	Also []int
 	// Query lists the query parameters the route reads.
 	Query []Param
@@ -236,6 +237,10 @@ func operation(r *route.Route, spec Op) map[string]any {
 	}
 	responses := map[string]any{strconv.Itoa(status): ok}
 	for _, s := range spec.Also {
+		if s == http.StatusNoContent {
+			responses[strconv.Itoa(s)] = map[string]any{"description": http.StatusText(s)}
+			continue
+		}
 		responses[strconv.Itoa(s)] = ok
 	}
 	if api {
@@ -245,7 +250,7 @@ func operation(r *route.Route, spec Op) map[string]any {
 		if r.Auth&route.Public == 0 {
 			errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
 		}
-		if len(r.Placeholders()) > 0 || r.Tenant != route.TenantNone {
+		if len(r.Placeholders()) > 0 || (r.Tenant != route.TenantNone && r.Tenant != route.TenantUser) {
 			errs = append(errs, http.StatusNotFound)
 		}
 		if spec.Request != nil || len(spec.Query) > 0 || r.Destructive() {
@@ -360,6 +365,8 @@ func tag(r *route.Route) string {
 	switch {
 	case ingest(r):
 		return "ingest"
+	case r.Path == "/healthz" || r.Path == "/readyz":
+		return "meta"
 	case !route.IsAPI(r.Path):
 		return "web"
 	case r.Auth&route.Public != 0 && !strings.HasPrefix(r.Path, "/api/0/"):

@@ -69,6 +69,26 @@ func operations() map[string]Op {
 		"GET /api/0/organizations/{org}/releases/{version}/deploys/": {Response: list("Deploy"),
 			Query: []Param{{Name: "project", Description: "A project id.", Repeated: true}}},
 
+		// Deletions, answered at once, done in the background (Location
+		// names the job).
+		"DELETE /api/0/issues/{id}/":                                          {Empty: true, Status: 202},
+		"DELETE /api/0/organizations/{org}/issues/{id}/":                      {Empty: true, Status: 202},
+		"DELETE /api/0/projects/{org}/{project}/":                             {Empty: true, Status: 204},
+		"DELETE /api/0/organizations/{org}/":                                  {Response: ref("Organization"), Status: 202},
+		"POST /api/0/projects/{org}/{project}/user-deletions/":                {Response: typ("object"), Status: 202},
+		"DELETE /api/0/organizations/{org}/members/{member_id}/":              {Empty: true, Status: 204},
+		"POST /api/0/organizations/{org}/members/{member_id}/teams/{team}/":   {Response: ref("Team"), Status: 201, Also: []int{204}},
+		"DELETE /api/0/organizations/{org}/members/{member_id}/teams/{team}/": {Response: ref("Team")},
+		"POST /api/0/projects/{org}/{project}/keys/":                          {Request: ref("SlugBody"), Status: 201},
+
+		// Accounts.
+		"POST /api/0/auth/login/":                        {Request: ref("Login")},
+		"DELETE /api/0/auth/":                            {Empty: true, Status: 204},
+		"PUT /api/0/users/me/password/":                  {Request: ref("PasswordChange"), Empty: true, Status: 204},
+		"POST /api/0/users/":                             {Status: 201},
+		"POST /api/0/internal/dead-letters/{id}/replay/": {Empty: true, Status: 202},
+		"DELETE /api/0/internal/dead-letters/{id}/":      {Empty: true, Status: 204},
+
 		// This document.
 		"GET /api/openapi.json": {Response: map[string]any{"type": "object", "required": []string{"openapi", "paths"}},
 			Description: "Generated from the route table: every route the process serves is an operation."},
@@ -178,8 +198,10 @@ func components() map[string]any {
 		}),
 		"NewApiToken": map[string]any{"allOf": []any{ref("ApiToken"),
 			object(map[string]any{"token": str, "refreshToken?": null})}},
-		"TokenBody":   object(map[string]any{"name?": strN, "scopes?": strs}),
-		"TokenDelete": object(map[string]any{"tokenId?": typ("string", "integer")}),
+		"Login":          object(map[string]any{"username": str, "password": str}),
+		"PasswordChange": object(map[string]any{"password": str, "passwordNew": str, "passwordVerify": str}),
+		"TokenBody":      object(map[string]any{"name?": strN, "scopes?": strs}),
+		"TokenDelete":    object(map[string]any{"tokenId?": typ("string", "integer")}),
 		"Deploy": object(map[string]any{
 			"id": str, "environment": str, "dateStarted": dateTimeN, "dateFinished": dateTime, "name": strN,
 			"url": strN, "project": str, "revision": strN, "repository": strN, "username": strN, "email": strN,

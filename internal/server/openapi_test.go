@@ -319,6 +319,24 @@ func TestOpenAPIContract(t *testing.T) {
 	// A token without the scope: 403, in Sentry's shape.
 	c.call("PUT", issue, `{"status":"resolved"}`, tok.Token, 403)
 
+	// Writes with their own statuses: 201, 204 and 202.
+	var invited struct{ ID string }
+	json.Unmarshal(c.call("POST", "/api/0/organizations/acme/members/", `{"email":"other@example.com","orgRole":"member"}`, "", 201), &invited) //nolint:errcheck
+	teamPath := "/api/0/organizations/acme/members/" + invited.ID + "/teams/backend/"
+	c.call("POST", teamPath, "", "", 201)
+	c.call("POST", teamPath, "", "", 204)
+	c.call("DELETE", teamPath, "", "", 200)
+	c.call("DELETE", "/api/0/organizations/acme/members/"+invited.ID+"/", "", "", 204)
+	c.call("POST", "/api/0/projects/acme/web/keys/", `{"name":"second"}`, "", 201)
+	var orgTok struct{ ID string }
+	json.Unmarshal(c.call("POST", "/api/0/organizations/acme/org-auth-tokens/", `{"name":"ci2"}`, "", 201), &orgTok) //nolint:errcheck
+	c.call("DELETE", "/api/0/organizations/acme/org-auth-tokens/"+orgTok.ID+"/", "", "", 204)
+	var msgEvent struct {
+		GroupID string `json:"groupID"`
+	}
+	json.Unmarshal(c.call("GET", "/api/0/projects/acme/web/events/"+string(*msg)+"/", "", "", 200), &msgEvent) //nolint:errcheck
+	c.call("DELETE", "/api/0/issues/"+msgEvent.GroupID+"/", "", "", 202)
+
 	// The answers exercised the detailed schemas: an exception with frames
 	// and their context, and the issue's release.
 	latest := c.call("GET", issue+"events/latest/", "", "", 200)
