@@ -235,6 +235,12 @@ func operation(r *route.Route, spec Op) map[string]any {
 	default:
 		ok["description"] = http.StatusText(status) + " (a page or a file)"
 	}
+	if slices.ContainsFunc(spec.Query, func(q Param) bool { return q.Name == "cursor" }) {
+		ok["headers"] = map[string]any{"Link": map[string]any{
+			"description": "Sentry's paging: `<url>; rel=\"previous\"; results=\"false\"; cursor=\"…\", " +
+				"<url>; rel=\"next\"; results=\"true\"; cursor=\"…\"`.",
+			"schema": map[string]any{"type": "string"}}}
+	}
 	responses := map[string]any{strconv.Itoa(status): ok}
 	for _, s := range spec.Also {
 		if s == http.StatusNoContent {

@@ -69,6 +69,15 @@ func operations() map[string]Op {
 		"GET /api/0/organizations/{org}/releases/{version}/deploys/": {Response: list("Deploy"),
 			Query: []Param{{Name: "project", Description: "A project id.", Repeated: true}}},
 
+		// Client keys, users, feedback.
+		"GET /api/0/projects/{org}/{project}/keys/":          {Response: list("Key")},
+		"GET /api/0/projects/{org}/{project}/keys/{key}/":    {Response: ref("Key")},
+		"PUT /api/0/projects/{org}/{project}/keys/{key}/":    {Response: ref("Key")},
+		"GET /api/0/users/me/":                               {Response: ref("User")},
+		"PUT /api/0/users/me/":                               {Request: ref("SlugBody"), Response: ref("User")},
+		"GET /api/0/users/":                                  {Response: list("User")},
+		"GET /api/0/projects/{org}/{project}/user-feedback/": {Response: list("UserReport"), Query: cursor},
+
 		// Deletions, answered at once, done in the background (Location
 		// names the job).
 		"DELETE /api/0/issues/{id}/":                                          {Empty: true, Status: 202},
@@ -79,13 +88,13 @@ func operations() map[string]Op {
 		"DELETE /api/0/organizations/{org}/members/{member_id}/":              {Empty: true, Status: 204},
 		"POST /api/0/organizations/{org}/members/{member_id}/teams/{team}/":   {Response: ref("Team"), Status: 201, Also: []int{204}},
 		"DELETE /api/0/organizations/{org}/members/{member_id}/teams/{team}/": {Response: ref("Team")},
-		"POST /api/0/projects/{org}/{project}/keys/":                          {Request: ref("SlugBody"), Status: 201},
+		"POST /api/0/projects/{org}/{project}/keys/":                          {Request: ref("SlugBody"), Response: ref("Key"), Status: 201},
 
 		// Accounts.
 		"POST /api/0/auth/login/":                        {Request: ref("Login")},
 		"DELETE /api/0/auth/":                            {Empty: true, Status: 204},
 		"PUT /api/0/users/me/password/":                  {Request: ref("PasswordChange"), Empty: true, Status: 204},
-		"POST /api/0/users/":                             {Status: 201},
+		"POST /api/0/users/":                             {Request: ref("NewUser"), Response: ref("User"), Status: 201},
 		"POST /api/0/internal/dead-letters/{id}/replay/": {Empty: true, Status: 202},
 		"DELETE /api/0/internal/dead-letters/{id}/":      {Empty: true, Status: 204},
 
@@ -198,6 +207,26 @@ func components() map[string]any {
 		}),
 		"NewApiToken": map[string]any{"allOf": []any{ref("ApiToken"),
 			object(map[string]any{"token": str, "refreshToken?": null})}},
+		"Key": object(map[string]any{
+			"id": str, "name": str, "label": str, "public": str, "secret": str, "projectId": integer,
+			"isActive": boolean, "rateLimit": nullable(object(map[string]any{"window": integer, "count": integer})),
+			"dateCreated": dateTime, "browserSdkVersion": str,
+			"dsn": object(map[string]any{"public": str, "secret": str, "security": str, "csp": str,
+				"minidump": str, "store": str, "envelope": str, "cdn": str}),
+		}),
+		"User": object(map[string]any{
+			"id": digits, "name": str, "username": str, "email": str, "avatarUrl": str, "isActive": boolean,
+			"hasPasswordAuth": boolean, "isManaged": boolean, "dateJoined": dateTime, "lastLogin": dateTimeN,
+			"has2fa": boolean, "lastActive": dateTimeN, "isSuperuser": boolean, "isStaff": boolean,
+			"experiments": anyObject, "avatar": avatar,
+			"emails": arrayOf(object(map[string]any{"id": str, "email": str, "is_verified": boolean})),
+		}),
+		"UserReport": object(map[string]any{
+			"id": digits, "eventID": str, "name": str, "email": str, "comments": str, "dateCreated": dateTime,
+			"user": nullable(anyObject), "event": object(map[string]any{"id": str, "eventID": str}),
+			"issue": nullable(ref("Issue")),
+		}),
+		"NewUser":        object(map[string]any{"email": str, "name?": str, "password?": str, "isSuperuser?": boolean}),
 		"Login":          object(map[string]any{"username": str, "password": str}),
 		"PasswordChange": object(map[string]any{"password": str, "passwordNew": str, "passwordVerify": str}),
 		"TokenBody":      object(map[string]any{"name?": strN, "scopes?": strs}),

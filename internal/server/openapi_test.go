@@ -305,6 +305,12 @@ func TestOpenAPIContract(t *testing.T) {
 		{"GET", "/api/0/organizations/acme/org-auth-tokens/", "", 200},
 		{"POST", "/api/0/organizations/acme/org-auth-tokens/", `{"name":"ci"}`, 201},
 		{"GET", deploys, "", 200},
+		{"GET", "/api/0/projects/acme/web/keys/", "", 200},
+		{"GET", "/api/0/projects/acme/web/keys/" + p.PublicKey + "/", "", 200},
+		{"GET", "/api/0/users/me/", "", 200},
+		{"GET", "/api/0/users/", "", 200},
+		{"POST", "/api/0/users/", `{"email":"user@example.com","name":"User","password":"correct horse battery staple"}`, 201},
+		{"GET", "/api/0/projects/acme/web/user-feedback/", "", 200},
 		// Sentry's errors.
 		{"GET", "/api/0/issues/987654321/", "", 404},
 		{"GET", "/api/0/projects/acme/web/", "", 401},
