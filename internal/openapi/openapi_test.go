@@ -56,9 +56,20 @@ func build(t *testing.T) []byte {
 }
 
 // TestGolden pins the document of a small table: operation ids, security
-// with scopes, path parameters, error responses, extensions, schemas.
+// with scopes, path parameters, error responses, extensions. The schemas'
+// are left out (they grow as routes are described, in parallel; the
+// validator's tests, the meta-schema test and the contract test check them).
 func TestGolden(t *testing.T) {
-	got := build(t)
+	var doc map[string]any
+	if err := json.Unmarshal(build(t), &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc["components"].(map[string]any), "schemas")
+	got, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
 	path := filepath.Join("testdata", "small.json")
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {

@@ -236,6 +236,24 @@ func components() map[string]any {
 			"url": strN, "project": str, "revision": strN, "repository": strN, "username": strN, "email": strN,
 		}),
 
+		// Releases, repositories and commits, in Sentry's shapes, for the
+		// routes that will serve them (register them in operations()).
+		"Release": object(map[string]any{
+			"version": str, "shortVersion": str, "ref": strN, "url": strN, "dateCreated": dateTime,
+			"dateReleased": dateTimeN, "dateStarted?": dateTimeN, "firstEvent": dateTimeN, "lastEvent": dateTimeN,
+			"newGroups": integer, "commitCount": integer, "lastCommit": nullable(ref("Commit")),
+			"deployCount": integer, "lastDeploy": nullable(anyObject), "authors": arrayOf(anyObject),
+			"projects": arrayOf(object(map[string]any{"slug": str, "name": str, "id?": integer})),
+		}),
+		"Repository": object(map[string]any{
+			"id": digits, "name": str, "url": strN, "provider": object(map[string]any{"id": str, "name": str}),
+			"status": str, "dateCreated": dateTime, "integrationId": str, "externalSlug": strN, "externalId?": strN,
+		}),
+		"Commit": object(map[string]any{
+			"id": str, "message": strN, "dateCreated": dateTimeN,
+			"author?":     nullable(object(map[string]any{"name": strN, "email": str})),
+			"repository?": nullable(ref("Repository")),
+		}),
 		"ProjectRef": object(map[string]any{"id": digits, "slug": str, "name": str, "platform": strN}),
 		"Issue": object(map[string]any{
 			"id": digits, "shareId": strN, "shortId": str, "title": str, "culprit": str, "permalink": str,
