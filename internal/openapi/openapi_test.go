@@ -304,3 +304,30 @@ func TestMetaSchema(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkBuild(b *testing.B) {
+	routes := table().Routes()
+	for b.Loop() {
+		if _, err := openapi.Build(openapi.Config{}, routes); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkValidateIssue(b *testing.B) {
+	doc, err := openapi.Build(openapi.Config{}, table().Routes())
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := json.Marshal(doc)
+	v, err := openapi.NewValidator(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(issueJSON)
+	for b.Loop() {
+		if err := v.Response("GET", "/api/0/issues/{id}/", 200, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
