@@ -83,6 +83,44 @@ func TestOpenAPIDocument(t *testing.T) {
 			ids[o.OperationID] = k
 		}
 	}
+	// Each operation says what its route says.
+	for _, r := range routes {
+		var o struct {
+			Summary    string `json:"summary"`
+			Scope      string `json:"x-faultline-scope"`
+			Superuser  bool   `json:"x-faultline-superuser"`
+			OrgCI      bool   `json:"x-faultline-org-ci"`
+			Tenant     string `json:"x-faultline-tenant"`
+			Security   []map[string][]string
+			Parameters []struct{ Name, In string }
+		}
+		raw := doc.Paths[r.Path][strings.ToLower(r.Method)]
+		if raw == nil {
+			continue
+		}
+		if err := json.Unmarshal(raw, &o); err != nil {
+			t.Fatal(err)
+		}
+		var params []string
+		for _, p := range o.Parameters {
+			if p.In == "path" {
+				params = append(params, p.Name)
+			}
+		}
+		if o.Summary != r.Name || o.Scope != r.Scope || o.Superuser != r.Superuser || o.OrgCI != r.OrgCI ||
+			o.Tenant != string(r.Tenant) || !slices.Equal(params, r.Placeholders()) {
+			t.Errorf("%s %s: the operation says %+v", r.Method, r.Path, o)
+		}
+		public := r.Auth&route.Public != 0
+		if public != (len(o.Security) == 0) {
+			t.Errorf("%s %s: security %v for %s", r.Method, r.Path, o.Security, r.Auth)
+		}
+		for _, req := range o.Security {
+			if scopes, ok := req[openapi.SchemeBearer]; ok && r.Scope != "" && !slices.Equal(scopes, []string{r.Scope}) {
+				t.Errorf("%s %s: bearer scopes %v, want %s", r.Method, r.Path, scopes, r.Scope)
+			}
+		}
+	}
 	for k := range want {
 		if !got[k] {
 			t.Errorf("%s is in the route table, not in the document", k)
