@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/internal/openapi"
+	"github.com/faultline/faultline/internal/openapi/contract"
 )
 
 // FuzzResponse feeds arbitrary bodies to the validator: it never panics, a
@@ -24,7 +25,7 @@ func FuzzResponse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	v, err := openapi.NewValidator(raw)
+	v, err := contract.New(raw)
 	if err != nil {
 		f.Fatal(err)
 	}

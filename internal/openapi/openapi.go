@@ -6,13 +6,12 @@
 // place, this package's registry (schemas.go), keyed by method and path; a
 // route without one still appears, with a generic JSON response.
 //
-// The package also validates a real response against the document
-// (Validator), which the contract tests use.
+// Package contract validates real answers against the document, for the
+// contract tests.
 package openapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -418,6 +417,3 @@ func Handler(cfg Config, routes func() []*route.Route) http.Handler {
 		}
 	})
 }
-
-// ErrNoOperation is returned for a method and path the document lacks.
-var ErrNoOperation = errors.New("openapi: no such operation")

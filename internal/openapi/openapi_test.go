@@ -15,6 +15,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/faultline/faultline/internal/openapi"
+	"github.com/faultline/faultline/internal/openapi/contract"
 	"github.com/faultline/faultline/internal/route"
 )
 
@@ -149,7 +150,7 @@ func TestBuildRefuses(t *testing.T) {
 // TestValidator checks real-shaped answers against the document, and that
 // a wrong type, a missing field or an undocumented status fails.
 func TestValidator(t *testing.T) {
-	v, err := openapi.NewValidator(build(t))
+	v, err := contract.New(build(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +226,7 @@ func TestHandler(t *testing.T) {
 		if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("%d %v", rec.Code, rec.Header())
 		}
-		if _, err := openapi.NewValidator(rec.Body.Bytes()); err != nil {
+		if _, err := contract.New(rec.Body.Bytes()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -276,7 +277,7 @@ func metaCheck(doc []byte) error {
 	if err := sch.Validate(inst); err != nil {
 		return fmt.Errorf("not a valid OpenAPI 3.1 document: %w", err)
 	}
-	v, err := openapi.NewValidator(doc)
+	v, err := contract.New(doc)
 	if err != nil {
 		return err
 	}
@@ -320,7 +321,7 @@ func BenchmarkValidateIssue(b *testing.B) {
 		b.Fatal(err)
 	}
 	raw, _ := json.Marshal(doc)
-	v, err := openapi.NewValidator(raw)
+	v, err := contract.New(raw)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/faultline/faultline/internal/openapi"
+	"github.com/faultline/faultline/internal/openapi/contract"
 	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/testserver"
@@ -172,25 +173,25 @@ func checkOpenAPI31(doc []byte) error {
 	if err := sch.Validate(inst); err != nil {
 		return fmt.Errorf("not a valid OpenAPI 3.1 document: %w", err)
 	}
-	v, err := openapi.NewValidator(doc)
+	v, err := contract.New(doc)
 	if err != nil {
 		return err
 	}
 	return v.CompileAll()
 }
 
-// contract calls routes of a running server and validates each answer
+// contractClient calls routes of a running server and validates each answer
 // against the served document, for the route the table matches.
-type contract struct {
+type contractClient struct {
 	t     *testing.T
 	f     *testserver.Faultline
-	v     *openapi.Validator
+	v     *contract.Validator
 	table *route.Table
 }
 
 // call sends a request with the admin token (or token, if not empty),
 // checks its status and validates the answer. It returns the body.
-func (c *contract) call(method, path, body, token string, status int) []byte {
+func (c *contractClient) call(method, path, body, token string, status int) []byte {
 	c.t.Helper()
 	req, err := http.NewRequest(method, c.f.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -230,7 +231,7 @@ func (c *contract) call(method, path, body, token string, status int) []byte {
 	return raw
 }
 
-func (c *contract) route(method, path string) *route.Route {
+func (c *contractClient) route(method, path string) *route.Route {
 	c.t.Helper()
 	u, err := url.Parse(path)
 	if err != nil {
@@ -251,11 +252,11 @@ func (c *contract) route(method, path string) *route.Route {
 func TestOpenAPIContract(t *testing.T) {
 	f := testserver.Start(t, server.Config{})
 	p := f.CreateProject("acme", "web", "go")
-	v, err := openapi.NewValidator(getDocument(t, f.URL))
+	v, err := contract.New(getDocument(t, f.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &contract{t: t, f: f, v: v, table: f.Server.Routes()}
+	c := &contractClient{t: t, f: f, v: v, table: f.Server.Routes()}
 
 	client, err := sentry.NewClient(sentry.ClientOptions{Dsn: p.DSN, Release: "1.0+build", Environment: "production",
 		Transport: sentry.NewHTTPSyncTransport()})
