@@ -24,6 +24,7 @@ import (
 	"github.com/faultline/faultline/internal/authz"
 	"github.com/faultline/faultline/internal/deadletter"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/openapi"
 	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/session"
 	"github.com/faultline/faultline/internal/store"
@@ -56,6 +57,9 @@ type Config struct {
 	// Sessions serves login, logout and session cookies; nil leaves them
 	// out (and with Users nil).
 	Sessions Sessions
+	// Routes returns the process's route table, which the OpenAPI
+	// document at /api/openapi.json describes; nil leaves it out.
+	Routes func() []*route.Route
 	// TrustForwarded counts login failures by the address a trusted proxy
 	// appended to X-Forwarded-For.
 	TrustForwarded bool
@@ -253,6 +257,10 @@ func (a *API) Routes() []route.Route {
 			a.superuserRoute("POST", "/api/0/internal/dead-letters/{id}/replay/", a.replayDeadLetter, "replay a dead letter"),
 			a.superuserRoute("DELETE", "/api/0/internal/dead-letters/{id}/", a.deleteDeadLetter, "delete a dead letter"),
 		)
+	}
+	if a.cfg.Routes != nil {
+		rs = append(rs, route.Route{Method: "GET", Path: openapi.Path, Auth: route.Public, Name: "the OpenAPI document",
+			Handler: openapi.Handler(openapi.Config{ServerURL: a.public.String()}, a.cfg.Routes)})
 	}
 	if a.cfg.Users != nil {
 		rs = append(rs,

@@ -293,7 +293,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
 			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: s.queue, TokenUsage: usage,
-			Users: s.meta, Sessions: sessions, TrustForwarded: cfg.Ingest.TrustForwarded}, s.meta, s.store, s.groups, log.With("component", "api"))
+			Users: s.meta, Sessions: sessions, TrustForwarded: cfg.Ingest.TrustForwarded,
+			Routes: s.routes.Routes}, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
 		}

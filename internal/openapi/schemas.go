@@ -1,0 +1,374 @@
+package openapi
+
+import (
+	"slices"
+	"strings"
+)
+
+// This file is the one place where request and response schemas live.
+//
+// To describe a route, add one line to operations(), keyed by the route's
+// method and path exactly as the route table declares them, e.g.
+//
+//	"GET /api/0/organizations/{org}/releases/": {Response: list("Release")},
+//
+// and, for a new shape, its schema to components(). A test checks that
+// every key names a route of the all-in-one server's table.
+
+// operations is the registry: what the document says of each route beyond
+// what the route table says.
+func operations() map[string]Op {
+	cursor := []Param{{Name: "cursor", Description: "Paging: the cursor of a `Link` header."}}
+	issueQuery := []Param{
+		{Name: "query", Description: "Sentry's search, e.g. `is:unresolved`."},
+		{Name: "sort", Description: "`date` (last seen, the default), `new`, `freq` or `user`."},
+		{Name: "statsPeriod", Description: "`24h` (the default) or `14d`; empty for no stats."},
+		{Name: "limit"}, {Name: "environment", Repeated: true}, cursor[0],
+	}
+	return map[string]Op{
+		// Organizations, teams, members.
+		"GET /api/0/organizations/":                           {Response: list("Organization")},
+		"POST /api/0/organizations/":                          {Request: ref("SlugBody"), Response: ref("Organization"), Status: 201},
+		"GET /api/0/organizations/{org}/":                     {Response: ref("Organization")},
+		"PUT /api/0/organizations/{org}/":                     {Response: ref("Organization")},
+		"GET /api/0/organizations/{org}/teams/":               {Response: list("Team")},
+		"POST /api/0/organizations/{org}/teams/":              {Request: ref("SlugBody"), Response: ref("Team"), Status: 201},
+		"GET /api/0/organizations/{org}/members/":             {Response: list("Member")},
+		"POST /api/0/organizations/{org}/members/":            {Request: ref("MemberBody"), Response: ref("Member"), Status: 201, Also: []int{200}},
+		"GET /api/0/organizations/{org}/members/{member_id}/": {Response: ref("Member")},
+		"PUT /api/0/organizations/{org}/members/{member_id}/": {Request: ref("MemberBody"), Response: ref("Member")},
+
+		// Projects.
+		"GET /api/0/projects/":                     {Response: list("Project"), Query: cursor},
+		"GET /api/0/organizations/{org}/projects/": {Response: list("Project"), Query: cursor},
+		"POST /api/0/teams/{org}/{team}/projects/": {Request: ref("SlugBody"), Response: ref("Project"), Status: 201},
+		"GET /api/0/projects/{org}/{project}/":     {Response: ref("Project")},
+		"PUT /api/0/projects/{org}/{project}/":     {Response: ref("Project")},
+
+		// Issues and events.
+		"GET /api/0/projects/{org}/{project}/issues/":                   {Response: list("Issue"), Query: issueQuery},
+		"GET /api/0/issues/{id}/":                                       {Response: ref("IssueDetail")},
+		"PUT /api/0/issues/{id}/":                                       {Request: ref("IssueUpdate"), Response: ref("Issue")},
+		"GET /api/0/organizations/{org}/issues/{id}/":                   {Response: ref("IssueDetail")},
+		"PUT /api/0/organizations/{org}/issues/{id}/":                   {Request: ref("IssueUpdate"), Response: ref("Issue")},
+		"GET /api/0/issues/{id}/events/":                                {Response: list("Event"), Query: eventQuery()},
+		"GET /api/0/organizations/{org}/issues/{id}/events/":            {Response: list("Event"), Query: eventQuery()},
+		"GET /api/0/issues/{id}/events/{event_id}/":                     {Response: ref("EventDetail"), Description: eventIDDesc},
+		"GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/": {Response: ref("EventDetail"), Description: eventIDDesc},
+		"GET /api/0/projects/{org}/{project}/events/{event_id}/":        {Response: ref("EventDetail")},
+
+		// Tokens.
+		"GET /api/0/api-tokens/":                                        {Response: list("ApiToken")},
+		"POST /api/0/api-tokens/":                                       {Request: ref("TokenBody"), Response: ref("NewApiToken"), Status: 201},
+		"DELETE /api/0/api-tokens/":                                     {Request: ref("TokenDelete"), Empty: true, Status: 204},
+		"GET /api/0/organizations/{org}/org-auth-tokens/":               {Response: list("ApiToken")},
+		"POST /api/0/organizations/{org}/org-auth-tokens/":              {Request: ref("TokenBody"), Response: ref("NewApiToken"), Status: 201},
+		"DELETE /api/0/organizations/{org}/org-auth-tokens/{token_id}/": {Empty: true, Status: 204},
+
+		// Releases.
+		"GET /api/0/organizations/{org}/releases/{version}/deploys/": {Response: list("Deploy"),
+			Query: []Param{{Name: "project", Description: "A project id.", Repeated: true}}},
+
+		// Client keys, users, feedback.
+		"GET /api/0/projects/{org}/{project}/keys/":          {Response: list("Key")},
+		"GET /api/0/projects/{org}/{project}/keys/{key}/":    {Response: ref("Key")},
+		"PUT /api/0/projects/{org}/{project}/keys/{key}/":    {Response: ref("Key")},
+		"GET /api/0/users/me/":                               {Response: ref("User")},
+		"PUT /api/0/users/me/":                               {Request: ref("SlugBody"), Response: ref("User")},
+		"GET /api/0/users/":                                  {Response: list("User")},
+		"GET /api/0/projects/{org}/{project}/user-feedback/": {Response: list("UserReport"), Query: cursor},
+
+		// Deletions, answered at once, done in the background (Location
+		// names the job).
+		"DELETE /api/0/issues/{id}/":                                          {Empty: true, Status: 202},
+		"DELETE /api/0/organizations/{org}/issues/{id}/":                      {Empty: true, Status: 202},
+		"DELETE /api/0/projects/{org}/{project}/":                             {Empty: true, Status: 204},
+		"DELETE /api/0/organizations/{org}/":                                  {Response: ref("Organization"), Status: 202},
+		"POST /api/0/projects/{org}/{project}/user-deletions/":                {Response: typ("object"), Status: 202},
+		"DELETE /api/0/organizations/{org}/members/{member_id}/":              {Empty: true, Status: 204},
+		"POST /api/0/organizations/{org}/members/{member_id}/teams/{team}/":   {Response: ref("Team"), Status: 201, Also: []int{204}},
+		"DELETE /api/0/organizations/{org}/members/{member_id}/teams/{team}/": {Response: ref("Team")},
+		"POST /api/0/projects/{org}/{project}/keys/":                          {Request: ref("SlugBody"), Response: ref("Key"), Status: 201},
+
+		// Accounts.
+		"POST /api/0/auth/login/":                        {Request: ref("Login")},
+		"DELETE /api/0/auth/":                            {Empty: true, Status: 204},
+		"PUT /api/0/users/me/password/":                  {Request: ref("PasswordChange"), Empty: true, Status: 204},
+		"POST /api/0/users/":                             {Request: ref("NewUser"), Response: ref("User"), Status: 201},
+		"POST /api/0/internal/dead-letters/{id}/replay/": {Empty: true, Status: 202},
+		"DELETE /api/0/internal/dead-letters/{id}/":      {Empty: true, Status: 204},
+
+		// This document.
+		"GET /api/openapi.json": {Response: map[string]any{"type": "object", "required": []string{"openapi", "paths"}},
+			Description: "Generated from the route table: every route the process serves is an operation."},
+	}
+}
+
+const eventIDDesc = "`event_id` is an event's id, or `latest`, `oldest` or `recommended`."
+
+func eventQuery() []Param {
+	return []Param{{Name: "full", Description: "`true` for the events' entries."}, {Name: "environment", Repeated: true},
+		{Name: "cursor"}}
+}
+
+// Schema helpers. Objects list their properties; a name ending in "?" is
+// optional, every other one required. Additional properties are allowed:
+// Sentry's shapes grow.
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+func list(name string) map[string]any { return arrayOf(ref(name)) }
+
+func arrayOf(items any) map[string]any { return map[string]any{"type": "array", "items": items} }
+
+func typ(t ...string) map[string]any {
+	if len(t) == 1 {
+		return map[string]any{"type": t[0]}
+	}
+	return map[string]any{"type": t}
+}
+
+func nullable(s any) map[string]any { return map[string]any{"anyOf": []any{s, typ("null")}} }
+
+func object(props map[string]any) map[string]any {
+	out := map[string]any{"type": "object"}
+	ps := map[string]any{}
+	req := []string{}
+	for k, v := range props {
+		if name, ok := strings.CutSuffix(k, "?"); ok {
+			ps[name] = v
+			continue
+		}
+		ps[k] = v
+		req = append(req, k)
+	}
+	out["properties"] = ps
+	out["required"] = sortedStrings(req)
+	return out
+}
+
+func sortedStrings(s []string) []string {
+	slices.Sort(s)
+	return s
+}
+
+// components are the shapes, in Sentry's JSON.
+func components() map[string]any {
+	str, strN := typ("string"), typ("string", "null")
+	integer, intN := typ("integer"), typ("integer", "null")
+	boolean := typ("boolean")
+	null := typ("null")
+	anything := map[string]any{}
+	anyObject := typ("object")
+	digits := map[string]any{"type": "string", "pattern": "^[0-9]+$"}
+	dateTime := map[string]any{"type": "string", "format": "date-time"}
+	dateTimeN := map[string]any{"type": []string{"string", "null"}, "format": "date-time"}
+	strs := arrayOf(str)
+	avatar := object(map[string]any{"avatarType": str, "avatarUuid": strN})
+	return map[string]any{
+		"Error": object(map[string]any{"detail": str}),
+		"SlugBody": object(map[string]any{"name?": str, "slug?": str, "platform?": str,
+			"isActive?": boolean, "cancelDeletion?": boolean}),
+		"Organization": object(map[string]any{
+			"id": digits, "slug": str, "name": str, "dateCreated": dateTime,
+			"status":         object(map[string]any{"id": str, "name": str}),
+			"isEarlyAdopter": boolean, "openMembership": boolean, "require2FA": boolean,
+			"avatar": avatar, "features": strs,
+			"links": object(map[string]any{"organizationUrl": str, "regionUrl": str}),
+		}),
+		"Team": object(map[string]any{
+			"id": digits, "slug": str, "name": str, "dateCreated": dateTime, "isMember": boolean,
+			"hasAccess": boolean, "isPending": boolean, "memberCount": integer, "avatar": avatar, "teamRole": strN,
+		}),
+		"TeamRef": object(map[string]any{"id": digits, "slug": str, "name": str}),
+		"Project": object(map[string]any{
+			"id": digits, "slug": str, "name": str, "platform": strN, "dateCreated": dateTime,
+			"isBookmarked": boolean, "isMember": boolean, "hasAccess": boolean, "isPublic": boolean,
+			"features": strs, "firstEvent": dateTimeN, "status": str, "teams": list("TeamRef"),
+			"team?": ref("TeamRef"), "organization?": ref("Organization"), "avatar": avatar, "color": str,
+			"retentionDays": integer, "allowedDomains": typ("array", "null"),
+			"dataScrubber": boolean, "dataScrubberDefaults": boolean, "sensitiveFields": strs,
+			"safeFields": strs, "scrubIPAddresses": boolean, "groupingConfig": str,
+		}),
+		"Member": object(map[string]any{
+			"id": digits, "email": str, "name": str, "orgRole": str, "role": str, "roleName": str,
+			"user": nullable(object(map[string]any{"id": digits, "email": str, "username": str, "name": str,
+				"isSuperuser": boolean, "dateJoined": dateTime})),
+			"pending": boolean, "expired": boolean,
+			"flags":       map[string]any{"type": "object", "additionalProperties": boolean},
+			"dateCreated": dateTime, "inviteStatus": str, "inviterName": strN, "teams": strs,
+			"teamRoles": arrayOf(object(map[string]any{"teamSlug": str, "role": strN})), "projects": strs,
+		}),
+		"MemberBody": object(map[string]any{"email?": str, "orgRole?": str, "role?": str, "teams?": strs}),
+		"ApiToken": object(map[string]any{
+			"id": digits, "name": strN, "scopes": strs, "dateCreated": dateTime, "expiresAt": dateTimeN,
+			"application": null, "tokenLastCharacters": strN, "lastUsed": dateTimeN,
+			"dateLastUsed?": dateTimeN, "projectLastUsedId?": strN,
+		}),
+		"NewApiToken": map[string]any{"allOf": []any{ref("ApiToken"),
+			object(map[string]any{"token": str, "refreshToken?": null})}},
+		"Key": object(map[string]any{
+			"id": str, "name": str, "label": str, "public": str, "secret": str, "projectId": integer,
+			"isActive": boolean, "rateLimit": nullable(object(map[string]any{"window": integer, "count": integer})),
+			"dateCreated": dateTime, "browserSdkVersion": str,
+			"dsn": object(map[string]any{"public": str, "secret": str, "security": str, "csp": str,
+				"minidump": str, "store": str, "envelope": str, "cdn": str}),
+		}),
+		"User": object(map[string]any{
+			"id": digits, "name": str, "username": str, "email": str, "avatarUrl": str, "isActive": boolean,
+			"hasPasswordAuth": boolean, "isManaged": boolean, "dateJoined": dateTime, "lastLogin": dateTimeN,
+			"has2fa": boolean, "lastActive": dateTimeN, "isSuperuser": boolean, "isStaff": boolean,
+			"experiments": anyObject, "avatar": avatar,
+			"emails": arrayOf(object(map[string]any{"id": str, "email": str, "is_verified": boolean})),
+		}),
+		"UserReport": object(map[string]any{
+			"id": digits, "eventID": str, "name": str, "email": str, "comments": str, "dateCreated": dateTime,
+			"user": nullable(anyObject), "event": object(map[string]any{"id": str, "eventID": str}),
+			"issue": nullable(ref("Issue")),
+		}),
+		"NewUser":        object(map[string]any{"email": str, "name?": str, "password?": str, "isSuperuser?": boolean}),
+		"Login":          object(map[string]any{"username": str, "password": str}),
+		"PasswordChange": object(map[string]any{"password": str, "passwordNew": str, "passwordVerify": str}),
+		"TokenBody":      object(map[string]any{"name?": strN, "scopes?": strs}),
+		"TokenDelete":    object(map[string]any{"tokenId?": typ("string", "integer")}),
+		"Deploy": object(map[string]any{
+			"id": str, "environment": str, "dateStarted": dateTimeN, "dateFinished": dateTime, "name": strN,
+			"url": strN, "project": str, "revision": strN, "repository": strN, "username": strN, "email": strN,
+		}),
+
+		// Releases, repositories and commits, in Sentry's shapes, for the
+		// routes that will serve them (register them in operations()).
+		"Release": object(map[string]any{
+			"version": str, "shortVersion": str, "ref": strN, "url": strN, "dateCreated": dateTime,
+			"dateReleased": dateTimeN, "dateStarted?": dateTimeN, "firstEvent": dateTimeN, "lastEvent": dateTimeN,
+			"newGroups": integer, "commitCount": integer, "lastCommit": nullable(ref("Commit")),
+			"deployCount": integer, "lastDeploy": nullable(anyObject), "authors": arrayOf(anyObject),
+			"projects": arrayOf(object(map[string]any{"slug": str, "name": str, "id?": integer})),
+		}),
+		"Repository": object(map[string]any{
+			"id": digits, "name": str, "url": strN, "provider": object(map[string]any{"id": str, "name": str}),
+			"status": str, "dateCreated": dateTime, "integrationId": str, "externalSlug": strN, "externalId?": strN,
+		}),
+		"Commit": object(map[string]any{
+			"id": str, "message": strN, "dateCreated": dateTimeN,
+			"author?":     nullable(object(map[string]any{"name": strN, "email": str})),
+			"repository?": nullable(ref("Repository")),
+		}),
+		"ProjectRef": object(map[string]any{"id": digits, "slug": str, "name": str, "platform": strN}),
+		"Issue": object(map[string]any{
+			"id": digits, "shareId": strN, "shortId": str, "title": str, "culprit": str, "permalink": str,
+			"logger": strN, "level": str, "status": map[string]any{"enum": []string{"unresolved", "resolved", "ignored"}},
+			"statusDetails": anyObject, "substatus": strN, "isPublic": boolean, "platform": strN,
+			"project": ref("ProjectRef"), "type": str, "issueType": str, "issueCategory": str,
+			"metadata": map[string]any{"type": "object", "properties": map[string]any{
+				"value": str, "type": str, "title": str, "filename": str, "function": str}},
+			"numComments": integer, "assignedTo": nullable(anyObject), "isBookmarked": boolean,
+			"isSubscribed": boolean, "subscriptionDetails": nullable(anyObject), "hasSeen": boolean,
+			"annotations": strs, "isUnhandled": boolean, "count": digits, "userCount": integer,
+			"firstSeen": dateTime, "lastSeen": dateTime,
+			"stats?": map[string]any{"type": "object", "additionalProperties": arrayOf(map[string]any{
+				"type": "array", "prefixItems": []any{integer, integer}, "minItems": 2, "maxItems": 2})},
+		}),
+		"IssueDetail": map[string]any{"allOf": []any{ref("Issue"), object(map[string]any{
+			"firstRelease": nullable(ref("IssueRelease")), "lastRelease": nullable(ref("IssueRelease"))})}},
+		"IssueRelease": object(map[string]any{
+			"version": str, "shortVersion": str, "ref": strN, "url": strN, "dateCreated": dateTime,
+			"dateReleased": dateTimeN, "firstEvent": dateTimeN, "lastEvent": dateTimeN, "newGroups": intN,
+			"commitCount": integer, "lastCommit": map[string]any{"type": []string{"object", "string", "null"}},
+			"deployCount": integer, "lastDeploy": nullable(anyObject), "authors": typ("array"), "projects": typ("array"),
+		}),
+		"IssueUpdate": object(map[string]any{
+			"status?":        map[string]any{"enum": []string{"resolved", "unresolved", "ignored", "muted", "resolvedInNextRelease"}},
+			"substatus?":     strN,
+			"statusDetails?": ref("StatusDetails"),
+		}),
+		"StatusDetails": object(map[string]any{
+			"inNextRelease?": boolean, "ignoreDuration?": integer, "ignoreCount?": integer, "ignoreWindow?": integer,
+			"ignoreUserCount?": integer, "ignoreUserWindow?": integer, "ignoreUntil?": dateTime,
+		}),
+
+		"Event": object(map[string]any{
+			"id": str, "eventID": str, "groupID": digits, "projectID": digits, "dateCreated": dateTime,
+			"dateReceived": dateTime, "title": str, "message": str, "platform": str, "type": str,
+			"event.type": str, "culprit": str, "location": strN,
+			"tags":      arrayOf(object(map[string]any{"key": str, "value": str})),
+			"user":      nullable(ref("EventUser")),
+			"size":      integer,
+			"metadata?": anyObject,
+		}),
+		"EventUser": object(map[string]any{"id": strN, "email": strN, "username": strN, "ip_address": strN,
+			"name": strN, "data": anything}),
+		"EventDetail": map[string]any{"allOf": []any{ref("Event"), object(map[string]any{
+			"environment": strN,
+			"release":     nullable(object(map[string]any{"version": str, "shortVersion": str})),
+			"sdk":         nullable(object(map[string]any{"name": str, "version": str})),
+			"contexts":    anyObject, "context": anyObject, "packages": anyObject,
+			"errors": arrayOf(object(map[string]any{"type": str, "message": str, "data": anyObject})),
+			"dist":   strN, "logger": str,
+			"fingerprints?":   strs,
+			"groupingConfig?": anyObject,
+			"entries":         list("Entry"),
+			"crashFile":       null, "occurrence": null, "_meta": anyObject,
+		})}},
+		"Entry": map[string]any{
+			"type": "object", "required": []string{"type", "data"},
+			"properties": map[string]any{"type": str, "data": anything},
+			"allOf": []any{
+				entryData("exception", ref("ExceptionEntry")),
+				entryData("stacktrace", ref("Stacktrace")),
+				entryData("threads", object(map[string]any{"values": arrayOf(object(map[string]any{
+					"id": anything, "name": strN, "crashed": boolean, "current": boolean, "main": boolean,
+					"stacktrace": nullable(ref("Stacktrace"))}))})),
+				entryData("message", object(map[string]any{"formatted": str, "message": strN, "params": anything})),
+				entryData("breadcrumbs", object(map[string]any{"values": arrayOf(object(map[string]any{
+					"type": str, "category": strN, "level": str, "message": strN, "timestamp": dateTimeN,
+					"data": anything, "event_id": strN}))})),
+				entryData("request", object(map[string]any{
+					"url": strN, "method": strN, "query": arrayOf(pair(str, str)), "fragment": strN, "data": anything,
+					"headers": arrayOf(pair(str, str)), "cookies": arrayOf(pair(str, str)), "env": anything,
+					"inferredContentType": strN, "apiTarget": null})),
+			},
+		},
+		"ExceptionEntry": object(map[string]any{
+			"values": list("ExceptionValue"), "hasSystemFrames": boolean, "excOmitted": typ("array", "null"),
+		}),
+		"ExceptionValue": object(map[string]any{
+			"type": strN, "value": strN, "module": strN, "mechanism": nullable(anyObject), "threadId": anything,
+			"rawStacktrace": nullable(ref("Stacktrace")), "stacktrace": nullable(ref("Stacktrace")),
+		}),
+		"Stacktrace": object(map[string]any{
+			"frames": list("Frame"), "framesOmitted": typ("array", "null"), "registers": anything,
+			"hasSystemFrames": boolean,
+		}),
+		"Frame": object(map[string]any{
+			"filename": strN, "absPath": strN, "module": strN, "package": strN, "platform": strN,
+			"instructionAddr": strN, "symbolAddr": strN, "function": strN, "rawFunction": strN, "symbol": strN,
+			"context": arrayOf(pair(integer, str)), "lineNo": intN, "colNo": intN, "inApp": boolean,
+			"trust": strN, "errors": typ("array", "null"), "lock": nullable(anyObject), "sourceLink": strN,
+			"vars": anything,
+		}),
+	}
+}
+
+// entryData is the schema an entry's data has for its type.
+func entryData(kind string, data any) map[string]any {
+	return map[string]any{
+		"if":   map[string]any{"properties": map[string]any{"type": map[string]any{"const": kind}}},
+		"then": map[string]any{"properties": map[string]any{"data": data}},
+	}
+}
+
+// pair is a two-item array, e.g. a context line [lineNo, "code"].
+func pair(a, b any) map[string]any {
+	return map[string]any{"type": "array", "prefixItems": []any{a, b}, "minItems": 2, "maxItems": 2}
+}
+
+// Registered lists the routes the registry describes, as "METHOD path".
+func Registered() []string {
+	var out []string
+	for k := range operations() {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
