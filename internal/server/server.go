@@ -323,6 +323,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		ui.SetIssueLinks(a)
+		ui.SetAPI(s.routes)
 		s.routes.Add(ui.Routes()...)
 	}
 	if cfg.has(RoleWorker) {

@@ -77,6 +77,8 @@ type UI struct {
 	acc *Accounts
 	// links resolves GitLab's issue links (nil: no such route).
 	links IssueLinks
+	// api serves /api/0/, which pages call in process (apicall.go).
+	api http.Handler
 }
 
 type asset struct {
