@@ -68,8 +68,8 @@ func TestGitLabIssueLink(t *testing.T) {
 		status   int
 		location string
 	}{
-		{"anonymous", nil, "/acme/web/issues/" + issue + "/", 302, "/login/?next=%2Facme%2Fweb%2Fissues%2F" + issue + "%2F"},
-		{"anonymous, GitLab's form", nil, "/acme/web/issues/" + issue, 302, "/login/?next=%2Facme%2Fweb%2Fissues%2F" + issue},
+		{"anonymous", nil, "/acme/web/issues/" + issue + "/", 303, "/login/?next=%2Facme%2Fweb%2Fissues%2F" + issue + "%2F"},
+		{"anonymous, GitLab's form", nil, "/acme/web/issues/" + issue, 303, "/login/?next=%2Facme%2Fweb%2Fissues%2F" + issue},
 		{"member", admin, "/acme/web/issues/" + issue + "/", 302, page},
 		{"member, GitLab's form", admin, "/acme/web/issues/" + issue, 302, page},
 		{"member, another project", admin, "/acme/api/issues/" + issue + "/", 404, ""},

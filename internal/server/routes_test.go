@@ -71,6 +71,10 @@ func newRouteFixture(t *testing.T) *routeFixture {
 	rf := &routeFixture{f: f, p: p, issue: ev.GroupID, event: string(*id), keyID: keys[0].ID,
 		values: map[string]string{"member_id": members[0].ID}}
 	rf.values["attachment_id"] = fixtureAttachment(t, f, p, string(*id))
+	// The release {version} names, in the project the fixture's routes name.
+	if st, raw := f.Do("POST", "/api/0/organizations/acme/releases/", map[string]any{"version": "1.0", "projects": []string{"web"}}, nil); st != 201 {
+		t.Fatalf("the fixture's release: %d %s", st, raw)
+	}
 	rf.values["job"] = fixtureJob(t, f)
 	return rf
 }
@@ -347,8 +351,8 @@ func TestRoutesReportedInIssue11(t *testing.T) {
 		method, path string
 		status       int
 	}{
-		{"DELETE", "/api/0/organizations/acme/releases/1.0/", 404},
-		{"GET", "/api/0/organizations/acme/releases/1.0/", 404},
+		{"DELETE", "/api/0/organizations/acme/releases/9.9-unknown/", 404},
+		{"GET", "/api/0/organizations/acme/releases/9.9-unknown/", 404},
 		{"DELETE", "/api/0/projects/acme/web/keys/" + rf.keyID + "/", 405},
 		{"DELETE", "/api/0/issues/" + rf.issue + "/hashes/?id=abc", 404},
 		{"POST", "/api/0/projects/acme/web/issues/?id=" + rf.issue, 405},

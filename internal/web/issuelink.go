@@ -48,7 +48,7 @@ func (ui *UI) issueLink(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusFound)
 	case http.StatusUnauthorized:
 		securityHeaders(w.Header())
-		http.Redirect(w, r, "/login/?next="+url.QueryEscape(r.URL.EscapedPath()), http.StatusFound)
+		http.Redirect(w, r, "/login/?next="+url.QueryEscape(r.URL.EscapedPath()), http.StatusSeeOther)
 	default:
 		ui.NotFound().ServeHTTP(w, r)
 	}
