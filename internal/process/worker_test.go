@@ -111,7 +111,7 @@ func (r *rig) run(t *testing.T, st process.Store, ackWait time.Duration, until f
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }() //nolint:errcheck
-	deadline := time.Now().Add(2 * time.Minute) // a loaded machine; drained ends it sooner
+	deadline := time.Now().Add(2 * time.Minute)   // a loaded machine; drained ends it sooner
 	for !until() && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
