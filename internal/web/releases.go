@@ -225,7 +225,11 @@ func linkCursors(link string) (prev, next string) {
 			if !ok {
 				continue
 			}
-			v = strings.Trim(v, `"`)
+			// Values are quoted, with no quote inside.
+			if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || strings.Contains(v[1:len(v)-1], `"`) {
+				continue
+			}
+			v = v[1 : len(v)-1]
 			switch k {
 			case "rel":
 				rel = v
