@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +244,76 @@ func rowOf(t *testing.T, page, s string) string {
 		t.Fatalf("%q is in no row", s)
 	}
 	return page[start : i+end]
+}
+
+// BenchmarkReleasePages measures the release pages served to a member's
+// session, API calls and queries included: 50 releases with 20 commits
+// each and one deploy, and 20 issues of the newest release.
+//
+//	go test -run XXX -bench ReleasePages -benchtime 200x ./internal/server/
+func BenchmarkReleasePages(b *testing.B) {
+	f := testserver.Start(b, server.Config{})
+	p := f.CreateProject("acme", "web", "go")
+	for i := range 50 {
+		v := fmt.Sprintf("web@1.%d.0", i)
+		if st, raw := f.Do("POST", "/api/0/organizations/acme/releases/", map[string]any{"version": v, "projects": []string{"web"}}, nil); st != 201 {
+			b.Fatalf("release: %d %s", st, raw)
+		}
+		var commits []map[string]any
+		for c := range 20 {
+			commits = append(commits, map[string]any{"id": fmt.Sprintf("%040x", i*100+c), "repository": "acme/web",
+				"message": "change " + strconv.Itoa(c), "author_name": "Alice", "author_email": "alice@example.com"})
+		}
+		if st, raw := f.Do("PUT", "/api/0/organizations/acme/releases/"+v+"/", map[string]any{"commits": commits}, nil); st != 200 {
+			b.Fatalf("commits: %d %s", st, raw)
+		}
+		if st, raw := f.Do("POST", "/api/0/organizations/acme/releases/"+v+"/deploys/", map[string]any{"environment": "production"}, nil); st != 201 {
+			b.Fatalf("deploy: %d %s", st, raw)
+		}
+	}
+	client, err := sentry.NewClient(sentry.ClientOptions{Dsn: p.DSN, Transport: sentry.NewHTTPSyncTransport(), Release: "web@1.49.0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hub := sentry.NewHub(client, sentry.NewScope())
+	for i := range 20 {
+		hub.WithScope(func(s *sentry.Scope) {
+			s.SetFingerprint([]string{"failure", strconv.Itoa(i)})
+			hub.CaptureMessage(fmt.Sprintf("failure %d", i))
+		})
+	}
+	hub.Flush(5 * time.Second)
+	f.WaitIssues(p, 30*time.Second, func(is []testserver.Issue) bool { return len(is) == 20 })
+	// A member's session (newUser and sessionLogin take a *testing.T).
+	if st, raw := f.Do("POST", "/api/0/users/", map[string]any{"email": "m@example.com", "password": "a long enough password"}, nil); st != 201 {
+		b.Fatalf("user: %d %s", st, raw)
+	}
+	if st, raw := f.Do("POST", "/api/0/organizations/acme/members/", map[string]any{"email": "m@example.com", "orgRole": authz.Member, "teams": []string{"team"}}, nil); st != 201 {
+		b.Fatalf("member: %d %s", st, raw)
+	}
+	resp, err := http.Post(f.URL+"/api/0/auth/login/", "application/json", strings.NewReader(`{"username":"m@example.com","password":"a long enough password"}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	for _, path := range []string{"/organizations/acme/releases/", "/organizations/acme/releases/web@1.49.0/"} {
+		b.Run(path, func(b *testing.B) {
+			for b.Loop() {
+				req, _ := http.NewRequest("GET", f.URL+path, nil)
+				for _, c := range cookies {
+					req.AddCookie(c)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !bytes.Contains(raw, []byte("web@1.49.0")) {
+					b.Fatalf("%d %s", resp.StatusCode, raw)
+				}
+			}
+		})
+	}
 }

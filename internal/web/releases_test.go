@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -137,6 +139,36 @@ func TestReleaseHref(t *testing.T) {
 		u, err := url.Parse(got)
 		if err != nil || strings.TrimSuffix(strings.TrimPrefix(u.Path, "/organizations/acme/releases/"), "/") != v {
 			t.Errorf("%q does not decode to %q", got, v)
+		}
+	}
+}
+
+// TestPageAPIFailed checks how a page answers each failure of its API
+// call: the login redirect, the 404 page, the 403 page, the 500 page.
+func TestPageAPIFailed(t *testing.T) {
+	ui, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		err      error
+		status   int
+		location string
+		text     string
+	}{
+		{&APIError{Status: 401}, 303, "/login/?next=%2Forganizations%2Facme%2Freleases%2F%3Fquery%3Dx", ""},
+		{&APIError{Status: 404}, 404, "", "Page not found"},
+		{&APIError{Status: 403, Detail: "You do not have permission to perform this action."}, 403, "", "You may not see this page"},
+		{&APIError{Status: 500, Detail: "boom"}, 500, "", "Something went wrong"},
+		{errors.New("decode"), 500, "", "Something went wrong"},
+	} {
+		w := httptest.NewRecorder()
+		ui.pageAPIFailed(w, httptest.NewRequest("GET", "/organizations/acme/releases/?query=x", nil), c.err)
+		if w.Code != c.status || w.Header().Get("Location") != c.location || !strings.Contains(w.Body.String(), c.text) {
+			t.Errorf("%v: %d %q %s", c.err, w.Code, w.Header().Get("Location"), w.Body)
+		}
+		if w.Header().Get("Content-Security-Policy") == "" {
+			t.Errorf("%v: no Content-Security-Policy", c.err)
 		}
 	}
 }
