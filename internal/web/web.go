@@ -179,6 +179,9 @@ func (ui *UI) Routes() []route.Route {
 	if ui.links != nil {
 		rs = append(rs, ui.issueLinkRoutes()...)
 	}
+	if ui.api != nil {
+		rs = append(rs, ui.releaseRoutes()...)
+	}
 	return rs
 }
 
