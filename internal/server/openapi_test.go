@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -458,6 +460,32 @@ func TestOpenAPIContract(t *testing.T) {
 	c.call("DELETE", rel+"1.0%2Bbuild/", "", "", 400)
 	c.call("DELETE", "/api/0/projects/acme/web/releases/3.0/", "", "", 204)
 	c.call("DELETE", rel+"3.0/", "", "", 404)
+
+	// A project stored before projects recorded allowed domains (none):
+	// allowedDomains is [], never null.
+	pid, _ := strconv.ParseUint(p.ID, 10, 64)
+	stored, ok := f.Server.Meta().ProjectByID(pid)
+	if !ok {
+		t.Fatal("the project is not in the metadata")
+	}
+	old := *stored
+	old.AllowedOrigins = nil
+	if err := f.Server.Meta().UpdateProject(context.Background(), &old); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if cur, _ := f.Server.Meta().ProjectByID(pid); cur != nil && cur.AllowedOrigins == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the metadata never saw the old-shaped project")
+		}
+	}
+	for _, path := range []string{"/api/0/projects/acme/web/", "/api/0/projects/"} {
+		if raw := c.call("GET", path, "", "", 200); !strings.Contains(string(raw), `"allowedDomains":[]`) {
+			t.Errorf("%s: allowedDomains is not []: %.500s", path, raw)
+		}
+	}
 
 	// A token without the scope: 403, in Sentry's shape.
 	c.call("PUT", issue, `{"status":"resolved"}`, tok.Token, 403)
