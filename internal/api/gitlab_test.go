@@ -104,9 +104,12 @@ func TestGitLabContract(t *testing.T) {
 	}
 	p := f.CreateProject("acme", "shop", "javascript")
 	other := f.CreateProject("other", "backend", "go")
+	// Every answer GitLab reads is checked against the OpenAPI document too.
+	check := contractCheck(t, f)
 	gitlab := func(method, path, body string) (int, http.Header, []byte) {
 		t.Helper()
 		st, h, raw := call(t, f, method, path, body, tok.Token)
+		check(method, path, body, st, raw)
 		if ct := h.Get("Content-Type"); st != 204 && !strings.HasPrefix(ct, "application/json") {
 			t.Errorf("%s %s: Content-Type %q", method, path, ct)
 		}
@@ -435,9 +438,12 @@ func TestGitLabContract(t *testing.T) {
 
 	// 6. The repositories, for the commit links (sentry_client/repo.rb).
 	if gitlabReposRouteMerged {
+		if st, raw := f.Do("POST", "/api/0/organizations/acme/repos/", map[string]any{"name": "acme/shop"}, nil); st != 201 {
+			t.Fatalf("add a repository: %d %s", st, raw)
+		}
 		st, _, raw := gitlab("GET", "/api/0/organizations/acme/repos/", "")
 		var repos []map[string]any
-		if st != 200 || json.Unmarshal(raw, &repos) != nil {
+		if st != 200 || json.Unmarshal(raw, &repos) != nil || len(repos) != 1 {
 			t.Fatalf("repos: %d %s", st, raw)
 		}
 		for _, r := range repos {

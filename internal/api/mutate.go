@@ -472,7 +472,7 @@ func (a *API) listOrgIssues(ctx context.Context, r *http.Request, c *caller) (*r
 	default:
 		return nil, errorf(http.StatusBadRequest, "Invalid stats_period. Valid choices are '', '24h', and '14d'")
 	}
-	if _, set := q["statsPeriod"]; !set {
+	if stats == "" { // stats are always sent (GitLab reads stats["24h"] without asking)
 		stats = "24h"
 	}
 	out := []map[string]any{}

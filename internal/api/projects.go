@@ -52,7 +52,7 @@ func (a *API) serializeProject(p *meta.Project) map[string]any {
 		"dateCreated": p.DateCreated.Format(time.RFC3339Nano), "isBookmarked": false, "isMember": true,
 		"hasAccess": true, "isPublic": false, "features": []string{}, "firstEvent": nil,
 		"status": p.Status, "teams": teams, "avatar": avatar(), "color": "#3f70bf",
-		"retentionDays": p.RetentionDays, "allowedDomains": p.AllowedOrigins,
+		"retentionDays": p.RetentionDays, "allowedDomains": orEmpty(p.AllowedOrigins),
 		"dataScrubber": p.ScrubData(), "dataScrubberDefaults": p.ScrubDefaults(),
 		"sensitiveFields": orEmpty(p.SensitiveFields), "safeFields": orEmpty(p.SafeFields),
 		"scrubIPAddresses": p.ScrubIPAddresses, "groupingConfig": grouping.SentryConfig,

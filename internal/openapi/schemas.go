@@ -22,7 +22,7 @@ func operations() map[string]Op {
 	issueQuery := []Param{
 		{Name: "query", Description: "Sentry's search, e.g. `is:unresolved`."},
 		{Name: "sort", Description: "`date` (last seen, the default), `new`, `freq` or `user`."},
-		{Name: "statsPeriod", Description: "`24h` (the default) or `14d`; empty for no stats."},
+		{Name: "statsPeriod", Description: "`24h` (the default, also when empty) or `14d`: every issue carries its `stats`."},
 		{Name: "limit"}, {Name: "environment", Repeated: true}, cursor[0],
 	}
 	return map[string]Op{
@@ -46,7 +46,7 @@ func operations() map[string]Op {
 		"PUT /api/0/projects/{org}/{project}/":     {Response: ref("Project")},
 
 		// Issues and events.
-		"GET /api/0/projects/{org}/{project}/issues/":                   {Response: list("Issue"), Query: issueQuery},
+		"GET /api/0/projects/{org}/{project}/issues/":                   {Response: list("IssueListItem"), Query: issueQuery},
 		"GET /api/0/issues/{id}/":                                       {Response: ref("IssueDetail")},
 		"PUT /api/0/issues/{id}/":                                       {Request: ref("IssueUpdate"), Response: ref("Issue")},
 		"GET /api/0/organizations/{org}/issues/{id}/":                   {Response: ref("IssueDetail")},
@@ -68,6 +68,41 @@ func operations() map[string]Op {
 		// Releases.
 		"GET /api/0/organizations/{org}/releases/{version}/deploys/": {Response: list("Deploy"),
 			Query: []Param{{Name: "project", Description: "A project id.", Repeated: true}}},
+		"POST /api/0/organizations/{org}/releases/{version}/deploys/": {Request: ref("DeployBody"), Response: ref("ReleaseDeploy"), Status: 201},
+		"GET /api/0/organizations/{org}/releases/": {Response: list("Release"), Query: append(releaseQuery(),
+			Param{Name: "project", Description: "A project id.", Repeated: true})},
+		"POST /api/0/organizations/{org}/releases/": {Request: ref("ReleaseNew"), Response: ref("Release"), Status: 201, Also: []int{208},
+			Description: "201 with a new release, 208 with the release that existed (its projects extended)."},
+		"GET /api/0/organizations/{org}/releases/{version}/":         {Response: ref("Release"), Description: versionDesc},
+		"PUT /api/0/organizations/{org}/releases/{version}/":         {Request: ref("ReleaseBody"), Response: ref("Release"), Description: versionDesc},
+		"DELETE /api/0/organizations/{org}/releases/{version}/":      {Empty: true, Status: 204, Description: versionDesc + " " + releaseDeleteDesc},
+		"GET /api/0/organizations/{org}/releases/{version}/commits/": {Response: list("ReleaseCommit")},
+		"GET /api/0/organizations/{org}/releases/{version}/previous-with-commits/": {Response: map[string]any{"anyOf": []any{
+			ref("Release"), map[string]any{"type": "object", "maxProperties": 0}}},
+			Description: "The newest older release with commits, or `{}`."},
+		"GET /api/0/projects/{org}/{project}/releases/":                   {Response: list("Release"), Query: releaseQuery()},
+		"POST /api/0/projects/{org}/{project}/releases/":                  {Request: ref("ReleaseNew"), Response: ref("Release"), Status: 201, Also: []int{208}},
+		"GET /api/0/projects/{org}/{project}/releases/{version}/":         {Response: ref("Release"), Description: versionDesc},
+		"PUT /api/0/projects/{org}/{project}/releases/{version}/":         {Request: ref("ReleaseBody"), Response: ref("Release"), Description: versionDesc},
+		"DELETE /api/0/projects/{org}/{project}/releases/{version}/":      {Empty: true, Status: 204, Description: versionDesc + " " + releaseDeleteDesc},
+		"GET /api/0/projects/{org}/{project}/releases/{version}/commits/": {Response: list("ReleaseCommit")},
+		"GET /api/0/organizations/{org}/repos/":                           {Response: list("Repository")},
+		"POST /api/0/organizations/{org}/repos/":                          {Request: ref("RepositoryBody"), Response: ref("Repository"), Status: 201},
+
+		// The API root (sentry-cli's info).
+		"GET /api/0/": {Response: ref("ApiRoot"), Description: "The caller and its token's scopes; nulls without credentials."},
+
+		// Issues in bulk (sentry-cli's issues resolve|mute|unresolve).
+		"PUT /api/0/projects/{org}/{project}/issues/": {Request: ref("IssueUpdate"), Response: ref("BulkUpdate"), Also: []int{204},
+			Query: bulkQuery(false), Description: bulkDesc},
+		"PUT /api/0/organizations/{org}/issues/": {Request: ref("IssueUpdate"), Response: ref("BulkUpdate"), Also: []int{204},
+			Query: bulkQuery(true), Description: bulkDesc},
+		"DELETE /api/0/projects/{org}/{project}/issues/": {Empty: true, Status: 204, Query: bulkQuery(false),
+			Description: "Deletes the issues named by `id`, `status` or `query` (one of them is required)."},
+		"DELETE /api/0/organizations/{org}/issues/": {Empty: true, Status: 204, Query: bulkQuery(true),
+			Description: "Deletes the issues named by `id`, `status` or `query` (one of them is required)."},
+		"GET /api/0/organizations/{org}/issues/": {Response: list("IssueListItem"), Query: append(slices.Clone(issueQuery),
+			Param{Name: "project", Description: "A project id (`-1` or none: every project).", Repeated: true})},
 
 		// Client keys, users, feedback.
 		"GET /api/0/projects/{org}/{project}/keys/":          {Response: list("Key")},
@@ -102,6 +137,27 @@ func operations() map[string]Op {
 		"GET /api/openapi.json": {Response: map[string]any{"type": "object", "required": []string{"openapi", "paths"}},
 			Description: "Generated from the route table: every route the process serves is an operation."},
 	}
+}
+
+const (
+	versionDesc       = "`version` may be percent-encoded (`1.0%2Bbuild`)."
+	releaseDeleteDesc = "A release that issues refer to is refused with 400, as Sentry does."
+	bulkDesc          = "The issues named by `id` (repeated), else `status`, else `query` (`is:unresolved` by default): " +
+		"200 with the fields changed, 204 when none matches."
+)
+
+func releaseQuery() []Param {
+	return []Param{{Name: "query", Description: "Part of the version."}, {Name: "per_page"},
+		{Name: "cursor", Description: "Paging: the cursor of a `Link` header."}}
+}
+
+func bulkQuery(org bool) []Param {
+	q := []Param{{Name: "id", Description: "An issue id.", Repeated: true}, {Name: "status"},
+		{Name: "query", Description: "Sentry's search, e.g. `is:unresolved`."}}
+	if org {
+		q = append(q, Param{Name: "project", Description: "A project id.", Repeated: true})
+	}
+	return q
 }
 
 const eventIDDesc = "`event_id` is an event's id, or `latest`, `oldest` or `recommended`."
@@ -186,7 +242,7 @@ func components() map[string]any {
 			"isBookmarked": boolean, "isMember": boolean, "hasAccess": boolean, "isPublic": boolean,
 			"features": strs, "firstEvent": dateTimeN, "status": str, "teams": list("TeamRef"),
 			"team?": ref("TeamRef"), "organization?": ref("Organization"), "avatar": avatar, "color": str,
-			"retentionDays": integer, "allowedDomains": typ("array", "null"),
+			"retentionDays": integer, "allowedDomains": strs,
 			"dataScrubber": boolean, "dataScrubberDefaults": boolean, "sensitiveFields": strs,
 			"safeFields": strs, "scrubIPAddresses": boolean, "groupingConfig": str,
 		}),
@@ -242,17 +298,21 @@ func components() map[string]any {
 			"version": str, "shortVersion": str, "ref": strN, "url": strN, "dateCreated": dateTime,
 			"dateReleased": dateTimeN, "dateStarted?": dateTimeN, "firstEvent": dateTimeN, "lastEvent": dateTimeN,
 			"newGroups": integer, "commitCount": integer, "lastCommit": nullable(ref("Commit")),
-			"deployCount": integer, "lastDeploy": nullable(anyObject), "authors": arrayOf(anyObject),
-			"projects": arrayOf(object(map[string]any{"slug": str, "name": str, "id?": integer})),
+			"deployCount": integer, "lastDeploy": nullable(ref("ReleaseDeploy")),
+			"authors": arrayOf(object(map[string]any{"name": str, "email": str})),
+			"projects": arrayOf(object(map[string]any{"slug": str, "name": str, "id": integer, "newGroups": integer,
+				"platform": strN, "platforms": strs, "hasHealthData": boolean})),
+			"id": integer, "status": str, "owner": strN, "data": anyObject,
+			"versionInfo": object(map[string]any{"package": strN, "version": anyObject, "description": str, "buildHash": strN}),
 		}),
 		"Repository": object(map[string]any{
 			"id": digits, "name": str, "url": strN, "provider": object(map[string]any{"id": str, "name": str}),
-			"status": str, "dateCreated": dateTime, "integrationId": str, "externalSlug": strN, "externalId?": strN,
+			"status": str, "dateCreated": dateTimeN, "integrationId": str, "externalSlug": strN, "externalId": strN,
 		}),
 		"Commit": object(map[string]any{
 			"id": str, "message": strN, "dateCreated": dateTimeN,
-			"author?":     nullable(object(map[string]any{"name": strN, "email": str})),
-			"repository?": nullable(ref("Repository")),
+			"author":     nullable(object(map[string]any{"name": str, "email": str})),
+			"repository": nullable(ref("Repository")),
 		}),
 		"ProjectRef": object(map[string]any{"id": digits, "slug": str, "name": str, "platform": strN}),
 		"Issue": object(map[string]any{
@@ -270,7 +330,10 @@ func components() map[string]any {
 				"type": "array", "prefixItems": []any{integer, integer}, "minItems": 2, "maxItems": 2})},
 		}),
 		"IssueDetail": map[string]any{"allOf": []any{ref("Issue"), object(map[string]any{
-			"firstRelease": nullable(ref("IssueRelease")), "lastRelease": nullable(ref("IssueRelease"))})}},
+			"firstRelease": nullable(ref("IssueRelease")), "lastRelease": nullable(ref("IssueRelease"))}),
+			object(map[string]any{"activity": list("Activity"), "userReportCount": integer,
+				"participants": typ("array"), "seenBy": typ("array"), "pluginActions": typ("array"),
+				"pluginIssues": typ("array"), "pluginContexts": typ("array")})}},
 		"IssueRelease": object(map[string]any{
 			"version": str, "shortVersion": str, "ref": strN, "url": strN, "dateCreated": dateTime,
 			"dateReleased": dateTimeN, "firstEvent": dateTimeN, "lastEvent": dateTimeN, "newGroups": intN,
@@ -281,10 +344,39 @@ func components() map[string]any {
 			"status?":        map[string]any{"enum": []string{"resolved", "unresolved", "ignored", "muted", "resolvedInNextRelease"}},
 			"substatus?":     strN,
 			"statusDetails?": ref("StatusDetails"),
+
+			"snoozeDuration?": integer,
 		}),
 		"StatusDetails": object(map[string]any{
 			"inNextRelease?": boolean, "ignoreDuration?": integer, "ignoreCount?": integer, "ignoreWindow?": integer,
 			"ignoreUserCount?": integer, "ignoreUserWindow?": integer, "ignoreUntil?": dateTime,
+			"inRelease?": str,
+		}),
+
+		// Issue 14's routes: issue lists, bulk changes, activity, releases,
+		// commits, deploys, repositories, the API root.
+		"IssueListItem": map[string]any{"allOf": []any{ref("Issue"), object(map[string]any{
+			"stats": map[string]any{"type": "object", "minProperties": 1}})}},
+		"BulkUpdate": object(map[string]any{"status": str, "statusDetails": anyObject, "substatus": strN}),
+		"Activity": object(map[string]any{
+			"id": digits, "type": str, "data": anyObject, "dateCreated": dateTime,
+			"user": nullable(object(map[string]any{"id": digits, "name": str, "username": str, "email": str})),
+		}),
+		"ReleaseBody": object(releaseBody(false)),
+		"ReleaseNew":  object(releaseBody(true)),
+		"ReleaseCommit": map[string]any{"allOf": []any{ref("Commit"), object(map[string]any{
+			"files": arrayOf(object(map[string]any{"path": str, "type": str}))})}},
+		"ReleaseDeploy": object(map[string]any{
+			"id": str, "environment": str, "dateStarted": dateTimeN, "dateFinished": dateTime, "name": strN,
+			"url": strN, "projects": strs, "revision": strN, "repository": strN, "username": strN, "email": strN,
+		}),
+		"DeployBody": object(map[string]any{"environment": str, "name?": str, "url?": str, "dateStarted?": str,
+			"dateFinished?": str, "projects?": strs}),
+		"RepositoryBody": object(map[string]any{"name": str, "url?": str, "provider?": str}),
+		"ApiRoot": object(map[string]any{
+			"version": str,
+			"auth":    nullable(object(map[string]any{"scopes": strs})),
+			"user":    nullable(object(map[string]any{"id": digits, "name": str, "username": str, "email": str})),
 		}),
 
 		"Event": object(map[string]any{
@@ -348,6 +440,27 @@ func components() map[string]any {
 			"vars": anything,
 		}),
 	}
+}
+
+// releaseBody is Sentry's release POST (version required) and PUT body,
+// as sentry-cli sends it: commits with their authors and files
+// (set-commits --local), or refs (--commit REPO@SHA).
+func releaseBody(create bool) map[string]any {
+	str, strs := typ("string"), arrayOf(typ("string"))
+	strN := typ("string", "null")
+	out := map[string]any{
+		"version?": str, "ref?": strN, "url?": strN, "owner?": strN, "dateReleased?": strN, "dateStarted?": strN,
+		"projects?": strs,
+		"commits?": arrayOf(object(map[string]any{"id": str, "repository?": str, "message?": str,
+			"author_name?": str, "author_email?": str, "timestamp?": str,
+			"patch_set?": arrayOf(object(map[string]any{"path": str, "type": str}))})),
+		"refs?": arrayOf(object(map[string]any{"repository": str, "commit": str, "previousCommit?": str})),
+	}
+	if create {
+		delete(out, "version?")
+		out["version"] = str
+	}
+	return out
 }
 
 // entryData is the schema an entry's data has for its type.

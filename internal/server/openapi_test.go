@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,6 +233,47 @@ func (c *contractClient) call(method, path, body, token string, status int) []by
 	return raw
 }
 
+// validate checks an answer a test already has (and the request's body,
+// when there is one) against the document.
+func (c *contractClient) validate(method, path string, reqBody []byte, status int, raw []byte) {
+	c.t.Helper()
+	r := c.route(method, path)
+	if r == nil {
+		return
+	}
+	if err := c.v.Response(method, r.Path, status, raw); err != nil {
+		c.t.Errorf("%s %s: %v\n%.2000s", method, path, err, raw)
+	}
+	if len(reqBody) > 0 && status < 300 {
+		if err := c.v.Request(method, r.Path, reqBody); err != nil {
+			c.t.Errorf("%s %s: the request: %v", method, path, err)
+		}
+	}
+}
+
+// contractDo is f.Do with every answer (and request body) validated
+// against the served document.
+func contractDo(t *testing.T, f *testserver.Faultline) (do func(method, path string, body, out any) (int, []byte), c *contractClient) {
+	t.Helper()
+	v, err := contract.New(getDocument(t, f.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = &contractClient{t: t, f: f, v: v, table: f.Server.Routes()}
+	return func(method, path string, body, out any) (int, []byte) {
+		t.Helper()
+		var b []byte
+		if body != nil {
+			if b, err = json.Marshal(body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, raw := f.Do(method, path, body, out)
+		c.validate(method, path, b, st, raw)
+		return st, raw
+	}, c
+}
+
 func (c *contractClient) route(method, path string) *route.Route {
 	c.t.Helper()
 	u, err := url.Parse(path)
@@ -350,6 +393,21 @@ func TestOpenAPIContract(t *testing.T) {
 		{"GET", "/api/0/users/", "", 200},
 		{"POST", "/api/0/users/", `{"email":"user@example.com","name":"User","password":"correct horse battery staple"}`, 201},
 		{"GET", "/api/0/projects/acme/web/user-feedback/", "", 200},
+		// GitLab's search box: free text after the status; stats without
+		// statsPeriod (and with it empty).
+		{"GET", "/api/0/projects/acme/web/issues/?query=is:unresolved%20boom&limit=20", "", 200},
+		{"GET", "/api/0/projects/acme/web/issues/?query=is:unresolved%20boom&limit=20&sort=freq&statsPeriod=", "", 200},
+		{"GET", "/api/0/organizations/acme/issues/", "", 200},
+		{"GET", "/api/0/organizations/acme/issues/?query=is:unresolved%20contract&project=" + p.ID + "&statsPeriod=14d", "", 200},
+		// Issue 14's: the API root, releases, repositories.
+		{"GET", "/api/0/", "", 200},
+		{"GET", "/api/0/organizations/acme/releases/", "", 200},
+		{"GET", "/api/0/organizations/acme/releases/1.0%2Bbuild/", "", 200},
+		{"GET", "/api/0/projects/acme/web/releases/", "", 200},
+		{"GET", "/api/0/projects/acme/web/releases/1.0+build/", "", 200},
+		{"GET", "/api/0/organizations/acme/releases/1.0%2Bbuild/commits/", "", 200},
+		{"GET", "/api/0/organizations/acme/releases/1.0%2Bbuild/previous-with-commits/", "", 200},
+		{"GET", "/api/0/organizations/acme/repos/", "", 200},
 		// Sentry's errors.
 		{"GET", "/api/0/issues/987654321/", "", 404},
 		{"GET", "/api/0/projects/acme/web/", "", 401},
@@ -361,6 +419,74 @@ func TestOpenAPIContract(t *testing.T) {
 		}
 		c.call(x.method, x.path, x.body, token, x.status)
 	}
+	// The free-text search finds the exception's issue, not the message's.
+	var found []struct{ ID string }
+	if err := json.Unmarshal(c.call("GET", "/api/0/projects/acme/web/issues/?query=is:unresolved%20boom&limit=20", "", "", 200), &found); err != nil ||
+		len(found) != 1 || found[0].ID != ev.GroupID {
+		t.Errorf("is:unresolved boom found %+v (%v), want %s", found, err, ev.GroupID)
+	}
+	// Bulk changes (sentry-cli's issues resolve|mute|unresolve): 200 with
+	// the fields changed, 204 when nothing matches; deletions 204.
+	bulk, orgBulk := "/api/0/projects/acme/web/issues/", "/api/0/organizations/acme/issues/"
+	c.call("PUT", bulk+"?id="+ev.GroupID, `{"status":"resolved"}`, "", 200)
+	c.call("PUT", bulk+"?id=987654321", `{"status":"resolved"}`, "", 204)
+	c.call("PUT", orgBulk+"?id="+ev.GroupID, `{"status":"unresolved"}`, "", 200)
+	c.call("PUT", bulk+"?status=unresolved", `{"status":"muted","snoozeDuration":60}`, "", 200)
+	c.call("PUT", orgBulk+"?query=is:ignored", `{"status":"unresolved"}`, "", 200)
+	c.call("PUT", bulk, `{"status":"resolved","statusDetails":{"inNextRelease":true}}`, "", 200)
+	c.call("PUT", orgBulk+"?status=resolved&project="+p.ID, `{"status":"unresolved"}`, "", 200)
+	c.call("DELETE", bulk+"?id=987654321", "", "", 204)
+	c.call("DELETE", orgBulk+"?id=987654321", "", "", 204)
+	var withActivity struct {
+		Activity []struct{ Type string }
+	}
+	json.Unmarshal(c.call("GET", issue, "", "", 200), &withActivity) //nolint:errcheck // validated
+	if len(withActivity.Activity) < 3 || withActivity.Activity[len(withActivity.Activity)-1].Type != "first_seen" {
+		t.Errorf("the issue's activity: %+v", withActivity.Activity)
+	}
+	// Releases, commits, deploys, repositories: the writes sentry-cli sends.
+	rel := "/api/0/organizations/acme/releases/"
+	c.call("POST", rel, `{"version":"2.0","projects":["web"],"ref":"main"}`, "", 201)
+	c.call("POST", "/api/0/projects/acme/web/releases/", `{"version":"2.0"}`, "", 208)
+	c.call("PUT", rel+"2.0/", `{"dateReleased":"2026-01-02T03:04:05Z","commits":[{"id":"c1","repository":"acme/web","message":"fix",`+
+		`"author_name":"Ann","author_email":"ann@example.com","timestamp":"2026-01-02T03:00:00Z","patch_set":[{"path":"a.go","type":"M"}]}]}`, "", 200)
+	c.call("PUT", "/api/0/projects/acme/web/releases/2.0/", `{"refs":[{"repository":"acme/web","commit":"c1"}]}`, "", 200)
+	c.call("GET", "/api/0/projects/acme/web/releases/2.0/commits/", "", "", 200)
+	c.call("POST", rel+"2.0/deploys/", `{"environment":"staging","name":"d1","url":"https://ci.example.com/1"}`, "", 201)
+	c.call("GET", rel+"2.0/deploys/", "", "", 200)
+	c.call("POST", rel, `{"version":"3.0","projects":["web"]}`, "", 201)
+	c.call("GET", rel+"3.0/previous-with-commits/", "", "", 200)
+	c.call("POST", "/api/0/organizations/acme/repos/", `{"name":"acme/api","url":"https://example.com/acme/api"}`, "", 201)
+	c.call("DELETE", rel+"1.0%2Bbuild/", "", "", 400)
+	c.call("DELETE", "/api/0/projects/acme/web/releases/3.0/", "", "", 204)
+	c.call("DELETE", rel+"3.0/", "", "", 404)
+
+	// A project stored before projects recorded allowed domains (none):
+	// allowedDomains is [], never null.
+	pid, _ := strconv.ParseUint(p.ID, 10, 64)
+	stored, ok := f.Server.Meta().ProjectByID(pid)
+	if !ok {
+		t.Fatal("the project is not in the metadata")
+	}
+	old := *stored
+	old.AllowedOrigins = nil
+	if err := f.Server.Meta().UpdateProject(context.Background(), &old); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if cur, _ := f.Server.Meta().ProjectByID(pid); cur != nil && cur.AllowedOrigins == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the metadata never saw the old-shaped project")
+		}
+	}
+	for _, path := range []string{"/api/0/projects/acme/web/", "/api/0/projects/"} {
+		if raw := c.call("GET", path, "", "", 200); !strings.Contains(string(raw), `"allowedDomains":[]`) {
+			t.Errorf("%s: allowedDomains is not []: %.500s", path, raw)
+		}
+	}
+
 	// A token without the scope: 403, in Sentry's shape.
 	c.call("PUT", issue, `{"status":"resolved"}`, tok.Token, 403)
 
@@ -475,4 +601,98 @@ func firstFrame(t *testing.T, ev map[string]any) map[string]any {
 	}
 	t.Fatal("no frames")
 	return nil
+}
+
+// issue14Routes are the /api/0/ routes issue 14 names (sentry-cli's and
+// GitLab's calls, the releases model, bulk issue changes): each must keep a
+// registered response schema, and a request schema when it reads a body.
+var issue14Routes = []string{
+	"GET /api/0/",
+	"GET /api/0/projects/",
+	"GET /api/0/organizations/{org}/projects/",
+	"GET /api/0/projects/{org}/{project}/issues/",
+	"PUT /api/0/projects/{org}/{project}/issues/",
+	"DELETE /api/0/projects/{org}/{project}/issues/",
+	"GET /api/0/organizations/{org}/issues/",
+	"PUT /api/0/organizations/{org}/issues/",
+	"DELETE /api/0/organizations/{org}/issues/",
+	"GET /api/0/issues/{id}/",
+	"PUT /api/0/issues/{id}/",
+	"GET /api/0/organizations/{org}/issues/{id}/",
+	"PUT /api/0/organizations/{org}/issues/{id}/",
+	"GET /api/0/issues/{id}/events/{event_id}/",
+	"GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/",
+	"GET /api/0/organizations/{org}/releases/",
+	"POST /api/0/organizations/{org}/releases/",
+	"GET /api/0/organizations/{org}/releases/{version}/",
+	"PUT /api/0/organizations/{org}/releases/{version}/",
+	"DELETE /api/0/organizations/{org}/releases/{version}/",
+	"GET /api/0/organizations/{org}/releases/{version}/commits/",
+	"GET /api/0/organizations/{org}/releases/{version}/previous-with-commits/",
+	"GET /api/0/organizations/{org}/releases/{version}/deploys/",
+	"POST /api/0/organizations/{org}/releases/{version}/deploys/",
+	"GET /api/0/projects/{org}/{project}/releases/",
+	"POST /api/0/projects/{org}/{project}/releases/",
+	"GET /api/0/projects/{org}/{project}/releases/{version}/",
+	"PUT /api/0/projects/{org}/{project}/releases/{version}/",
+	"DELETE /api/0/projects/{org}/{project}/releases/{version}/",
+	"GET /api/0/projects/{org}/{project}/releases/{version}/commits/",
+	"GET /api/0/organizations/{org}/repos/",
+	"POST /api/0/organizations/{org}/repos/",
+}
+
+// TestOpenAPIIssue14Schemas checks that every route of issue14Routes is
+// in the served document with a described answer: a schema for its
+// successful body (not the generic one routes without a registered
+// schema get), or a documented empty answer (204, 202); and a request
+// schema for the writes that read a body. A change that drops one from the
+// registry, or a route, fails here.
+func TestOpenAPIIssue14Schemas(t *testing.T) {
+	f := testserver.Start(t, server.Config{})
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody *struct {
+				Content map[string]struct{ Schema map[string]any }
+			}
+			Responses map[string]struct {
+				Description string
+				Content     map[string]struct{ Schema map[string]any }
+			}
+		}
+	}
+	if err := json.Unmarshal(getDocument(t, f.URL), &doc); err != nil {
+		t.Fatal(err)
+	}
+	generic := `{"type":["object","array"]}`
+	for _, k := range issue14Routes {
+		method, path, _ := strings.Cut(k, " ")
+		op, ok := doc.Paths[path][strings.ToLower(method)]
+		if !ok {
+			t.Errorf("%s: not in the document", k)
+			continue
+		}
+		var codes []string
+		for code := range op.Responses {
+			if strings.HasPrefix(code, "2") {
+				codes = append(codes, code)
+			}
+		}
+		slices.Sort(codes)
+		if len(codes) == 0 {
+			t.Errorf("%s: no successful answer documented", k)
+			continue
+		}
+		ok200 := op.Responses[codes[0]]
+		schema := ok200.Content["application/json"].Schema
+		switch b, _ := json.Marshal(schema); {
+		case schema == nil && codes[0] != "204" && codes[0] != "202":
+			t.Errorf("%s: %s documented without a body", k, codes[0])
+		case schema != nil && (string(b) == generic || len(schema) == 0):
+			t.Errorf("%s: %s has no registered schema (%s)", k, codes[0], b)
+		}
+		body := (method == "POST" || method == "PUT")
+		if body && (op.RequestBody == nil || op.RequestBody.Content["application/json"].Schema == nil) {
+			t.Errorf("%s: no request schema", k)
+		}
+	}
 }

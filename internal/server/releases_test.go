@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,10 +18,12 @@ import (
 // percent-encoded version; it cannot be deleted while an issue refers to
 // it; the issue's firstRelease carries its last commit as a string;
 // listing pages with Sentry's Link header; repositories have Sentry's
-// shape.
+// shape; every answer matches the served OpenAPI document.
 func TestReleasesAPI(t *testing.T) {
 	f := testserver.Start(t, server.Config{})
 	p := f.CreateProject("acme", "web", "go")
+	// Every answer is validated against the served OpenAPI document.
+	do, cc := contractDo(t, f)
 	client, err := sentry.NewClient(sentry.ClientOptions{Dsn: p.DSN, Release: "1.0+build", Transport: sentry.NewHTTPSyncTransport()})
 	if err != nil {
 		t.Fatal(err)
@@ -43,20 +46,20 @@ func TestReleasesAPI(t *testing.T) {
 	}
 	var r rel
 	for _, path := range []string{"/api/0/organizations/acme/releases/1.0%2Bbuild/", "/api/0/projects/acme/web/releases/1.0+build"} {
-		if st, raw := f.Do("GET", path, nil, &r); st != 200 || r.Version != "1.0+build" || r.NewGroups != 1 ||
+		if st, raw := do("GET", path, nil, &r); st != 200 || r.Version != "1.0+build" || r.NewGroups != 1 ||
 			r.FirstEvent == nil || len(r.Projects) != 1 || r.Projects[0].NewGroups != 1 {
 			t.Fatalf("GET %s: %d %s", path, st, raw)
 		}
 	}
-	if st, raw := f.Do("DELETE", "/api/0/organizations/acme/releases/1.0%2Bbuild/", nil, nil); st != 400 || !strings.Contains(string(raw), "detail") {
+	if st, raw := do("DELETE", "/api/0/organizations/acme/releases/1.0%2Bbuild/", nil, nil); st != 400 || !strings.Contains(string(raw), "detail") {
 		t.Errorf("delete a release issues refer to: %d %s", st, raw)
 	}
-	if st, _ := f.Do("GET", "/api/0/organizations/acme/releases/1.0%2Bbuild/", nil, nil); st != 200 {
+	if st, _ := do("GET", "/api/0/organizations/acme/releases/1.0%2Bbuild/", nil, nil); st != 200 {
 		t.Errorf("the refused deletion deleted it: %d", st)
 	}
 
 	// Commits, then the issue's releases.
-	if st, raw := f.Do("PUT", "/api/0/organizations/acme/releases/1.0%2Bbuild/", map[string]any{"commits": []map[string]any{
+	if st, raw := do("PUT", "/api/0/organizations/acme/releases/1.0%2Bbuild/", map[string]any{"commits": []map[string]any{
 		{"id": "c2", "repository": "acme/web", "message": "fix", "author_email": "ann@example.com", "author_name": "Ann"},
 		{"id": "c1", "repository": "acme/web"},
 	}}, &r); st != 200 || r.CommitCount != 2 {
@@ -66,12 +69,12 @@ func TestReleasesAPI(t *testing.T) {
 		FirstRelease map[string]any
 		LastRelease  map[string]any
 	}
-	if st, raw := f.Do("GET", "/api/0/issues/"+ev.GroupID+"/", nil, &is); st != 200 || is.FirstRelease["lastCommit"] != "c2" ||
+	if st, raw := do("GET", "/api/0/issues/"+ev.GroupID+"/", nil, &is); st != 200 || is.FirstRelease["lastCommit"] != "c2" ||
 		is.FirstRelease["version"] != "1.0+build" || is.FirstRelease["dateCreated"] == nil || is.LastRelease["shortVersion"] != "1.0+build" {
 		t.Fatalf("issue: %d %s", st, raw)
 	}
 	var repos []map[string]any
-	if st, raw := f.Do("GET", "/api/0/organizations/acme/repos/", nil, &repos); st != 200 || len(repos) != 1 {
+	if st, raw := do("GET", "/api/0/organizations/acme/repos/", nil, &repos); st != 200 || len(repos) != 1 {
 		t.Fatalf("repos: %d %s", st, raw)
 	}
 	for _, k := range []string{"id", "name", "status", "integrationId", "externalSlug", "provider", "dateCreated"} {
@@ -85,19 +88,19 @@ func TestReleasesAPI(t *testing.T) {
 
 	// Explicit releases: 201, then 208; bad versions 400.
 	for i, v := range []string{"2.0", "3.0"} {
-		if st, raw := f.Do("POST", "/api/0/organizations/acme/releases/", map[string]any{"version": v, "projects": []string{"web"}}, nil); st != 201 {
+		if st, raw := do("POST", "/api/0/organizations/acme/releases/", map[string]any{"version": v, "projects": []string{"web"}}, nil); st != 201 {
 			t.Fatalf("create %s (%d): %d %s", v, i, st, raw)
 		}
 	}
-	if st, raw := f.Do("POST", "/api/0/projects/acme/web/releases/", map[string]any{"version": "3.0"}, nil); st != 208 {
+	if st, raw := do("POST", "/api/0/projects/acme/web/releases/", map[string]any{"version": "3.0"}, nil); st != 208 {
 		t.Errorf("create again: %d %s", st, raw)
 	}
 	for _, v := range []string{"", "latest", "a/b", " x", ".."} {
-		if st, _ := f.Do("POST", "/api/0/organizations/acme/releases/", map[string]any{"version": v, "projects": []string{"web"}}, nil); st != 400 {
+		if st, _ := do("POST", "/api/0/organizations/acme/releases/", map[string]any{"version": v, "projects": []string{"web"}}, nil); st != 400 {
 			t.Errorf("version %q: %d, want 400", v, st)
 		}
 	}
-	if st, _ := f.Do("POST", "/api/0/organizations/acme/releases/", map[string]any{"version": "4.0", "projects": []string{"nosuch"}}, nil); st != 400 {
+	if st, _ := do("POST", "/api/0/organizations/acme/releases/", map[string]any{"version": "4.0", "projects": []string{"nosuch"}}, nil); st != 400 {
 		t.Errorf("unknown project: %d, want 400", st)
 	}
 
@@ -105,7 +108,7 @@ func TestReleasesAPI(t *testing.T) {
 	req := func(path string) ([]rel, string) {
 		t.Helper()
 		var out []rel
-		resp, raw := doWithHeaders(t, f, path, &out)
+		resp, raw := doWithHeaders(t, f, path, &out, cc)
 		if resp != 200 {
 			t.Fatalf("%s: %d", path, resp)
 		}
@@ -121,17 +124,17 @@ func TestReleasesAPI(t *testing.T) {
 	}
 
 	// Deleting a release no issue refers to.
-	if st, raw := f.Do("DELETE", "/api/0/projects/acme/web/releases/3.0/", nil, nil); st != 204 {
+	if st, raw := do("DELETE", "/api/0/projects/acme/web/releases/3.0/", nil, nil); st != 204 {
 		t.Fatalf("delete 3.0: %d %s", st, raw)
 	}
-	if st, _ := f.Do("GET", "/api/0/organizations/acme/releases/3.0/", nil, nil); st != 404 {
+	if st, _ := do("GET", "/api/0/organizations/acme/releases/3.0/", nil, nil); st != 404 {
 		t.Errorf("deleted 3.0: %d", st)
 	}
 }
 
 // doWithHeaders GETs path with the admin token, decodes the answer into
 // out and returns the status and the Link header.
-func doWithHeaders(t *testing.T, f *testserver.Faultline, path string, out any) (int, string) {
+func doWithHeaders(t *testing.T, f *testserver.Faultline, path string, out any, cc *contractClient) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest("GET", f.URL+path, nil)
 	if err != nil {
@@ -143,7 +146,12 @@ func doWithHeaders(t *testing.T, f *testserver.Faultline, path string, out any) 
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.validate("GET", path, nil, resp.StatusCode, raw)
+	if err := json.Unmarshal(raw, out); err != nil {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, resp.Header.Get("Link")
