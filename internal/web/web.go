@@ -136,6 +136,7 @@ func (ui *UI) parseTemplates() error {
 			}
 			return "/static/" + h, nil
 		},
+		"nav": navOf,
 	}
 	names, err := fs.Glob(ui.cfg.Templates, "*.html")
 	if err != nil {
@@ -178,6 +179,9 @@ func (ui *UI) Routes() []route.Route {
 	}
 	if ui.links != nil {
 		rs = append(rs, ui.issueLinkRoutes()...)
+	}
+	if ui.acc != nil && ui.api != nil {
+		rs = append(rs, ui.orgRoutes()...)
 	}
 	return rs
 }
