@@ -38,6 +38,9 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// xssTitle is an event message that would run if it were not escaped.
+const xssTitle = `<script>alert(1)</script><img src=x onerror=alert(2)> {{.Nav}}`
+
 // uiSummary is what ui-browser.mjs reports.
 type uiSummary struct {
 	OK             bool           `json:"ok"`
@@ -58,7 +61,7 @@ type uiSummary struct {
 
 // TestWebUI drives the web UI in Chromium (ui-browser.mjs) against a real
 // server: the first admin set up through /setup/ with the code from the
-// log, 114 issues sent by sentry-go in two projects, then the organization
+// log, 115 issues sent by sentry-go in two projects, then the organization
 // page, the issue list's search, tabs, bulk resolve, keyboard shortcuts,
 // paging and themes, with no console error (a CSP violation is one). What
 // the clicks and keys changed is checked through the API. Screenshots go
@@ -100,17 +103,19 @@ func TestWebUI(t *testing.T) {
 	send(web, "1.0", "checkout failed in 1.0")
 	send(web, "2.0", "checkout failed in 2.0 (card)", "checkout failed in 2.0 (address)", "checkout failed in 2.0 (card)")
 	send(api, "2.0", "timeout talking to the database")
+	// Event data is the attacker's: shown as text, never run.
+	send(web, "1.0", xssTitle)
 	// 114 issues (an issue list shows 100 at most: count them instead).
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		var n map[string]int
 		if st, raw := f.Do("GET", "/api/0/organizations/acme/issues-count/?query=", nil, &n); st != 200 {
 			t.Fatalf("issues-count: %d %s", st, raw)
 		}
-		if n[""] == 114 {
+		if n[""] == 115 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d issues, want 114", n[""])
+			t.Fatalf("%d issues, want 115", n[""])
 		}
 	}
 
@@ -127,7 +132,7 @@ func TestWebUI(t *testing.T) {
 	cmd := exec.CommandContext(ctx, node, "ui-browser.mjs")
 	cmd.Dir = "clients"
 	cmd.Env = append(os.Environ(), "FAULTLINE_URL="+f.URL, "FAULTLINE_SETUP_CODE="+m[1], "FAULTLINE_ORG=acme",
-		"FAULTLINE_SCREENSHOTS="+shots)
+		"FAULTLINE_SCREENSHOTS="+shots, "FAULTLINE_XSS="+xssTitle)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
@@ -147,7 +152,7 @@ func TestWebUI(t *testing.T) {
 
 	// The organization page showed each project's unresolved issues and
 	// 24 hourly bars.
-	want := map[string]int{"web": 113, "api": 1}
+	want := map[string]int{"web": 114, "api": 1}
 	for _, p := range s.Projects {
 		if p.Unresolved != want[p.Name] || p.Bars != 24 {
 			t.Errorf("organization page: project %s showed %d unresolved and %d bars, want %d and 24", p.Name, p.Unresolved, p.Bars, want[p.Name])
@@ -170,7 +175,7 @@ func TestWebUI(t *testing.T) {
 			t.Errorf("issue %s is %s, want %s", id, got, wantStatus)
 		}
 	}
-	if s.Paged != 112 || s.Pages != 5 {
-		t.Errorf("paging: %d issues on %d pages, want 112 on 5", s.Paged, s.Pages)
+	if s.Paged != 113 || s.Pages != 5 {
+		t.Errorf("paging: %d issues on %d pages, want 113 on 5", s.Paged, s.Pages)
 	}
 }

@@ -34,6 +34,7 @@ try {
     if (m.text().includes('status of 400') && m.location().url.includes('is%3Abogus')) return;
     out.console.push(m.type() + ': ' + m.text() + ' at ' + m.location().url);
   });
+  page.on('dialog', (d) => { out.failures.push('a dialog opened: ' + d.message()); d.dismiss(); });
   page.on('pageerror', (e) => out.console.push('pageerror: ' + e.message));
   const rowIDs = () => page.$$eval('tr.issue', (rs) => rs.map((r) => r.dataset.id));
   const tab = (name) => page.locator('.tabs a').filter({ hasText: new RegExp('^\\s*' + name + '\\b') });
@@ -70,6 +71,11 @@ try {
   check(await tab('Unresolved').getAttribute('aria-current') === 'page', 'Unresolved is not the current tab');
   check((await rowIDs()).length === 25, 'first page: ' + (await rowIDs()).length + ' rows');
   await page.screenshot({ path: shots + '/issues-1280-light.png' });
+  // The attacker's message is shown as text.
+  await page.goto(base + '/organizations/' + org + '/issues/?query=' + encodeURIComponent('alert'));
+  const xss = await page.$$eval('tr.issue .title', (ts) => ts.map((t) => t.textContent));
+  check(xss.length === 1 && xss[0] === process.env.FAULTLINE_XSS, 'the attacker\'s title shows as ' + JSON.stringify(xss));
+  check(await page.locator('tr.issue img, tr.issue script').count() === 0, 'the attacker\'s markup became elements');
 
   // Search with several terms: free text, a status and a release.
   await page.locator('#search').fill('is:unresolved checkout release:2.0');
