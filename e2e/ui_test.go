@@ -49,7 +49,7 @@ type uiSummary struct {
 	ResolvedByBulk string         `json:"resolvedByBulk"`
 	ResolvedByKey  string         `json:"resolvedByKey"`
 	KeptByKey      string         `json:"keptByKey"`
-	Timings        map[string]int `json:"timings"`
+	Timings        map[string]any `json:"timings"`
 	Pages          int            `json:"pages"`
 	Paged          int            `json:"paged"`
 	Projects       []struct {
