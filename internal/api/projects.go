@@ -200,10 +200,15 @@ func (a *API) listOrgProjects(ctx context.Context, r *http.Request, c *caller) (
 		return nil, err
 	}
 	out := []map[string]any{}
+	var shown []*meta.Project
 	for _, p := range a.meta.Projects(o.ID) {
 		if visibleProject(p) && a.canSeeProject(c, o, p) {
 			out = append(out, a.projectFor(c, p))
+			shown = append(shown, p)
 		}
+	}
+	if err := a.addProjectStats(ctx, r, shown, out); err != nil {
+		return nil, err
 	}
 	return ok(out)
 }

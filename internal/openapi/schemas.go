@@ -39,8 +39,12 @@ func operations() map[string]Op {
 		"PUT /api/0/organizations/{org}/members/{member_id}/": {Request: ref("MemberBody"), Response: ref("Member")},
 
 		// Projects.
-		"GET /api/0/projects/":                     {Response: list("Project"), Query: cursor},
-		"GET /api/0/organizations/{org}/projects/": {Response: list("Project"), Query: cursor},
+		"GET /api/0/projects/": {Response: list("Project"), Query: cursor},
+		"GET /api/0/organizations/{org}/projects/": {Response: list("Project"), Query: append(cursor, Param{Name: "statsPeriod",
+			Description: "`24h` adds each project's events per hour (`stats`) and its unresolved issues (`unresolvedCount`)."})},
+		"GET /api/0/organizations/{org}/issues-count/": {Response: map[string]any{"type": "object", "additionalProperties": typ("integer")},
+			Query: []Param{{Name: "query", Description: "Sentry's issue search; one count per query.", Repeated: true},
+				{Name: "environment", Repeated: true}, {Name: "project", Description: "A project id.", Repeated: true}}},
 		"POST /api/0/teams/{org}/{team}/projects/": {Request: ref("SlugBody"), Response: ref("Project"), Status: 201},
 		"GET /api/0/projects/{org}/{project}/":     {Response: ref("Project")},
 		"PUT /api/0/projects/{org}/{project}/":     {Response: ref("Project")},

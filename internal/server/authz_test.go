@@ -118,6 +118,7 @@ var minRole = map[string]string{
 	"DELETE /api/0/projects/{org}/{project}/issues/":                                     authz.Member, // Sentry's members hold event:admin
 	"GET /api/0/organizations/{org}/issues/":                                             authz.Member,
 	"PUT /api/0/organizations/{org}/issues/":                                             authz.Member,
+	"GET /api/0/organizations/{org}/issues-count/":                                       authz.Member,
 	"DELETE /api/0/organizations/{org}/issues/":                                          authz.Member,
 	"POST /api/0/organizations/{org}/releases/{version}/deploys/":                        authz.Member,
 	"GET /api/0/organizations/{org}/releases/":                                           authz.Member,

@@ -84,7 +84,7 @@ func (ui *UI) releaseDetail(w http.ResponseWriter, r *http.Request) {
 	base := "/api/0/organizations/" + url.PathEscape(org) + "/releases/" + url.PathEscape(version) + "/"
 	var rel apiRelease
 	if _, err := ui.callAPI(ctx, r, "GET", base, nil, &rel); err != nil {
-		ui.pageAPIFailed(w, r, err)
+		ui.fail(w, r, err)
 		return
 	}
 	now := time.Now()
@@ -147,7 +147,7 @@ func (ui *UI) releaseDetail(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
 		page.IssuesError = apiErr.Detail
 	case err != nil:
-		ui.pageAPIFailed(w, r, err)
+		ui.fail(w, r, err)
 		return
 	}
 	for _, is := range issues {
@@ -176,7 +176,7 @@ func (ui *UI) releaseDetail(w http.ResponseWriter, r *http.Request) {
 		Files []struct{} `json:"files"`
 	}
 	if _, err := ui.callAPI(ctx, r, "GET", base+"commits/", nil, &commits); err != nil {
-		ui.pageAPIFailed(w, r, err)
+		ui.fail(w, r, err)
 		return
 	}
 	page.CommitCount = len(commits)
@@ -213,7 +213,7 @@ func (ui *UI) releaseDetail(w http.ResponseWriter, r *http.Request) {
 		Projects     []string `json:"projects"`
 	}
 	if _, err := ui.callAPI(ctx, r, "GET", base+"deploys/", nil, &deploys); err != nil {
-		ui.pageAPIFailed(w, r, err)
+		ui.fail(w, r, err)
 		return
 	}
 	for _, d := range deploys {

@@ -74,32 +74,7 @@ func when(iso *string, now time.Time) *timeCell {
 	if err != nil {
 		return &timeCell{Ago: *iso, Exact: *iso}
 	}
-	return &timeCell{Ago: ago(now.Sub(t)), Exact: t.UTC().Format("2006-01-02 15:04:05 UTC"), ISO: t.UTC().Format(time.RFC3339)}
-}
-
-// ago says how long ago d was, roughly.
-func ago(d time.Duration) string {
-	plural := func(n int, unit string) string {
-		if n == 1 {
-			return "1 " + unit + " ago"
-		}
-		return strconv.Itoa(n) + " " + unit + "s ago"
-	}
-	switch {
-	case d < 0:
-		return "in the future"
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return strconv.Itoa(int(d/time.Minute)) + " min ago"
-	case d < 24*time.Hour:
-		return plural(int(d/time.Hour), "hour")
-	case d < 60*24*time.Hour:
-		return plural(int(d/(24*time.Hour)), "day")
-	case d < 2*365*24*time.Hour:
-		return plural(int(d/(30*24*time.Hour)), "month")
-	}
-	return plural(int(d/(365*24*time.Hour)), "year")
+	return &timeCell{Ago: ago(t, now), Exact: t.UTC().Format("2006-01-02 15:04:05 UTC"), ISO: t.UTC().Format(time.RFC3339)}
 }
 
 // releaseRow is one release of the list.
@@ -160,7 +135,7 @@ func (ui *UI) releaseList(w http.ResponseWriter, r *http.Request) {
 		Slug string `json:"slug"`
 	}
 	if _, err := ui.callAPI(r.Context(), r, "GET", "/api/0/organizations/"+url.PathEscape(org)+"/projects/", nil, &projects); err != nil {
-		ui.pageAPIFailed(w, r, err)
+		ui.fail(w, r, err)
 		return
 	}
 	for _, p := range projects {
@@ -173,7 +148,7 @@ func (ui *UI) releaseList(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
 		page.Error = apiErr.Detail // a bad filter or cursor: say so
 	case err != nil:
-		ui.pageAPIFailed(w, r, err)
+		ui.fail(w, r, err)
 		return
 	}
 	now := time.Now()
@@ -267,29 +242,4 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 	}
 	*f = flexID(n.String())
 	return nil
-}
-
-// pageAPIFailed answers a page whose API call failed: a visitor with no
-// session logs in first (and comes back), what the API would not show
-// them is the 404 page, what their role does not allow the 403 page, and
-// anything else the 500 page.
-func (ui *UI) pageAPIFailed(w http.ResponseWriter, r *http.Request, err error) {
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) {
-		ui.log.Error("a page's API call failed", "path", r.URL.Path, "err", err)
-		ui.render(w, r, http.StatusInternalServerError, "error", struct{ RequestID string }{})
-		return
-	}
-	switch apiErr.Status {
-	case http.StatusUnauthorized:
-		securityHeaders(w.Header())
-		http.Redirect(w, r, "/login/?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-	case http.StatusNotFound:
-		ui.NotFound().ServeHTTP(w, r)
-	case http.StatusForbidden:
-		ui.render(w, r, http.StatusForbidden, "releases_forbidden", struct{ Path string }{r.URL.Path})
-	default:
-		ui.log.Error("a page's API call failed", "path", r.URL.Path, "status", apiErr.Status, "detail", apiErr.Detail)
-		ui.render(w, r, http.StatusInternalServerError, "error", struct{ RequestID string }{})
-	}
 }

@@ -45,25 +45,9 @@ func FuzzLinkCursors(f *testing.F) {
 	})
 }
 
-func TestAgo(t *testing.T) {
-	for _, c := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{-time.Minute, "in the future"},
-		{10 * time.Second, "just now"},
-		{5 * time.Minute, "5 min ago"},
-		{time.Hour, "1 hour ago"},
-		{5 * time.Hour, "5 hours ago"},
-		{26 * time.Hour, "1 day ago"},
-		{10 * 24 * time.Hour, "10 days ago"},
-		{90 * 24 * time.Hour, "3 months ago"},
-		{3 * 365 * 24 * time.Hour, "3 years ago"},
-	} {
-		if got := ago(c.d); got != c.want {
-			t.Errorf("ago(%v) = %q, want %q", c.d, got, c.want)
-		}
-	}
+// TestWhen: the release pages' times ("N ago", exact in the title);
+// ago itself is tested with the issue list.
+func TestWhen(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	iso := "2026-12-07T11:30:00.000000Z"
 	if got := when(&iso, now); got == nil || got.Ago != "30 min ago" || got.Exact != "2026-12-07 11:30:00 UTC" || got.ISO != "2026-12-07T11:30:00Z" {
@@ -143,9 +127,9 @@ func TestReleaseHref(t *testing.T) {
 	}
 }
 
-// TestPageAPIFailed checks how a page answers each failure of its API
+// TestFail checks how a page answers each failure of its API
 // call: the login redirect, the 404 page, the 403 page, the 500 page.
-func TestPageAPIFailed(t *testing.T) {
+func TestFail(t *testing.T) {
 	ui, err := New(Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -158,12 +142,12 @@ func TestPageAPIFailed(t *testing.T) {
 	}{
 		{&APIError{Status: 401}, 303, "/login/?next=%2Forganizations%2Facme%2Freleases%2F%3Fquery%3Dx", ""},
 		{&APIError{Status: 404}, 404, "", "Page not found"},
-		{&APIError{Status: 403, Detail: "You do not have permission to perform this action."}, 403, "", "You may not see this page"},
+		{&APIError{Status: 403, Detail: "You do not have permission to perform this action."}, 403, "", "Your role does not allow this"},
 		{&APIError{Status: 500, Detail: "boom"}, 500, "", "Something went wrong"},
 		{errors.New("decode"), 500, "", "Something went wrong"},
 	} {
 		w := httptest.NewRecorder()
-		ui.pageAPIFailed(w, httptest.NewRequest("GET", "/organizations/acme/releases/?query=x", nil), c.err)
+		ui.fail(w, httptest.NewRequest("GET", "/organizations/acme/releases/?query=x", nil), c.err)
 		if w.Code != c.status || w.Header().Get("Location") != c.location || !strings.Contains(w.Body.String(), c.text) {
 			t.Errorf("%v: %d %q %s", c.err, w.Code, w.Header().Get("Location"), w.Body)
 		}

@@ -136,6 +136,7 @@ func (ui *UI) parseTemplates() error {
 			}
 			return "/static/" + h, nil
 		},
+		"nav": navOf,
 	}
 	names, err := fs.Glob(ui.cfg.Templates, "*.html")
 	if err != nil {
@@ -181,6 +182,9 @@ func (ui *UI) Routes() []route.Route {
 	}
 	if ui.api != nil {
 		rs = append(rs, ui.releaseRoutes()...)
+	}
+	if ui.acc != nil && ui.api != nil {
+		rs = append(rs, ui.orgRoutes()...)
 	}
 	return rs
 }

@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// CountIssues counts the issues that q's list would page through (its
+// projects, environments, status and search; Sort, Limit, Cursor and
+// StatsPeriod are ignored), per project, in one query: the tabs of the
+// issue list and the unresolved count of each project on the
+// organization's page.
+func (s *Store) CountIssues(ctx context.Context, q IssueQuery) (map[uint64]uint64, error) {
+	if q.Now.IsZero() {
+		q.Now = time.Now()
+	}
+	if len(q.ProjectIDs) == 0 {
+		return map[uint64]uint64{}, nil
+	}
+	where := []string{"project_id IN " + nums(q.ProjectIDs), liveHour(q.Now)}
+	if len(q.Environments) > 0 {
+		where = append(where, "environment IN "+strs(q.Environments))
+	}
+	switch q.Status {
+	case "":
+		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "=", StatusPendingDeletion)+")")
+	case StatusUnresolved:
+		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "!=", StatusUnresolved)+")")
+	case StatusResolved, StatusIgnored:
+		where = append(where, "group_id "+s.in()+" ("+s.statusIn(q.ProjectIDs, "=", q.Status)+")")
+	default:
+		return nil, fmt.Errorf("store: unknown status %q", q.Status)
+	}
+	conds, err := s.searchConds(q.ProjectIDs, q.Search, q.Now)
+	if err != nil {
+		return nil, err
+	}
+	where = append(where, conds...)
+	var rows []struct {
+		ProjectID uint64 `ch:"project_id"`
+		N         uint64 `ch:"n"`
+	}
+	if err := s.t.query(ctx, &rows, "SELECT project_id, count() AS n FROM (SELECT project_id, group_id FROM "+
+		s.table("group_hourly")+" WHERE "+strings.Join(where, " AND ")+" GROUP BY project_id, group_id) GROUP BY project_id"); err != nil {
+		return nil, err
+	}
+	out := make(map[uint64]uint64, len(rows))
+	for _, r := range rows {
+		out[r.ProjectID] = r.N
+	}
+	return out, nil
+}
+
+// ProjectHourly returns each project's events per hour over the last 24
+// hours, oldest first, zeros included, in one query (the sparklines of the
+// organization's page).
+func (s *Store) ProjectHourly(ctx context.Context, projectIDs []uint64, now time.Time) (map[uint64][]Bucket, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	out := make(map[uint64][]Bucket, len(projectIDs))
+	if len(projectIDs) == 0 {
+		return out, nil
+	}
+	const n = 24
+	end := now.UTC().Truncate(time.Hour)
+	start := end.Add(-(n - 1) * time.Hour)
+	var rows []struct {
+		ProjectID uint64    `ch:"project_id"`
+		Bucket    time.Time `ch:"bucket"`
+		Count     uint64    `ch:"count"`
+	}
+	if err := s.t.query(ctx, &rows, "SELECT project_id, hour AS bucket, countMerge(times_seen) AS count FROM "+
+		s.table("group_hourly")+" WHERE project_id IN "+nums(projectIDs)+" AND hour >= "+ts(start)+" AND "+liveHour(now)+
+		" GROUP BY project_id, bucket"); err != nil {
+		return nil, err
+	}
+	counts := map[uint64]map[int64]uint64{}
+	for _, r := range rows {
+		if counts[r.ProjectID] == nil {
+			counts[r.ProjectID] = map[int64]uint64{}
+		}
+		counts[r.ProjectID][r.Bucket.Unix()] += r.Count
+	}
+	for _, id := range projectIDs {
+		b := make([]Bucket, n)
+		for i := range b {
+			t := start.Add(time.Duration(i) * time.Hour)
+			b[i] = Bucket{Start: t, Count: counts[id][t.Unix()]}
+		}
+		out[id] = b
+	}
+	return out, nil
+}

@@ -1,0 +1,62 @@
+package web
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWithStatus(t *testing.T) {
+	for _, c := range []struct{ q, term, want string }{
+		{"", "is:unresolved", "is:unresolved"},
+		{"is:unresolved", "is:resolved", "is:resolved"},
+		{"checkout is:ignored release:1.0", "is:unresolved", "is:unresolved checkout release:1.0"},
+		{"is:resolved  checkout", "", "checkout"},
+		{"this:is:fine", "is:ignored", "is:ignored this:is:fine"},
+	} {
+		if got := withStatus(c.q, c.term); got != c.want {
+			t.Errorf("withStatus(%q, %q) = %q, want %q", c.q, c.term, got, c.want)
+		}
+	}
+}
+
+func TestNextCursor(t *testing.T) {
+	for _, c := range []struct{ link, want string }{
+		{`<http://x/?cursor=0:0:1>; rel="previous"; results="false"; cursor="0:0:1", <http://x/?cursor=abc>; rel="next"; results="true"; cursor="abc"`, "abc"},
+		{`<http://x/?cursor=0:0:1>; rel="previous"; results="false"; cursor="0:0:1", <http://x/?cursor=0:0:0>; rel="next"; results="false"; cursor="0:0:0"`, ""},
+		{"", ""},
+	} {
+		if got := nextCursor(c.link); got != c.want {
+			t.Errorf("nextCursor(%q) = %q, want %q", c.link, got, c.want)
+		}
+	}
+}
+
+func TestAgo(t *testing.T) {
+	now := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{10 * time.Second, "just now"}, {5 * time.Minute, "5 min ago"}, {3 * time.Hour, "3 h ago"},
+		{72 * time.Hour, "3 days ago"}, {90 * 24 * time.Hour, "3 months ago"}, {800 * 24 * time.Hour, "2 years ago"},
+	} {
+		if got := ago(now.Add(-c.d), now); got != c.want {
+			t.Errorf("ago(%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	s := newSparkline([][2]int64{{0, 0}, {3600, 4}, {7200, 2}}, "24h", 30, 20)
+	if s.Total != 6 || len(s.Bars) != 3 || s.Label != "6 events in 24h" {
+		t.Fatalf("sparkline = %+v", s)
+	}
+	// The highest bar fills the box; an empty bucket has no height.
+	if s.Bars[1].H != "20.00" || s.Bars[1].Y != "0.00" || s.Bars[0].H != "0.00" || !strings.HasSuffix(s.Bars[1].Title, ": 4") {
+		t.Errorf("bars = %+v", s.Bars)
+	}
+	if e := newSparkline(nil, "14d", 30, 20); len(e.Bars) != 0 || e.Total != 0 {
+		t.Errorf("empty sparkline = %+v", e)
+	}
+}
