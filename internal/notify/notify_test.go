@@ -467,7 +467,7 @@ func TestGuardAddresses(t *testing.T) {
 	target := newReceiver(t)
 	redir := httptest.NewServer(http.RedirectHandler(target.URL+"/x", http.StatusFound))
 	defer redir.Close()
-	_, err := Guard{}.Client(5*time.Second).Get(redir.URL)
+	_, err := Guard{}.Client(5 * time.Second).Get(redir.URL)
 	if err == nil || !strings.Contains(err.Error(), "not allowed") {
 		t.Errorf("err %v", err)
 	}
