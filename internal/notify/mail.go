@@ -237,3 +237,30 @@ func digestMail(to string, hour time.Time, entries []digestEntry, dropped int) (
 	}
 	return Mail{To: to, Subject: fmt.Sprintf("[Faultline] Digest: %d notifications", len(entries)+dropped), Text: t.String(), HTML: h.String()}, nil
 }
+
+var inviteHTML = htmltemplate.Must(htmltemplate.New("invite").Parse(`<!doctype html>
+<html><body style="font-family:sans-serif">
+<p>You are invited to join <strong>{{.Org}}</strong> on Faultline.</p>
+<p><a href="{{.Link}}">Accept the invitation</a></p>
+<p style="color:#888">If you did not expect this invitation, ignore this mail.</p>
+</body></html>
+`))
+
+// EnqueueInvitation queues the invitation mail of a pending member (the
+// accounts' invitations go through the same queue as alerts). It fails
+// with ErrNoSMTP without a mail server: the inviter is shown the link in
+// any case.
+func (q *Queue) EnqueueInvitation(ctx context.Context, memberID uint64, org, to, link string) error {
+	if !q.cfg.SMTP.Enabled() {
+		return ErrNoSMTP
+	}
+	var h bytes.Buffer
+	if err := inviteHTML.Execute(&h, map[string]string{"Org": org, "Link": link}); err != nil {
+		return err
+	}
+	m := Mail{To: to, Subject: "Join " + oneLine(org) + " on Faultline",
+		Text: "You are invited to join " + org + " on Faultline.\n\nAccept the invitation: " + link +
+			"\n\nIf you did not expect this invitation, ignore this mail.\n",
+		HTML: h.String()}
+	return q.EnqueueMail(ctx, "invite:"+strconv.FormatUint(memberID, 10), m)
+}

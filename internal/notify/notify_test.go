@@ -656,3 +656,25 @@ func TestHourlyCapDigest(t *testing.T) {
 		t.Errorf("digest %+v %v", m, err)
 	}
 }
+
+// TestInvitationMail: an invitation goes through the queue to the SMTP
+// server, with the link in both parts; without SMTP it is refused, so the
+// API only shows the link.
+func TestInvitationMail(t *testing.T) {
+	mailSrv := startSMTP(t)
+	e := newEnv(t, Config{SMTP: SMTPConfig{URL: "smtp://" + mailSrv.addr}})
+	e.start()
+	link := "http://faultline.test/accept/9/abc/"
+	if err := e.nq.EnqueueInvitation(context.Background(), 9, "Acme <Inc>", "dave@example.org", link); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the invitation", func() bool { return len(mailSrv.messages()) == 1 })
+	m := mailSrv.messages()[0]
+	if len(m.To) != 1 || m.To[0] != "dave@example.org" || !bytes.Contains(m.Data, []byte(link)) || !bytes.Contains(m.Data, []byte("Acme &lt;Inc&gt;")) {
+		t.Errorf("mail %+v:\n%s", m.To, m.Data)
+	}
+	off := newEnv(t, Config{})
+	if err := off.nq.EnqueueInvitation(context.Background(), 9, "Acme", "dave@example.org", link); err != ErrNoSMTP {
+		t.Errorf("without SMTP: %v", err)
+	}
+}
