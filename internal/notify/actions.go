@@ -131,17 +131,18 @@ func slackBody(f *alert.Fired, p ProjectInfo) any {
 	color, _ := levelColor(f.Issue.Level)
 	fields := []map[string]any{}
 	for _, kv := range facts(f, p) {
-		fields = append(fields, map[string]any{"title": kv[0], "value": kv[1], "short": true})
+		fields = append(fields, map[string]any{"title": kv[0], "value": escapeSlack(kv[1]), "short": true})
 	}
-	text := f.Issue.Culprit
+	text := escapeSlack(f.Issue.Culprit)
 	if fr := framesText(f, 3); fr != "" {
-		text += "\n```" + fr + "```"
+		text += "\n```" + escapeSlack(fr) + "```"
 	}
-	title := issueTitle(f)
+	// Slack (and Mattermost) read &, < and > as markup in every text.
+	title := escapeSlack(issueTitle(f))
 	return map[string]any{
-		"text": triggerText(f.Trigger) + ": " + escapeSlack(title),
+		"text": triggerText(f.Trigger) + ": " + title,
 		"attachments": []map[string]any{{
-			"fallback":   "[" + f.Issue.ShortID + "] " + title,
+			"fallback":   "[" + escapeSlack(f.Issue.ShortID) + "] " + title,
 			"title":      title,
 			"title_link": f.Issue.URL,
 			"text":       text,

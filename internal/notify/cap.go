@@ -43,22 +43,25 @@ func digestKey(to string, hour time.Time) string {
 func (s *Sender) sendCapped(ctx context.Context, key string, m Mail, link string) error {
 	hour := time.Now().UTC().Truncate(time.Hour)
 	ck := capKey(m.To, hour)
-	count := 0
-	if e, err := s.q.caps.Get(ctx, ck); err == nil {
-		count, _ = strconv.Atoi(string(e.Value()))
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return err
-	}
-	if count >= s.cfg.SMTP.HourlyCap {
-		return s.addDigest(ctx, m.To, hour, digestEntry{Subject: m.Subject, URL: link})
-	}
-	if err := s.mailer.Send(ctx, key, m); err != nil {
-		return err
-	}
-	return s.q.update(ctx, ck, func(old []byte) ([]byte, bool) {
+	// Take one of the hour's slots first (compare-and-set, so that
+	// senders side by side cannot overrun the cap); a failed send keeps
+	// its slot, erring on the side of fewer mails.
+	reserved := false
+	err := s.q.update(ctx, ck, func(old []byte) ([]byte, bool) {
 		n, _ := strconv.Atoi(string(old))
+		reserved = n < s.cfg.SMTP.HourlyCap
+		if !reserved {
+			return old, false
+		}
 		return []byte(strconv.Itoa(n + 1)), true
 	})
+	if err != nil {
+		return err
+	}
+	if !reserved {
+		return s.addDigest(ctx, m.To, hour, digestEntry{Subject: m.Subject, URL: link})
+	}
+	return s.mailer.Send(ctx, key, m)
 }
 
 type digestRecord struct {
@@ -127,12 +130,15 @@ func (s *Sender) deliverDigest(ctx context.Context, n *Notification) error {
 }
 
 // update changes a caps record with a compare-and-set; change gets nil
-// when the record is new.
+// when the record is new, and returns false to leave it as it is.
 func (q *Queue) update(ctx context.Context, key string, change func(old []byte) ([]byte, bool)) error {
 	for range 20 {
 		e, err := q.caps.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			v, _ := change(nil)
+			v, write := change(nil)
+			if !write {
+				return nil
+			}
 			if _, err := q.caps.Create(ctx, key, v); err == nil {
 				return nil
 			} else if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -143,7 +149,10 @@ func (q *Queue) update(ctx context.Context, key string, change func(old []byte) 
 		if err != nil {
 			return err
 		}
-		v, _ := change(e.Value())
+		v, write := change(e.Value())
+		if !write {
+			return nil
+		}
 		if _, err := q.caps.Update(ctx, key, v, e.Revision()); err == nil {
 			return nil
 		}

@@ -678,3 +678,44 @@ func TestInvitationMail(t *testing.T) {
 		t.Errorf("without SMTP: %v", err)
 	}
 }
+
+// TestDigestSent: once its hour is over, a digest goes out as one mail
+// listing the folded notifications, once.
+func TestDigestSent(t *testing.T) {
+	mailSrv := startSMTP(t)
+	e := newEnv(t, Config{SMTP: SMTPConfig{URL: "smtp://" + mailSrv.addr, HourlyCap: 1}})
+	ctx := context.Background()
+	past := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	for _, subj := range []string{"first <one>", "second"} {
+		if err := e.sender.addDigest(ctx, "carol@example.org", past, digestEntry{Subject: subj, URL: "http://faultline.test/i/1/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.start()
+	waitFor(t, "the digest", func() bool { return len(mailSrv.messages()) == 1 })
+	m := mailSrv.messages()[0]
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subj := msg.Header.Get("Subject"); subj != "[Faultline] Digest: 2 notifications" || m.To[0] != "carol@example.org" {
+		t.Errorf("digest %q to %v", subj, m.To)
+	}
+	// Published again (another sender, after the window): not sent twice.
+	key := "digest:carol@example.org:" + strconvI(past.Unix())
+	body, _ := json.Marshal(Notification{Kind: KindDigest, Key: key, Digest: &DigestRef{To: "carol@example.org", Hour: past.Unix()}})
+	h := nats.Header{}
+	h.Set(jetstream.MsgIDHeader, "again")
+	if _, err := e.q.JetStream().PublishMsg(ctx, &nats.Msg{Subject: subject(0), Header: h, Data: body}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream to drain", func() bool {
+		info, err := e.nq.stream.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	})
+	if n := len(mailSrv.messages()); n != 1 {
+		t.Errorf("%d digests", n)
+	}
+}
+
+func strconvI(n int64) string { b, _ := json.Marshal(n); return string(b) }

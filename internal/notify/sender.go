@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -89,10 +90,13 @@ func NewSender(ctx context.Context, d Deps) (*Sender, error) {
 	return s, nil
 }
 
+// fetchBatch is how many notifications one sender delivers at once.
+const fetchBatch = 8
+
 // Run delivers until ctx is done.
 func (s *Sender) Run(ctx context.Context) {
 	for ctx.Err() == nil {
-		batch, err := s.cons.Fetch(16, jetstream.FetchMaxWait(time.Second))
+		batch, err := s.cons.Fetch(fetchBatch, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -101,9 +105,17 @@ func (s *Sender) Run(ctx context.Context) {
 			sleep(ctx, time.Second)
 			continue
 		}
+		// The batch's notifications are delivered side by side, so that
+		// one slow receiver does not hold the others past their ack wait.
+		var wg sync.WaitGroup
 		for msg := range batch.Messages() {
-			s.handle(context.WithoutCancel(ctx), msg)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.handle(context.WithoutCancel(ctx), msg)
+			}()
 		}
+		wg.Wait()
 	}
 }
 
