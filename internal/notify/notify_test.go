@@ -35,7 +35,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // env is a real embedded NATS with the metadata, the dead letter, a
 // notification queue and a sender.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	q       *queue.Queue
 	meta    *meta.Store
 	dl      *deadletter.Stream
@@ -62,7 +62,7 @@ func (p *plugins) WebhookPlugin(uint64) ([]string, string, bool) {
 	return p.urls, p.secret, len(p.urls) > 0
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	ctx := context.Background()
 	q, err := queue.Open(ctx, queue.Config{DataDir: t.TempDir()}, nil)
