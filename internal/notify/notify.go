@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -342,4 +343,31 @@ func (q *Queue) LastStatus(ctx context.Context, ruleID string, action int) (st S
 		return Status{}, false, err
 	}
 	return st, true, json.Unmarshal(e.Value(), &st)
+}
+
+// Republish puts a dead-lettered notification back on the stream (a
+// replay from the dead-letter routes). Its subject must be the stream's.
+func (q *Queue) Republish(ctx context.Context, msg *nats.Msg) error {
+	if !strings.HasPrefix(msg.Subject, SubjectRoot+".") {
+		return fmt.Errorf("notify: subject %q is not the notification stream's", msg.Subject)
+	}
+	_, err := q.js.PublishMsg(ctx, msg)
+	return err
+}
+
+// Replayer routes a dead letter's replay to the stream it came from: the
+// notification stream's to it, the others to next.
+type Replayer struct {
+	Notifications *Queue
+	Next          interface {
+		Republish(ctx context.Context, msg *nats.Msg) error
+	}
+}
+
+// Republish implements deadletter.Publisher.
+func (r Replayer) Republish(ctx context.Context, msg *nats.Msg) error {
+	if strings.HasPrefix(msg.Subject, SubjectRoot+".") {
+		return r.Notifications.Republish(ctx, msg)
+	}
+	return r.Next.Republish(ctx, msg)
 }

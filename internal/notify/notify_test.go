@@ -719,3 +719,35 @@ func TestDigestSent(t *testing.T) {
 }
 
 func strconvI(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestReplayDeadLetter: a dead-lettered notification replayed (the
+// dead-letter routes' replay) is delivered once its receiver recovers.
+func TestReplayDeadLetter(t *testing.T) {
+	rcv := newReceiver(t)
+	rcv.status = 500
+	e := newEnv(t, Config{WebhookAllowPrivate: true, MaxAttempts: 2})
+	e.start()
+	ctx := context.Background()
+	f := e.firing("replayed", `{"id":"faultline.actions.slack","webhookUrl":"`+rcv.URL+`/slack"}`)
+	if err := e.nq.Enqueue(ctx, []alert.Fired{f}); err != nil {
+		t.Fatal(err)
+	}
+	var letters []*deadletter.Letter
+	waitFor(t, "a dead letter", func() bool {
+		letters, _, _ = e.dl.List(ctx, 0, 10)
+		return len(letters) == 1
+	})
+	rcv.mu.Lock()
+	rcv.status = 200
+	rcv.mu.Unlock()
+	if err := e.dl.Replay(ctx, letters[0].ID, Replayer{Notifications: e.nq, Next: e.q}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replayed delivery", func() bool {
+		st, _, _ := e.nq.LastStatus(ctx, f.RuleID, 0)
+		return st.Status == StatusSent
+	})
+	if n := len(rcv.got("/slack")); n != 3 {
+		t.Errorf("%d requests, want 2 failed and 1 delivered", n)
+	}
+}

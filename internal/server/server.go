@@ -312,7 +312,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		apiCfg := api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
-			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: s.queue, TokenUsage: usage,
+			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: notify.Replayer{Notifications: s.notifications, Next: s.queue}, TokenUsage: usage,
 			Users: s.meta, Sessions: sessions, TrustForwarded: cfg.Ingest.TrustForwarded,
 			Routes: s.routes.Routes}
 		if s.notifications.MailEnabled() {
