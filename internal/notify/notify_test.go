@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"mime"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -226,6 +228,9 @@ type smtpServer struct {
 	mu   sync.Mutex
 	msgs []smtpMsg
 	addr string
+	// user and pass, when set, are required (AUTH PLAIN).
+	user, pass string
+	authed     []string
 }
 
 type smtpMsg struct {
@@ -243,7 +248,22 @@ type smtpSession struct {
 
 func (s *smtpSession) Reset()        { s.msg = smtpMsg{} }
 func (s *smtpSession) Logout() error { return nil }
+func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *smtpSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != s.srv.user || pass != s.srv.pass {
+			return errors.New("bad credentials")
+		}
+		s.srv.mu.Lock()
+		s.srv.authed = append(s.srv.authed, user)
+		s.srv.mu.Unlock()
+		return nil
+	}), nil
+}
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	if s.srv.user != "" && len(s.srv.authed) == 0 {
+		return errors.New("authentication required")
+	}
 	s.msg.From = from
 	return nil
 }
@@ -271,6 +291,7 @@ func startSMTP(t *testing.T) *smtpServer {
 	s := &smtpServer{addr: ln.Addr().String()}
 	srv := smtp.NewServer(s)
 	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
 	go srv.Serve(ln) //nolint:errcheck
 	t.Cleanup(func() { srv.Close() })
 	return s
@@ -749,5 +770,58 @@ func TestReplayDeadLetter(t *testing.T) {
 	})
 	if n := len(rcv.got("/slack")); n != 3 {
 		t.Errorf("%d requests, want 2 failed and 1 delivered", n)
+	}
+}
+
+// TestSMTPAuth: the user and password of --smtp-url authenticate (AUTH
+// PLAIN); a wrong password fails the attempt, which is retried.
+func TestSMTPAuth(t *testing.T) {
+	mailSrv := startSMTP(t)
+	mailSrv.user, mailSrv.pass = "fault", "p@ss word"
+	cfg := SMTPConfig{URL: "smtp://fault:p%40ss%20word@" + mailSrv.addr}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m := Mail{To: "x@example.org", Subject: "s", Text: "t"}
+	if err := NewMailer(cfg).Send(context.Background(), "k", m); err != nil {
+		t.Fatal(err)
+	}
+	bad := SMTPConfig{URL: "smtp://fault:wrong@" + mailSrv.addr}
+	if err := bad.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewMailer(bad).Send(context.Background(), "k", m); err == nil || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong password: %v (the error must not carry the password)", err)
+	}
+	if n := len(mailSrv.messages()); n != 1 || mailSrv.authed[0] != "fault" {
+		t.Errorf("%d messages, authed %v", n, mailSrv.authed)
+	}
+}
+
+// TestSMTPConfig: URL forms and defaults; the password never appears in
+// an error.
+func TestSMTPConfig(t *testing.T) {
+	for _, c := range []struct {
+		url, from string
+		port      int
+		implicit  bool
+		wantErr   bool
+	}{
+		{url: "smtp://mail.example.org", port: 587},
+		{url: "smtp://u:secret@mail.example.org:2525", port: 2525},
+		{url: "smtps://mail.example.org", port: 465, implicit: true},
+		{url: "http://mail.example.org", wantErr: true},
+		{url: "smtp://:25", wantErr: true},
+		{url: "smtp://u:secret@mail.example.org:99999", wantErr: true},
+		{url: "smtp://mail.example.org", from: "not an address", wantErr: true},
+	} {
+		cfg := SMTPConfig{URL: c.url, From: c.from}
+		err := cfg.Validate()
+		if (err != nil) != c.wantErr || err == nil && (cfg.port != c.port || cfg.implicit != c.implicit || cfg.From == "") {
+			t.Errorf("%s: %+v %v", c.url, cfg, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: the error shows the password: %v", c.url, err)
+		}
 	}
 }
