@@ -246,8 +246,8 @@ type smtpSession struct {
 	msg smtpMsg
 }
 
-func (s *smtpSession) Reset()        { s.msg = smtpMsg{} }
-func (s *smtpSession) Logout() error { return nil }
+func (s *smtpSession) Reset()                   { s.msg = smtpMsg{} }
+func (s *smtpSession) Logout() error            { return nil }
 func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
 func (s *smtpSession) Auth(string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, user, pass string) error {
