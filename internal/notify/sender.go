@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -350,6 +351,13 @@ func (s *Sender) post(ctx context.Context, url, key string, v any, secret string
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
+		// Webhook URLs are secrets (Slack's, Discord's carry the token):
+		// errors, which go to the log and the action's status, name the
+		// host only.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s %s: %w", ue.Op, hostOf(ue.URL), ue.Err)
+		}
 		if errors.Is(err, ErrForbiddenAddress) {
 			return permanent(err)
 		}
