@@ -372,10 +372,15 @@ func TestDeliversEveryAction(t *testing.T) {
 	if strings.Join(sortStrings(to), ",") != "alice@example.org,bob@example.org,carol@example.org" {
 		t.Errorf("recipients %v", to)
 	}
+	// The status follows the delivery: wait for the last one.
 	for idx := range f.Actions {
-		st, ok, err := e.nq.LastStatus(context.Background(), f.RuleID, idx)
-		if err != nil || !ok || st.Status != StatusSent {
-			t.Errorf("action %d: status %+v %v %v", idx, st, ok, err)
+		waitFor(t, "the status of action "+strconvI(int64(idx)), func() bool {
+			_, ok, _ := e.nq.LastStatus(context.Background(), f.RuleID, idx)
+			return ok
+		})
+		st, _, err := e.nq.LastStatus(context.Background(), f.RuleID, idx)
+		if err != nil || st.Status != StatusSent || st.Key != f.Key {
+			t.Errorf("action %d: status %+v %v", idx, st, err)
 		}
 	}
 }
@@ -667,6 +672,14 @@ func TestHourlyCapDigest(t *testing.T) {
 		var d digestRecord
 		json.Unmarshal(ent.Value(), &d) //nolint:errcheck
 		return len(d.Entries) == 2
+	})
+	waitFor(t, "every firing handled", func() bool {
+		for _, f := range fired {
+			if done, _ := e.nq.isDelivered(ctx, f.Key, 0); !done {
+				return false
+			}
+		}
+		return true
 	})
 	if n := len(mailSrv.messages()); n != 2 {
 		t.Errorf("%d mails sent, want the cap of 2", n)
