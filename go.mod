@@ -8,6 +8,8 @@ require (
 	github.com/andybalholm/brotli v1.3.0
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/ebitengine/purego v0.11.3
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.26.0
 	github.com/getsentry/sentry-go v0.46.2
 	github.com/goccy/go-json v0.12.0
 	github.com/klauspost/compress v1.20.4
@@ -16,6 +18,7 @@ require (
 	github.com/pb33f/libopenapi v0.43.2
 	github.com/pkg/errors v0.9.1
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+	github.com/wneessen/go-mail v0.7.2
 	github.com/zitadel/oidc/v3 v3.53.0
 	golang.org/x/crypto v0.58.0
 	golang.org/x/oauth2 v0.38.0

@@ -30,8 +30,16 @@ import (
 	"github.com/faultline/faultline/internal/store"
 )
 
+// Invitations queues invitation mails (notify.Queue implements it).
+type Invitations interface {
+	EnqueueInvitation(ctx context.Context, memberID uint64, org, to, link string) error
+}
+
 // Config configures the API.
 type Config struct {
+	// Invitations mails invitations (nil without SMTP: the inviter is
+	// shown the link in any case).
+	Invitations Invitations
 	// PublicURL is how clients reach this server (DSNs and links use it),
 	// e.g. http://127.0.0.1:8000.
 	PublicURL string

@@ -197,7 +197,13 @@ func (a *API) addMember(ctx context.Context, r *http.Request, c *caller) (*respo
 	}
 	out := a.serializeMember(m)
 	if token != "" {
-		out["inviteLink"] = a.public.String() + "/accept/" + strconv.FormatUint(m.ID, 10) + "/" + token + "/"
+		link := a.public.String() + "/accept/" + strconv.FormatUint(m.ID, 10) + "/" + token + "/"
+		out["inviteLink"] = link
+		if a.cfg.Invitations != nil {
+			if err := a.cfg.Invitations.EnqueueInvitation(ctx, m.ID, o.Name, m.Email, link); err != nil {
+				a.log.Warn("queueing an invitation mail", "member", m.ID, "err", err)
+			}
+		}
 	}
 	return created(out)
 }

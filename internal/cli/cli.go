@@ -123,6 +123,12 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.OIDC.DefaultOrg, "oidc-default-org", "", "single sign-on: slug of the organization users created by a sign-on join (empty: none)")
 	fs.StringVar(&c.OIDC.DefaultRole, "oidc-default-role", "member", "single sign-on: the role users created by a sign-on get in --oidc-default-org (member, admin, manager or owner)")
 	fs.StringVar(&c.OIDC.Name, "oidc-name", "single sign-on", "single sign-on: the provider's name on the login page's button (\"Sign in with NAME\")")
+	fs.StringVar(&c.Notify.SMTP.URL, "smtp-url", "", "mail server for alerts and invitations: smtp://user:pass@host:port (STARTTLS when offered) or smtps://... (implicit TLS); empty: e-mail actions are skipped (prefer FAULTLINE_SMTP_URL: a flag shows in ps)")
+	fs.StringVar(&c.Notify.SMTP.From, "smtp-from", "", "sender address of Faultline's mail (default faultline@SMTP-HOST)")
+	fs.IntVar(&c.Notify.SMTP.HourlyCap, "smtp-hourly-cap", 20, "mails one recipient gets per hour; the rest of the hour's are sent as one digest")
+	fs.BoolVar(&c.Notify.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks, Slack, Discord and Teams URLs reach loopback, link-local and private addresses")
+	fs.IntVar(&c.Notify.MaxAttempts, "notify-attempts", 8, "delivery attempts of a notification (with exponential backoff) before it goes to the dead letter")
+	fs.DurationVar(&c.Notify.AttemptTimeout, "notify-timeout", 10*time.Second, "timeout of one delivery attempt (a webhook request, a mail)")
 	fs.StringVar(&o.pprof, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 }
 

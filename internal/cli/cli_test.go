@@ -167,3 +167,30 @@ func TestOIDCFlags(t *testing.T) {
 		t.Errorf("a bad role: %v", err)
 	}
 }
+
+// TestNotifyFlags: the SMTP and webhook settings come from flags or their
+// FAULTLINE_* variables; a bad SMTP URL is refused without repeating it.
+func TestNotifyFlags(t *testing.T) {
+	t.Setenv("FAULTLINE_SMTP_URL", "smtps://alerts:pw@mail.example.org")
+	t.Setenv("FAULTLINE_WEBHOOK_ALLOW_PRIVATE", "true")
+	var o options
+	if err := o.parse("serve", []string{"--smtp-from", "faultline@example.org", "--smtp-hourly-cap", "5"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg.Notify
+	if !c.SMTP.Enabled() || c.SMTP.From != "faultline@example.org" || c.SMTP.HourlyCap != 5 || !c.WebhookAllowPrivate ||
+		c.MaxAttempts != 8 || c.AttemptTimeout.String() != "10s" {
+		t.Errorf("parsed %+v", c)
+	}
+	t.Setenv("FAULTLINE_SMTP_URL", "ftp://u:topsecret@mail.example.org")
+	var bad options
+	if err := bad.parse("serve", nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.cfg.Validate(); err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("a bad URL: %v", err)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/notify"
 	"github.com/faultline/faultline/internal/oidc"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
@@ -82,6 +83,9 @@ type Config struct {
 	SpikeWindow time.Duration
 	// OIDC configures single sign-on (off without an issuer).
 	OIDC oidc.Config
+	// Notify configures the notification queue, its sender (worker role)
+	// and the mailer.
+	Notify notify.Config
 }
 
 // Validate fills defaults and checks the configuration.
@@ -129,6 +133,15 @@ func (c *Config) Validate() error {
 	if err := c.OIDC.Validate(); err != nil {
 		return err
 	}
+	if c.Notify.PublicURL == "" {
+		c.Notify.PublicURL = c.PublicURL
+	}
+	if c.Notify.Replicas == 0 {
+		c.Notify.Replicas = c.Queue.Replicas
+	}
+	if err := c.Notify.Validate(); err != nil {
+		return err
+	}
 	if c.Queue.URL == "" {
 		c.Queue.DataDir = filepath.Join(c.DataDir, "nats")
 	}
@@ -171,6 +184,10 @@ type Server struct {
 	routes   *route.Table
 	// deadLetters keeps the messages workers could not process.
 	deadLetters *deadletter.Stream
+	// notifications queues alert notifications; sender delivers them
+	// (nil without the worker role).
+	notifications *notify.Queue
+	sender        *notify.Sender
 }
 
 // New opens every component the roles need: the queue and metadata always,
@@ -247,6 +264,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if s.deadLetters, err = deadletter.Open(ctx, s.queue.JetStream(), cfg.DeadLetters, log.With("component", "deadletter")); err != nil {
 		return nil, err
 	}
+	if s.notifications, err = notify.Open(ctx, s.queue.JetStream(), cfg.Notify, log.With("component", "notify")); err != nil {
+		return nil, err
+	}
 	if cfg.has(RoleIngest) || cfg.has(RoleAPI) {
 		if cfg.Attachments.Replicas == 0 {
 			cfg.Attachments.Replicas = cfg.Queue.Replicas
@@ -291,10 +311,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		a, err := api.New(api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
-			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: s.queue, TokenUsage: usage,
+		apiCfg := api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
+			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: notify.Replayer{Notifications: s.notifications, Next: s.queue}, TokenUsage: usage,
 			Users: s.meta, Sessions: sessions, TrustForwarded: cfg.Ingest.TrustForwarded,
-			Routes: s.routes.Routes}, s.meta, s.store, s.groups, log.With("component", "api"))
+			Routes: s.routes.Routes}
+		if s.notifications.MailEnabled() {
+			apiCfg.Invitations = s.notifications
+		}
+		a, err := api.New(apiCfg, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
 		}
@@ -344,6 +368,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			log.With("component", "retention")); err != nil {
 			return nil, err
 		}
+		if s.sender, err = notify.NewSender(ctx, notify.Deps{Queue: s.notifications, Directory: s.meta,
+			Webhooks: webhookPlugins(s.meta), DeadLetters: s.deadLetters, Log: log.With("component", "notify")}); err != nil {
+			return nil, err
+		}
 		cfg.Deletion.DeadLetters = s.deadLetters
 		if s.eraser, err = deletion.NewRunner(cfg.Deletion, s.jobs, s.store, s.meta,
 			&deletion.ObjectBlobs{JS: s.queue.JetStream()}, log.With("component", "deletion")); err != nil {
@@ -377,6 +405,23 @@ func (s *Server) Store() *store.Store { return s.store }
 
 // Airbrake returns the Airbrake endpoints (nil without the ingest role).
 func (s *Server) Airbrake() *ingest.Airbrake { return s.airbrake }
+
+// Notifications returns the notification queue (alert rules enqueue
+// their firings on it).
+func (s *Server) Notifications() *notify.Queue { return s.notifications }
+
+// Sender returns the notification sender (nil without the worker role):
+// rule test-fires deliver through its Deliver.
+func (s *Server) Sender() *notify.Sender { return s.sender }
+
+// webhookPlugins returns the metadata's WebHooks plugin settings when it
+// has them (the rules' metadata implements notify.WebhookPlugins).
+func webhookPlugins(m any) notify.WebhookPlugins {
+	if p, ok := m.(notify.WebhookPlugins); ok {
+		return p
+	}
+	return nil
+}
 
 // Queue returns the queue.
 func (s *Server) Queue() *queue.Queue { return s.queue }
@@ -413,6 +458,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			s.eraser.Run(wctx)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.sender.Run(wctx)
 		}()
 	}
 	errc := make(chan error, 1)
