@@ -16,6 +16,7 @@ import (
 	"github.com/getsentry/sentry-go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/faultline/faultline/internal/authz"
 	"github.com/faultline/faultline/internal/oidc"
 	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/server"
@@ -289,6 +290,8 @@ func TestRouteTable(t *testing.T) {
 	if len(routes) < 50 {
 		t.Fatalf("only %d routes in the table", len(routes))
 	}
+	newUser(t, rf.f, "pages@example.com", "acme", authz.Owner)
+	pageSession := sessionLogin(t, rf.f, "pages@example.com")
 	before := rf.snapshot(t)
 	for _, r := range routes {
 		path := rf.fill(r)
@@ -315,6 +318,10 @@ func TestRouteTable(t *testing.T) {
 			name := strings.Trim(last, "{}")
 			unknown := replaceLast(path, unknownValue(name))
 			st, raw, _ := rf.send(t, r.Method, unknown)
+			if r.Auth&(route.UserToken|route.OrgToken|route.DSNKey) == 0 {
+				// A page only a browser session may open (the web UI's).
+				st, raw, _ = pageSession.do(t, r.Method, unknown, "")
+			}
 			if r.Auth&route.DSNKey == 0 && st != http.StatusNotFound {
 				t.Errorf("%s %s: unknown %s: %d %s, want 404", r.Method, r.Path, name, st, raw)
 			}
