@@ -81,16 +81,16 @@ func TestSyntaxStylesheetIsAHashedAsset(t *testing.T) {
 
 func TestSafeHref(t *testing.T) {
 	for u, want := range map[string]string{
-		"https://example.com/a?b=c":   "https://example.com/a?b=c",
-		"http://example.com":          "http://example.com",
-		"javascript:alert(1)":         "",
-		"JAVASCRIPT:alert(1)":         "",
-		"data:text/html,<script>":     "",
-		"//evil.example.com/":         "",
-		"/relative":                   "",
-		"vbscript:x":                  "",
-		" https://example.com":        "",
-		"https:///nohost":             "",
+		"https://example.com/a?b=c":    "https://example.com/a?b=c",
+		"http://example.com":           "http://example.com",
+		"javascript:alert(1)":          "",
+		"JAVASCRIPT:alert(1)":          "",
+		"data:text/html,<script>":      "",
+		"//evil.example.com/":          "",
+		"/relative":                    "",
+		"vbscript:x":                   "",
+		" https://example.com":         "",
+		"https:///nohost":              "",
 		"http://exa mple.com/<script>": "",
 	} {
 		if got := safeHref(u); got != want {
