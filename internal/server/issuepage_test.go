@@ -154,6 +154,30 @@ func TestIssuePage(t *testing.T) {
 			t.Errorf("%s: not on the page", name)
 		}
 	}
+	// The tags summary the distributions come from: Sentry's shape.
+	var tags []struct {
+		Key         string `json:"key"`
+		TotalValues uint64 `json:"totalValues"`
+		TopValues   []struct {
+			Value string `json:"value"`
+			Count uint64 `json:"count"`
+		} `json:"topValues"`
+	}
+	if st, raw, _ := b.do(t, "GET", "/api/0/organizations/acme/issues/"+ev.GroupID+"/tags/?limit=3", ""); st != 200 || json.Unmarshal(raw, &tags) != nil {
+		t.Fatalf("tags: %d %s", st, raw)
+	}
+	found := false
+	for _, k := range tags {
+		if k.Key == "payload" && k.TotalValues == 1 && len(k.TopValues) == 1 && k.TopValues[0].Value == xssPayload {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("tags: no payload key with its value: %+v", tags)
+	}
+	if st, _, _ := b.do(t, "GET", "/api/0/issues/"+ev.GroupID+"/tags/?limit=99", ""); st != 400 {
+		t.Errorf("tags ?limit=99: %d, want 400", st)
+	}
 	// The event's own page and the raw view.
 	if st, raw, _ := b.do(t, "GET", page+"events/"+eid+"/?view=raw", ""); st != 200 ||
 		!strings.Contains(string(raw), `<pre class="raw">ValueError: bad &lt;script&gt;`) {

@@ -14,10 +14,10 @@ import (
 // its latest event, /organizations/{org}/issues/{id}/events/{event_id}/
 // with one of its events ("oldest" and "latest" too). Everything on it is
 // read through the API, as the visitor (apicall.go): the issue, the event,
-// the tag distributions of the event's tag keys, the grouping info and the
-// attachments; a bounded number of calls (maxTagKeys + 4).
+// the issue's tag distributions, the grouping info and the attachments:
+// five calls, whatever the event.
 
-// maxTagKeys bounds the tag distributions a page asks for.
+// maxTagKeys bounds the tag distributions a page shows.
 const maxTagKeys = 12
 
 func (ui *UI) issueRoutes() []route.Route {
@@ -81,20 +81,10 @@ func (ui *UI) issuePage(w http.ResponseWriter, r *http.Request) {
 		}
 		ev = apiEvent{} // an issue whose events are gone: the header alone
 	}
-	tags := map[string][]apiTagValue{}
-	for i, t := range ev.Tags {
-		if i >= maxTagKeys {
-			break
-		}
-		if _, seen := tags[t.Key]; seen {
-			continue
-		}
-		var vs []apiTagValue
-		if _, err := ui.callAPI(ctx, r, "GET", base+"tags/"+url.PathEscape(t.Key)+"/values/?limit=5", nil, &vs); err != nil {
-			ui.pageAPIError(w, r, err)
-			return
-		}
-		tags[t.Key] = vs
+	var tags []apiTagKey
+	if _, err := ui.callAPI(ctx, r, "GET", base+"tags/?limit=5", nil, &tags); err != nil {
+		ui.pageAPIError(w, r, err)
+		return
 	}
 	var grouping map[string]apiGroupingVariant
 	var attachments []apiAttachment

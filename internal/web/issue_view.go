@@ -122,6 +122,12 @@ type apiTagValue struct {
 	Count uint64 `json:"count"`
 }
 
+type apiTagKey struct {
+	Key         string        `json:"key"`
+	TotalValues uint64        `json:"totalValues"`
+	TopValues   []apiTagValue `json:"topValues"`
+}
+
 type apiGroupingVariant struct {
 	Key         string          `json:"key"`
 	Description string          `json:"description"`
@@ -189,6 +195,7 @@ type eventView struct {
 	Attachments                  []linkView
 	Feedback                     *struct{ Name, Email, Comments string }
 	Tags                         []tagView
+	Distributions                []tagView
 	Grouping                     []groupingView
 	Nav                          []linkView // first, older, newer, latest: Href empty when there is none
 	JSON                         string
@@ -268,7 +275,7 @@ const (
 	maxDataLen = 4000
 )
 
-func buildIssuePage(org string, is *apiIssue, ev *apiEvent, tags map[string][]apiTagValue,
+func buildIssuePage(org string, is *apiIssue, ev *apiEvent, tags []apiTagKey,
 	grouping map[string]apiGroupingVariant, attachments []apiAttachment, view, csrf string) *issuePage {
 	now := time.Now()
 	issuePath := "/organizations/" + url.PathEscape(org) + "/issues/" + url.PathEscape(is.ID) + "/"
@@ -300,7 +307,7 @@ func buildIssuePage(org string, is *apiIssue, ev *apiEvent, tags map[string][]ap
 	return p
 }
 
-func buildEvent(org, issuePath string, is *apiIssue, ev *apiEvent, tags map[string][]apiTagValue,
+func buildEvent(org, issuePath string, is *apiIssue, ev *apiEvent, tags []apiTagKey,
 	grouping map[string]apiGroupingVariant, attachments []apiAttachment, view string, now, evTime time.Time) eventView {
 	if view != "full" && view != "raw" {
 		view = "app"
@@ -395,19 +402,24 @@ func buildEvent(org, issuePath string, is *apiIssue, ev *apiEvent, tags map[stri
 		e.Attachments = append(e.Attachments, linkView{Text: fmt.Sprintf("%s (%d bytes)", a.Name, a.Size),
 			Href: e.JSON + "attachments/" + url.PathEscape(a.ID) + "/?download=1"})
 	}
-	total, _ := strconv.ParseUint(is.Count, 10, 64)
 	listPath := "/organizations/" + url.PathEscape(org) + "/issues/?query="
 	for _, t := range ev.Tags {
-		tv := tagView{Key: t.Key, Value: t.Value, Href: listPath + url.QueryEscape(tagQuery(t.Key, t.Value))}
-		for _, v := range tags[t.Key] {
+		e.Tags = append(e.Tags, tagView{Key: t.Key, Value: t.Value, Href: listPath + url.QueryEscape(tagQuery(t.Key, t.Value))})
+	}
+	for i, k := range tags {
+		if i == maxTagKeys {
+			break
+		}
+		tv := tagView{Key: k.Key}
+		for _, v := range k.TopValues {
 			pct := 0
-			if total > 0 {
-				pct = int(v.Count * 100 / total)
+			if k.TotalValues > 0 {
+				pct = int(v.Count * 100 / k.TotalValues)
 			}
 			tv.Values = append(tv.Values, tagValueView{Value: v.Value, Count: v.Count, Pct: min(pct, 100),
-				Href: listPath + url.QueryEscape(tagQuery(t.Key, v.Value))})
+				Href: listPath + url.QueryEscape(tagQuery(k.Key, v.Value))})
 		}
-		e.Tags = append(e.Tags, tv)
+		e.Distributions = append(e.Distributions, tv)
 	}
 	for _, k := range sortedKeys(grouping) {
 		g := grouping[k]
