@@ -23,9 +23,13 @@ const (
 	syntaxPrefix     = "hl-"
 	syntaxLightStyle = "github"
 	syntaxDarkStyle  = "github-dark"
-	// maxHighlight bounds the text handed to a lexer (context lines of a
-	// frame are a few lines; an attacker's may be huge).
-	maxHighlight = 16 << 10
+	// Lexing costs about a millisecond for a frame's few lines, more for
+	// long ones: maxHighlight bounds the text of a frame handed to a lexer,
+	// maxHighlightLine a line (minified code is shown as plain text), and
+	// maxHighlightFrames the frames highlighted on a page (the open ones).
+	maxHighlight       = 4 << 10
+	maxHighlightLine   = 300
+	maxHighlightFrames = 24
 )
 
 func syntaxFormatter() *chromahtml.Formatter {
@@ -94,11 +98,10 @@ func highlightLines(lexer chroma.Lexer, lines []string) []template.HTML {
 	if lexer == nil || len(lines) == 0 {
 		return nil
 	}
-	for i, l := range lines {
-		if strings.ContainsAny(l, "\r\n") {
+	for _, l := range lines {
+		if strings.ContainsAny(l, "\r\n") || len(l) > maxHighlightLine {
 			return nil // a line with a newline would shift every later one
 		}
-		_ = i
 	}
 	text := strings.Join(lines, "\n") + "\n"
 	if len(text) > maxHighlight {

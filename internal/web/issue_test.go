@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -59,7 +60,7 @@ func TestHighlightEscapes(t *testing.T) {
 	if highlightLines(frameLexer("a.py", ""), []string{"a\nb"}) != nil {
 		t.Error("a line with a newline was highlighted")
 	}
-	if highlightLines(frameLexer("a.py", ""), []string{strings.Repeat("x", maxHighlight)}) != nil {
+	if highlightLines(frameLexer("a.py", ""), []string{strings.Repeat("x", maxHighlightLine+1)}) != nil {
 		t.Error("an oversized context was highlighted")
 	}
 }
@@ -154,12 +155,12 @@ func TestFrameOrder(t *testing.T) {
 		{"python", "app", false, "-lib +app -crash"},
 		{"go", "full", true, "+crash +app +lib"},
 	} {
-		if got := strings.Join(names(buildException(x, c.platform, c.view, c.newest)), " "); got != c.want {
+		if got := strings.Join(names(buildException(x, c.platform, c.view, c.newest, new(int))), " "); got != c.want {
 			t.Errorf("%s %s: %s, want %s", c.platform, c.view, got, c.want)
 		}
 	}
 	x.Stacktrace.Frames[1].InApp = false
-	if got := strings.Join(names(buildException(x, "go", "app", true)), " "); got != "+crash -app -lib" {
+	if got := strings.Join(names(buildException(x, "go", "app", true, new(int))), " "); got != "+crash -app -lib" {
 		t.Errorf("no in-app frame: %s", got)
 	}
 }
@@ -214,4 +215,95 @@ func TestIssuePageTemplate(t *testing.T) {
 func jsonEsc(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
+}
+
+// FuzzHighlight: whatever the context lines, chroma's output for each is
+// its text, escaped, inside spans with classes only.
+func FuzzHighlight(f *testing.F) {
+	f.Add("app.py", "python", `raise ValueError("<script>")`, "# </span>")
+	f.Add("main.go", "go", "x := `<svg onload=alert(1)>`", "}")
+	f.Add("a.js", "", "document.write('<img src=x onerror=alert(1)>')", "/* --> */")
+	spans := regexp.MustCompile(`<span class="hl-[a-z0-9]+">|</span>`)
+	f.Fuzz(func(t *testing.T, file, platform, a, b string) {
+		lines := []string{a, b}
+		out := highlightLines(frameLexer(file, platform), lines)
+		for i, h := range out {
+			text := spans.ReplaceAllString(string(h), "")
+			if strings.ContainsAny(text, "<>\"") {
+				t.Fatalf("line %d not escaped: %q", i, h)
+			}
+			if got := htmlUnescape(text); got != lines[i] && strings.ToValidUTF8(lines[i], "\uFFFD") == lines[i] {
+				t.Fatalf("line %d is %q, want %q", i, got, lines[i])
+			}
+		}
+	})
+}
+
+// FuzzIssueActionBody: a status form's body is one of the statuses, with
+// only positive numbers in its details.
+func FuzzIssueActionBody(f *testing.F) {
+	f.Add("action=ignore&ignoreCount=5")
+	f.Add("action=resolve")
+	f.Add("action=ignore&ignoreDuration=-1&ignoreUserCount=1e9")
+	f.Fuzz(func(t *testing.T, q string) {
+		v, err := url.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		body, ok := issueActionBody(v)
+		if !ok {
+			return
+		}
+		switch body["status"] {
+		case "resolved", "unresolved", "ignored":
+		default:
+			t.Fatalf("status %v", body["status"])
+		}
+		if d, _ := body["statusDetails"].(map[string]any); d != nil {
+			for k, n := range d {
+				if i, isInt := n.(int); isInt && i <= 0 {
+					t.Fatalf("%s = %d", k, i)
+				}
+			}
+		}
+	})
+}
+
+// TestHighlightBudget: a page highlights at most maxHighlightFrames
+// frames, the open ones; the rest show their lines as plain text.
+func TestHighlightBudget(t *testing.T) {
+	n := func(b []byte) *int64 { v := int64(len(b)); return &v }
+	var frames []apiFrame
+	for i := range 40 {
+		ln := n(make([]byte, i+1))
+		frames = append(frames, apiFrame{Filename: "a.py", Function: "f", InApp: i%2 == 0, LineNo: ln,
+			Context: [][2]json.RawMessage{{json.RawMessage(strconv.FormatInt(*ln, 10)), json.RawMessage(`"return 1"`)}}})
+	}
+	budget := maxHighlightFrames
+	ev := buildException(apiException{Stacktrace: &apiStacktrace{Frames: frames}}, "python", "app", false, &budget)
+	lit, plain := 0, 0
+	for _, f := range ev.Frames {
+		if f.Lines[0].HTML != "" {
+			lit++
+			if !f.Open {
+				t.Error("a collapsed frame was highlighted")
+			}
+		} else if f.Lines[0].Text == "return 1" {
+			plain++
+		}
+	}
+	if lit != 20 || plain != 20 || budget != 4 {
+		t.Errorf("%d highlighted, %d plain, budget left %d", lit, plain, budget)
+	}
+	budget = maxHighlightFrames
+	ev = buildException(apiException{Stacktrace: &apiStacktrace{Frames: frames}}, "python", "full", false, &budget)
+	lit = 0
+	for _, f := range ev.Frames {
+		if f.Lines[0].HTML != "" {
+			lit++
+		}
+	}
+	if lit != maxHighlightFrames || budget != 0 {
+		t.Errorf("full view: %d highlighted, budget left %d", lit, budget)
+	}
 }

@@ -346,6 +346,7 @@ func buildEvent(org, issuePath string, is *apiIssue, ev *apiEvent, tags []apiTag
 	}
 	e.Feedback = ev.UserReport
 	var raw strings.Builder
+	budget := maxHighlightFrames
 	for _, en := range ev.Entries {
 		switch en.Type {
 		case "exception":
@@ -359,14 +360,14 @@ func buildEvent(org, issuePath string, is *apiIssue, ev *apiEvent, tags []apiTag
 				slices.Reverse(values)
 			}
 			for _, x := range values {
-				e.Exceptions = append(e.Exceptions, buildException(x, platform, view, e.NewestFirst))
+				e.Exceptions = append(e.Exceptions, buildException(x, platform, view, e.NewestFirst, &budget))
 				writeRawException(&raw, x)
 			}
 		case "stacktrace":
 			var st apiStacktrace
 			if json.Unmarshal(en.Data, &st) == nil {
 				x := apiException{Stacktrace: &st}
-				e.Exceptions = append(e.Exceptions, buildException(x, platform, view, e.NewestFirst))
+				e.Exceptions = append(e.Exceptions, buildException(x, platform, view, e.NewestFirst, &budget))
 				writeRawException(&raw, x)
 			}
 		case "message":
@@ -433,7 +434,9 @@ func buildEvent(org, issuePath string, is *apiIssue, ev *apiEvent, tags []apiTag
 	return e
 }
 
-func buildException(x apiException, platform, view string, newestFirst bool) exceptionView {
+// buildException renders an exception; budget is how many more frames
+// of the page may be highlighted (the open ones are, while it lasts).
+func buildException(x apiException, platform, view string, newestFirst bool, budget *int) exceptionView {
 	ev := exceptionView{Type: x.Type, Value: x.Value, Module: x.Module}
 	if m := x.Mechanism; m != nil {
 		ev.Mechanism = m.Type
@@ -469,9 +472,12 @@ func buildException(x apiException, platform, view string, newestFirst bool) exc
 			fv.Lines = append(fv.Lines, lineView{No: no, Text: text, Crash: f.LineNo != nil && no == *f.LineNo})
 			texts = append(texts, text)
 		}
-		if hl := highlightLines(frameLexer(orStr(f.Filename, f.AbsPath), orStr(f.Platform, platform)), texts); hl != nil {
-			for i := range fv.Lines {
-				fv.Lines[i].HTML = hl[i]
+		if fv.Open && len(texts) > 0 && *budget > 0 {
+			*budget--
+			if hl := highlightLines(frameLexer(orStr(f.Filename, f.AbsPath), orStr(f.Platform, platform)), texts); hl != nil {
+				for i := range fv.Lines {
+					fv.Lines[i].HTML = hl[i]
+				}
 			}
 		}
 		fv.Vars = objectRows(f.Vars)
