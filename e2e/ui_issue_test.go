@@ -110,8 +110,8 @@ func TestIssuePageInBrowser(t *testing.T) {
 
 	page := func(id string) string { return "/organizations/acme/issues/" + id + "/" }
 	issues, _ := json.Marshal([]map[string]string{
-		{"name": "python", "path": page(pyIssue), "frame": "charge_card"},
-		{"name": "go", "path": page(goIssue), "frame": "TestIssuePageInBrowser"},
+		{"name": "python", "path": page(pyIssue), "frame": "charge_card", "tag": "checkout 100%"},
+		{"name": "go", "path": page(goIssue), "frame": "TestIssuePageInBrowser", "tag": "eu 100%"},
 	})
 	xss, _ := json.Marshal(map[string]any{"path": page(xssIssue), "texts": []string{
 		"value " + uiPayload, "message " + uiPayload, "crumb " + uiPayload, "rel" + uiPayload, "fn" + uiPayload,

@@ -18,7 +18,7 @@ const env = (k) => { const v = process.env[k]; if (!v) throw new Error(k + ' is 
 run(async () => {
   const base = env('FAULTLINE_URL');
   const origin = new URL(base).origin;
-  const issues = JSON.parse(env('UI_ISSUES')); // [{name, path, frame}]
+  const issues = JSON.parse(env('UI_ISSUES')); // [{name, path, frame, tag}]
   const xss = JSON.parse(env('UI_XSS')); // {path, texts}
   const resolvePath = env('UI_RESOLVE');
   const browser = await chromium.launch({
@@ -86,6 +86,8 @@ run(async () => {
       out.axe[is.name] = axe;
       if (!r.inAppFrames.some((f) => f.includes(is.frame))) failures.push(`${is.name}: no in-app frame ${is.frame}: ${JSON.stringify(r.inAppFrames)}`);
       if (!r.inAppOpen || !r.crashHighlighted || !r.highlightStyled || !r.crashMarked) failures.push(`${is.name}: crash line not shown highlighted: ${JSON.stringify(r)}`);
+      if (!r.breadcrumbs || !r.lastCrumbEmphasized) failures.push(`${is.name}: breadcrumbs: ${r.breadcrumbs}, last emphasized ${r.lastCrumbEmphasized}`);
+      if (!r.tagDistribution.includes(is.tag)) failures.push(`${is.name}: no ${is.tag} in the tag distribution: ${JSON.stringify(r.tagDistribution)}`);
       if (axe.length) failures.push(`${is.name}: axe: ${axe.join('; ')}`);
     }
 
