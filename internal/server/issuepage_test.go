@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +155,18 @@ func TestIssuePage(t *testing.T) {
 			t.Errorf("%s: not on the page", name)
 		}
 	}
+	// How long the page takes, server side, queries included (a figure for
+	// the log, not an assertion).
+	var took []time.Duration
+	for range 10 {
+		start := time.Now()
+		if st, _, _ := b.do(t, "GET", page, ""); st != 200 {
+			t.Fatalf("issue page: %d", st)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	t.Logf("issue page: median %s, max %s over %d requests (chDB)", took[len(took)/2], took[len(took)-1], len(took))
 	// The tags summary the distributions come from: Sentry's shape.
 	var tags []struct {
 		Key         string `json:"key"`
@@ -236,3 +249,4 @@ func TestIssuePage(t *testing.T) {
 		t.Errorf("a form with a wrong CSRF token: %d, status %s", st, status())
 	}
 }
+
