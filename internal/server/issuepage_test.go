@@ -249,4 +249,3 @@ func TestIssuePage(t *testing.T) {
 		t.Errorf("a form with a wrong CSRF token: %d, status %s", st, status())
 	}
 }
-
