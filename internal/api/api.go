@@ -118,6 +118,7 @@ type Store interface {
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
 	HideIssues(ctx context.Context, projectID uint64, groupIDs []uint64) error
 	TagValues(ctx context.Context, projectID, groupID uint64, key string, limit int) ([]store.TagValue, error)
+	TagSummary(ctx context.Context, projectID, groupID uint64, top int) ([]store.TagKeySummary, error)
 	ListDeploys(ctx context.Context, projectIDs []uint64, version string) ([]store.Deploy, error)
 	ListAttachments(ctx context.Context, projectID uint64, eventID string) ([]store.Attachment, error)
 	GetAttachment(ctx context.Context, projectID uint64, eventID string, id uint64) (*store.Attachment, error)
@@ -216,6 +217,8 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/events/{event_id}/", a.getIssueEvent, issue, "event:read", "get an issue's event"),
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/grouping-info/", a.issueGroupingInfo, issue, "event:read", "an issue's grouping information"),
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues, issue, "event:read", "an issue's tag values"),
+		a.route("GET", "/api/0/issues/{id}/tags/", a.issueTags, issue, "event:read", "an issue's tag keys with their top values"),
+		a.route("GET", "/api/0/organizations/{org}/issues/{id}/tags/", a.issueTags, issue, "event:read", "an issue's tag keys with their top values"),
 		a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys, org, "project:releases", "list a release's deploys"),
 		a.ciRoute("POST", "/api/0/organizations/{org}/releases/{version}/deploys/", a.createDeploy, org, "project:releases", "create a deploy"),
 		a.ciRoute("GET", "/api/0/organizations/{org}/releases/", a.listReleases, org, "project:releases", "list an organization's releases"),

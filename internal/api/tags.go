@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/faultline/faultline/internal/store"
 )
 
 // issueTagValues is Sentry's GET /api/0/issues/{id}/tags/{key}/values/:
@@ -34,6 +36,38 @@ func (a *API) issueTagValues(ctx context.Context, r *http.Request, c *caller) (*
 			"key": key, "name": v.Value, "value": v.Value, "count": v.Count,
 			"firstSeen": v.FirstSeen.UTC().Format(time.RFC3339), "lastSeen": v.LastSeen.UTC().Format(time.RFC3339),
 		})
+	}
+	return ok(out)
+}
+
+// issueTags is Sentry's GET /api/0/issues/{id}/tags/: the tag keys of the
+// issue's events, the most set first, each with totalValues (the events
+// it is set on) and its topValues (?limit= per key, 1 to 20, default 9).
+func (a *API) issueTags(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, gid, err := a.issue(ctx, r, c)
+	if err != nil {
+		return nil, err
+	}
+	limit := 9
+	if l := r.URL.Query().Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > store.MaxSummaryTop {
+			return nil, errorf(http.StatusBadRequest, "limit must be between 1 and %d", store.MaxSummaryTop)
+		}
+	}
+	keys, err := a.store.TagSummary(ctx, p.ID, gid, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(keys))
+	for _, k := range keys {
+		top := make([]map[string]any, 0, len(k.Values))
+		for _, v := range k.Values {
+			top = append(top, map[string]any{
+				"key": k.Key, "name": v.Value, "value": v.Value, "count": v.Count,
+				"firstSeen": v.FirstSeen.UTC().Format(time.RFC3339), "lastSeen": v.LastSeen.UTC().Format(time.RFC3339),
+			})
+		}
+		out = append(out, map[string]any{"key": k.Key, "name": k.Key, "totalValues": k.Total, "topValues": top})
 	}
 	return ok(out)
 }

@@ -150,6 +150,8 @@ var minRole = map[string]string{
 	"GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/":                      authz.Member,
 	"GET /api/0/organizations/{org}/issues/{id}/grouping-info/":                          authz.Member,
 	"GET /api/0/organizations/{org}/issues/{id}/tags/{key}/values/":                      authz.Member,
+	"GET /api/0/issues/{id}/tags/":                                                       authz.Member,
+	"GET /api/0/organizations/{org}/issues/{id}/tags/":                                   authz.Member,
 	"GET /api/0/organizations/{org}/releases/{version}/deploys/":                         authz.Member,
 	"GET /api/0/organizations/{org}/org-auth-tokens/":                                    authz.Member,
 	"POST /api/0/organizations/{org}/org-auth-tokens/":                                   authz.Manager,

@@ -98,6 +98,8 @@ func (ui *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 	}
-	ui.log.Error("a page's API call failed", "path", r.URL.Path, "err", err) // an APIError carries its status and detail
+	if !errors.Is(err, context.Canceled) { // the visitor went away
+		ui.log.Error("a page's API call failed", "path", r.URL.Path, "err", err) // an APIError carries its status and detail
+	}
 	ui.render(w, r, http.StatusInternalServerError, "error", struct{ RequestID string }{})
 }

@@ -99,6 +99,9 @@ func New(cfg Config, log *slog.Logger) (*UI, error) {
 	if err := ui.loadAssets(); err != nil {
 		return nil, err
 	}
+	if err := ui.loadSyntaxCSS(); err != nil {
+		return nil, err
+	}
 	if err := ui.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -114,17 +117,22 @@ func (ui *UI) loadAssets() error {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
-		ext := path.Ext(name)
-		h := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:5]) + ext
-		ct := mime.TypeByExtension(ext)
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		ui.assets[h] = asset{contentType: ct, body: b}
-		ui.hashed[name] = h
+		ui.addAsset(name, b)
 		return nil
 	})
+}
+
+// addAsset serves b at name's content-hashed URL.
+func (ui *UI) addAsset(name string, b []byte) {
+	sum := sha256.Sum256(b)
+	ext := path.Ext(name)
+	h := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:5]) + ext
+	ct := mime.TypeByExtension(ext)
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	ui.assets[h] = asset{contentType: ct, body: b}
+	ui.hashed[name] = h
 }
 
 func (ui *UI) parseTemplates() error {
@@ -185,6 +193,7 @@ func (ui *UI) Routes() []route.Route {
 	}
 	if ui.acc != nil && ui.api != nil {
 		rs = append(rs, ui.orgRoutes()...)
+		rs = append(rs, ui.issueRoutes()...)
 	}
 	return rs
 }

@@ -1,0 +1,124 @@
+// Drives Faultline's issue page in headless Chromium as a user would: logs
+// in through the login form, opens issues, checks what a reader relies on
+// (the in-app frame, the highlighted crash line, the breadcrumbs, the tag
+// distribution), runs axe-core, opens an issue whose event is full of
+// markup and checks that nothing of it runs, and resolves an issue through
+// its form. Configured by the environment (see ui_issue_test.go); prints a
+// one-line JSON summary.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { finish, run } from './common.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const env = (k) => { const v = process.env[k]; if (!v) throw new Error(k + ' is required'); return v; };
+
+run(async () => {
+  const base = env('FAULTLINE_URL');
+  const origin = new URL(base).origin;
+  const issues = JSON.parse(env('UI_ISSUES')); // [{name, path, frame, tag}]
+  const xss = JSON.parse(env('UI_XSS')); // {path, texts}
+  const resolvePath = env('UI_RESOLVE');
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const failures = [];
+  const out = { client: 'ui-issue', pages: {}, dialogs: [], consoleErrors: [], foreignRequests: [], axe: {} };
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.on('dialog', (d) => { out.dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+    // Chromium asks pages without an icon (the login page) for
+    // /favicon.ico, which is Faultline's 404 page: not an error of the page.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !(m.location()?.url || '').endsWith('/favicon.ico')) out.consoleErrors.push(`${m.text()} (${m.location()?.url})`);
+    });
+    page.on('pageerror', (err) => out.consoleErrors.push('uncaught: ' + err.message));
+    page.on('request', (r) => {
+      const u = r.url();
+      if (!u.startsWith(origin + '/') && !u.startsWith('data:')) out.foreignRequests.push(u);
+    });
+
+    // Log in through the form; it brings us back to the first issue.
+    await page.goto(`${base}/login/?next=${encodeURIComponent(issues[0].path)}`);
+    await page.getByLabel('E-mail').fill(env('UI_EMAIL'));
+    await page.getByLabel('Password').fill(env('UI_PASSWORD'));
+    await Promise.all([page.waitForURL((u) => u.pathname === issues[0].path), page.getByRole('button', { name: 'Log in' }).click()]);
+
+    for (const is of issues) {
+      if (new URL(page.url()).pathname !== is.path) await page.goto(base + is.path);
+      const r = await page.evaluate((want) => {
+        const q = (s) => document.querySelector(s);
+        const inApp = [...document.querySelectorAll('.frame.in-app')];
+        // The crash line of the frame the test names.
+        const frame = inApp.find((f) => f.querySelector('summary')?.textContent.includes(want));
+        const crash = frame?.querySelector('details[open] tr.crash');
+        const spans = crash ? [...crash.querySelectorAll('span[class^="hl-"]')] : [];
+        const crumbs = [...document.querySelectorAll('#breadcrumbs tbody tr')];
+        return {
+          title: q('.issue-head h1')?.textContent.trim(),
+          inAppFrames: inApp.map((f) => f.querySelector('summary')?.textContent.trim()),
+          inAppOpen: inApp.length > 0 && inApp.every((f) => f.querySelector('details').open),
+          systemCollapsed: [...document.querySelectorAll('.frame.system details')].filter((d) => !d.open).length,
+          crashLine: crash?.textContent.trim(),
+          crashHighlighted: spans.length > 0,
+          // The stylesheet really applies: a highlighted token is not in
+          // the page's own text color, and the crash line is outlined.
+          highlightStyled: spans.some((s) => getComputedStyle(s).color !== getComputedStyle(document.body).color),
+          crashMarked: !!crash && getComputedStyle(crash.querySelector('td')).borderTopColor === 'rgb(192, 38, 45)',
+          breadcrumbs: crumbs.length,
+          lastCrumbEmphasized: crumbs.length > 0 && crumbs.at(-1).classList.contains('last'),
+          tagDistribution: [...document.querySelectorAll('#tag-distribution .dist li')].map((li) => li.textContent.replace(/\s+/g, ' ').trim()),
+          chartBars: document.querySelectorAll('.chart rect').length,
+        };
+      }, is.frame);
+      await page.evaluate(AXE);
+      const axe = await page.evaluate(async () => {
+        const res = await window.axe.run(document, { resultTypes: ['violations'] });
+        return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+      });
+      out.pages[is.name] = r;
+      out.axe[is.name] = axe;
+      if (!r.inAppFrames.some((f) => f.includes(is.frame))) failures.push(`${is.name}: no in-app frame ${is.frame}: ${JSON.stringify(r.inAppFrames)}`);
+      if (!r.inAppOpen || !r.crashHighlighted || !r.highlightStyled || !r.crashMarked) failures.push(`${is.name}: crash line not shown highlighted: ${JSON.stringify(r)}`);
+      if (!r.breadcrumbs || !r.lastCrumbEmphasized) failures.push(`${is.name}: breadcrumbs: ${r.breadcrumbs}, last emphasized ${r.lastCrumbEmphasized}`);
+      if (!r.tagDistribution.includes(is.tag)) failures.push(`${is.name}: no ${is.tag} in the tag distribution: ${JSON.stringify(r.tagDistribution)}`);
+      if (axe.length) failures.push(`${is.name}: axe: ${axe.join('; ')}`);
+    }
+
+    // The event full of markup, every frame open.
+    await page.goto(base + xss.path + '?view=full');
+    const x = await page.evaluate((texts) => {
+      const body = document.body.innerText;
+      return {
+        missing: texts.filter((t) => !body.includes(t)),
+        scripts: [...document.scripts].map((s) => s.src).filter((s) => !s.includes('/static/')),
+        injected: document.querySelectorAll('main img, main svg:not(.bar):not([role=img]), main iframe, main object, main embed, [onerror], [onload]').length,
+        jsLinks: [...document.querySelectorAll('a[href]')].filter((a) => !/^https?:/.test(a.href)).map((a) => a.href),
+      };
+    }, xss.texts);
+    await page.waitForTimeout(300); // let anything injected have its chance
+    out.pages.xss = x;
+    if (x.missing.length) failures.push(`xss: not shown literally: ${JSON.stringify(x.missing)}`);
+    if (x.scripts.length || x.injected || x.jsLinks.length) failures.push(`xss: injected markup: ${JSON.stringify(x)}`);
+
+    // Resolve through the form: the page comes back, resolved.
+    await page.goto(base + resolvePath);
+    await Promise.all([page.waitForURL((u) => u.pathname === resolvePath), page.locator('#resolve').click()]);
+    out.resolvedStatus = (await page.locator('#issue-status').textContent()).trim();
+    if (out.resolvedStatus !== 'Resolved') failures.push('after resolving: status ' + out.resolvedStatus);
+    if (!(await page.locator('#unresolve').count())) failures.push('after resolving: no unresolve button');
+
+    if (out.dialogs.length) failures.push('dialogs opened: ' + out.dialogs.join(', '));
+    if (out.consoleErrors.length) failures.push('console errors: ' + out.consoleErrors.join(' | '));
+    if (out.foreignRequests.length) failures.push('requests to other hosts: ' + out.foreignRequests.join(', '));
+    finish(out, failures);
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,84 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/faultline/faultline/internal/route"
+)
+
+// The issue page: /organizations/{org}/issues/{id}/ shows the issue with
+// its latest event, /organizations/{org}/issues/{id}/events/{event_id}/
+// with one of its events ("oldest" and "latest" too). Everything on it is
+// read through the API, as the visitor (apicall.go): the issue, the event,
+// the issue's tag distributions, the grouping info and the attachments:
+// five calls, whatever the event.
+
+// maxTagKeys bounds the tag distributions a page shows.
+const maxTagKeys = 12
+
+func (ui *UI) issueRoutes() []route.Route {
+	return []route.Route{
+		{Method: "GET", Path: "/organizations/{org}/issues/{id}/", Handler: http.HandlerFunc(ui.issuePage), Auth: route.Session,
+			Tenant: route.TenantIssue, Scope: "event:read", Name: "issue page (its latest event)"},
+		{Method: "GET", Path: "/organizations/{org}/issues/{id}/events/{event_id}/", Handler: http.HandlerFunc(ui.issuePage),
+			Auth: route.Session, Tenant: route.TenantIssue, Scope: "event:read", Name: "issue page with one of its events"},
+		{Method: "POST", Path: "/organizations/{org}/issues/{id}/", Handler: http.HandlerFunc(ui.issueAction), Auth: route.Session,
+			Tenant: route.TenantIssue, Scope: "event:write", Name: "change an issue's status (form)"},
+		{Method: "GET", Path: "/organizations/{org}/projects/{project}/events/{event_id}/", Handler: http.HandlerFunc(ui.eventRedirect),
+			Auth: route.Session, Tenant: route.TenantEvent, Scope: "event:read", Name: "an event (the Airbrake notice url): redirects to it within its issue"},
+	}
+}
+
+// issuePage renders the issue page.
+func (ui *UI) issuePage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	org, gid := r.PathValue("org"), r.PathValue("id")
+	base := "/api/0/organizations/" + url.PathEscape(org) + "/issues/" + url.PathEscape(gid) + "/"
+	var is issueJSON
+	if _, err := ui.callAPI(ctx, r, "GET", base, nil, &is); err != nil {
+		ui.fail(w, r, err)
+		return
+	}
+	which := r.PathValue("event_id")
+	if which == "" {
+		which = "latest"
+	}
+	var ev apiEvent
+	if _, err := ui.callAPI(ctx, r, "GET", base+"events/"+url.PathEscape(which)+"/", nil, &ev); err != nil {
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusNotFound || which != "latest" {
+			ui.fail(w, r, err)
+			return
+		}
+		ev = apiEvent{} // an issue whose events are gone: the header alone
+	}
+	var tags []apiTagKey
+	if _, err := ui.callAPI(ctx, r, "GET", base+"tags/?limit=5", nil, &tags); err != nil {
+		ui.fail(w, r, err)
+		return
+	}
+	var grouping map[string]apiGroupingVariant
+	var attachments []apiAttachment
+	if ev.EventID != "" {
+		evBase := "/api/0/projects/" + url.PathEscape(org) + "/" + url.PathEscape(is.Project.Slug) + "/events/" + url.PathEscape(ev.EventID) + "/"
+		if _, err := ui.callAPI(ctx, r, "GET", evBase+"grouping-info/", nil, &grouping); err != nil {
+			ui.fail(w, r, err)
+			return
+		}
+		if _, err := ui.callAPI(ctx, r, "GET", evBase+"attachments/", nil, &attachments); err != nil {
+			ui.fail(w, r, err)
+			return
+		}
+	}
+	_, sess := ui.sessionUser(r)
+	csrf := ""
+	if sess != nil {
+		csrf = sess.CSRF
+	}
+	view := strings.ToLower(r.URL.Query().Get("view"))
+	page := buildIssuePage(org, &is, &ev, tags, grouping, attachments, view, csrf)
+	ui.render(w, r, http.StatusOK, "issue", page)
+}

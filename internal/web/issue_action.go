@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// issueAction is the issue page's status forms (POST with
+// csrfmiddlewaretoken): resolve, resolve in the next release, ignore
+// (forever, for a while, until N more events or users), unresolve. It
+// changes the issue through PUT /api/0/issues/{id}/ as the visitor and
+// goes back to the issue page.
+func (ui *UI) issueAction(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	org, gid := r.PathValue("org"), r.PathValue("id")
+	path := "/api/0/organizations/" + url.PathEscape(org) + "/issues/" + url.PathEscape(gid) + "/"
+	// Read first: an issue the visitor may not see is the 404 page, before
+	// the form's own checks.
+	if _, err := ui.callAPI(ctx, r, "GET", path, nil, nil); err != nil {
+		ui.fail(w, r, err)
+		return
+	}
+	body, ok := issueActionBody(r.PostForm)
+	if !ok {
+		http.Error(w, "unknown action", http.StatusBadRequest)
+		return
+	}
+	if _, err := ui.callAPI(ctx, r, "PUT", path, body, nil); err != nil {
+		ui.fail(w, r, err)
+		return
+	}
+	securityHeaders(w.Header())
+	http.Redirect(w, r, "/organizations/"+url.PathEscape(org)+"/issues/"+url.PathEscape(gid)+"/", http.StatusSeeOther)
+}
+
+// issueActionBody is the PUT body of a status form.
+func issueActionBody(f url.Values) (map[string]any, bool) {
+	positive := func(name string) (int, bool) {
+		n, err := strconv.Atoi(f.Get(name))
+		return n, err == nil && n > 0 && n <= 1_000_000_000
+	}
+	switch f.Get("action") {
+	case "resolve":
+		return map[string]any{"status": "resolved"}, true
+	case "resolveInNextRelease":
+		return map[string]any{"status": "resolved", "statusDetails": map[string]any{"inNextRelease": true}}, true
+	case "unresolve":
+		return map[string]any{"status": "unresolved"}, true
+	case "ignore":
+		details := map[string]any{}
+		if f.Get("ignoreDuration") != "" {
+			n, ok := positive("ignoreDuration")
+			if !ok {
+				return nil, false
+			}
+			details["ignoreDuration"] = n
+		}
+		if f.Get("ignoreCount") != "" {
+			n, ok := positive("ignoreCount")
+			if !ok {
+				return nil, false
+			}
+			details["ignoreCount"] = n
+		}
+		if f.Get("ignoreUserCount") != "" {
+			n, ok := positive("ignoreUserCount")
+			if !ok {
+				return nil, false
+			}
+			details["ignoreUserCount"] = n
+		}
+		return map[string]any{"status": "ignored", "statusDetails": details}, true
+	}
+	return nil, false
+}
