@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/internal/alert"
 	"github.com/faultline/faultline/internal/api"
 	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/deadletter"
@@ -335,8 +336,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		intervals, err := alert.OpenIntervals(ctx, s.queue.JetStream(), cfg.Queue.Replicas)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Worker.PublicURL = cfg.PublicURL
+		// Alerts are evaluated once a Notifier (the notification queue)
+		// is wired; until then, nothing fires.
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
-			Projects: s.meta, Log: log.With("component", "worker"), DeadLetters: s.deadLetters, Attempts: attempts})
+			Projects: s.meta, Log: log.With("component", "worker"), DeadLetters: s.deadLetters, Attempts: attempts,
+			Alerts: alert.NewEvaluator(s.meta, intervals)})
 		if err != nil {
 			return nil, err
 		}
