@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -122,7 +123,7 @@ func named(list []json.RawMessage) []map[string]any {
 		}
 		if _, ok := n["name"]; !ok {
 			id, _ := n["id"].(string)
-			n["name"] = alert.NodeName(id)
+			n["name"] = label(alert.NodeName(id), n)
 		}
 		out = append(out, n)
 	}
@@ -348,4 +349,14 @@ func webhookURLs(text string) ([]string, string) {
 		return nil, "Enter at most 50 URLs."
 	}
 	return urls, ""
+}
+
+// label fills a node's label with its values ({targetType} -> Member).
+func label(tmpl string, n map[string]any) string {
+	for k, v := range n {
+		if strings.Contains(tmpl, "{"+k+"}") {
+			tmpl = strings.ReplaceAll(tmpl, "{"+k+"}", fmt.Sprint(v))
+		}
+	}
+	return tmpl
 }
