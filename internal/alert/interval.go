@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/store"
 )
 
 // Intervals keeps the action interval: a rule fires at most once per issue
@@ -48,11 +49,11 @@ type lastFiring struct {
 }
 
 // Claim reports whether the firing key of rule for group may go out at
-// now: no other firing holds the interval, or the one that holds it is
-// this one (the same batch evaluated again after a redelivery, which must
-// enqueue the same notification again). A claim is a compare-and-set, so
-// two workers never both fire within one interval.
-func (iv *Intervals) Claim(ctx context.Context, ruleID, groupID uint64, key string, every time.Duration, now time.Time) (bool, error) {
+// now: no other firing holds the interval, or, when again is set (events
+// processed before: a redelivery or a retry), the one that holds it is
+// this one, which must be queued again with its key. A claim is a
+// compare-and-set, so two workers never both fire within one interval.
+func (iv *Intervals) Claim(ctx context.Context, ruleID, groupID uint64, key string, every time.Duration, now time.Time, again bool) (bool, error) {
 	k := "r." + strconv.FormatUint(ruleID, 10) + ".g." + strconv.FormatUint(groupID, 10)
 	val, _ := json.Marshal(lastFiring{Key: key, Until: now.Add(every).UnixMilli()})
 	for attempt := 0; attempt < 10; attempt++ {
@@ -71,7 +72,7 @@ func (iv *Intervals) Claim(ctx context.Context, ruleID, groupID uint64, key stri
 		var last lastFiring
 		json.Unmarshal(e.Value(), &last) //nolint:errcheck // a bad record is an expired one
 		if last.Key == key {
-			return true, nil
+			return again, nil
 		}
 		if now.UnixMilli() < last.Until {
 			return false, nil
@@ -88,15 +89,73 @@ type Rules interface {
 	Rules(projectID uint64) []*meta.Rule
 }
 
+// Counter reads the windowed per-issue counters (store.WindowCounts).
+type Counter interface {
+	WindowCounts(ctx context.Context, projectID uint64, groupIDs []uint64, environment string, window time.Duration, now time.Time) (map[uint64]store.WindowCount, error)
+}
+
 // Evaluator evaluates the rules of the projects a batch touched.
 type Evaluator struct {
 	rules     Rules
 	intervals *Intervals
+	counter   Counter // nil: frequency conditions never fire
 }
 
-// NewEvaluator returns an evaluator.
-func NewEvaluator(rules Rules, intervals *Intervals) *Evaluator {
-	return &Evaluator{rules: rules, intervals: intervals}
+// NewEvaluator returns an evaluator; counter may be nil.
+func NewEvaluator(rules Rules, intervals *Intervals, counter Counter) *Evaluator {
+	return &Evaluator{rules: rules, intervals: intervals, counter: counter}
+}
+
+// Frequency reports whether a project has rules with frequency
+// conditions, for which the worker makes frequency candidates.
+func (e *Evaluator) Frequency(projectID uint64) bool {
+	return e.counter != nil && HasFrequency(e.rules.Rules(projectID))
+}
+
+// fillCounts reads, for the frequency candidates, the counters their
+// projects' rules need: one query per project, window and environment.
+func (e *Evaluator) fillCounts(ctx context.Context, cands []Candidate) error {
+	byProject := map[uint64][]int{}
+	for i := range cands {
+		if cands[i].Trigger == TriggerFrequency {
+			byProject[cands[i].ProjectID] = append(byProject[cands[i].ProjectID], i)
+		}
+	}
+	for pid, idx := range byProject {
+		keys := map[countKey]bool{}
+		for _, r := range e.rules.Rules(pid) {
+			for _, raw := range r.Conditions {
+				var n node
+				if json.Unmarshal(raw, &n) == nil && frequency[n.str("id")] {
+					keys[countKey{n.str("interval"), r.Environment}] = true
+				}
+			}
+		}
+		if len(keys) == 0 || e.counter == nil {
+			continue
+		}
+		groups := make([]uint64, 0, len(idx))
+		for _, i := range idx {
+			groups = append(groups, cands[i].GroupID)
+		}
+		for k := range keys {
+			w, ok := Windows[k.interval]
+			if !ok {
+				continue
+			}
+			counts, err := e.counter.WindowCounts(ctx, pid, groups, k.env, w, cands[idx[0]].At)
+			if err != nil {
+				return err
+			}
+			for _, i := range idx {
+				if cands[i].counts == nil {
+					cands[i].counts = map[countKey]store.WindowCount{}
+				}
+				cands[i].counts[k] = counts[cands[i].GroupID]
+			}
+		}
+	}
+	return nil
 }
 
 // Evaluate returns what fires for the candidates: each rule that matches,
@@ -104,6 +163,9 @@ func NewEvaluator(rules Rules, intervals *Intervals) *Evaluator {
 // Reads: the rules from memory, and one KV read (and write) per matching
 // rule and issue.
 func (e *Evaluator) Evaluate(ctx context.Context, cands []Candidate) ([]Fired, error) {
+	if err := e.fillCounts(ctx, cands); err != nil {
+		return nil, fmt.Errorf("alert: counters: %w", err)
+	}
 	var out []Fired
 	for i := range cands {
 		c := &cands[i]
@@ -112,7 +174,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, cands []Candidate) ([]Fired, e
 				continue
 			}
 			f := Fire(r, c)
-			ok, err := e.intervals.Claim(ctx, r.ID, c.GroupID, f.Key, time.Duration(r.Frequency)*time.Minute, c.At)
+			ok, err := e.intervals.Claim(ctx, r.ID, c.GroupID, f.Key, time.Duration(r.Frequency)*time.Minute, c.At, c.Again)
 			if err != nil {
 				return nil, err
 			}

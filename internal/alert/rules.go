@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/store"
 )
 
 // Sentry's ids of the conditions, filters and actions Faultline knows.
@@ -72,7 +73,11 @@ var (
 	conditions = map[string]string{CondFirstSeen: TriggerNewIssue, CondRegression: TriggerRegression, CondReappeared: TriggerReappeared}
 	filters    = map[string]bool{FilterLevel: true, FilterTagged: true, FilterAttribute: true}
 	actions    = map[string]bool{ActionEmail: true, ActionService: true, ActionSlack: true, ActionDiscord: true, ActionTeams: true}
-	notYet     = map[string]bool{CondFrequency: true, CondUniqueUsers: true, FilterAge: true, FilterOccurrences: true, FilterRelease: true}
+	frequency  = map[string]bool{CondFrequency: true, CondUniqueUsers: true}
+	notYet     = map[string]bool{FilterAge: true, FilterOccurrences: true, FilterRelease: true}
+	// Windows are the frequency conditions' intervals, as Sentry names them.
+	Windows = map[string]time.Duration{"1m": time.Minute, "5m": 5 * time.Minute, "15m": 15 * time.Minute,
+		"1h": time.Hour, "1d": 24 * time.Hour, "1w": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
 )
 
 // MaxFrequency is Sentry's longest action interval: 30 days, in minutes.
@@ -158,7 +163,7 @@ func Validate(r *meta.Rule) Problems {
 	}
 	// Sentry accepts filters among the conditions (its older API): they
 	// are kept where they were sent and evaluated as filters.
-	check("conditions", r.Conditions, func(id string) bool { return conditions[id] != "" || filters[id] }, "condition")
+	check("conditions", r.Conditions, func(id string) bool { return conditions[id] != "" || filters[id] || frequency[id] }, "condition")
 	check("filters", r.Filters, func(id string) bool { return filters[id] }, "filter")
 	check("actions", r.Actions, func(id string) bool { return actions[id] }, "action")
 	if len(r.Actions) == 0 {
@@ -184,6 +189,16 @@ var matchOps = map[string]bool{"eq": true, "ne": true, "co": true, "nc": true, "
 // checkNode validates the fields of a known node.
 func checkNode(id string, n node) string {
 	switch id {
+	case CondFrequency, CondUniqueUsers:
+		if _, ok := Windows[n.str("interval")]; !ok {
+			return "The frequency condition's interval must be 1m, 5m, 15m, 1h, 1d, 1w or 30d."
+		}
+		if v, err := strconv.ParseUint(n.str("value"), 10, 64); err != nil || v > 1<<40 {
+			return "The frequency condition's value must be a whole number."
+		}
+		if ct := n.str("comparisonType"); ct != "" && ct != "count" {
+			return "Faultline compares counts only (comparisonType count)."
+		}
 	case FilterLevel:
 		if m := n.str("match"); m != "eq" && m != "gte" && m != "lte" {
 			return "The level filter's match must be eq, gte or lte."
@@ -236,6 +251,47 @@ type Candidate struct {
 	Level, Environment, Release, Platform, Message, Logger string
 	ExceptionType, ExceptionValue                          string
 	Tags                                                   [][2]string
+	// Again marks a candidate of events processed before (a redelivery,
+	// or a retried batch): a firing whose key already holds the action
+	// interval is queued again, with that key, instead of suppressed.
+	Again bool
+
+	counts map[countKey]store.WindowCount // filled by Evaluate
+}
+
+// countKey names one counter read: a window and an environment.
+type countKey struct{ interval, env string }
+
+// crossed reports whether a frequency condition holds, as Sentry's: the
+// issue had more than value events (or distinct users) in the interval
+// ending now. The action interval keeps it from firing on every event.
+func (c *Candidate) crossed(id string, n node, env string) bool {
+	if c.Trigger != TriggerFrequency {
+		return false
+	}
+	wc, ok := c.counts[countKey{n.str("interval"), env}]
+	if !ok {
+		return false
+	}
+	value, _ := strconv.ParseUint(n.str("value"), 10, 64)
+	n2 := wc.Events
+	if id == CondUniqueUsers {
+		n2 = wc.Users
+	}
+	return n2 > value
+}
+
+// HasFrequency reports whether any of rules has a frequency condition.
+func HasFrequency(rules []*meta.Rule) bool {
+	for _, r := range rules {
+		for _, raw := range r.Conditions {
+			var n node
+			if json.Unmarshal(raw, &n) == nil && frequency[n.str("id")] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // attributes are the event attributes the attribute filter reads.
@@ -268,6 +324,8 @@ func Matches(r *meta.Rule, c *Candidate) bool {
 		id := n.str("id")
 		if t, ok := conditions[id]; ok {
 			conds = append(conds, t == c.Trigger)
+		} else if frequency[id] {
+			conds = append(conds, c.crossed(id, n, r.Environment))
 		} else if filters[id] {
 			filts = append(filts, filterMatches(id, n, c))
 		} else {

@@ -17,6 +17,67 @@ import (
 // Alerts evaluates the projects' alert rules (alert.Evaluator).
 type Alerts interface {
 	Evaluate(ctx context.Context, cands []alert.Candidate) ([]alert.Fired, error)
+	// Frequency reports whether a project has rules with frequency
+	// conditions (then each batch's issues are frequency candidates).
+	Frequency(projectID uint64) bool
+}
+
+// freqAcc gathers a batch's events of one issue, for its frequency
+// candidate.
+type freqAcc struct {
+	it     *item
+	row    store.Event // the issue's newest event of the batch
+	again  bool // an event processed before
+}
+
+// frequencyTracker collects the frequency candidates of a batch.
+type frequencyTracker struct {
+	w       *Worker
+	wanted  map[uint64]bool // by project: has frequency rules
+	byGroup map[uint64]*freqAcc
+	order   []uint64
+}
+
+func (w *Worker) newFrequencyTracker() *frequencyTracker {
+	return &frequencyTracker{w: w, wanted: map[uint64]bool{}, byGroup: map[uint64]*freqAcc{}}
+}
+
+// add counts one event of the batch (stored now, or by this message
+// before a crash).
+func (f *frequencyTracker) add(it *item, r *store.Event, again bool) {
+	want, ok := f.wanted[r.ProjectID]
+	if !ok {
+		want = f.w.deps.Alerts.Frequency(r.ProjectID)
+		f.wanted[r.ProjectID] = want
+	}
+	if !want {
+		return
+	}
+	a := f.byGroup[r.GroupID]
+	if a == nil {
+		a = &freqAcc{}
+		f.byGroup[r.GroupID] = a
+		f.order = append(f.order, r.GroupID)
+	}
+	a.again = a.again || again
+	if a.it == nil || !r.Received.Before(a.row.Received) {
+		a.it, a.row = it, *r
+	}
+}
+
+// candidates returns one frequency candidate per issue. Its window is
+// the minute its newest event was received: the same when the same
+// messages are processed again.
+func (f *frequencyTracker) candidates(now time.Time) []alert.Candidate {
+	var out []alert.Candidate
+	for _, gid := range f.order {
+		a := f.byGroup[gid]
+		window := strconv.FormatInt(a.row.Received.Truncate(time.Minute).Unix(), 10)
+		c := f.w.candidate(a.it, &a.row, alert.TriggerFrequency, window, now)
+		c.Again = a.again
+		out = append(out, c)
+	}
+	return out
 }
 
 // Notifier queues the notifications of fired rules durably. Enqueue is

@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/internal/alert"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -44,7 +45,7 @@ func (r *rig) enableAlerts(t *testing.T) *recorder {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	r.alerts, r.notifier = alert.NewEvaluator(r.m, iv), rec
+	r.alerts, r.notifier = alert.NewEvaluator(r.m, iv, r.s), rec
 	return rec
 }
 
@@ -71,6 +72,25 @@ func raws(nodes ...string) []json.RawMessage {
 
 const emailOwners = `{"id":"sentry.mail.actions.NotifyEmailAction","targetType":"IssueOwners"}`
 
+// sendAcked is send, waiting also until the queue is drained: the worker
+// evaluates the rules after the insert, before the ack.
+func (r *rig) sendAcked(t *testing.T, n int, extra string) uint64 {
+	t.Helper()
+	id := sentID(n)
+	body := `{"event_id":"` + id + `","platform":"python","exception":{"values":[{"type":"CheckoutError","value":"failed",` +
+		`"stacktrace":{"frames":[{"module":"shop.checkout","function":"pay","in_app":true}]}}]}` + extra + `}`
+	if err := r.q.Publish(context.Background(), &queue.Message{ProjectID: r.project.ID, EventID: id,
+		Kind: queue.KindStore, Received: time.Now(), Body: []byte(body)}); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, r.s, 5*time.Second, r.drained(t))
+	ev, err := r.s.GetEvent(context.Background(), r.project.ID, id)
+	if err != nil || ev == nil || !r.drained(t)() {
+		t.Fatalf("event %d was not stored and acked: %v", n, err)
+	}
+	return ev.GroupID
+}
+
 func sentID(n int) string { return fmt.Sprintf("%032x", 0xabc000+n) }
 
 func defaultRuleID(t *testing.T, r *rig) uint64 {
@@ -88,8 +108,8 @@ func TestNewIssueFiresOnce(t *testing.T) {
 	r := newRig(t)
 	rec := r.enableAlerts(t)
 	def := defaultRuleID(t, r)
-	gid := r.send(t, 1, "")
-	r.send(t, 2, "")
+	gid := r.sendAcked(t, 1, "")
+	r.sendAcked(t, 2, "")
 	got := rec.all()
 	if len(got) != 1 {
 		t.Fatalf("fired %d times, want once: %+v", len(got), got)
@@ -138,17 +158,17 @@ func TestNewIssueAlertSurvivesRedelivery(t *testing.T) {
 func TestRegressionAlerts(t *testing.T) {
 	r := newRig(t)
 	rec := r.enableAlerts(t)
-	gid := r.send(t, 1, "")
+	gid := r.sendAcked(t, 1, "")
 	rule := r.addRule(t, &meta.Rule{Name: "Regressions", ActionMatch: "any", Frequency: 60,
 		Conditions: raws(`{"id":"` + alert.CondRegression + `"}`), Actions: raws(emailOwners)})
 	r.setStatus(t, gid, store.StatusResolved, "{}")
 	old := float64(time.Now().Add(-time.Hour).Unix())
-	r.send(t, 2, fmt.Sprintf(`,"timestamp":%.0f`, old))
+	r.sendAcked(t, 2, fmt.Sprintf(`,"timestamp":%.0f`, old))
 	expectState(t, r.state(t, gid), store.StatusResolved, "")
 	if got := rec.all(); len(got) != 1 {
 		t.Fatalf("a late event fired %+v", got[1:])
 	}
-	r.send(t, 3, "")
+	r.sendAcked(t, 3, "")
 	expectState(t, r.state(t, gid), store.StatusUnresolved, "regressed")
 	got := rec.all()
 	if len(got) != 2 {
@@ -161,7 +181,7 @@ func TestRegressionAlerts(t *testing.T) {
 	}
 	// Regresses again, within the rule's 60 minutes: no second alert.
 	r.setStatus(t, gid, store.StatusResolved, "{}")
-	r.send(t, 4, "")
+	r.sendAcked(t, 4, "")
 	expectState(t, r.state(t, gid), store.StatusUnresolved, "regressed")
 	if got := rec.all(); len(got) != 2 {
 		t.Fatalf("the action interval let through %+v", got[2:])
@@ -185,7 +205,7 @@ func TestAlertFilters(t *testing.T) {
 		Actions: raws(emailOwners), Filters: raws(
 			`{"id":"`+alert.FilterTagged+`","key":"region","match":"eq","value":"us-east"}`,
 			`{"id":"`+alert.FilterAttribute+`","attribute":"message","match":"co","value":"FAIL"}`)})
-	r.send(t, 1, `,"tags":{"region":"eu-west"},"environment":"staging"`)
+	r.sendAcked(t, 1, `,"tags":{"region":"eu-west"},"environment":"staging"`)
 	fired := map[string]bool{}
 	for _, f := range rec.all() {
 		fired[f.RuleID] = true
@@ -196,6 +216,48 @@ func TestAlertFilters(t *testing.T) {
 	}{{def, true}, {fatal.ID, false}, {python.ID, true}, {notProd.ID, false}, {anyOf.ID, true}} {
 		if fired[strconv.FormatUint(c.id, 10)] != c.want {
 			t.Errorf("rule %d fired: %v, want %v", c.id, !c.want, c.want)
+		}
+	}
+}
+
+// TestFrequencyAlerts: a rule "more than 3 events in an hour" fires once,
+// when the fourth event arrives, and a rule on distinct users when the
+// second user is seen; the counters are the store's per-minute ones.
+func TestFrequencyAlerts(t *testing.T) {
+	r := newRig(t)
+	rec := r.enableAlerts(t)
+	events := r.addRule(t, &meta.Rule{Name: "busy", Frequency: 5, Actions: raws(emailOwners),
+		Conditions: raws(`{"id":"` + alert.CondFrequency + `","value":3,"interval":"1h","comparisonType":"count"}`)})
+	users := r.addRule(t, &meta.Rule{Name: "users", Frequency: 5, Actions: raws(emailOwners),
+		Conditions: raws(`{"id":"` + alert.CondUniqueUsers + `","value":1,"interval":"5m"}`)})
+	count := func(rule *meta.Rule) (n int, last alert.Fired) {
+		for _, f := range rec.all() {
+			if f.RuleID == strconv.FormatUint(rule.ID, 10) {
+				n, last = n+1, f
+			}
+		}
+		return n, last
+	}
+	var gid uint64
+	for i := 1; i <= 6; i++ {
+		user := "alice"
+		if i >= 3 {
+			user = "bob"
+		}
+		gid = r.sendAcked(t, i, `,"user":{"id":"`+user+`"}`)
+		n, f := count(events)
+		switch {
+		case i < 4 && n != 0:
+			t.Fatalf("after %d events the count rule fired", i)
+		case i >= 4 && (n != 1 || f.EventID != sentID(4) || f.Trigger != alert.TriggerFrequency || f.GroupID != gid):
+			t.Fatalf("after %d events: %d firings, last %+v; want one, for event 4", i, n, f)
+		}
+		n, f = count(users)
+		switch {
+		case i < 3 && n != 0:
+			t.Fatalf("after %d events (one user) the users rule fired", i)
+		case i >= 3 && (n != 1 || f.EventID != sentID(3)):
+			t.Fatalf("after %d events: users rule fired %d times, last %+v; want once, for event 3 (all: %v)", i, n, f, rec.all())
 		}
 	}
 }

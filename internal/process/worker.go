@@ -407,6 +407,10 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 	itemOf := map[store.EventKey]*item{}
 	var cands []alert.Candidate
 	now := time.Now().UTC()
+	freq := w.newFrequencyTracker()
+	// again: the item's message was delivered before, or this batch's
+	// store failed before: what it fires may be queued already.
+	again := func(it *item) bool { return it.redelivered || len(b.maybeStored) > 0 }
 	var outcomes []store.Outcome
 	var deploys []store.Deploy
 	for i := range b.items {
@@ -416,20 +420,29 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			continue
 		}
 		key := store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}
-		if verdicts[i] == alreadyStored && alerting && it.row.GroupID == 0 {
-			// Stored by this message before a crash: its issue may be
-			// new, and the alert must be queued again, with its key.
+		if verdicts[i] == alreadyStored && alerting {
+			// Stored by this message before a crash (or by this batch's
+			// failed attempt): its issue may be new, and the alert must
+			// be queued again, with its key.
 			ref, _, err := w.deps.Groups.ResolveEvent(ctx, it.row.ProjectID, grouping.Config, it.hash, it.row.EventID)
 			if err != nil {
 				return fmt.Errorf("resolve issue: %w", err)
 			}
+			if it.row.GroupID != 0 && it.row.GroupID != ref.ID {
+				ref = meta.GroupRef{ID: it.row.GroupID} // moved inside Faultline: not new
+			}
+			r := it.row
+			r.GroupID = ref.ID
+			if it.row.GroupID == 0 {
+				it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
+			}
 			if ref.FirstEvent == it.row.EventID && !newIssues[ref.ID] {
 				newIssues[ref.ID] = true
-				r := it.row
-				r.GroupID = ref.ID
-				it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
-				cands = append(cands, w.candidate(it, &r, alert.TriggerNewIssue, "", now))
+				c := w.candidate(it, &r, alert.TriggerNewIssue, "", now)
+				c.Again = true
+				cands = append(cands, c)
 			}
+			freq.add(it, &r, true)
 		}
 		if verdicts[i] != toStore {
 			continue // stored by this message before, or a duplicate
@@ -448,10 +461,15 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			// before a crash (a redelivery, not stored yet).
 			if alerting && (isNew || ref.FirstEvent == it.row.EventID) && !newIssues[ref.ID] {
 				newIssues[ref.ID] = true
-				cands = append(cands, w.candidate(it, &it.row, alert.TriggerNewIssue, "", now))
+				c := w.candidate(it, &it.row, alert.TriggerNewIssue, "", now)
+				c.Again = !isNew || again(it)
+				cands = append(cands, c)
 			}
 		}
 		itemOf[key] = it
+		if alerting {
+			freq.add(it, &it.row, again(it))
+		}
 		groupOf[key] = it.row.GroupID
 		rows = append(rows, it.row)
 		g, ok := groups[it.row.GroupID]
@@ -532,7 +550,9 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 				if c.Substatus == SubstatusRegressed {
 					trigger = alert.TriggerRegression
 				}
-				cands = append(cands, w.candidate(it, r, trigger, strconv.FormatUint(cause.endedMS, 10), now))
+				c := w.candidate(it, r, trigger, strconv.FormatUint(cause.endedMS, 10), now)
+				c.Again = again(it)
+				cands = append(cands, c)
 			}
 		}
 		// The alerts are queued before the status changes and the events
@@ -557,7 +577,11 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			return fmt.Errorf("store events: %w", err)
 		}
 	}
-	// Only a redelivery's new issues are left here (no row to store).
+	// Left here: a redelivery's new issues (no row to store), and the
+	// frequency candidates, whose counters now include the batch.
+	if alerting {
+		cands = append(cands, freq.candidates(now)...)
+	}
 	if err := w.alert(ctx, cands); err != nil {
 		return err
 	}

@@ -345,7 +345,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		// is wired; until then, nothing fires.
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
 			Projects: s.meta, Log: log.With("component", "worker"), DeadLetters: s.deadLetters, Attempts: attempts,
-			Alerts: alert.NewEvaluator(s.meta, intervals)})
+			Alerts: alert.NewEvaluator(s.meta, intervals, s.store)})
 		if err != nil {
 			return nil, err
 		}
