@@ -25,9 +25,9 @@ type Alerts interface {
 // freqAcc gathers a batch's events of one issue, for its frequency
 // candidate.
 type freqAcc struct {
-	it     *item
-	row    store.Event // the issue's newest event of the batch
-	again  bool // an event processed before
+	it    *item
+	row   store.Event // the issue's newest event of the batch
+	again bool        // an event processed before
 }
 
 // frequencyTracker collects the frequency candidates of a batch.
