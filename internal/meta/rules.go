@@ -179,3 +179,34 @@ func (s *Store) applyAlerting(kind, id string, val []byte, deleted bool) error {
 	}
 	return nil
 }
+
+// IssueOwners resolves who owns an issue of a project, for e-mail actions
+// whose targetType is IssueOwners: Faultline has no ownership rules, so
+// they are the joined members of the project's teams (the issue-workflow
+// issue puts the issue's assignee first, when there is one). Users are
+// returned once each, by member order.
+func (s *Store) IssueOwners(projectID uint64) []*User {
+	p, ok := s.ProjectByID(projectID)
+	if !ok {
+		return nil
+	}
+	var out []*User
+	seen := map[uint64]bool{}
+	for _, m := range s.Members(p.OrgID) {
+		if m.Pending || m.UserID == 0 || seen[m.UserID] {
+			continue
+		}
+		onTeam := false
+		for _, t := range p.TeamIDs {
+			onTeam = onTeam || m.HasTeam(t)
+		}
+		if !onTeam {
+			continue
+		}
+		if u, ok := s.MemberUser(m); ok {
+			seen[m.UserID] = true
+			out = append(out, u)
+		}
+	}
+	return out
+}

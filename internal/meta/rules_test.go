@@ -68,3 +68,47 @@ func TestRulesAndPlugins(t *testing.T) {
 		t.Fatalf("after update and delete: %+v", left)
 	}
 }
+
+// TestIssueOwners: the owners of a project's issues are the joined
+// members of its teams, once each; not other teams' members, nor pending
+// invitations.
+func TestIssueOwners(t *testing.T) {
+	ctx := context.Background()
+	m := openMeta(t, openQueue(t))
+	ann, err := m.CreateUser(ctx, "ann@example.com", "Ann", "correct horse battery", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := m.CreateUser(ctx, "bob@example.com", "Bob", "correct horse battery", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, _ := m.CreateOrganization(ctx, "Acme", "acme", ann.ID)
+	web, _ := m.CreateTeam(ctx, org, "Web", "web")
+	ops, _ := m.CreateTeam(ctx, org, "Ops", "ops")
+	p, _, err := m.CreateProject(ctx, web, "P", "p", "go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.IssueOwners(p.ID); len(got) != 0 {
+		t.Fatalf("owners before anyone joined the team: %v", got)
+	}
+	am, _ := m.MemberByUser(org.ID, ann.ID)
+	if _, err := m.UpdateMember(ctx, org.ID, am.ID, func(mm *meta.Member) error {
+		mm.Teams = []uint64{web.ID, ops.ID}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.InviteMember(ctx, org.ID, "carol@example.com", "member", []uint64{web.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_ = bob
+	got := m.IssueOwners(p.ID)
+	if len(got) != 1 || got[0].ID != ann.ID {
+		t.Fatalf("owners = %+v, want Ann only", got)
+	}
+	if m.IssueOwners(p.ID+100) != nil {
+		t.Fatal("an unknown project has owners")
+	}
+}
