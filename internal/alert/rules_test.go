@@ -122,3 +122,17 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMatches is one rule with a condition and two filters checked
+// against one candidate: the in-memory part of evaluating a rule.
+func BenchmarkMatches(b *testing.B) {
+	r := rule("all", "all", []string{first}, []string{
+		`{"id":"` + FilterLevel + `","match":"gte","level":"40"}`,
+		`{"id":"` + FilterTagged + `","key":"browser","match":"co","value":"chrome"}`})
+	c := &Candidate{Trigger: TriggerNewIssue, Level: "error", Tags: [][2]string{{"browser", "Chrome 120"}}}
+	for i := 0; i < b.N; i++ {
+		if !Matches(r, c) {
+			b.Fatal("no match")
+		}
+	}
+}
