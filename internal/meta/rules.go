@@ -210,3 +210,14 @@ func (s *Store) IssueOwners(projectID uint64) []*User {
 	}
 	return out
 }
+
+// deleteProjectAlerting deletes a project's rules and plugin settings,
+// with the project.
+func (s *Store) deleteProjectAlerting(ctx context.Context, projectID uint64) error {
+	for _, r := range s.Rules(projectID) {
+		if err := s.del(ctx, ruleKey(r.ID)); err != nil {
+			return err
+		}
+	}
+	return s.del(ctx, pluginKey(projectID))
+}

@@ -67,6 +67,17 @@ func TestRulesAndPlugins(t *testing.T) {
 	if left := third.Rules(p.ID); len(left) != 1 || left[0].Name != "renamed" {
 		t.Fatalf("after update and delete: %+v", left)
 	}
+	// Deleting the project deletes its rules and plugin.
+	if err := m.DeleteProject(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	fourth := openMeta(t, q)
+	if left := fourth.Rules(p.ID); len(left) != 0 {
+		t.Fatalf("rules outlived their project: %+v", left)
+	}
+	if urls, _, _ := fourth.WebhookPlugin(p.ID); len(urls) != 0 {
+		t.Fatal("the plugin outlived its project")
+	}
 }
 
 // TestIssueOwners: the owners of a project's issues are the joined
