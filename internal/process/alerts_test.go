@@ -261,3 +261,25 @@ func TestFrequencyAlerts(t *testing.T) {
 		}
 	}
 }
+
+// TestReappearedAlert: an ignored issue whose ignore condition is met
+// comes back, and a reappeared rule fires with the event that did it.
+func TestReappearedAlert(t *testing.T) {
+	r := newRig(t)
+	rec := r.enableAlerts(t)
+	rule := r.addRule(t, &meta.Rule{Name: "back", Conditions: raws(`{"id":"` + alert.CondReappeared + `"}`),
+		Actions: raws(emailOwners)})
+	gid := r.sendAcked(t, 1, "")
+	r.setStatus(t, gid, store.StatusIgnored, `{"ignoreCount":2}`)
+	r.sendAcked(t, 2, "")
+	if n := len(rec.all()); n != 1 {
+		t.Fatalf("fired %d times while the ignore holds, want only the new issue", n)
+	}
+	r.sendAcked(t, 3, "")
+	expectState(t, r.state(t, gid), store.StatusUnresolved, "escalating")
+	got := rec.all()
+	if len(got) != 2 || got[1].Trigger != alert.TriggerReappeared || got[1].EventID != sentID(3) ||
+		got[1].RuleID != strconv.FormatUint(rule.ID, 10) {
+		t.Fatalf("fired %+v, want the reappearance with event 3", got)
+	}
+}
