@@ -68,6 +68,9 @@ type Config struct {
 	// Routes returns the process's route table, which the OpenAPI
 	// document at /api/openapi.json describes; nil leaves it out.
 	Routes func() []*route.Route
+	// Alerts queues the notifications of rule test-fires
+	// (POST .../rule-actions/); nil answers them with 400.
+	Alerts AlertQueue
 	// TrustForwarded counts login failures by the address a trusted proxy
 	// appended to X-Forwarded-For.
 	TrustForwarded bool
@@ -105,6 +108,7 @@ type Meta interface {
 	Keys(projectID uint64) []*meta.Key
 	tokenMeta
 	MemberMeta
+	RuleMeta
 }
 
 // Store is the event store the API reads.
@@ -235,6 +239,15 @@ func (a *API) Routes() []route.Route {
 		a.ciRoute("DELETE", "/api/0/projects/{org}/{project}/releases/{version}/", a.deleteRelease, project, "project:releases", "delete a project's release"),
 		a.ciRoute("GET", "/api/0/projects/{org}/{project}/releases/{version}/commits/", a.listReleaseCommits, project, "project:releases", "list a project's release's commits"),
 		a.ciRoute("GET", "/api/0/organizations/{org}/repos/", a.listRepos, org, "org:read", "list repositories"),
+		a.route("GET", "/api/0/projects/{org}/{project}/rules/", a.listRules, project, "alerts:read", "list a project's issue alert rules"),
+		a.route("POST", "/api/0/projects/{org}/{project}/rules/", a.createRule, project, "alerts:write", "create an issue alert rule"),
+		a.route("GET", "/api/0/projects/{org}/{project}/rules/{rule_id}/", a.getRule, project, "alerts:read", "get an issue alert rule"),
+		a.route("PUT", "/api/0/projects/{org}/{project}/rules/{rule_id}/", a.updateRule, project, "alerts:write", "replace an issue alert rule"),
+		a.route("DELETE", "/api/0/projects/{org}/{project}/rules/{rule_id}/", a.deleteRule, project, "alerts:write", "delete an issue alert rule"),
+		a.route("POST", "/api/0/projects/{org}/{project}/rule-actions/", a.testRuleActions, project, "alerts:write", "test-fire alert rule actions"),
+		a.route("GET", "/api/0/projects/{org}/{project}/plugins/webhooks/", a.getWebhookPlugin, project, "project:read", "get the WebHooks plugin"),
+		a.route("PUT", "/api/0/projects/{org}/{project}/plugins/webhooks/", a.updateWebhookPlugin, project, "project:write", "configure the WebHooks plugin"),
+		a.route("POST", "/api/0/projects/{org}/{project}/plugins/webhooks/", a.updateWebhookPlugin, project, "project:write", "enable the WebHooks plugin"),
 		a.ciRoute("POST", "/api/0/organizations/{org}/repos/", a.createRepo, org, "org:write", "add a repository"),
 		a.rootRoute(),
 		a.route("GET", "/api/0/api-tokens/", a.listAPITokens, route.TenantUser, "", "list the caller's API tokens"),

@@ -103,6 +103,9 @@ func (s *Store) DeleteProject(ctx context.Context, id uint64) error {
 			return err
 		}
 	}
+	if err := s.deleteProjectAlerting(ctx, id); err != nil {
+		return err
+	}
 	if err := s.del(ctx, "projects."+strconv.FormatUint(id, 10)); err != nil {
 		return err
 	}

@@ -22,6 +22,10 @@ type GroupRef struct {
 	ShortID   uint64 `json:"shortId"`
 	Config    string `json:"config"`
 	Hash      string `json:"hash"`
+	// FirstEvent is the id of the event whose processing allocated the
+	// issue (empty for issues allocated before it was recorded): a
+	// redelivery of that event still knows the issue is new, for alerts.
+	FirstEvent string `json:"firstEvent,omitempty"`
 }
 
 // Groups allocates and resolves issue ids in a KV bucket, with a bounded
@@ -74,6 +78,12 @@ func (g *Groups) cache(key string, ref GroupRef) {
 // Resolve returns the issue for a grouping hash, allocating it on first
 // sight; created reports whether this call allocated it.
 func (g *Groups) Resolve(ctx context.Context, projectID uint64, config, hash string) (ref GroupRef, created bool, err error) {
+	return g.ResolveEvent(ctx, projectID, config, hash, "")
+}
+
+// ResolveEvent is Resolve for an event: a new issue records eventID as
+// its FirstEvent.
+func (g *Groups) ResolveEvent(ctx context.Context, projectID uint64, config, hash, eventID string) (ref GroupRef, created bool, err error) {
 	key := hashKey(projectID, config, hash)
 	g.mu.Lock()
 	ref, ok := g.byKey[key]
@@ -111,11 +121,11 @@ func (g *Groups) Resolve(ctx context.Context, projectID uint64, config, hash str
 	}
 	if _, err := g.kv.Create(ctx, key, []byte(strconv.FormatUint(id, 10))); errors.Is(err, jetstream.ErrKeyExists) {
 		// Another worker allocated it first; use theirs (our id is a gap).
-		return g.Resolve(ctx, projectID, config, hash)
+		return g.ResolveEvent(ctx, projectID, config, hash, eventID)
 	} else if err != nil {
 		return GroupRef{}, false, err
 	}
-	ref, err = g.record(ctx, GroupRef{ID: id, ProjectID: projectID, Config: config, Hash: hash})
+	ref, err = g.record(ctx, GroupRef{ID: id, ProjectID: projectID, Config: config, Hash: hash, FirstEvent: eventID})
 	if err != nil {
 		return GroupRef{}, false, err
 	}

@@ -59,6 +59,8 @@ type Store struct {
 	users     map[uint64]*User
 	tokens    map[string]*Token // by hash
 	members   map[uint64]*Member
+	rules     map[uint64]*Rule          // alert rules, by id (rules.go)
+	plugins   map[uint64]*WebhookPlugin // webhook plugin settings, by project
 	watchDone chan struct{}
 	stop      context.CancelFunc
 }
@@ -182,6 +184,8 @@ func (s *Store) apply(key string, val []byte, rev uint64, deleted bool) {
 			delete(s.tokens, id)
 		case "members":
 			s.applyMember(id, nil, true) //nolint:errcheck // a deletion never fails
+		case "rules", "plugins":
+			s.applyAlerting(kind, id, nil, true) //nolint:errcheck // a deletion never fails
 		}
 		return
 	}
@@ -224,6 +228,8 @@ func (s *Store) apply(key string, val []byte, rev uint64, deleted bool) {
 		}
 	case "members":
 		err = s.applyMember(id, val, false)
+	case "rules", "plugins":
+		err = s.applyAlerting(kind, id, val, false)
 	}
 	if err != nil {
 		s.log.Error("meta: bad entry", "key", key, "err", err)

@@ -202,6 +202,9 @@ func (s *Store) CreateProject(ctx context.Context, team *Team, name, slug, platf
 	if err != nil {
 		return nil, nil, err
 	}
+	if _, err := s.CreateRule(ctx, DefaultRule(p.ID)); err != nil {
+		return nil, nil, err
+	}
 	return p, k, nil
 }
 

@@ -106,7 +106,7 @@ func (w *Worker) releases(ctx context.Context, rows []store.Event) (map[releaseK
 // of the batch's existing issues with one query; issues created by this
 // batch have none. Statuses are not cached: the API may change them from
 // another process at any time.
-func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[uint64]bool, firstSeen map[releaseKey]time.Time) ([]store.StatusChange, error) {
+func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[uint64]bool, firstSeen map[releaseKey]time.Time) ([]store.StatusChange, map[uint64]cause, error) {
 	byGroup := map[uint64][]*store.Event{}
 	var projects, ids []uint64
 	seenProject := map[uint64]bool{}
@@ -125,12 +125,13 @@ func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[
 		byGroup[r.GroupID] = append(byGroup[r.GroupID], r)
 	}
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	states, err := w.deps.Store.GroupStates(ctx, projects, ids)
 	if err != nil {
-		return nil, fmt.Errorf("read issue status: %w", err)
+		return nil, nil, fmt.Errorf("read issue status: %w", err)
 	}
+	causes := map[uint64]cause{}
 	now := time.Now()
 	var changes []store.StatusChange
 	for gid, st := range states {
@@ -180,10 +181,16 @@ func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[
 					}
 				}
 				if newer, err = w.deps.Store.ReleasesAfter(ctx, pid, ref, versions); err != nil {
-					return nil, fmt.Errorf("read release order: %w", err)
+					return nil, nil, fmt.Errorf("read release order: %w", err)
 				}
 			}
 			for _, r := range after {
+				if r.Timestamp.Before(since) {
+					// A late event, which happened before the resolution
+					// (an SDK's offline queue, a backlog): it does not
+					// regress the issue.
+					continue
+				}
 				regresses := !d.InNextRelease && d.InRelease == ""
 				switch {
 				case ref != "":
@@ -199,16 +206,25 @@ func (w *Worker) lifecycle(ctx context.Context, rows []store.Event, created map[
 		case store.StatusIgnored:
 			substatus, err = w.ignoreEnded(ctx, pid, gid, d, since, after, now)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			regressedBy = after[len(after)-1]
 		}
 		if substatus != "" {
+			causes[gid] = cause{event: regressedBy, endedMS: st.UpdatedMS}
 			changes = append(changes, store.StatusChange{ProjectID: pid, GroupID: gid,
 				Status: store.StatusUnresolved, Substatus: substatus, Details: "{}", At: now,
 				Activity: lifecycleActivity(pid, st, substatus, regressedBy)})
 		}
 	}
-	return changes, nil
+	return changes, causes, nil
+}
+
+// cause is the event that changed an issue's status, and when the status
+// it ended was set (which tells that change from later ones).
+type cause struct {
+	event   *store.Event
+	endedMS uint64
 }
 
 // ignoreEnded reports the substatus an ignored issue comes back with, or

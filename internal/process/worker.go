@@ -12,12 +12,14 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/faultline/faultline/internal/alert"
 	"github.com/faultline/faultline/internal/envelope"
 	"github.com/faultline/faultline/internal/event"
 	"github.com/faultline/faultline/internal/grouping"
@@ -41,6 +43,9 @@ type Config struct {
 	// it, once this many attempts at it started and never finished (the
 	// worker died; default 5).
 	MaxAttempts int
+	// PublicURL is how users reach Faultline: alert notifications link
+	// to the issue's page under it ("" for no link).
+	PublicURL string
 	// StageHook, for tests only, is called with each message at the start
 	// of the stages "decode" and "normalize", and of the batch's "insert".
 	StageHook func(stage string, m jetstream.Msg)
@@ -96,7 +101,7 @@ type Store interface {
 
 // Groups resolves fingerprints to issue ids.
 type Groups interface {
-	Resolve(ctx context.Context, projectID uint64, config, hash string) (meta.GroupRef, bool, error)
+	ResolveEvent(ctx context.Context, projectID uint64, config, hash, eventID string) (meta.GroupRef, bool, error)
 }
 
 // Projects looks up project settings.
@@ -117,6 +122,10 @@ type Deps struct {
 	// Attempts counts unfinished attempts at redelivered messages; nil
 	// never dead-letters a message for taking the worker down.
 	Attempts Attempts
+	// Alerts and Notifier evaluate the alert rules and queue what fires;
+	// either nil evaluates nothing.
+	Alerts   Alerts
+	Notifier Notifier
 }
 
 // Worker consumes the ingest stream.
@@ -260,6 +269,8 @@ type item struct {
 	keyID    string
 	category outcome.Category // what the event counts as in outcomes
 	deploy   *store.Deploy    // set for a deploy; row then holds only its key
+	logger   string           // the event's logger, for alerts
+	frames   []alert.Frame    // the top in-app frames, for alerts
 
 	// Where it came from, for the duplicate check (dedup.go): the message's
 	// stream sequence and whether it is delivered again. A move inside
@@ -391,6 +402,15 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 	groups := map[uint64]store.Group{}
 	created := map[uint64]bool{}
 	groupOf := map[store.EventKey]uint64{}
+	alerting := w.alerting()
+	newIssues := map[uint64]bool{}
+	itemOf := map[store.EventKey]*item{}
+	var cands []alert.Candidate
+	now := time.Now().UTC()
+	freq := w.newFrequencyTracker()
+	// again: the item's message was delivered before, or this batch's
+	// store failed before: what it fires may be queued already.
+	again := func(it *item) bool { return it.redelivered || len(b.maybeStored) > 0 }
 	var outcomes []store.Outcome
 	var deploys []store.Deploy
 	for i := range b.items {
@@ -400,11 +420,35 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			continue
 		}
 		key := store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}
+		if verdicts[i] == alreadyStored && alerting {
+			// Stored by this message before a crash (or by this batch's
+			// failed attempt): its issue may be new, and the alert must
+			// be queued again, with its key.
+			ref, _, err := w.deps.Groups.ResolveEvent(ctx, it.row.ProjectID, grouping.Config, it.hash, it.row.EventID)
+			if err != nil {
+				return fmt.Errorf("resolve issue: %w", err)
+			}
+			if it.row.GroupID != 0 && it.row.GroupID != ref.ID {
+				ref = meta.GroupRef{ID: it.row.GroupID} // moved inside Faultline: not new
+			}
+			r := it.row
+			r.GroupID = ref.ID
+			if it.row.GroupID == 0 {
+				it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
+			}
+			if ref.FirstEvent == it.row.EventID && !newIssues[ref.ID] {
+				newIssues[ref.ID] = true
+				c := w.candidate(it, &r, alert.TriggerNewIssue, "", now)
+				c.Again = true
+				cands = append(cands, c)
+			}
+			freq.add(it, &r, true)
+		}
 		if verdicts[i] != toStore {
 			continue // stored by this message before, or a duplicate
 		}
 		if it.row.GroupID == 0 {
-			ref, isNew, err := w.deps.Groups.Resolve(ctx, it.row.ProjectID, grouping.Config, it.hash)
+			ref, isNew, err := w.deps.Groups.ResolveEvent(ctx, it.row.ProjectID, grouping.Config, it.hash, it.row.EventID)
 			if err != nil {
 				return fmt.Errorf("resolve issue: %w", err)
 			}
@@ -413,6 +457,18 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			}
 			it.row.GroupID = ref.ID
 			it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
+			// A new issue, or one whose allocation this event made
+			// before a crash (a redelivery, not stored yet).
+			if alerting && (isNew || ref.FirstEvent == it.row.EventID) && !newIssues[ref.ID] {
+				newIssues[ref.ID] = true
+				c := w.candidate(it, &it.row, alert.TriggerNewIssue, "", now)
+				c.Again = !isNew || again(it)
+				cands = append(cands, c)
+			}
+		}
+		itemOf[key] = it
+		if alerting {
+			freq.add(it, &it.row, again(it))
 		}
 		groupOf[key] = it.row.GroupID
 		rows = append(rows, it.row)
@@ -475,10 +531,37 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		if err != nil {
 			return err
 		}
-		changes, err := w.lifecycle(ctx, rows, created, firstSeen)
+		changes, causes, err := w.lifecycle(ctx, rows, created, firstSeen)
 		if err != nil {
 			return err
 		}
+		if alerting {
+			for _, c := range changes {
+				cause, ok := causes[c.GroupID]
+				if !ok {
+					continue
+				}
+				r := cause.event
+				it := itemOf[store.EventKey{ProjectID: r.ProjectID, EventID: r.EventID}]
+				if it == nil {
+					continue
+				}
+				trigger := alert.TriggerReappeared
+				if c.Substatus == SubstatusRegressed {
+					trigger = alert.TriggerRegression
+				}
+				c := w.candidate(it, r, trigger, strconv.FormatUint(cause.endedMS, 10), now)
+				c.Again = again(it)
+				cands = append(cands, c)
+			}
+		}
+		// The alerts are queued before the status changes and the events
+		// are written: a crash before this point leaves nothing decided,
+		// and the redelivery decides (and queues) again.
+		if err := w.alert(ctx, cands); err != nil {
+			return err
+		}
+		cands = nil
 		if err := w.deps.Store.SetStatus(ctx, changes); err != nil {
 			return fmt.Errorf("store status: %w", err)
 		}
@@ -493,6 +576,14 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
 			return fmt.Errorf("store events: %w", err)
 		}
+	}
+	// Left here: a redelivery's new issues (no row to store), and the
+	// frequency candidates, whose counters now include the batch.
+	if alerting {
+		cands = append(cands, freq.candidates(now)...)
+	}
+	if err := w.alert(ctx, cands); err != nil {
+		return err
 	}
 	attOutcomes, err := w.writeAttachments(ctx, b, groupOf, dropped)
 	if err != nil {
@@ -684,7 +775,8 @@ func (w *Worker) build(e *event.Event, src Source, p *meta.Project) (item, error
 		Culprit: d.Culprit, Level: e.Level, Type: d.Type, Platform: e.Platform, Metadata: string(md),
 		Version: uint64(e.Received.UnixMilli()), LastSeen: row.Timestamp, RetentionDays: row.RetentionDays,
 	}
-	return item{row: row, group: group, hash: fp.Hash, category: eventCategory(e.Type)}, nil
+	return item{row: row, group: group, hash: fp.Hash, category: eventCategory(e.Type),
+		logger: e.Logger, frames: alertFrames(e)}, nil
 }
 
 func messageOf(e *event.Event) string {

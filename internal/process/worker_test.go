@@ -26,6 +26,9 @@ type rig struct {
 	s       *store.Store
 	project *meta.Project
 	log     *slog.Logger
+	// alerts and notifier, when set (alerts_test.go), evaluate the rules.
+	alerts   process.Alerts
+	notifier process.Notifier
 }
 
 func newRig(t *testing.T) *rig { t.Helper(); return newRigAt(t, 1<<30) }
@@ -104,7 +107,7 @@ func (r *rig) run(t *testing.T, st process.Store, ackWait time.Duration, until f
 		t.Fatal(err)
 	}
 	w, err := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond, AckWait: ackWait},
-		process.Deps{Consumer: cons, Store: st, Groups: r.g, Projects: r.m, Log: r.log})
+		process.Deps{Consumer: cons, Store: st, Groups: r.g, Projects: r.m, Log: r.log, Alerts: r.alerts, Notifier: r.notifier})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +136,7 @@ func (r *rig) crashAfterFirstInsert(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, err := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond},
-		process.Deps{Consumer: cons, Store: fs, Groups: r.g, Projects: r.m, Log: r.log})
+		process.Deps{Consumer: cons, Store: fs, Groups: r.g, Projects: r.m, Log: r.log, Alerts: r.alerts, Notifier: r.notifier})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,6 +93,15 @@ func (b *apiSession) do(t *testing.T, method, path, body string) (int, []byte, h
 // entry here, or when an entry disagrees with the scope the route
 // declares (Sentry's role→scope map, internal/authz).
 var minRole = map[string]string{
+	"GET /api/0/projects/{org}/{project}/rules/":                                         authz.Member,
+	"POST /api/0/projects/{org}/{project}/rules/":                                        authz.Member,
+	"GET /api/0/projects/{org}/{project}/rules/{rule_id}/":                               authz.Member,
+	"PUT /api/0/projects/{org}/{project}/rules/{rule_id}/":                               authz.Member,
+	"DELETE /api/0/projects/{org}/{project}/rules/{rule_id}/":                            authz.Member,
+	"POST /api/0/projects/{org}/{project}/rule-actions/":                                 authz.Member,
+	"GET /api/0/projects/{org}/{project}/plugins/webhooks/":                              authz.Member,
+	"PUT /api/0/projects/{org}/{project}/plugins/webhooks/":                              authz.Admin,
+	"POST /api/0/projects/{org}/{project}/plugins/webhooks/":                             authz.Admin,
 	"GET /api/0/organizations/{org}/":                                                    authz.Member,
 	"PUT /api/0/organizations/{org}/":                                                    authz.Manager,
 	"DELETE /api/0/organizations/{org}/":                                                 authz.Owner,

@@ -77,6 +77,14 @@ func newRouteFixture(t *testing.T) *routeFixture {
 		t.Fatalf("the fixture's release: %d %s", st, raw)
 	}
 	rf.values["job"] = fixtureJob(t, f)
+	// The {rule_id}: the default rule of the fixture's project.
+	var rules []struct {
+		ID string `json:"id"`
+	}
+	if st, raw := f.Do("GET", "/api/0/projects/acme/web/rules/", nil, &rules); st != 200 || len(rules) == 0 {
+		t.Fatalf("the fixture's rules: %d %s", st, raw)
+	}
+	rf.values["rule_id"] = rules[0].ID
 	return rf
 }
 
@@ -148,6 +156,8 @@ func (rf *routeFixture) fill(r *route.Route) string {
 			v = strings.Repeat("0", 64) // an invitation token's shape
 		case "version":
 			v = "1.0"
+		case "rule_id":
+			v = rf.values["rule_id"]
 		case "key":
 			if strings.Contains(path, "/keys/{key}") {
 				v = rf.keyID
@@ -173,7 +183,7 @@ func (rf *routeFixture) fill(r *route.Route) string {
 // unknownValue is a value of a placeholder that names nothing stored.
 func unknownValue(name string) string {
 	switch name {
-	case "id", "attachment_id", "project_id", "token_id":
+	case "id", "attachment_id", "project_id", "token_id", "rule_id":
 		return "987654321"
 	case "event_id":
 		return "0123456789abcdef0123456789abcdef"

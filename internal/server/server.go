@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/internal/alert"
 	"github.com/faultline/faultline/internal/api"
 	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/deadletter"
@@ -314,7 +315,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		apiCfg := api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
 			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: notify.Replayer{Notifications: s.notifications, Next: s.queue}, TokenUsage: usage,
 			Users: s.meta, Sessions: sessions, TrustForwarded: cfg.Ingest.TrustForwarded,
-			Routes: s.routes.Routes}
+			Routes: s.routes.Routes, Alerts: s.notifications}
 		if s.notifications.MailEnabled() {
 			apiCfg.Invitations = s.notifications
 		}
@@ -359,8 +360,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		intervals, err := alert.OpenIntervals(ctx, s.queue.JetStream(), cfg.Queue.Replicas)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Worker.PublicURL = cfg.PublicURL
+		// The workers evaluate the alert rules and queue what fires on the
+		// notification queue before they ack; the sender delivers it.
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
-			Projects: s.meta, Log: log.With("component", "worker"), DeadLetters: s.deadLetters, Attempts: attempts})
+			Projects: s.meta, Log: log.With("component", "worker"), DeadLetters: s.deadLetters, Attempts: attempts,
+			Alerts: alert.NewEvaluator(s.meta, intervals, s.store), Notifier: s.notifications})
 		if err != nil {
 			return nil, err
 		}

@@ -310,3 +310,27 @@ ORDER BY (project_id, group_id, id);
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_activity` ON CLUSTER `faultline_cluster` AS `faultline`.`group_activity_local`
 ENGINE = Distributed('faultline_cluster', 'faultline', 'group_activity_local', cityHash64(project_id, group_id, id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_minutely_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	environment LowCardinality(String),
+	minute DateTime('UTC'),
+	retention_days UInt16,
+	times_seen AggregateFunction(count),
+	users AggregateFunction(uniqIf, String, UInt8)
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/faultline/group_minutely_local', '{replica}')
+PARTITION BY (retention_days, toMonday(minute))
+ORDER BY (project_id, group_id, environment, minute)
+TTL minute + toIntervalDay(retention_days)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_minutely` ON CLUSTER `faultline_cluster` AS `faultline`.`group_minutely_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_minutely_local', cityHash64(project_id, group_id, environment, minute));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_minutely_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_minutely_local` AS
+SELECT project_id, group_id, environment, toStartOfMinute(timestamp) AS minute, toUInt16(1) AS retention_days,
+	countState() AS times_seen,
+	uniqIfState(user_key, user_key != '') AS users
+FROM `faultline`.`events_local`
+GROUP BY project_id, group_id, environment, minute, retention_days;
