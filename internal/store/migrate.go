@@ -40,6 +40,7 @@ var migrations = []migration{
 	{8, "event ids: write-once events", schema0008, backfill0008},
 	{9, "organization releases, commits, repositories, deploy names", schema0009, nil},
 	{11, "issue activity", schema0011, nil},
+	{13, "issue workflow: assignees, user flags, comments", schema0013, nil},
 }
 
 // schemaMigrationsTable records applied migrations; a version recorded
