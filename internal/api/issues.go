@@ -277,14 +277,8 @@ func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*respon
 	if err := a.withWorkflow(ctx, c, []store.Issue{*is}, []map[string]any{out}); err != nil {
 		return nil, err
 	}
-	// A user who opens an issue has seen it, as in Sentry (the answer
-	// says whether they had before).
-	if seen, _ := out["hasSeen"].(bool); !seen && actor(c) != 0 {
-		if err := a.store.SetUserFlags(ctx, []store.UserFlag{{ProjectID: p.ID, GroupID: gid, UserID: actor(c),
-			Flag: store.FlagSeen, Value: true}}); err != nil {
-			return nil, err
-		}
-	}
+	// Reading changes nothing: as Sentry's, a client marks an issue seen
+	// with PUT {"hasSeen": true}.
 	if out["activity"], err = a.issueActivity(ctx, is); err != nil {
 		return nil, err
 	}
