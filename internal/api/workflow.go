@@ -127,7 +127,9 @@ func (a *API) resolveAssignee(c *caller, o *meta.Organization, projects []*meta.
 		}
 		return assignee{kind: store.AssigneeTeam, team: t}, nil
 	case v == "me":
-		u = c.user
+		if c != nil {
+			u = c.user
+		}
 	default:
 		if a.cfg.Users == nil {
 			return assignee{}, unknown
@@ -193,7 +195,7 @@ func (a *API) applyWorkflow(ctx context.Context, c *caller, issues []store.Issue
 	if c != nil && c.user != nil {
 		user = c.user.ID
 	}
-	if user == 0 && (w.bookmark != nil || w.subscribe != nil || w.see != nil || w.assign == "me") {
+	if user == 0 && (w.bookmark != nil || w.subscribe != nil || w.see != nil) {
 		return nil, errorf(http.StatusBadRequest, "Bookmarks, subscriptions and the seen state are a user's: call as a user.")
 	}
 	var projects []*meta.Project
