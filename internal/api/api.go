@@ -133,6 +133,7 @@ type Store interface {
 	AdjacentEvents(ctx context.Context, ev *store.StoredEvent) (prev, next string, err error)
 	IssueUserReportCount(ctx context.Context, projectID, groupID uint64) (uint64, error)
 	IssueCounter
+	WorkflowStore
 }
 
 // Groups maps issue ids to their project.
@@ -223,6 +224,16 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/", a.issueTagValues, issue, "event:read", "an issue's tag values"),
 		a.route("GET", "/api/0/issues/{id}/tags/", a.issueTags, issue, "event:read", "an issue's tag keys with their top values"),
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/tags/", a.issueTags, issue, "event:read", "an issue's tag keys with their top values"),
+		a.route("GET", "/api/0/issues/{id}/comments/", a.listComments, issue, "event:read", "list an issue's comments"),
+		a.route("POST", "/api/0/issues/{id}/comments/", a.createComment, issue, "event:write", "comment on an issue"),
+		a.route("PUT", "/api/0/issues/{id}/comments/{comment_id}/", a.updateComment, issue, "event:write", "edit one's comment"),
+		a.route("DELETE", "/api/0/issues/{id}/comments/{comment_id}/", a.deleteComment, issue, "event:admin", "delete one's comment"),
+		a.route("GET", "/api/0/issues/{id}/activities/", a.listIssueActivities, issue, "event:read", "an issue's activity"),
+		a.route("GET", "/api/0/organizations/{org}/issues/{id}/comments/", a.listComments, issue, "event:read", "list an issue's comments"),
+		a.route("POST", "/api/0/organizations/{org}/issues/{id}/comments/", a.createComment, issue, "event:write", "comment on an issue"),
+		a.route("PUT", "/api/0/organizations/{org}/issues/{id}/comments/{comment_id}/", a.updateComment, issue, "event:write", "edit one's comment"),
+		a.route("DELETE", "/api/0/organizations/{org}/issues/{id}/comments/{comment_id}/", a.deleteComment, issue, "event:admin", "delete one's comment"),
+		a.route("GET", "/api/0/organizations/{org}/issues/{id}/activities/", a.listIssueActivities, issue, "event:read", "an issue's activity"),
 		a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys, org, "project:releases", "list a release's deploys"),
 		a.ciRoute("POST", "/api/0/organizations/{org}/releases/{version}/deploys/", a.createDeploy, org, "project:releases", "create a deploy"),
 		a.ciRoute("GET", "/api/0/organizations/{org}/releases/", a.listReleases, org, "project:releases", "list an organization's releases"),

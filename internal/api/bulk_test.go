@@ -95,8 +95,9 @@ func TestBulkMutations(t *testing.T) {
 	for _, c := range []struct{ body, detail string }{
 		{`[]`, "Invalid request body: expected an object."},
 		{`{"status":"nope"}`, `status: "nope" is not a valid choice.`},
-		{`{"hasSeen":true}`, "hasSeen: not supported yet; only status changes are."},
-		{`{"status":"resolved","assignedTo":"me"}`, "assignedTo: not supported yet; only status changes are."},
+		{`{"hasSeen":1}`, "hasSeen: Must be a valid boolean."},
+		{`{"status":"resolved","assignedTo":"nobody@example.com"}`, "assignedTo: Unknown actor input"},
+		{`{"status":"resolved","merge":1}`, "merge: not supported yet."},
 	} {
 		st, _, raw := call(t, f, "PUT", "/api/0/projects/acme/web/issues/?id="+w1, c.body, tok)
 		if st != 400 || detail(t, raw) != c.detail {

@@ -135,6 +135,9 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 	if err := search.ResolveLatest(ctx, []uint64{p.ID}, a.resolveLatestRelease); err != nil {
 		return nil, err
 	}
+	if err := search.ResolveUsers(ctx, a.resolveSearchUsers(c, o.ID)); err != nil {
+		return nil, err
+	}
 	limit := 25
 	if l := q.Get("limit"); l != "" {
 		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 100 {
@@ -168,6 +171,9 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 	out := make([]map[string]any, 0, len(page.Issues))
 	for i := range page.Issues {
 		out = append(out, a.serializeIssue(&page.Issues[i], p, o))
+	}
+	if err := a.withWorkflow(ctx, c, page.Issues, out); err != nil {
+		return nil, err
 	}
 	resp := &response{status: http.StatusOK, body: out, header: http.Header{}}
 	resp.header.Set("Link", a.link(r, q.Get("cursor"), page.Next))
@@ -268,6 +274,11 @@ func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*respon
 	}
 	out["firstRelease"], out["lastRelease"] = render(first), render(last)
 	is.ProjectID, is.GroupID = p.ID, gid
+	if err := a.withWorkflow(ctx, c, []store.Issue{*is}, []map[string]any{out}); err != nil {
+		return nil, err
+	}
+	// Reading changes nothing: as Sentry's, a client marks an issue seen
+	// with PUT {"hasSeen": true}.
 	if out["activity"], err = a.issueActivity(ctx, is); err != nil {
 		return nil, err
 	}
@@ -426,8 +437,14 @@ func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*res
 	if err := a.mutateIssues(ctx, c, []store.Issue{*is}, m, now); err != nil {
 		return nil, err
 	}
-	is.Status, is.Substatus, is.StatusDetails = m.status, m.substatus, m.detailsJSON
-	return ok(a.serializeIssue(is, p, o))
+	if m.status != "" {
+		is.Status, is.Substatus, is.StatusDetails = m.status, m.substatus, m.detailsJSON
+	}
+	out := a.serializeIssue(is, p, o)
+	if err := a.withWorkflow(ctx, c, []store.Issue{*is}, []map[string]any{out}); err != nil {
+		return nil, err
+	}
+	return ok(out)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -31,8 +31,9 @@ type mutationBody struct {
 	// SnoozeDuration is minutes of ignore, as `sentry-cli issues mute`
 	// sends with {"status": "muted"}; null is none.
 	SnoozeDuration *int `json:"snoozeDuration"`
-	// Left for the issue workflow (assignment, bookmarks, subscriptions,
-	// merge, discard): refused until then, never ignored.
+	// The issue workflow: assignment, bookmarks, subscriptions and the
+	// seen state (workflow.go); merge, discard and isPublic are refused
+	// until they are built, never ignored.
 	HasSeen      json.RawMessage `json:"hasSeen"`
 	IsBookmarked json.RawMessage `json:"isBookmarked"`
 	IsSubscribed json.RawMessage `json:"isSubscribed"`
@@ -50,6 +51,10 @@ type mutation struct {
 	// activity is the type and data a status change records.
 	activity     string
 	activityData map[string]any
+	// workflow is the body's assignment and flags; workflowAnswer the
+	// fields mutateIssues changed with them, for the bulk answer.
+	workflow       workflowChange
+	workflowAnswer map[string]any
 }
 
 func setRaw(m json.RawMessage) bool { return len(m) > 0 && string(m) != "null" }
@@ -63,11 +68,14 @@ func parseMutation(r *http.Request, now time.Time) (*mutation, error) {
 	for _, f := range []struct {
 		name string
 		v    json.RawMessage
-	}{{"hasSeen", b.HasSeen}, {"isBookmarked", b.IsBookmarked}, {"isSubscribed", b.IsSubscribed},
-		{"isPublic", b.IsPublic}, {"assignedTo", b.AssignedTo}, {"merge", b.Merge}, {"discard", b.Discard}} {
+	}{{"isPublic", b.IsPublic}, {"merge", b.Merge}, {"discard", b.Discard}} {
 		if setRaw(f.v) {
-			return nil, errorf(http.StatusBadRequest, "%s: not supported yet; only status changes are.", f.name)
+			return nil, errorf(http.StatusBadRequest, "%s: not supported yet.", f.name)
 		}
+	}
+	wf, err := parseWorkflow(&b)
+	if err != nil {
+		return nil, err
 	}
 	body := b.statusDetailsBody
 	if setRaw(b.StatusDetails) {
@@ -82,7 +90,10 @@ func parseMutation(r *http.Request, now time.Time) (*mutation, error) {
 	if b.SnoozeDuration != nil && body.IgnoreDuration == nil {
 		body.IgnoreDuration = b.SnoozeDuration
 	}
-	m := &mutation{status: b.Status, substatus: b.Substatus}
+	m := &mutation{status: b.Status, substatus: b.Substatus, workflow: wf}
+	if b.Status == "" && !body.any() && wf.any() {
+		return m, nil // no status change
+	}
 	switch b.Status {
 	case store.StatusResolved, store.StatusUnresolved, store.StatusIgnored:
 	case "muted": // sentry-cli's name for ignored
@@ -149,9 +160,16 @@ func parseMutation(r *http.Request, now time.Time) (*mutation, error) {
 
 // answer is Sentry's bulk answer: the fields the mutation changed.
 func (m *mutation) answer() map[string]any {
-	details := map[string]any{}
-	json.Unmarshal([]byte(m.detailsJSON), &details) //nolint:errcheck // marshalled by parseMutation
-	return map[string]any{"status": m.status, "statusDetails": details, "substatus": m.substatus}
+	out := map[string]any{}
+	if m.status != "" {
+		details := map[string]any{}
+		json.Unmarshal([]byte(m.detailsJSON), &details) //nolint:errcheck // marshalled by parseMutation
+		out = map[string]any{"status": m.status, "statusDetails": details, "substatus": m.substatus}
+	}
+	for k, v := range m.workflowAnswer {
+		out[k] = v
+	}
+	return out
 }
 
 // actor is the user id activities record for the caller (0: none).
@@ -167,6 +185,15 @@ func actor(c *caller) uint64 {
 // change (setting an issue's status again records nothing new).
 func (a *API) mutateIssues(ctx context.Context, c *caller, issues []store.Issue, m *mutation, now time.Time) error {
 	if len(issues) == 0 {
+		return nil
+	}
+	// The workflow first: a bad assignee changes nothing.
+	ans, err := a.applyWorkflow(ctx, c, issues, m.workflow, now)
+	if err != nil {
+		return err
+	}
+	m.workflowAnswer = ans
+	if m.status == "" {
 		return nil
 	}
 	data, _ := json.Marshal(m.activityData)
@@ -228,7 +255,7 @@ func sameJSON(x, y string) bool {
 // default is:unresolved without one), at most bulkLimit of them. A
 // deletion must name its issues by id, status or query: without any
 // filter it is refused rather than taken to mean every unresolved issue.
-func (a *API) bulkTargets(ctx context.Context, r *http.Request, projects []*meta.Project, deleting bool) ([]store.Issue, error) {
+func (a *API) bulkTargets(ctx context.Context, r *http.Request, c *caller, projects []*meta.Project, deleting bool) ([]store.Issue, error) {
 	q := r.URL.Query()
 	pids := make([]uint64, len(projects))
 	for i, p := range projects {
@@ -282,6 +309,11 @@ func (a *API) bulkTargets(ctx context.Context, r *http.Request, projects []*meta
 			}
 			if err := search.ResolveLatest(ctx, pids, a.resolveLatestRelease); err != nil {
 				return nil, err
+			}
+			if len(projects) > 0 {
+				if err := search.ResolveUsers(ctx, a.resolveSearchUsers(c, projects[0].OrgID)); err != nil {
+					return nil, err
+				}
 			}
 			iq.Status, iq.Search = search.Status, &search
 		}
@@ -348,7 +380,7 @@ func (a *API) bulkUpdate(ctx context.Context, r *http.Request, c *caller, projec
 	if err != nil {
 		return nil, err
 	}
-	issues, err := a.bulkTargets(ctx, r, projects, false)
+	issues, err := a.bulkTargets(ctx, r, c, projects, false)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +397,7 @@ func (a *API) bulkUpdate(ctx context.Context, r *http.Request, c *caller, projec
 // the lists at once and a deletion job per issue deletes their data. 204,
 // as Sentry.
 func (a *API) bulkDelete(ctx context.Context, r *http.Request, c *caller, o *meta.Organization, projects []*meta.Project) (*response, error) {
-	issues, err := a.bulkTargets(ctx, r, projects, true)
+	issues, err := a.bulkTargets(ctx, r, c, projects, true)
 	if err != nil {
 		return nil, err
 	}
@@ -451,6 +483,9 @@ func (a *API) listOrgIssues(ctx context.Context, r *http.Request, c *caller) (*r
 	if err := search.ResolveLatest(ctx, pids, a.resolveLatestRelease); err != nil {
 		return nil, err
 	}
+	if err := search.ResolveUsers(ctx, a.resolveSearchUsers(c, o.ID)); err != nil {
+		return nil, err
+	}
 	status := search.Status
 	limit := 25
 	if l := q.Get("limit"); l != "" {
@@ -490,10 +525,15 @@ func (a *API) listOrgIssues(ctx context.Context, r *http.Request, c *caller) (*r
 		if err != nil {
 			return nil, err
 		}
+		var shown []store.Issue
 		for i := range page.Issues {
 			if p := byID[page.Issues[i].ProjectID]; p != nil {
 				out = append(out, a.serializeIssue(&page.Issues[i], p, o))
+				shown = append(shown, page.Issues[i])
 			}
+		}
+		if err := a.withWorkflow(ctx, c, shown, out); err != nil {
+			return nil, err
 		}
 		next = page.Next
 	}
@@ -525,6 +565,22 @@ func (a *API) issueActivity(ctx context.Context, is *store.Issue) ([]map[string]
 		}
 		out = append(out, map[string]any{"id": strconv.FormatUint(act.ID, 10), "user": u, "type": act.Type,
 			"data": data, "dateCreated": act.Created().Format(time.RFC3339Nano)})
+	}
+	// Comments are notes, newest first among the rest.
+	notes, err := a.store.ListComments(ctx, is.ProjectID, is.GroupID, 0, activityLimit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range notes {
+		out = append(out, a.noteJSON(&notes[i]))
+	}
+	when := func(m map[string]any) time.Time {
+		t, _ := time.Parse(time.RFC3339Nano, m["dateCreated"].(string))
+		return t
+	}
+	slices.SortStableFunc(out, func(x, y map[string]any) int { return when(y).Compare(when(x)) })
+	if len(out) > activityLimit {
+		out = out[:activityLimit]
 	}
 	out = append(out, map[string]any{"id": "0", "user": nil, "type": store.ActivityFirstSeen,
 		"data": map[string]any{}, "dateCreated": is.FirstSeen.UTC().Format(time.RFC3339)})

@@ -40,8 +40,11 @@ func TestParseMutation(t *testing.T) {
 			substatus: "archived_until_condition_met", details: `{"ignoreCount":5,"ignoreWindow":60}`, activity: "set_ignored",
 			data: `{"ignoreCount":5,"ignoreWindow":60}`},
 		{body: `{"status":"muted","snoozeDuration":0}`, err: "statusDetails.ignoreDuration: must be between 1 and 52704000"},
-		{body: `{"isBookmarked":true}`, err: "isBookmarked: not supported yet; only status changes are."},
-		{body: `{"merge":1,"status":"resolved"}`, err: "merge: not supported yet; only status changes are."},
+		{body: `{"isBookmarked":"yes"}`, err: "isBookmarked: Must be a valid boolean."},
+		{body: `{"assignedTo":["x"]}`, err: "assignedTo: Unknown actor input"},
+		{body: `{"assignedTo":-1}`, err: "assignedTo: Unknown actor input"},
+		{body: `{"merge":1,"status":"resolved"}`, err: "merge: not supported yet."},
+		{body: `{"discard":true}`, err: "discard: not supported yet."},
 		{body: `{}`, err: "status: This field is required."},
 		{body: `{"status":"gone"}`, err: `status: "gone" is not a valid choice.`},
 		{body: `{"statusDetails":{"inRelease":"` + strings.Repeat("x", 201) + `"}}`, err: "statusDetails.inRelease: at most 200 characters"},
@@ -67,10 +70,39 @@ func TestParseMutation(t *testing.T) {
 
 // FuzzParseMutation: any body is refused with a client error or becomes
 // a valid status with JSON details and an activity.
+// TestParseWorkflow: the workflow fields alone change no status; with a
+// status, both.
+func TestParseWorkflow(t *testing.T) {
+	for _, c := range []struct {
+		body, status, assign string
+		assignSet            bool
+		bookmark, see        *bool
+	}{
+		{body: `{"assignedTo":"user:3"}`, assign: "user:3", assignSet: true},
+		{body: `{"assignedTo":7}`, assign: "7", assignSet: true},
+		{body: `{"assignedTo":null}`, assignSet: true},
+		{body: `{"assignedTo":" a@example.com "}`, assign: "a@example.com", assignSet: true},
+		{body: `{"isBookmarked":true,"hasSeen":false}`, bookmark: ptr(true), see: ptr(false)},
+		{body: `{"isBookmarked":false,"status":"resolved"}`, status: "resolved", bookmark: ptr(false)},
+	} {
+		m, err := mutationOf(c.body)
+		if err != nil {
+			t.Errorf("%s: %v", c.body, err)
+			continue
+		}
+		w := m.workflow
+		if m.status != c.status || w.assign != c.assign || w.assignSet != c.assignSet ||
+			(w.bookmark == nil) != (c.bookmark == nil) || w.bookmark != nil && *w.bookmark != *c.bookmark ||
+			(w.see == nil) != (c.see == nil) || w.see != nil && *w.see != *c.see {
+			t.Errorf("%s: status %q, workflow %+v", c.body, m.status, w)
+		}
+	}
+}
+
 func FuzzParseMutation(f *testing.F) {
 	for _, s := range []string{`{"status":"muted","snoozeDuration":30}`, `{"status":"resolvedInNextRelease"}`,
 		`{"statusDetails":{"inRelease":"1.0","ignoreUntil":"2026-01-01T00:00:00"}}`, `{"ignoreCount":1,"ignoreUserWindow":5}`,
-		`[]`, `null`, `{"status":"ignored","statusDetails":null,"substatus":"x"}`} {
+		`[]`, `null`, `{"status":"ignored","statusDetails":null,"substatus":"x"}`, `{"assignedTo":"team:1","hasSeen":true}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -80,6 +112,9 @@ func FuzzParseMutation(f *testing.F) {
 				t.Fatalf("%q: %v", body, err)
 			}
 			return
+		}
+		if m.status == "" && m.workflow.any() {
+			return // a workflow change alone
 		}
 		switch m.status {
 		case store.StatusResolved, store.StatusUnresolved, store.StatusIgnored:

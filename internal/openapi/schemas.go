@@ -61,6 +61,18 @@ func operations() map[string]Op {
 		"GET /api/0/organizations/{org}/issues/{id}/events/{event_id}/": {Response: ref("EventDetail"), Description: eventIDDesc},
 		"GET /api/0/projects/{org}/{project}/events/{event_id}/":        {Response: ref("EventDetail")},
 
+		// The issue workflow: comments (Sentry's notes) and activity.
+		"GET /api/0/issues/{id}/comments/":                                     {Response: list("Note")},
+		"POST /api/0/issues/{id}/comments/":                                    {Request: ref("NoteBody"), Response: ref("Note"), Status: 201},
+		"PUT /api/0/issues/{id}/comments/{comment_id}/":                        {Request: ref("NoteBody"), Response: ref("Note")},
+		"DELETE /api/0/issues/{id}/comments/{comment_id}/":                     {Empty: true, Status: 204},
+		"GET /api/0/issues/{id}/activities/":                                   {Response: object(map[string]any{"activity": typ("array")})},
+		"GET /api/0/organizations/{org}/issues/{id}/comments/":                 {Response: list("Note")},
+		"POST /api/0/organizations/{org}/issues/{id}/comments/":                {Request: ref("NoteBody"), Response: ref("Note"), Status: 201},
+		"PUT /api/0/organizations/{org}/issues/{id}/comments/{comment_id}/":    {Request: ref("NoteBody"), Response: ref("Note")},
+		"DELETE /api/0/organizations/{org}/issues/{id}/comments/{comment_id}/": {Empty: true, Status: 204},
+		"GET /api/0/organizations/{org}/issues/{id}/activities/":               {Response: object(map[string]any{"activity": typ("array")})},
+
 		// Tokens.
 		"GET /api/0/api-tokens/":                                        {Response: list("ApiToken")},
 		"POST /api/0/api-tokens/":                                       {Request: ref("TokenBody"), Response: ref("NewApiToken"), Status: 201},
@@ -350,7 +362,12 @@ func components() map[string]any {
 			"statusDetails?": ref("StatusDetails"),
 
 			"snoozeDuration?": integer,
+			"assignedTo?":     typ("string", "integer", "null"),
+			"isBookmarked?":   boolean, "isSubscribed?": boolean, "hasSeen?": boolean,
 		}),
+		"Note": object(map[string]any{"id": digits, "type": map[string]any{"enum": []string{"note"}},
+			"user": nullable(anyObject), "data": object(map[string]any{"text": str}), "dateCreated": dateTime}),
+		"NoteBody": object(map[string]any{"text": str}),
 		"StatusDetails": object(map[string]any{
 			"inNextRelease?": boolean, "ignoreDuration?": integer, "ignoreCount?": integer, "ignoreWindow?": integer,
 			"ignoreUserCount?": integer, "ignoreUserWindow?": integer, "ignoreUntil?": dateTime,

@@ -60,7 +60,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 	}
 	rule := map[string]any{"name": "new issues to the webhook", "actionMatch": "all", "frequency": 30,
 		"conditions": []any{map[string]any{"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}},
-		"actions": []any{map[string]any{"id": "sentry.rules.actions.notify_event_service.NotifyEventServiceAction", "service": "webhooks"}}}
+		"actions":    []any{map[string]any{"id": "sentry.rules.actions.notify_event_service.NotifyEventServiceAction", "service": "webhooks"}}}
 	if st, raw := f.Do("POST", base+"rules/", rule, nil); st != 201 && st != 200 {
 		t.Fatalf("create rule: %d %s", st, raw)
 	}

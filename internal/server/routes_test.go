@@ -85,6 +85,14 @@ func newRouteFixture(t *testing.T) *routeFixture {
 		t.Fatalf("the fixture's rules: %d %s", st, raw)
 	}
 	rf.values["rule_id"] = rules[0].ID
+	// The {comment_id}: the superuser's comment on the fixture's issue.
+	var note struct {
+		ID string `json:"id"`
+	}
+	if st, raw := f.Do("POST", "/api/0/issues/"+ev.GroupID+"/comments/", map[string]any{"text": "fixture"}, &note); st != 201 {
+		t.Fatalf("the fixture's comment: %d %s", st, raw)
+	}
+	rf.values["comment_id"] = note.ID
 	return rf
 }
 
@@ -152,6 +160,8 @@ func (rf *routeFixture) fill(r *route.Route) string {
 			v = "1"
 		case "member_id":
 			v = rf.values["member_id"]
+		case "comment_id":
+			v = rf.values["comment_id"]
 		case "token":
 			v = strings.Repeat("0", 64) // an invitation token's shape
 		case "version":
@@ -183,7 +193,7 @@ func (rf *routeFixture) fill(r *route.Route) string {
 // unknownValue is a value of a placeholder that names nothing stored.
 func unknownValue(name string) string {
 	switch name {
-	case "id", "attachment_id", "project_id", "token_id", "rule_id":
+	case "id", "attachment_id", "project_id", "token_id", "rule_id", "comment_id":
 		return "987654321"
 	case "event_id":
 		return "0123456789abcdef0123456789abcdef"

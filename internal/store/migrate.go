@@ -41,6 +41,7 @@ var migrations = []migration{
 	{9, "organization releases, commits, repositories, deploy names", schema0009, nil},
 	{11, "issue activity", schema0011, nil},
 	{12, "per-minute issue counters for alert rules", schema0012, nil},
+	{13, "issue workflow: assignees, user flags, comments", schema0013, nil},
 }
 
 // schemaMigrationsTable records applied migrations; a version recorded

@@ -134,6 +134,12 @@ type IssueSearch struct {
 	// seen in any of them.
 	Releases    []string
 	NotReleases []string
+	// IsAssigned is is:assigned (true) or is:unassigned (false).
+	IsAssigned *bool
+	// Assigned and Bookmarks are the assigned: and bookmarks: terms,
+	// resolved by ResolveUsers before the search runs.
+	Assigned  []UserTerm
+	Bookmarks []UserTerm
 }
 
 // ReleaseLatest is the value of release:latest until ResolveLatest
@@ -142,12 +148,14 @@ const ReleaseLatest = "latest"
 
 // issueSearchKeys are the keys ParseIssueSearch knows (the ones it can't
 // do yet are refused with a message that says so).
-var issueSearchKeys = map[string]bool{"is": true, "release": true, "message": true}
+var issueSearchKeys = map[string]bool{"is": true, "release": true, "message": true, "assigned": true, "bookmarks": true}
 
 // ParseIssueSearch reads Sentry's issue search: is:<status>, free text
 // and quoted phrases (matched against title, culprit and message),
-// message:<text>, and release:<version> (release:latest too, resolved by
-// ResolveLatest). Anything else is refused with a *SearchError.
+// message:<text>, release:<version> (release:latest too, resolved by
+// ResolveLatest), assigned:<me|#team|none|email|id>, bookmarks:<me|email|id>
+// and is:assigned / is:unassigned (the users resolved by ResolveUsers).
+// Anything else is refused with a *SearchError.
 func ParseIssueSearch(q string) (IssueSearch, error) {
 	var s IssueSearch
 	toks, err := SearchTokens(q)
@@ -162,7 +170,7 @@ func ParseIssueSearch(q string) (IssueSearch, error) {
 			continue
 		}
 		if !issueSearchKeys[t.Key] {
-			return s, searchErrorf("Invalid search query: %q is not supported; supported are is:, release:, message: and free text.", t.Key+":")
+			return s, searchErrorf("Invalid search query: %q is not supported; supported are is:, release:, message:, assigned:, bookmarks: and free text.", t.Key+":")
 		}
 		if !t.Quoted && (strings.ContainsAny(t.Value, "*") || strings.HasPrefix(t.Value, ">") || strings.HasPrefix(t.Value, "<")) {
 			return s, searchErrorf("Invalid search query: %q: wildcards and comparisons are not supported.", t.Key+":"+t.Value)
@@ -178,7 +186,14 @@ func ParseIssueSearch(q string) (IssueSearch, error) {
 				status = t.Value
 			case "archived", "muted":
 				status = StatusIgnored
-			case "assigned", "unassigned", "bookmarked", "subscribed", "linked", "unlinked", "for_review",
+			case "assigned", "unassigned":
+				v := t.Value == "assigned"
+				if s.IsAssigned != nil && *s.IsAssigned != v {
+					return s, searchErrorf("Invalid search query: is:assigned and is:unassigned exclude each other.")
+				}
+				s.IsAssigned = &v
+				continue
+			case "bookmarked", "subscribed", "linked", "unlinked", "for_review",
 				"new", "ongoing", "regressed", "escalating":
 				return s, searchErrorf("Invalid search query: is:%s is not supported yet.", t.Value)
 			default:
@@ -199,6 +214,16 @@ func ParseIssueSearch(q string) (IssueSearch, error) {
 			}
 		case "message":
 			return s, searchErrorf("Invalid search query: !message: is not supported.")
+		case "assigned", "bookmarks":
+			if err := userTermValue(t.Key, t.Value); err != nil {
+				return s, err
+			}
+			ut := UserTerm{Value: t.Value, Negate: t.Negate}
+			if t.Key == "assigned" {
+				s.Assigned = append(s.Assigned, ut)
+			} else {
+				s.Bookmarks = append(s.Bookmarks, ut)
+			}
 		}
 	}
 	return s, nil
@@ -277,5 +302,9 @@ func (s *Store) searchConds(projects []uint64, q *IssueSearch, now time.Time) ([
 	if len(q.NotReleases) > 0 {
 		out = append(out, "group_id "+s.notIn()+" "+releases(q.NotReleases))
 	}
-	return out, nil
+	wf, err := s.workflowConds(projects, q)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, wf...), nil
 }

@@ -28,7 +28,16 @@ func TestParseIssueSearch(t *testing.T) {
 		{q: "release:latest", want: IssueSearch{Releases: []string{ReleaseLatest}}},
 		{q: `""`, want: IssueSearch{}},
 		{q: "is:bogus", wrong: "unknown status"},
-		{q: "is:assigned", wrong: "not supported yet"},
+		{q: "is:assigned", want: IssueSearch{IsAssigned: ptrTo(true)}},
+		{q: "is:unassigned is:unresolved", want: IssueSearch{IsAssigned: ptrTo(false), Status: StatusUnresolved, StatusSet: true}},
+		{q: "is:assigned is:unassigned", wrong: "exclude each other"},
+		{q: "is:bookmarked", wrong: "not supported yet"},
+		{q: `assigned:me !assigned:#ops assigned:"a b@example.com" bookmarks:me`, want: IssueSearch{
+			Assigned:  []UserTerm{{Value: "me"}, {Value: "#ops", Negate: true}, {Value: "a b@example.com"}},
+			Bookmarks: []UserTerm{{Value: "me"}}}},
+		{q: "assigned:none", want: IssueSearch{Assigned: []UserTerm{{Value: "none"}}}},
+		{q: "assigned:", wrong: "needs a value"},
+		{q: "bookmarks:m*", wrong: "wildcards"},
 		{q: "!is:resolved", wrong: "!is:"},
 		{q: "is:resolved is:unresolved", wrong: "only one status"},
 		{q: "browser:Firefox", wrong: `"browser:" is not supported`},
@@ -56,6 +65,8 @@ func TestParseIssueSearch(t *testing.T) {
 		}
 	}
 }
+
+func ptrTo[T any](v T) *T { return &v }
 
 func TestResolveLatest(t *testing.T) {
 	s, err := ParseIssueSearch("release:latest !release:latest release:1.0")
@@ -86,7 +97,7 @@ func TestResolveLatest(t *testing.T) {
 // FuzzParseIssueSearch: any query parses or is refused with a
 // *SearchError; a parsed search stays within the bounds.
 func FuzzParseIssueSearch(f *testing.F) {
-	for _, s := range []string{`is:unresolved a "b c" message:"d \" e"`, `"`, `k:"\\`, `!release:x release:latest`, `!:x`, `is:`} {
+	for _, s := range []string{`is:unresolved a "b c" message:"d \" e"`, `"`, `k:"\\`, `!release:x release:latest`, `!:x`, `is:`, `assigned:#t !bookmarks:"me"`, `is:unassigned assigned:none`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
@@ -97,7 +108,7 @@ func FuzzParseIssueSearch(f *testing.F) {
 			}
 			return
 		}
-		if n := len(s.Text) + len(s.Releases) + len(s.NotReleases); n > MaxSearchTerms {
+		if n := len(s.Text) + len(s.Releases) + len(s.NotReleases) + len(s.Assigned) + len(s.Bookmarks); n > MaxSearchTerms {
 			t.Fatalf("%q: %d terms", q, n)
 		}
 		for _, l := range [][]string{s.Text, s.Releases, s.NotReleases} {
@@ -109,6 +120,13 @@ func FuzzParseIssueSearch(f *testing.F) {
 		}
 		if s.StatusSet != (s.Status != "") {
 			t.Fatalf("%q: %+v", q, s)
+		}
+		for _, l := range [][]UserTerm{s.Assigned, s.Bookmarks} {
+			for _, u := range l {
+				if u.Value == "" || u.Resolved != nil || len(u.Value) > MaxSearchTermBytes {
+					t.Fatalf("%q: user term %+v", q, u)
+				}
+			}
 		}
 	})
 }

@@ -334,3 +334,45 @@ SELECT project_id, group_id, environment, toStartOfMinute(timestamp) AS minute, 
 	uniqIfState(user_key, user_key != '') AS users
 FROM `faultline`.`events_local`
 GROUP BY project_id, group_id, environment, minute, retention_days;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_assignees_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	kind LowCardinality(String),
+	target_id UInt64,
+	actor_id UInt64,
+	version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/group_assignees_local', '{replica}', version)
+ORDER BY (project_id, group_id);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_assignees` ON CLUSTER `faultline_cluster` AS `faultline`.`group_assignees_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_assignees_local', cityHash64(project_id, group_id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_user_state_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	user_id UInt64,
+	flag LowCardinality(String),
+	value UInt8,
+	version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/group_user_state_local', '{replica}', version)
+ORDER BY (project_id, group_id, user_id, flag);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_user_state` ON CLUSTER `faultline_cluster` AS `faultline`.`group_user_state_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_user_state_local', cityHash64(project_id, group_id, user_id, flag));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_comments_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	id UInt64,
+	user_id UInt64,
+	text String,
+	created_ms UInt64,
+	updated_ms UInt64,
+	deleted UInt8,
+	version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/group_comments_local', '{replica}', version)
+ORDER BY (project_id, group_id, id);
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_comments` ON CLUSTER `faultline_cluster` AS `faultline`.`group_comments_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_comments_local', cityHash64(project_id, group_id, id));
