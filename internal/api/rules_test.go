@@ -149,9 +149,15 @@ func TestWebhookPlugin(t *testing.T) {
 	if st, _, raw := call(t, f, "PUT", path, `{"urls":"ftp://x"}`, tok); st != 400 || !strings.Contains(string(raw), `"urls"`) {
 		t.Fatalf("a bad URL: %d %s", st, raw)
 	}
-	// Test-fires need the notification queue, which this server lacks.
+	// A test-fire is queued on the server's notification queue (delivered
+	// end to end in internal/server's TestAlertsEndToEnd); an action that
+	// isn't valid is refused first.
 	body := `{"actions":[{"id":"sentry.mail.actions.NotifyEmailAction","targetType":"IssueOwners"}]}`
-	if st, _, raw := call(t, f, "POST", "/api/0/projects/acme/api/rule-actions/", body, tok); st != 400 {
-		t.Fatalf("test-fire without a queue: %d %s", st, raw)
+	if st, _, raw := call(t, f, "POST", "/api/0/projects/acme/api/rule-actions/", body, tok); st != 200 {
+		t.Fatalf("test-fire: %d %s", st, raw)
+	}
+	bad := `{"actions":[{"id":"sentry.rules.actions.no_such_action"}]}`
+	if st, _, raw := call(t, f, "POST", "/api/0/projects/acme/api/rule-actions/", bad, tok); st != 400 {
+		t.Fatalf("test-fire of an unknown action: %d %s", st, raw)
 	}
 }
