@@ -106,7 +106,11 @@ func facts(f *alert.Fired, p ProjectInfo) [][2]string {
 	add("Environment", f.Issue.Environment)
 	add("Release", f.Issue.Release)
 	add("Level", f.Issue.Level)
-	add("Events", strconv.FormatUint(f.Issue.TimesSeen, 10))
+	// Counts only when the firing carries them (the workers don't read
+	// an issue's totals to fire a rule).
+	if f.Issue.TimesSeen > 0 {
+		add("Events", strconv.FormatUint(f.Issue.TimesSeen, 10))
+	}
 	if f.Issue.Users > 0 {
 		add("Users", strconv.FormatUint(f.Issue.Users, 10))
 	}

@@ -149,9 +149,9 @@ Project:     {{.Project}}
 {{end}}{{if .F.Issue.Environment}}Environment: {{.F.Issue.Environment}}
 {{end}}{{if .F.Issue.Release}}Release:     {{.F.Issue.Release}}
 {{end}}Level:       {{.F.Issue.Level}}
-Events:      {{.F.Issue.TimesSeen}}
-Users:       {{.F.Issue.Users}}
-{{if .F.Issue.Frames}}
+{{if .F.Issue.TimesSeen}}Events:      {{.F.Issue.TimesSeen}}
+{{end}}{{if .F.Issue.Users}}Users:       {{.F.Issue.Users}}
+{{end}}{{if .F.Issue.Frames}}
 Stack (most recent call first):
 {{range .F.Issue.Frames}}  {{.Function}} in {{.Filename}} line {{.LineNo}}
 {{end}}{{end}}
@@ -170,8 +170,8 @@ var htmlTmpl = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
 {{if .F.Issue.Environment}}<tr><th align="left">Environment</th><td>{{.F.Issue.Environment}}</td></tr>{{end}}
 {{if .F.Issue.Release}}<tr><th align="left">Release</th><td>{{.F.Issue.Release}}</td></tr>{{end}}
 <tr><th align="left">Level</th><td>{{.F.Issue.Level}}</td></tr>
-<tr><th align="left">Events</th><td>{{.F.Issue.TimesSeen}}</td></tr>
-<tr><th align="left">Users</th><td>{{.F.Issue.Users}}</td></tr>
+{{if .F.Issue.TimesSeen}}<tr><th align="left">Events</th><td>{{.F.Issue.TimesSeen}}</td></tr>{{end}}
+{{if .F.Issue.Users}}<tr><th align="left">Users</th><td>{{.F.Issue.Users}}</td></tr>{{end}}
 </table>
 {{if .F.Issue.Frames}}<pre>{{range .F.Issue.Frames}}{{.Function}} in {{.Filename}} line {{.LineNo}}
 {{end}}</pre>{{end}}
