@@ -116,6 +116,11 @@ func TestIssuePage(t *testing.T) {
 	if h.Get("Content-Security-Policy") == "" {
 		t.Error("no CSP")
 	}
+	// The first release links to its page (its commits and deploys), the
+	// version escaped in the path.
+	if want := `href="/organizations/acme/releases/rel-%3Cscript%3Ealert%281%29%3C%2Fscript%3E`; !strings.Contains(body, want) {
+		t.Errorf("no link to the first release's page (%s)", want)
+	}
 	// Nothing of the payload is markup: no tag, no handler attribute.
 	for _, bad := range []string{"<script>alert", "<img src=x", "<svg onload", `href="javascript:`} {
 		if strings.Contains(body, bad) {

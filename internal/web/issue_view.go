@@ -156,10 +156,13 @@ type issuePage struct {
 	FirstSeen, LastSeen     timeView
 	FirstRelease            string
 	LastRelease             string
-	Chart                   chartView
-	HasEvent                bool
-	Event                   eventView
-	Activity                []activityView
+	// FirstReleaseHref and LastReleaseHref are the releases' pages (their
+	// commits and deploys).
+	FirstReleaseHref, LastReleaseHref string
+	Chart                             chartView
+	HasEvent                          bool
+	Event                             eventView
+	Activity                          []activityView
 }
 
 type timeView struct{ Exact, Ago string }
@@ -284,10 +287,10 @@ func buildIssuePage(org string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
 		FirstSeen: timeAt(is.FirstSeen, now), LastSeen: timeAt(is.LastSeen, now), HasEvent: ev.EventID != ""}
 	p.StatusText = statusText(is)
 	if is.FirstRelease != nil {
-		p.FirstRelease = is.FirstRelease.Version
+		p.FirstRelease, p.FirstReleaseHref = is.FirstRelease.Version, releaseHref(org, is.FirstRelease.Version)
 	}
 	if is.LastRelease != nil {
-		p.LastRelease = is.LastRelease.Version
+		p.LastRelease, p.LastReleaseHref = is.LastRelease.Version, releaseHref(org, is.LastRelease.Version)
 	}
 	evTime, _ := time.Parse(time.RFC3339Nano, ev.DateCreated)
 	p.Chart = buildChart(is.Stats["24h"], evTime)
