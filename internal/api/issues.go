@@ -14,20 +14,6 @@ import (
 	"github.com/faultline/faultline/internal/store"
 )
 
-// shortID renders Sentry's short id: the project slug in capitals and the
-// per-project number in Sentry's base32 alphabet.
-func shortID(slug string, n uint64) string {
-	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	if n == 0 {
-		return strings.ToUpper(slug) + "-0"
-	}
-	var b []byte
-	for ; n > 0; n /= 32 {
-		b = append([]byte{alphabet[n%32]}, b...)
-	}
-	return strings.ToUpper(slug) + "-" + string(b)
-}
-
 func (a *API) serializeIssue(is *store.Issue, p *meta.Project, o *meta.Organization) map[string]any {
 	var md map[string]any
 	if is.Metadata != "" {
@@ -51,7 +37,7 @@ func (a *API) serializeIssue(is *store.Issue, p *meta.Project, o *meta.Organizat
 	out := map[string]any{
 		"id":                  id(is.GroupID),
 		"shareId":             nil,
-		"shortId":             shortID(p.Slug, is.ShortID),
+		"shortId":             meta.ShortID(p.Slug, is.ShortID),
 		"title":               is.Title,
 		"culprit":             is.Culprit,
 		"permalink":           a.public.String() + "/organizations/" + o.Slug + "/issues/" + id(is.GroupID) + "/",

@@ -258,7 +258,7 @@ func (a *API) testRuleActions(ctx context.Context, r *http.Request, c *caller) (
 	}
 	f := alert.Fired{Key: "test:" + strconv.FormatUint(p.ID, 10) + ":" + strconv.FormatInt(now.UnixNano(), 10),
 		Trigger: alert.TriggerTest, At: now, RuleName: name, OrgID: o.ID, ProjectID: p.ID, Actions: b.Actions,
-		Issue: alert.Issue{ShortID: shortID(p.Slug, 0), Title: "Test notification from Faultline",
+		Issue: alert.Issue{ShortID: meta.ShortID(p.Slug, 0), Title: "Test notification from Faultline",
 			Message: "This is a test notification: the rule's actions are configured.", Level: "error",
 			Platform: p.Platform, URL: a.public.String() + "/" + o.Slug + "/" + p.Slug + "/"}}
 	if err := a.cfg.Alerts.Enqueue(ctx, []alert.Fired{f}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,4 +170,19 @@ func (g *Groups) Get(ctx context.Context, id uint64) (GroupRef, error) {
 	}
 	g.cache("", ref)
 	return ref, nil
+}
+
+// ShortID renders Sentry's short id of an issue: the project slug in
+// capitals and the issue's per-project number (GroupRef.ShortID) in
+// Sentry's base32 alphabet, e.g. WEB-3J.
+func ShortID(slug string, n uint64) string {
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	if n == 0 {
+		return strings.ToUpper(slug) + "-0"
+	}
+	var b []byte
+	for ; n > 0; n /= 32 {
+		b = append([]byte{alphabet[n%32]}, b...)
+	}
+	return strings.ToUpper(slug) + "-" + string(b)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/faultline/faultline/internal/alert"
@@ -132,7 +131,7 @@ func (w *Worker) candidate(it *item, r *store.Event, trigger, window string, now
 	c.Issue = alert.Issue{Title: it.group.Title, Culprit: it.group.Culprit, Message: r.Message, Level: r.Level,
 		Platform: r.Platform, Environment: r.Environment, Release: r.Release, Logger: it.logger, Frames: it.frames}
 	if p, ok := w.deps.Projects.ProjectByID(r.ProjectID); ok {
-		c.Issue.ShortID = shortID(p.Slug, it.group.ShortID)
+		c.Issue.ShortID = meta.ShortID(p.Slug, it.group.ShortID)
 		if orgs, ok := w.deps.Projects.(interface {
 			OrganizationByID(uint64) (*meta.Organization, bool)
 		}); ok && w.cfg.PublicURL != "" {
@@ -162,17 +161,4 @@ func (w *Worker) alert(ctx context.Context, cands []alert.Candidate) error {
 		return fmt.Errorf("queue notifications: %w", err)
 	}
 	return nil
-}
-
-// shortID renders Sentry's short id (as the API does).
-func shortID(slug string, n uint64) string {
-	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	if n == 0 {
-		return strings.ToUpper(slug) + "-0"
-	}
-	var b []byte
-	for ; n > 0; n /= 32 {
-		b = append([]byte{alphabet[n%32]}, b...)
-	}
-	return strings.ToUpper(slug) + "-" + string(b)
 }
