@@ -113,44 +113,12 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 		return nil, err
 	}
 	q := r.URL.Query()
-	_, present := q["query"]
-	search, err := parseIssueSearch(q.Get("query"), present)
+	iq, err := a.issueListQuery(ctx, c, o, q, []uint64{p.ID})
 	if err != nil {
 		return nil, err
 	}
-	if err := search.ResolveLatest(ctx, []uint64{p.ID}, a.resolveLatestRelease); err != nil {
-		return nil, err
-	}
-	if err := search.ResolveUsers(ctx, a.resolveSearchUsers(c, o.ID)); err != nil {
-		return nil, err
-	}
-	limit := 25
-	if l := q.Get("limit"); l != "" {
-		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 100 {
-			return nil, errorf(http.StatusBadRequest, "limit must be between 1 and 100")
-		}
-	}
-	sort := q.Get("sort")
-	switch sort {
-	case "", store.SortDate, store.SortNew, store.SortFreq, store.SortUser:
-	case "priority", "trends", "inbox":
-		sort = store.SortDate
-	default:
-		return nil, errorf(http.StatusBadRequest, "Invalid sort: %q", sort)
-	}
-	stats := q.Get("statsPeriod")
-	switch stats {
-	case "", "24h", "14d":
-	default:
-		return nil, errorf(http.StatusBadRequest, "Invalid stats_period. Valid choices are '', '24h', and '14d'")
-	}
-	if stats == "" { // stats are always sent (GitLab reads stats["24h"] without asking)
-		stats = "24h"
-	}
-	page, err := a.store.ListIssues(ctx, store.IssueQuery{
-		ProjectIDs: []uint64{p.ID}, Environments: q["environment"], Status: search.Status, Sort: sort,
-		Limit: limit, Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats, Search: &search,
-	})
+	iq.Environments = q["environment"]
+	page, err := a.store.ListIssues(ctx, iq)
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +132,49 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 	resp := &response{status: http.StatusOK, body: out, header: http.Header{}}
 	resp.header.Set("Link", a.link(r, q.Get("cursor"), page.Next))
 	return resp, nil
+}
+
+// issueListQuery reads the parameters the issue lists share (a project's
+// and the organization's): the search (default is:unresolved, with
+// release:latest and the user terms resolved), limit, sort and
+// statsPeriod, for the projects pids.
+func (a *API) issueListQuery(ctx context.Context, c *caller, o *meta.Organization, q url.Values, pids []uint64) (store.IssueQuery, error) {
+	_, present := q["query"]
+	search, err := parseIssueSearch(q.Get("query"), present)
+	if err != nil {
+		return store.IssueQuery{}, err
+	}
+	if err := search.ResolveLatest(ctx, pids, a.resolveLatestRelease); err != nil {
+		return store.IssueQuery{}, err
+	}
+	if err := search.ResolveUsers(ctx, a.resolveSearchUsers(c, o.ID)); err != nil {
+		return store.IssueQuery{}, err
+	}
+	limit := 25
+	if l := q.Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 100 {
+			return store.IssueQuery{}, errorf(http.StatusBadRequest, "limit must be between 1 and 100")
+		}
+	}
+	sort := q.Get("sort")
+	switch sort {
+	case "", store.SortDate, store.SortNew, store.SortFreq, store.SortUser:
+	case "priority", "trends", "inbox":
+		sort = store.SortDate
+	default:
+		return store.IssueQuery{}, errorf(http.StatusBadRequest, "Invalid sort: %q", sort)
+	}
+	stats := q.Get("statsPeriod")
+	switch stats {
+	case "", "24h", "14d":
+	default:
+		return store.IssueQuery{}, errorf(http.StatusBadRequest, "Invalid stats_period. Valid choices are '', '24h', and '14d'")
+	}
+	if stats == "" { // stats are always sent (GitLab reads stats["24h"] without asking)
+		stats = "24h"
+	}
+	return store.IssueQuery{ProjectIDs: pids, Status: search.Status, Sort: sort, Limit: limit,
+		Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats, Search: &search}, nil
 }
 
 // nonEmpty drops empty values (?environment= means no filter).

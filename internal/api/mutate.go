@@ -471,45 +471,15 @@ func (a *API) listOrgIssues(ctx context.Context, r *http.Request, c *caller) (*r
 		return nil, err
 	}
 	q := r.URL.Query()
-	_, present := q["query"]
-	search, err := parseIssueSearch(q.Get("query"), present)
-	if err != nil {
-		return nil, err
-	}
 	pids := make([]uint64, len(projects))
 	for i, p := range projects {
 		pids[i] = p.ID
 	}
-	if err := search.ResolveLatest(ctx, pids, a.resolveLatestRelease); err != nil {
+	iq, err := a.issueListQuery(ctx, c, o, q, pids)
+	if err != nil {
 		return nil, err
 	}
-	if err := search.ResolveUsers(ctx, a.resolveSearchUsers(c, o.ID)); err != nil {
-		return nil, err
-	}
-	status := search.Status
-	limit := 25
-	if l := q.Get("limit"); l != "" {
-		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 100 {
-			return nil, errorf(http.StatusBadRequest, "limit must be between 1 and 100")
-		}
-	}
-	sort := q.Get("sort")
-	switch sort {
-	case "", store.SortDate, store.SortNew, store.SortFreq, store.SortUser:
-	case "priority", "trends", "inbox":
-		sort = store.SortDate
-	default:
-		return nil, errorf(http.StatusBadRequest, "Invalid sort: %q", sort)
-	}
-	stats := q.Get("statsPeriod")
-	switch stats {
-	case "", "24h", "14d":
-	default:
-		return nil, errorf(http.StatusBadRequest, "Invalid stats_period. Valid choices are '', '24h', and '14d'")
-	}
-	if stats == "" { // stats are always sent (GitLab reads stats["24h"] without asking)
-		stats = "24h"
-	}
+	iq.Environments = nonEmpty(q["environment"])
 	out := []map[string]any{}
 	resp := &response{status: http.StatusOK, header: http.Header{}}
 	next := ""
@@ -518,10 +488,7 @@ func (a *API) listOrgIssues(ctx context.Context, r *http.Request, c *caller) (*r
 		for _, p := range projects {
 			byID[p.ID] = p
 		}
-		page, err := a.store.ListIssues(ctx, store.IssueQuery{
-			ProjectIDs: pids, Environments: nonEmpty(q["environment"]), Status: status, Sort: sort,
-			Limit: limit, Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats, Search: &search,
-		})
+		page, err := a.store.ListIssues(ctx, iq)
 		if err != nil {
 			return nil, err
 		}
