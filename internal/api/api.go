@@ -105,6 +105,7 @@ type Meta interface {
 	Projects(orgID uint64) []*meta.Project
 	CreateKey(ctx context.Context, p *meta.Project, label string) (*meta.Key, error)
 	UpdateKey(ctx context.Context, k *meta.Key) error
+	DeleteKey(ctx context.Context, k *meta.Key) error
 	Keys(projectID uint64) []*meta.Key
 	tokenMeta
 	MemberMeta
@@ -200,6 +201,9 @@ func (a *API) Routes() []route.Route {
 		a.route("POST", "/api/0/projects/{org}/{project}/keys/", a.createKey, project, "project:write", "create a client key"),
 		a.route("GET", "/api/0/projects/{org}/{project}/keys/{key}/", a.getKey, project, "project:read", "get a client key"),
 		a.route("PUT", "/api/0/projects/{org}/{project}/keys/{key}/", a.updateKey, project, "project:write", "update a client key"),
+		a.route("DELETE", "/api/0/projects/{org}/{project}/keys/{key}/", a.deleteKey, project, "project:write", "delete a client key"),
+		a.route("POST", "/api/0/projects/{org}/{project}/teams/{team}/", a.addProjectTeam, project, "project:write", "give a team access to a project"),
+		a.route("DELETE", "/api/0/projects/{org}/{project}/teams/{team}/", a.removeProjectTeam, project, "project:write", "take a team's access to a project"),
 		a.route("GET", "/api/0/projects/{org}/{project}/issues/", a.listIssues, project, "event:read", "list a project's issues"),
 		a.route("PUT", "/api/0/projects/{org}/{project}/issues/", a.bulkUpdateProjectIssues, project, "event:write", "change a project's issues in bulk"),
 		a.route("GET", "/api/0/organizations/{org}/issues/", a.listOrgIssues, org, "event:read", "list an organization's issues"),

@@ -121,13 +121,16 @@ func operations() map[string]Op {
 			Param{Name: "project", Description: "A project id (`-1` or none: every project).", Repeated: true})},
 
 		// Client keys, users, feedback.
-		"GET /api/0/projects/{org}/{project}/keys/":          {Response: list("Key")},
-		"GET /api/0/projects/{org}/{project}/keys/{key}/":    {Response: ref("Key")},
-		"PUT /api/0/projects/{org}/{project}/keys/{key}/":    {Response: ref("Key")},
-		"GET /api/0/users/me/":                               {Response: ref("User")},
-		"PUT /api/0/users/me/":                               {Request: ref("SlugBody"), Response: ref("User")},
-		"GET /api/0/users/":                                  {Response: list("User")},
-		"GET /api/0/projects/{org}/{project}/user-feedback/": {Response: list("UserReport"), Query: cursor},
+		"GET /api/0/projects/{org}/{project}/keys/":            {Response: list("Key")},
+		"GET /api/0/projects/{org}/{project}/keys/{key}/":      {Response: ref("Key")},
+		"PUT /api/0/projects/{org}/{project}/keys/{key}/":      {Response: ref("Key")},
+		"DELETE /api/0/projects/{org}/{project}/keys/{key}/":   {Empty: true, Status: 204},
+		"POST /api/0/projects/{org}/{project}/teams/{team}/":   {Response: ref("Project"), Status: 201},
+		"DELETE /api/0/projects/{org}/{project}/teams/{team}/": {Response: ref("Project")},
+		"GET /api/0/users/me/":                                 {Response: ref("User")},
+		"PUT /api/0/users/me/":                                 {Request: ref("SlugBody"), Response: ref("User")},
+		"GET /api/0/users/":                                    {Response: list("User")},
+		"GET /api/0/projects/{org}/{project}/user-feedback/":   {Response: list("UserReport"), Query: cursor},
 
 		// Deletions, answered at once, done in the background (Location
 		// names the job).
