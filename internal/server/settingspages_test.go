@@ -451,3 +451,84 @@ func TestSettingsPagesTenancy(t *testing.T) {
 		t.Error("another organization's owner deleted a key")
 	}
 }
+
+// TestSettingsPagesRoles is the role matrix of the settings forms: for
+// each form, a member and an admin (both on the project's team) get the
+// 403 page where their role may not make the change, and nothing stored
+// changes; every page reads for both.
+func TestSettingsPagesRoles(t *testing.T) {
+	f := testserver.Start(t, server.Config{})
+	f.CreateProject("acme", "web", "go")
+	newUser(t, f, "member@example.com", "acme", authz.Member, "team")
+	newUser(t, f, "admin@example.com", "acme", authz.Admin, "team")
+	users := map[string]*apiSession{
+		authz.Member: sessionLogin(t, f, "member@example.com"),
+		authz.Admin:  sessionLogin(t, f, "admin@example.com"),
+	}
+	var ms []struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+	}
+	f.Do("GET", "/api/0/organizations/acme/members/", nil, &ms)
+	memberID := ""
+	for _, m := range ms {
+		if m.Email == "member@example.com" {
+			memberID = m.ID
+		}
+	}
+	keys := projectKeys(t, f, "acme", "web")
+	snapshot := func() string {
+		var b strings.Builder
+		for _, p := range []string{"/api/0/projects/acme/web/", "/api/0/projects/acme/web/keys/", "/api/0/organizations/acme/members/",
+			"/api/0/organizations/acme/teams/", "/api/0/organizations/acme/projects/", "/api/0/organizations/acme/org-auth-tokens/"} {
+			_, raw := f.Do("GET", p, nil, nil)
+			b.Write(raw)
+			b.WriteByte('\n')
+		}
+		return b.String()
+	}
+	before := snapshot()
+	refused := 0
+	for _, c := range []struct {
+		path    string
+		form    url.Values
+		minRole string
+	}{
+		{"/organizations/acme/projects/", url.Values{"name": {"new"}, "platform": {"go"}, "team": {"team"}}, authz.Admin},
+		{"/settings/acme/projects/web/", url.Values{"section": {"retention"}, "retentionDays": {"7"}}, authz.Admin},
+		{"/settings/acme/projects/web/keys/", url.Values{"action": {"create"}, "name": {"x"}}, authz.Admin},
+		{"/settings/acme/projects/web/keys/", url.Values{"action": {"disable"}, "key": {keys[0].ID}}, authz.Admin},
+		{"/settings/acme/projects/web/delete/", url.Values{"action": {"delete"}, "confirm": {"web"}}, authz.Admin},
+		{"/settings/acme/members/", url.Values{"action": {"invite"}, "email": {"x@example.com"}, "role": {"member"}}, authz.Manager},
+		{"/settings/acme/members/", url.Values{"action": {"role"}, "member": {memberID}, "role": {"admin"}}, authz.Manager},
+		{"/settings/acme/members/", url.Values{"action": {"remove"}, "member": {memberID}}, authz.Manager},
+		{"/settings/acme/teams/", url.Values{"action": {"create"}, "name": {"ops"}}, authz.Admin},
+		{"/settings/acme/teams/", url.Values{"action": {"add-member"}, "team": {"team"}, "member": {memberID}}, authz.Manager},
+		{"/settings/acme/auth-tokens/", url.Values{"action": {"create"}, "name": {"ci"}}, authz.Manager},
+	} {
+		for role, b := range users {
+			if authz.AtLeast(role, c.minRole) {
+				continue
+			}
+			refused++
+			st, raw, _ := b.form(t, c.path, c.form)
+			if st != 403 || !strings.Contains(string(raw), "permission") {
+				t.Errorf("%s as %s (%v): %d, want 403 with the reason\n%s", c.path, role, c.form, st, raw)
+			}
+		}
+	}
+	if refused < 15 {
+		t.Errorf("only %d refusals checked", refused)
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("refused forms changed what is stored:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+	for _, p := range []string{"/organizations/acme/projects/web/", "/settings/acme/projects/web/", "/settings/acme/members/",
+		"/settings/acme/teams/", "/settings/acme/auth-tokens/", "/settings/account/api/auth-tokens/", "/organizations/acme/stats/"} {
+		for role, b := range users {
+			if st, raw, _ := b.do(t, "GET", p, ""); st != 200 {
+				t.Errorf("GET %s as %s: %d %s", p, role, st, raw)
+			}
+		}
+	}
+}
