@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -155,7 +156,7 @@ func projectSettingsBody(f map[string][]string) (map[string]any, string) {
 		sp := map[string]any{"enabled": on("enabled")}
 		if s := get("multiplier"); s != "" {
 			m, err := strconv.ParseFloat(s, 64)
-			if err != nil {
+			if err != nil || math.IsNaN(m) || math.IsInf(m, 0) {
 				return nil, "The multiplier is a number."
 			}
 			sp["multiplier"] = m
