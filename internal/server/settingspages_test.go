@@ -232,6 +232,9 @@ func TestProjectPages(t *testing.T) {
 	if st := storeWith(t, f, proj.ID, keys[0].Public, "pending"); st == 200 {
 		t.Error("ingest accepted an event of a project pending deletion")
 	}
+	if st, raw, _ := b.do(t, "GET", "/organizations/acme/projects/shop/", ""); st != 200 || !strings.Contains(string(raw), "This project is being deleted") {
+		t.Errorf("the page of a project pending deletion: %d %s", st, raw)
+	}
 	if st, raw, _ := b.do(t, "GET", settings+"?done=deletion", ""); st != 200 || !strings.Contains(string(raw), "Cancel the deletion") {
 		t.Errorf("settings of a project pending deletion: %d %s", st, raw)
 	}

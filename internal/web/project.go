@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/faultline/faultline/internal/meta"
 )
 
 // apiProject is the part of Sentry's project JSON the pages show.
@@ -66,7 +68,8 @@ type projectPage struct {
 	Key            *apiKey
 	Snippets       []snippet
 	Curl           string
-	Issues         int // unresolved issues, up to one page
+	Issues         int  // unresolved issues, up to one page
+	Pending        bool // the project is pending deletion
 	Settings, List string
 	Notice, Error  string
 }
@@ -103,6 +106,15 @@ func (ui *UI) projectPage(w http.ResponseWriter, r *http.Request) {
 		ui.fail(w, r, err)
 		return
 	}
+	page.Settings = projectSettingsHref(nav.Org.Slug, page.Project.Slug)
+	page.List = "/organizations/" + url.PathEscape(nav.Org.Slug) + "/issues/?project=" + url.QueryEscape(string(page.Project.ID))
+	if page.Project.Status == meta.StatusPendingDeletion {
+		// Its keys and issues are gone from the API: say why, and where
+		// to cancel.
+		page.Pending = true
+		ui.render(w, r, http.StatusOK, "project", page)
+		return
+	}
 	var keys []apiKey
 	if _, err := ui.callAPI(ctx, r, "GET", base+"keys/", nil, &keys); err != nil {
 		ui.fail(w, r, err)
@@ -127,8 +139,6 @@ func (ui *UI) projectPage(w http.ResponseWriter, r *http.Request) {
 		page.Snippets = snippets(page.Key.DSN.Public, page.Platform)
 		page.Curl = curlCommand(page.Key)
 	}
-	page.Settings = projectSettingsHref(nav.Org.Slug, page.Project.Slug)
-	page.List = "/organizations/" + url.PathEscape(nav.Org.Slug) + "/issues/?project=" + url.QueryEscape(string(page.Project.ID))
 	ui.render(w, r, http.StatusOK, "project", page)
 }
 
