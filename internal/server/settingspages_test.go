@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -266,6 +267,20 @@ func TestProjectPages(t *testing.T) {
 			t.Fatalf("usage page: shop's accepted events never showed:\n%s", raw)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// How long the pages take, server side, queries included: figures for
+	// the log, not assertions.
+	for _, p := range []string{"/organizations/acme/projects/shop/", settings, "/settings/acme/members/", "/settings/acme/teams/", "/organizations/acme/stats/"} {
+		var took []time.Duration
+		for range 10 {
+			start := time.Now()
+			if st, _, _ := b.do(t, "GET", p, ""); st != 200 {
+				t.Fatalf("%s: %d", p, st)
+			}
+			took = append(took, time.Since(start))
+		}
+		slices.Sort(took)
+		t.Logf("%s: median %s, max %s over %d requests", p, took[len(took)/2], took[len(took)-1], len(took))
 	}
 }
 

@@ -68,8 +68,8 @@ type projectPage struct {
 	Key            *apiKey
 	Snippets       []snippet
 	Curl           string
-	Issues         int  // unresolved issues, up to one page
-	Pending        bool // the project is pending deletion
+	Issues         uint64 // unresolved issues
+	Pending        bool   // the project is pending deletion
 	Settings, List string
 	Notice, Error  string
 }
@@ -126,12 +126,13 @@ func (ui *UI) projectPage(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	var issues []struct{}
-	if _, err := ui.callAPI(ctx, r, "GET", base+"issues/?limit=25&query="+url.QueryEscape("is:unresolved"), nil, &issues); err != nil {
+	var counts map[string]uint64
+	q := url.Values{"query": {"is:unresolved"}, "project": {string(page.Project.ID)}}
+	if _, err := ui.callAPI(ctx, r, "GET", "/api/0/organizations/"+url.PathEscape(nav.Org.Slug)+"/issues-count/?"+q.Encode(), nil, &counts); err != nil {
 		ui.fail(w, r, err)
 		return
 	}
-	page.Issues = len(issues)
+	page.Issues = counts["is:unresolved"]
 	if page.Project.Platform != nil {
 		page.Platform = *page.Project.Platform
 	}
