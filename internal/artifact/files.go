@@ -70,6 +70,21 @@ func (s *Store) ReleaseFiles(ctx context.Context, org uint64, release string, pi
 		}
 		out = append(out, ReleaseFile{File: r.Files[0], Projects: r.Projects, Created: r.Created})
 	}
+	// The files of the release's artifact bundles are listed too (read
+	// only: their ids name the bundle and the file).
+	bundles, err := s.records(ctx, "b."+strconv.FormatUint(org, 10)+".*")
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range bundles {
+		if r.Release != release || !r.Expires.After(s.now()) || pid != 0 && !containsID(r.Projects, pid) {
+			continue
+		}
+		for _, f := range r.Files {
+			f.ID = "bundle-" + r.ID[:12] + "-" + f.ID
+			out = append(out, ReleaseFile{File: f, Projects: r.Projects, Created: r.Created})
+		}
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Name != out[j].Name {
 			return out[i].Name < out[j].Name
