@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/artifact"
+	"github.com/faultline/faultline/internal/deletion"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/sourcemap"
 	"github.com/faultline/faultline/internal/testenv"
@@ -302,6 +303,12 @@ func sha1Hex(b []byte) string {
 // once it is final.
 func uploadBundle(t *testing.T, f *testserver.Faultline, token string, data []byte) (int, map[string]any) {
 	t.Helper()
+	return uploadBundleTo(t, f, token, "/api/0/organizations/acme/artifactbundle/assemble/", data)
+}
+
+// uploadBundleTo is uploadBundle with the assemble route given.
+func uploadBundleTo(t *testing.T, f *testserver.Faultline, token, assemble string, data []byte) (int, map[string]any) {
+	t.Helper()
 	var chunks []string
 	for off := 0; off < len(data); off += artifact.ChunkSize {
 		piece := data[off:min(off+artifact.ChunkSize, len(data))]
@@ -318,7 +325,7 @@ func uploadBundle(t *testing.T, f *testserver.Faultline, token string, data []by
 	req, _ := json.Marshal(map[string]any{"checksum": sha1Hex(data), "chunks": chunks, "projects": []string{"web"}})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		st, raw := apiCall(t, f, token, "POST", "/api/0/organizations/acme/artifactbundle/assemble/", "application/json", bytes.NewReader(req))
+		st, raw := apiCall(t, f, token, "POST", assemble, "application/json", bytes.NewReader(req))
 		var ans map[string]any
 		json.Unmarshal(raw, &ans) //nolint:errcheck
 		if st != 200 || ans["state"] == artifact.StateOK || ans["state"] == artifact.StateError || time.Now().After(deadline) {
@@ -351,7 +358,8 @@ func zipBundle(t *testing.T, files map[string][]byte, manifest string) []byte {
 // multipart client, bad bundles (path traversal, a zip bomb), sizes over
 // the limits (413) and another organization's token (404).
 func TestSourceMapUploadLimits(t *testing.T) {
-	f := testserver.Start(t, server.Config{Artifacts: artifact.Config{MaxFileSize: 1 << 20, MaxBundleSize: 12 << 20}})
+	f := testserver.Start(t, server.Config{Artifacts: artifact.Config{MaxFileSize: 1 << 20, MaxBundleSize: 12 << 20},
+		DeletionDelay: 100 * time.Millisecond, Deletion: deletion.Config{Poll: 50 * time.Millisecond}})
 	web := f.CreateProject("acme", "web", "javascript")
 	f.CreateProject("other", "site", "javascript")
 	token := testserver.AdminToken
@@ -460,6 +468,21 @@ func TestSourceMapUploadLimits(t *testing.T) {
 		t.Errorf("good bundle by debug id: %v %v", a, err)
 	}
 
+	// On the release's path (sentry-cli 2.x without artifact bundles), the
+	// bundle's files become the release's files.
+	relManifest := `{"files":{"_/_/rel.min.js":{"type":"minified_source","url":"~/rel.min.js"}}}`
+	if st, ans := uploadBundleTo(t, f, token, "/api/0/organizations/acme/releases/1.0/assemble/",
+		zipBundle(t, map[string][]byte{"files/_/_/rel.min.js": min}, relManifest)); st != 200 || ans["state"] != artifact.StateOK {
+		t.Fatalf("release assemble: %d %v", st, ans)
+	}
+	var list []map[string]any
+	if st, raw := f.Do("GET", files, nil, &list); st != 200 || len(list) != 1 || list[0]["name"] != "~/rel.min.js" {
+		t.Errorf("the release's files after its assemble: %d %s", st, raw)
+	}
+	if a, err := artifacts(f).ByURL(ctx, projectID(t, web), "1.0", "", "~/rel.min.js"); err != nil || a == nil {
+		t.Errorf("the release's assembled file: %v %v", a, err)
+	}
+
 	// Another organization's token sees none of acme's upload routes.
 	var otherCI struct{ Token string }
 	if st, raw := f.Do("POST", "/api/0/organizations/other/org-auth-tokens/", map[string]string{"name": "ci"}, &otherCI); st != 201 {
@@ -484,6 +507,32 @@ func TestSourceMapUploadLimits(t *testing.T) {
 	if opts["url"] != f.URL+"/api/0/organizations/other/chunk-upload/" || opts["hashAlgorithm"] != "sha1" ||
 		fmt.Sprint(opts["accept"]) != "[release_files artifact_bundles artifact_bundles_v2]" || opts["chunkSize"] != float64(artifact.ChunkSize) {
 		t.Errorf("options: %s", raw)
+	}
+
+	// Deleting the project purges its artifacts (the deletion job).
+	o, _ := f.Server.Meta().Organization("acme")
+	if used, err := artifacts(f).Usage(ctx, o.ID); err != nil || used == 0 {
+		t.Fatalf("acme's usage before the deletion: %d %v", used, err)
+	}
+	if st, raw := f.Do("DELETE", "/api/0/projects/acme/web/", nil, nil); st != 204 {
+		t.Fatalf("delete the project: %d %s", st, raw)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		used, err := artifacts(f).Usage(ctx, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if used == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("acme still keeps %d bytes of artifacts after its project's deletion", used)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if a, err := artifacts(f).ByDebugID(ctx, projectID(t, web), "7b8a1f4e3c2d4e5f8a9b0c1d2e3f4a5b", artifact.KindMinifiedSource); err != nil || a != nil {
+		t.Errorf("a deleted project's file: %v %v", a, err)
 	}
 }
 
