@@ -415,6 +415,31 @@ func TestSourceMapUploadLimits(t *testing.T) {
 	if a, err := artifacts(f).ByURL(ctx, projectID(t, web), "1.0", "", "~/static/app.min.js"); err != nil || a != nil {
 		t.Errorf("deleted file still found: %v %v", a, err)
 	}
+	// A legacy minified file with sentry-cli's debug id comment is found
+	// by it too.
+	injected := []byte("function b(){}\n//# debugId=2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f\n")
+	ct, body = multipartBody(t, [][2]string{{"name", "~/static/b.min.js"}, {"dist", "d1"}}, "file", "b.min.js", injected)
+	if st, raw := apiCall(t, f, token, "POST", files, ct, body); st != 201 || !strings.Contains(string(raw), `"dist":"d1"`) {
+		t.Fatalf("upload with a debug id: %d %s", st, raw)
+	}
+	if a, err := artifacts(f).ByDebugID(ctx, projectID(t, web), "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", artifact.KindMinifiedSource); err != nil || a == nil {
+		t.Errorf("legacy file by its debug id: %v %v", a, err)
+	}
+	if a, err := artifacts(f).ByURL(ctx, projectID(t, web), "1.0", "d1", "~/static/b.min.js"); err != nil || a == nil {
+		t.Errorf("legacy file by its dist and URL: %v %v", a, err)
+	}
+	var bid map[string]any
+	for _, fl := range listFiles(t, f, files) {
+		if fl["name"] == "~/static/b.min.js" {
+			bid = fl
+		}
+	}
+	if bid == nil {
+		t.Fatal("the file with a dist is not listed")
+	}
+	if st, raw := apiCall(t, f, token, "DELETE", files+bid["id"].(string)+"/", "", nil); st != 204 {
+		t.Fatalf("delete: %d %s", st, raw)
+	}
 	// An unknown release is 404.
 	ct, body = multipartBody(t, [][2]string{{"name", "~/x.js"}}, "file", "x.js", min)
 	if st, raw := apiCall(t, f, token, "POST", "/api/0/projects/acme/web/releases/9.9/files/", ct, body); st != 404 {
@@ -483,6 +508,12 @@ func TestSourceMapUploadLimits(t *testing.T) {
 		t.Errorf("the release's assembled file: %v %v", a, err)
 	}
 
+	// An assemble that names another organization's project is refused.
+	req := `{"checksum":"` + sha1Hex(min) + `","chunks":[],"projects":["site"]}`
+	if st, raw := apiCall(t, f, token, "POST", "/api/0/organizations/acme/artifactbundle/assemble/", "application/json", strings.NewReader(req)); st != 400 {
+		t.Errorf("another organization's project: %d %s", st, raw)
+	}
+
 	// Another organization's token sees none of acme's upload routes.
 	var otherCI struct{ Token string }
 	if st, raw := f.Do("POST", "/api/0/organizations/other/org-auth-tokens/", map[string]string{"name": "ci"}, &otherCI); st != 201 {
@@ -537,3 +568,12 @@ func TestSourceMapUploadLimits(t *testing.T) {
 }
 
 func artifacts(f *testserver.Faultline) *artifact.Store { return f.Server.Artifacts() }
+
+func listFiles(t *testing.T, f *testserver.Faultline, path string) []map[string]any {
+	t.Helper()
+	var list []map[string]any
+	if st, raw := f.Do("GET", path, nil, &list); st != 200 {
+		t.Fatalf("list %s: %d %s", path, st, raw)
+	}
+	return list
+}

@@ -35,6 +35,8 @@ func artifactError(err error) error {
 		return errorf(http.StatusRequestEntityTooLarge, "%s", strings.TrimPrefix(err.Error(), "too large: "))
 	case errors.Is(err, artifact.ErrChecksum):
 		return errorf(http.StatusBadRequest, "Checksum mismatch: the bytes do not match the SHA-1 they were sent under.")
+	case errors.Is(err, artifact.ErrFull):
+		return errorf(http.StatusServiceUnavailable, "The upload store is full; try again later.")
 	case errors.Is(err, artifact.ErrExists):
 		return errorf(http.StatusConflict, "A file matching this name already exists for the given release")
 	}
@@ -418,6 +420,11 @@ func (a *API) uploadReleaseFile(ctx context.Context, r *http.Request, c *caller)
 		return nil, errorf(http.StatusBadRequest, "Too many headers.")
 	}
 	f.Type = releaseFileType(f.Name, f.Headers, body)
+	if f.Type == artifact.KindMinifiedSource && f.Headers["debug-id"] == "" {
+		if id := debugIDComment(body); id != "" {
+			f.Headers["debug-id"] = id
+		}
+	}
 	rf, err := a.cfg.Artifacts.PutReleaseFile(ctx, o.ID, ids, r.PathValue("version"), f, body)
 	if err != nil {
 		return nil, artifactError(err)
@@ -454,4 +461,22 @@ func releaseFileType(name string, headers map[string]string, body []byte) string
 		return artifact.KindMinifiedSource
 	}
 	return artifact.KindSource
+}
+
+// debugIDComment finds the "//# debugId=" comment sentry-cli injects near
+// the end of a minified file.
+func debugIDComment(body []byte) string {
+	tail := body
+	if len(tail) > 4096 {
+		tail = tail[len(tail)-4096:]
+	}
+	i := bytes.LastIndex(tail, []byte("//# debugId="))
+	if i < 0 {
+		return ""
+	}
+	id, _, _ := bytes.Cut(tail[i+len("//# debugId="):], []byte("\n"))
+	if s := strings.TrimSpace(string(id)); artifact.NormalizeDebugID(s) != "" && len(s) <= 64 {
+		return s
+	}
+	return ""
 }

@@ -34,6 +34,9 @@ const (
 // which, for the 413 answer.
 var ErrTooLarge = errors.New("too large")
 
+// ErrFull means the chunk store is at its byte limit: try again later.
+var ErrFull = errors.New("artifact: the chunk store is full")
+
 // ErrChecksum means an upload's bytes do not match the SHA-1 it was named by.
 var ErrChecksum = errors.New("checksum mismatch")
 
@@ -52,6 +55,10 @@ func (s *Store) PutChunk(ctx context.Context, org uint64, sha string, data []byt
 		return nil
 	}
 	if _, err := s.chunks.PutBytes(ctx, key, data); err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == 10047 || apiErr.ErrorCode == 10077) {
+			return fmt.Errorf("%w: %v", ErrFull, err)
+		}
 		return fmt.Errorf("artifact: chunk %s: %w", key, err)
 	}
 	return nil
@@ -96,7 +103,21 @@ func (s *Store) Assemble(ctx context.Context, req AssembleRequest) (*AssembleAns
 	if a, _, err := s.getAssembly(ctx, key); err != nil {
 		return nil, err
 	} else if a != nil {
-		return answer(a.State, a.Detail, nil), nil
+		gone := false
+		if a.State == StateOK && req.Kind == AssembleBundle {
+			// Assembled, then evicted or deleted: assemble it again.
+			r, _, err := s.getRecord(ctx, bundleKey(req.OrgID, req.Checksum))
+			if err != nil {
+				return nil, err
+			}
+			gone = r == nil || !r.Expires.After(s.now())
+		}
+		if !gone {
+			return answer(a.State, a.Detail, nil), nil
+		}
+		if err := s.states.Delete(ctx, key); err != nil {
+			return nil, fmt.Errorf("artifact: assemble %s: %w", key, err)
+		}
 	}
 	if req.Kind == AssembleBundle {
 		if r, _, err := s.getRecord(ctx, bundleKey(req.OrgID, req.Checksum)); err != nil {

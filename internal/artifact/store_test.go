@@ -143,6 +143,15 @@ func TestAssembleAndLookups(t *testing.T) {
 	if keys, _ := s.keys(ctx, ">"); len(keys) != 0 {
 		t.Errorf("index entries left: %v", keys)
 	}
+	// Asked again once it is gone, the bundle is not "ok": its chunks are
+	// asked for (they were deleted once assembled).
+	bundle := zipOf(t, true, goodFiles()...)
+	half := len(bundle) / 2
+	ans, err := s.Assemble(ctx, AssembleRequest{Kind: AssembleBundle, OrgID: 7, Checksum: hexSHA1(bundle), Projects: []uint64{1, 2},
+		Release: "1.0", Chunks: []string{hexSHA1(bundle[:half]), hexSHA1(bundle[half:])}})
+	if err != nil || ans.State != StateNotFound || len(ans.MissingChunks) != 2 {
+		t.Errorf("a deleted bundle asked again: %+v %v", ans, err)
+	}
 }
 
 func TestAssembleErrors(t *testing.T) {
