@@ -24,7 +24,11 @@ func (p projectTable) ProjectByID(id uint64) (*meta.Project, bool) {
 
 // openStore runs a real embedded NATS server (the queue's) and the
 // artifact buckets on it.
-func openStore(t *testing.T, cfg Config) *Store {
+func openStore(t *testing.T, cfg Config) *Store { return openStoreTB(t, cfg) }
+
+func openStoreB(b *testing.B) *Store { return openStoreTB(b, Config{}) }
+
+func openStoreTB(t testing.TB, cfg Config) *Store {
 	t.Helper()
 	q, err := queue.Open(context.Background(), queue.Config{DataDir: t.TempDir()}, slog.Default())
 	if err != nil {
