@@ -61,6 +61,9 @@ type Config struct {
 	MaxBytes, MaxChunkBytes int64
 	// ChunkTTL is how long an uploaded chunk is kept (an hour).
 	ChunkTTL time.Duration
+	// CacheBytes bounds the in-memory cache of files and index records
+	// that lookups read (default 64 MiB; negative: none).
+	CacheBytes int64
 	// Replicas of the buckets on a NATS cluster (1 when embedded).
 	Replicas int
 }
@@ -79,6 +82,7 @@ func (c *Config) Validate() error {
 	if c.OrgMaxBytes == 0 {
 		c.OrgMaxBytes = 1 << 30
 	}
+	def(&c.CacheBytes, 64<<20)
 	if c.MaxBundleFiles == 0 {
 		c.MaxBundleFiles = 20000
 	}
@@ -112,6 +116,7 @@ type Store struct {
 	projects Projects
 	log      *slog.Logger
 	now      func() time.Time
+	cache    *cache
 }
 
 var _ sourcemap.Artifacts = (*Store)(nil)
@@ -125,7 +130,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, projects Proj
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{cfg: cfg, projects: projects, log: log, now: time.Now}
+	s := &Store{cfg: cfg, projects: projects, log: log, now: time.Now, cache: newCache(cfg.CacheBytes)}
 	var err error
 	if s.chunks, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: ChunkBucket, Description: "Faultline: uploaded chunks of source-map bundles (unclaimed ones expire)",
@@ -296,10 +301,18 @@ func (s *Store) getRecord(ctx context.Context, key string) (*record, uint64, err
 	if err != nil {
 		return nil, 0, fmt.Errorf("artifact: get %s: %w", key, err)
 	}
+	if c, ok := s.cache.get("r:"+key, e.Revision()); ok {
+		cp := *c.rec // callers may change Projects: a shallow copy with its own slice
+		cp.Projects = append([]uint64(nil), c.rec.Projects...)
+		return &cp, e.Revision(), nil
+	}
 	var r record
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
 		return nil, 0, fmt.Errorf("artifact: record %s: %w", key, err)
 	}
+	cp := r
+	cp.Projects = append([]uint64(nil), r.Projects...)
+	s.cache.put(&cacheEntry{key: "r:" + key, rev: e.Revision(), rec: &cp, size: int64(len(e.Value()))})
 	return &r, e.Revision(), nil
 }
 
@@ -320,6 +333,9 @@ func (s *Store) putObject(ctx context.Context, org uint64, sha string, body []by
 
 // readObject reads a file's bytes, checked against their SHA-1.
 func (s *Store) readObject(ctx context.Context, org uint64, sha string) ([]byte, error) {
+	if c, ok := s.cache.get("o:"+objectKey(org, sha), 0); ok {
+		return c.body, nil
+	}
 	b, err := s.files.GetBytes(ctx, objectKey(org, sha))
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, nil
@@ -331,6 +347,7 @@ func (s *Store) readObject(ctx context.Context, org uint64, sha string) ([]byte,
 	if hex.EncodeToString(sum[:]) != sha {
 		return nil, fmt.Errorf("artifact: %s does not match its checksum", objectKey(org, sha))
 	}
+	s.cache.put(&cacheEntry{key: "o:" + objectKey(org, sha), body: b, size: int64(len(b))})
 	return b, nil
 }
 
@@ -403,7 +420,8 @@ func (s *Store) resolve(ctx context.Context, key string, pid uint64) (*sourcemap
 	return &sourcemap.Artifact{URL: f.Name, Kind: f.Type, Headers: h, Body: body}, nil
 }
 
-// ByDebugID implements sourcemap.Artifacts.
+// ByDebugID implements sourcemap.Artifacts. The Body of what lookups
+// return is shared with the store's cache: read it, never change it.
 func (s *Store) ByDebugID(ctx context.Context, projectID uint64, debugID, kind string) (*sourcemap.Artifact, error) {
 	d := NormalizeDebugID(debugID)
 	if d == "" || (kind != KindMinifiedSource && kind != KindSourceMap) {
