@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/sourcemap"
 )
 
@@ -132,31 +133,53 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, projects Proj
 	}
 	s := &Store{cfg: cfg, projects: projects, log: log, now: time.Now, cache: newCache(cfg.CacheBytes)}
 	var err error
-	if s.chunks, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	if s.chunks, err = ensureObjectStore(ctx, js, jetstream.ObjectStoreConfig{
 		Bucket: ChunkBucket, Description: "Faultline: uploaded chunks of source-map bundles (unclaimed ones expire)",
 		TTL: cfg.ChunkTTL, MaxBytes: cfg.MaxChunkBytes, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
 	}); err != nil {
-		return nil, fmt.Errorf("artifact: bucket %s: %w", ChunkBucket, err)
+		return nil, err
 	}
-	if s.files, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	if s.files, err = ensureObjectStore(ctx, js, jetstream.ObjectStoreConfig{
 		Bucket: FileBucket, Description: "Faultline: source maps and minified sources, by organization and SHA-1",
 		MaxBytes: cfg.MaxBytes, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
 	}); err != nil {
-		return nil, fmt.Errorf("artifact: bucket %s: %w", FileBucket, err)
+		return nil, err
 	}
-	if s.index, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if s.index, err = queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket: IndexBucket, Description: "Faultline: source-map bundles and release files, indexed by debug id and URL",
 		History: 1, MaxBytes: 1 << 30, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
 	}); err != nil {
-		return nil, fmt.Errorf("artifact: bucket %s: %w", IndexBucket, err)
+		return nil, fmt.Errorf("artifact: %w", err)
 	}
-	if s.states, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if s.states, err = queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket: AssembleBucket, Description: "Faultline: source-map bundle assembly requests and their state",
 		History: 1, TTL: 24 * time.Hour, MaxBytes: 256 << 20, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
 	}); err != nil {
-		return nil, fmt.Errorf("artifact: bucket %s: %w", AssembleBucket, err)
+		return nil, fmt.Errorf("artifact: %w", err)
 	}
 	return s, nil
+}
+
+// ensureObjectStore creates or updates an object store as Faultline's
+// buckets are made: retried while a cluster elects, bounded, never
+// lowering the replicas an operator gave it.
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	var os jetstream.ObjectStore
+	err := queue.Retry(ctx, queue.EnsureTimeout, func(ctx context.Context) error {
+		c := cfg
+		if old, err := js.ObjectStore(ctx, cfg.Bucket); err == nil {
+			if st, err := old.Status(ctx); err == nil && st.Replicas() > c.Replicas {
+				c.Replicas = st.Replicas()
+			}
+		}
+		var err error
+		os, err = js.CreateOrUpdateObjectStore(ctx, c)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("artifact: bucket %s: %w", cfg.Bucket, err)
+	}
+	return os, nil
 }
 
 // Config returns the store's configuration, defaults filled.

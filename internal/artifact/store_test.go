@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -249,5 +250,46 @@ func TestReleaseFilesLimitAndExpiry(t *testing.T) {
 	}
 	if keys, _ := s.keys(ctx, ">"); len(keys) != 0 {
 		t.Errorf("index entries left: %v", keys)
+	}
+}
+
+// TestBucketsBounded opens the store twice on one server (as the API and
+// worker roles do) and checks the buckets' limits: unclaimed chunks
+// expire after an hour, every bucket has a byte bound.
+func TestBucketsBounded(t *testing.T) {
+	ctx := context.Background()
+	q, err := queue.Open(ctx, queue.Config{DataDir: t.TempDir()}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	for range 2 {
+		if _, err := Open(ctx, q.JetStream(), Config{}, projectTable{}, slog.Default()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chunks, err := q.JetStream().ObjectStore(ctx, ChunkBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := chunks.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TTL() != time.Hour || st.Size() != 0 {
+		t.Errorf("chunk bucket: ttl %v", st.TTL())
+	}
+	for _, name := range []string{ChunkBucket, FileBucket, "KV_" + IndexBucket, "KV_" + AssembleBucket} {
+		stream := name
+		if !strings.HasPrefix(name, "KV_") {
+			stream = "OBJ_" + name
+		}
+		s, err := q.JetStream().Stream(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.CachedInfo().Config.MaxBytes <= 0 {
+			t.Errorf("%s has no byte bound", stream)
+		}
 	}
 }
