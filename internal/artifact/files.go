@@ -124,7 +124,7 @@ func (s *Store) DeleteReleaseFile(ctx context.Context, org uint64, release, id s
 	if err := s.index.Delete(ctx, releaseFileKey(org, release, id)); err != nil {
 		return false, fmt.Errorf("artifact: delete file %s: %w", id, err)
 	}
-	return true, s.gcOrg(ctx, org, map[string]bool{f.SHA1: true}, 0)
+	return true, s.gcOrg(ctx, org, map[string]bool{f.SHA1: true})
 }
 
 // records loads the records whose keys match a filter.
@@ -216,14 +216,13 @@ func (s *Store) makeRoom(ctx context.Context, org uint64, need int64) error {
 			dropped[f.SHA1] = true
 		}
 	}
-	return s.gcOrg(ctx, org, dropped, 0)
+	return s.gcOrg(ctx, org, dropped)
 }
 
-// gcOrg deletes the organization's objects that no record refers to: the
-// candidates given (nil: every object older than grace, so that an upload
-// whose record is not written yet keeps its bytes).
-func (s *Store) gcOrg(ctx context.Context, org uint64, candidates map[string]bool, grace time.Duration) error {
-	if candidates != nil && len(candidates) == 0 {
+// gcOrg deletes the candidate objects of the organization that no record
+// refers to any more.
+func (s *Store) gcOrg(ctx context.Context, org uint64, candidates map[string]bool) error {
+	if len(candidates) == 0 {
 		return nil
 	}
 	recs, err := s.records(ctx, orgFilters(org)...)
@@ -236,15 +235,45 @@ func (s *Store) gcOrg(ctx context.Context, org uint64, candidates map[string]boo
 			used[f.SHA1] = true
 		}
 	}
-	if candidates != nil {
-		for sha := range candidates {
-			if !used[sha] {
-				if err := s.files.Delete(ctx, objectKey(org, sha)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-					return fmt.Errorf("artifact: delete %s: %w", objectKey(org, sha), err)
-				}
+	for sha := range candidates {
+		if !used[sha] {
+			if err := s.files.Delete(ctx, objectKey(org, sha)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				return fmt.Errorf("artifact: delete %s: %w", objectKey(org, sha), err)
 			}
 		}
-		return nil
+	}
+	return nil
+}
+
+// Cleanup deletes the bundles and files past their projects' retention,
+// the index entries that lead nowhere, and the bytes nothing refers to
+// (those stored in the last minutes are left: their record may be being
+// written).
+func (s *Store) Cleanup(ctx context.Context) error {
+	keys, err := s.keys(ctx, "b.>", "f.>")
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	used := map[string]bool{} // object keys
+	for _, k := range keys {
+		r, _, err := s.getRecord(ctx, k)
+		if err != nil || r == nil {
+			continue
+		}
+		if !r.Expires.After(s.now()) {
+			if err := s.index.Delete(ctx, k); err != nil {
+				return fmt.Errorf("artifact: expire %s: %w", k, err)
+			}
+			continue
+		}
+		live[k] = true
+		for _, f := range r.Files {
+			used[objectKey(r.OrgID, f.SHA1)] = true
+		}
+	}
+	if err := s.dropDangling(ctx, live, "d.>", "u.>"); err != nil {
+		return err
 	}
 	list, err := s.files.List(ctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
@@ -253,59 +282,12 @@ func (s *Store) gcOrg(ctx context.Context, org uint64, candidates map[string]boo
 	if err != nil {
 		return fmt.Errorf("artifact: list objects: %w", err)
 	}
-	prefix := strconv.FormatUint(org, 10) + "/"
 	for _, info := range list {
-		sha, ok := strings.CutPrefix(info.Name, prefix)
-		if !ok || info.Deleted || used[sha] || s.now().Sub(info.ModTime) < grace {
+		if info.Deleted || used[info.Name] || s.now().Sub(info.ModTime) < staleAssembly {
 			continue
 		}
 		if err := s.files.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return fmt.Errorf("artifact: delete %s: %w", info.Name, err)
-		}
-	}
-	return nil
-}
-
-// Cleanup deletes the bundles and files past their projects' retention,
-// the index entries that lead nowhere, and the bytes nothing refers to.
-func (s *Store) Cleanup(ctx context.Context) error {
-	keys, err := s.keys(ctx, "b.>", "f.>")
-	if err != nil {
-		return err
-	}
-	orgs := map[uint64]bool{}
-	live := map[string]bool{}
-	for _, k := range keys {
-		r, _, err := s.getRecord(ctx, k)
-		if err != nil || r == nil {
-			continue
-		}
-		orgs[r.OrgID] = true
-		if !r.Expires.After(s.now()) {
-			if err := s.index.Delete(ctx, k); err != nil {
-				return fmt.Errorf("artifact: expire %s: %w", k, err)
-			}
-			continue
-		}
-		live[k] = true
-	}
-	if err := s.dropDangling(ctx, live, "d.>", "u.>"); err != nil {
-		return err
-	}
-	// Objects of organizations without records: list once, by prefix.
-	list, err := s.files.List(ctx)
-	if err == nil {
-		for _, info := range list {
-			if o, _, ok := strings.Cut(info.Name, "/"); ok {
-				if id, err := strconv.ParseUint(o, 10, 64); err == nil {
-					orgs[id] = true
-				}
-			}
-		}
-	}
-	for org := range orgs {
-		if err := s.gcOrg(ctx, org, nil, staleAssembly); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -402,7 +384,7 @@ func (s *Store) DeleteProject(ctx context.Context, pid uint64) error {
 		}
 	}
 	for org, shas := range dropped {
-		if err := s.gcOrg(ctx, org, shas, 0); err != nil {
+		if err := s.gcOrg(ctx, org, shas); err != nil {
 			return err
 		}
 	}
