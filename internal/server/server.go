@@ -178,13 +178,10 @@ type Server struct {
 	groups *meta.Groups
 	store  *store.Store // nil for a pure ingest process
 	atts   *attachment.Store
-	// artifacts keeps source-map uploads; the worker role assembles and
-	// expires them.
-	artifacts *artifact.Store
-	worker    *process.Worker
-	expiry    *retention.Job   // expires old data; nil without the worker role
-	jobs      *deletion.Jobs   // deletion jobs; nil without a store
-	eraser    *deletion.Runner // runs deletion jobs; nil without the worker role
+	worker *process.Worker
+	expiry *retention.Job   // expires old data; nil without the worker role
+	jobs   *deletion.Jobs   // deletion jobs; nil without a store
+	eraser *deletion.Runner // runs deletion jobs; nil without the worker role
 	// airbrake serves Airbrake's notifier API (nil without the ingest role).
 	airbrake *ingest.Airbrake
 	ingest   *ingest.Handler // nil without the ingest role
@@ -196,6 +193,10 @@ type Server struct {
 	// (nil without the worker role).
 	notifications *notify.Queue
 	sender        *notify.Sender
+
+	// artifacts keeps source-map uploads; the worker role assembles and
+	// expires them.
+	artifacts *artifact.Store
 }
 
 // New opens every component the roles need: the queue and metadata always,
