@@ -165,6 +165,14 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 		NoSigs:             true,
 		NoLog:              true,
 		JetStreamMaxMemory: 64 << 20,
+		// Every stream, bucket and object store carries its own byte limit
+		// (flags), and JetStream reserves each limit in full against
+		// JetStreamMaxStore when it is created. Left at zero, that is 75% of
+		// the disk's free space at start, so the reservations (attachments,
+		// source maps, the queue...) made a small disk refuse to start with
+		// "insufficient storage resources". The per-bucket limits are the
+		// bounds; a disk that fills up fails writes (ingest answers 503).
+		JetStreamMaxStore: 1 << 50,
 	}
 	if cfg.ListenAddr != "" {
 		host, port, err := net.SplitHostPort(cfg.ListenAddr)
