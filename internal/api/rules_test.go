@@ -103,7 +103,7 @@ func TestRuleValidation(t *testing.T) {
 		{"condition without id", `{"name":"x","conditions":[{"value":1}],"actions":[` + mail + `]}`, "conditions"},
 		{"frequency interval", `{"name":"x","conditions":[{"id":"sentry.rules.conditions.event_frequency.EventFrequencyCondition","value":10,"interval":"2h"}],"actions":[` + mail + `]}`, "conditions"},
 		{"frequency percent", `{"name":"x","conditions":[{"id":"sentry.rules.conditions.event_frequency.EventFrequencyCondition","value":10,"interval":"1h","comparisonType":"percent"}],"actions":[` + mail + `]}`, "conditions"},
-		{"latest release filter", `{"name":"x","conditions":[` + first + `],"filters":[{"id":"sentry.rules.filters.latest_release.LatestReleaseFilter"}],"actions":[` + mail + `]}`, "filters"},
+		{"bad age filter", `{"name":"x","conditions":[` + first + `],"filters":[{"id":"sentry.rules.filters.age_comparison.AgeComparisonFilter","comparison_type":"older","value":1,"time":"year"}],"actions":[` + mail + `]}`, "filters"},
 		{"bad level filter", `{"name":"x","conditions":[` + first + `],"filters":[{"id":"sentry.rules.filters.level.LevelFilter","match":"gt","level":"40"}],"actions":[` + mail + `]}`, "filters"},
 		{"unknown attribute", `{"name":"x","conditions":[` + first + `],"filters":[{"id":"sentry.rules.filters.event_attribute.EventAttributeFilter","attribute":"nope","match":"eq","value":"a"}],"actions":[` + mail + `]}`, "filters"},
 		{"bad email target", `{"name":"x","conditions":[` + first + `],"actions":[{"id":"sentry.mail.actions.NotifyEmailAction","targetType":"Everyone"}]}`, "actions"},
