@@ -73,8 +73,8 @@ var (
 	conditions = map[string]string{CondFirstSeen: TriggerNewIssue, CondRegression: TriggerRegression, CondReappeared: TriggerReappeared}
 	filters    = map[string]bool{FilterLevel: true, FilterTagged: true, FilterAttribute: true,
 		FilterAge: true, FilterOccurrences: true, FilterRelease: true}
-	actions    = map[string]bool{ActionEmail: true, ActionService: true, ActionSlack: true, ActionDiscord: true, ActionTeams: true}
-	frequency  = map[string]bool{CondFrequency: true, CondUniqueUsers: true}
+	actions   = map[string]bool{ActionEmail: true, ActionService: true, ActionSlack: true, ActionDiscord: true, ActionTeams: true}
+	frequency = map[string]bool{CondFrequency: true, CondUniqueUsers: true}
 	// Windows are the frequency conditions' intervals, as Sentry names them.
 	Windows = map[string]time.Duration{"1m": time.Minute, "5m": 5 * time.Minute, "15m": 15 * time.Minute,
 		"1h": time.Hour, "1d": 24 * time.Hour, "1w": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
