@@ -41,6 +41,7 @@ type Deps struct {
 	Queue       *Queue
 	Directory   Directory
 	Webhooks    WebhookPlugins // nil: service actions have no URLs
+	Assignees   Assignees      // nil: IssueOwners are the project's teams
 	DeadLetters DeadLetters
 	Log         *slog.Logger
 }
@@ -51,6 +52,7 @@ type Sender struct {
 	q      *Queue
 	dir    Directory
 	hooks  WebhookPlugins
+	as     Assignees
 	dl     DeadLetters
 	mailer *Mailer // nil without SMTP
 	http   *http.Client
@@ -64,7 +66,7 @@ func NewSender(ctx context.Context, d Deps) (*Sender, error) {
 		return nil, errors.New("notify: the sender needs a queue, a directory and a dead letter")
 	}
 	cfg := d.Queue.cfg
-	s := &Sender{cfg: cfg, q: d.Queue, dir: d.Directory, hooks: d.Webhooks, dl: d.DeadLetters, log: d.Log,
+	s := &Sender{cfg: cfg, q: d.Queue, dir: d.Directory, hooks: d.Webhooks, as: d.Assignees, dl: d.DeadLetters, log: d.Log,
 		http: Guard{AllowPrivate: cfg.WebhookAllowPrivate}.Client(cfg.AttemptTimeout)}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -398,7 +400,10 @@ func (s *Sender) deliverEmail(ctx context.Context, f *alert.Fired, idx int, a Ac
 	if s.mailer == nil {
 		return ErrNoSMTP
 	}
-	to := Recipients(s.dir, f, a)
+	to, err := Recipients(ctx, s.dir, s.as, f, a)
+	if err != nil {
+		return err
+	}
 	if len(to) == 0 {
 		return permanent(fmt.Errorf("no recipients for %s %s", a.TargetType, a.TargetIdentifier))
 	}

@@ -378,7 +378,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		if s.sender, err = notify.NewSender(ctx, notify.Deps{Queue: s.notifications, Directory: s.meta,
-			Webhooks: webhookPlugins(s.meta), DeadLetters: s.deadLetters, Log: log.With("component", "notify")}); err != nil {
+			Webhooks: webhookPlugins(s.meta), Assignees: s.store, DeadLetters: s.deadLetters, Log: log.With("component", "notify")}); err != nil {
 			return nil, err
 		}
 		cfg.Deletion.DeadLetters = s.deadLetters
