@@ -71,6 +71,9 @@ type Config struct {
 	// Alerts queues the notifications of rule test-fires
 	// (POST .../rule-actions/); nil answers them with 400.
 	Alerts AlertQueue
+	// TestFire delivers test-fires at once, answering each action's
+	// result (notify.NewDeliverer); nil queues them on Alerts.
+	TestFire TestFirer
 	// TrustForwarded counts login failures by the address a trusted proxy
 	// appended to X-Forwarded-For.
 	TrustForwarded bool

@@ -60,10 +60,12 @@ type Sender struct {
 	cons   jetstream.Consumer
 }
 
-// NewSender creates the stream's durable consumer.
-func NewSender(ctx context.Context, d Deps) (*Sender, error) {
-	if d.Queue == nil || d.Directory == nil || d.DeadLetters == nil {
-		return nil, errors.New("notify: the sender needs a queue, a directory and a dead letter")
+// NewDeliverer returns a sender that does not consume the queue: its
+// Deliver serves rule test-fires in the API's process, through the same
+// guard, mailer and bodies. DeadLetters is not needed.
+func NewDeliverer(d Deps) (*Sender, error) {
+	if d.Queue == nil || d.Directory == nil {
+		return nil, errors.New("notify: a deliverer needs a queue and a directory")
 	}
 	cfg := d.Queue.cfg
 	s := &Sender{cfg: cfg, q: d.Queue, dir: d.Directory, hooks: d.Webhooks, as: d.Assignees, dl: d.DeadLetters, log: d.Log,
@@ -74,7 +76,20 @@ func NewSender(ctx context.Context, d Deps) (*Sender, error) {
 	if cfg.SMTP.Enabled() {
 		s.mailer = NewMailer(cfg.SMTP)
 	}
-	err := retry(ctx, func(ctx context.Context) error {
+	return s, nil
+}
+
+// NewSender creates the stream's durable consumer.
+func NewSender(ctx context.Context, d Deps) (*Sender, error) {
+	if d.Queue == nil || d.Directory == nil || d.DeadLetters == nil {
+		return nil, errors.New("notify: the sender needs a queue, a directory and a dead letter")
+	}
+	s, err := NewDeliverer(d)
+	if err != nil {
+		return nil, err
+	}
+	cfg := s.cfg
+	err = retry(ctx, func(ctx context.Context) error {
 		var err error
 		s.cons, err = d.Queue.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
 			Durable:   ConsumerName,

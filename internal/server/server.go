@@ -319,6 +319,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if s.notifications.MailEnabled() {
 			apiCfg.Invitations = s.notifications
 		}
+		if apiCfg.TestFire, err = notify.NewDeliverer(notify.Deps{Queue: s.notifications, Directory: s.meta,
+			Webhooks: webhookPlugins(s.meta), Assignees: s.store, Log: log.With("component", "notify")}); err != nil {
+			return nil, err
+		}
 		a, err := api.New(apiCfg, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
