@@ -451,10 +451,15 @@ func filterMatches(id string, n node, c *Candidate) bool {
 		}
 		return cut.After(c.At)
 	case FilterOccurrences:
-		// Times seen includes the event at hand, stored or not yet.
+		// Times seen includes the event at hand: the workers evaluate
+		// new issues, regressions and reappearances before the batch's
+		// events are stored, frequency conditions after.
 		seen := uint64(1)
 		if c.hasTotals {
-			seen = max(seen, c.totals.TimesSeen)
+			seen = c.totals.TimesSeen
+			if c.Trigger != TriggerFrequency {
+				seen++
+			}
 		}
 		v, _ := strconv.ParseUint(n.str("value"), 10, 64)
 		return seen >= v
