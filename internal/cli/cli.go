@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/ingest"
+	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -28,7 +30,7 @@ const usage = `Faultline: a Sentry-compatible error tracker.
 
 Usage:
   faultline serve   [flags]   run the server (all roles by default)
-  faultline migrate [flags]   apply ClickHouse schema migrations and exit
+  faultline migrate [flags]   apply ClickHouse schema and metadata migrations and exit
   faultline cleanup [flags]   drop the ClickHouse partitions past their retention and exit
   faultline version           print the version
 
@@ -277,6 +279,19 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "ClickHouse %s: migrations applied: %v\n", st.Version(), vs)
+	// The metadata's forward migrations run when the metadata is opened
+	// (as at start): the default alert rule of older projects.
+	q, err := queue.Open(ctx, o.cfg.Queue, o.logger(stderr).With("component", "queue"))
+	if err != nil {
+		return fmt.Errorf("metadata migrations: %w", err)
+	}
+	defer q.Close()
+	m, err := meta.Open(ctx, q.JetStream(), meta.Config{Replicas: o.cfg.Queue.Replicas}, o.logger(stderr).With("component", "meta"))
+	if err != nil {
+		return fmt.Errorf("metadata migrations: %w", err)
+	}
+	m.Close()
+	fmt.Fprintln(stdout, "Metadata: migrations applied (default alert rules)")
 	return nil
 }
 

@@ -236,5 +236,8 @@ func (s *Store) deleteProjectAlerting(ctx context.Context, projectID uint64) err
 			return err
 		}
 	}
-	return s.del(ctx, pluginKey(projectID))
+	if err := s.del(ctx, pluginKey(projectID)); err != nil {
+		return err
+	}
+	return s.del(ctx, defaultRuleKey(projectID))
 }
