@@ -108,7 +108,7 @@ func TestMigrateDefaultRules(t *testing.T) {
 	// Two processes at once, on a project from before alert rules.
 	m4 := openMeta(t, q)
 	race := project(m3, "race")
-	kv.Delete(ctx, marker(race)) //nolint:errcheck
+	kv.Delete(ctx, marker(race))                         //nolint:errcheck
 	m3.DeleteRule(ctx, race.ID, m3.Rules(race.ID)[0].ID) //nolint:errcheck
 	deadline := time.Now().Add(5 * time.Second)
 	for len(m4.Rules(race.ID)) > 0 && time.Now().Before(deadline) {
