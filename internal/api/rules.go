@@ -396,6 +396,23 @@ func (a *API) updateWebhookPlugin(ctx context.Context, r *http.Request, c *calle
 	return noStore(ok(a.serializeWebhookPlugin(wp)))
 }
 
+// disableWebhookPlugin (DELETE) disables the plugin, keeping its
+// settings, as Sentry's plugin route.
+func (a *API) disableWebhookPlugin(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	wp := a.meta.WebhookPluginSettings(p.ID)
+	if wp.Enabled {
+		wp.Enabled = false
+		if err := a.meta.SetWebhookPlugin(ctx, &wp); err != nil {
+			return nil, err
+		}
+	}
+	return noStore(ok(a.serializeWebhookPlugin(wp)))
+}
+
 // webhookURLs parses the plugin's "one URL per line" field.
 func webhookURLs(text string) ([]string, string) {
 	urls := []string{}
