@@ -14,7 +14,10 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/meta"
@@ -170,6 +173,15 @@ func (o *options) parse(name string, args []string, stderr io.Writer) error {
 	o.cfg.AdminToken = os.Getenv("FAULTLINE_ADMIN_TOKEN")
 	o.cfg.AdminEmail = os.Getenv("FAULTLINE_ADMIN_EMAIL")
 	o.cfg.AdminPassword = os.Getenv("FAULTLINE_ADMIN_PASSWORD")
+	// For crash tests only: the worker kills its own process (SIGKILL)
+	// when a batch reaches this stage ("stored": stored, not acked).
+	if at := os.Getenv("FAULTLINE_TEST_KILL_AT"); at != "" {
+		o.cfg.Worker.StageHook = func(stage string, _ jetstream.Msg) {
+			if stage == at {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL) //nolint:errcheck
+			}
+		}
+	}
 	return nil
 }
 
