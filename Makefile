@@ -76,6 +76,7 @@ fuzz:
 # on a quiet machine: the load generator shares the cores with Faultline.
 bench: build chdb bench-store
 	$(GO) run ./tools/loadgen bench -bin bin/faultline -out BENCHMARKS.md $(BENCHARGS)
+	$(GO) run ./tools/loadgen alertlatency -bin bin/faultline -out BENCHMARKS.md
 
 clean:
 	rm -rf bin

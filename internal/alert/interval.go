@@ -94,16 +94,70 @@ type Counter interface {
 	WindowCounts(ctx context.Context, projectID uint64, groupIDs []uint64, environment string, window time.Duration, now time.Time) (map[uint64]store.WindowCount, error)
 }
 
+// IssueStats reads what the age, occurrences and latest-release filters
+// need: per batch and project, one aggregate query for the candidate
+// issues (store.IssueTotals, on group_hourly) and the project's latest
+// release (store.LatestRelease), never a scan of events per event.
+type IssueStats interface {
+	IssueTotals(ctx context.Context, projectID uint64, groupIDs []uint64) (map[uint64]store.IssueTotal, error)
+	LatestRelease(ctx context.Context, projectID uint64) (string, error)
+}
+
 // Evaluator evaluates the rules of the projects a batch touched.
 type Evaluator struct {
 	rules     Rules
 	intervals *Intervals
-	counter   Counter // nil: frequency conditions never fire
+	counter   Counter    // nil: frequency conditions never fire
+	stats     IssueStats // nil: the issue filters see only the event at hand
 }
 
-// NewEvaluator returns an evaluator; counter may be nil.
+// NewEvaluator returns an evaluator; counter may be nil. When counter
+// also reads issue totals and releases (the store does), the age,
+// occurrences and latest-release filters use it.
 func NewEvaluator(rules Rules, intervals *Intervals, counter Counter) *Evaluator {
-	return &Evaluator{rules: rules, intervals: intervals, counter: counter}
+	e := &Evaluator{rules: rules, intervals: intervals, counter: counter}
+	if st, ok := counter.(IssueStats); ok {
+		e.stats = st
+	}
+	return e
+}
+
+// fillStats reads the issue totals and latest releases the candidates'
+// rules need: at most two queries per project of the batch.
+func (e *Evaluator) fillStats(ctx context.Context, cands []Candidate) error {
+	if e.stats == nil {
+		return nil
+	}
+	byProject := map[uint64][]int{}
+	for i := range cands {
+		byProject[cands[i].ProjectID] = append(byProject[cands[i].ProjectID], i)
+	}
+	for pid, idx := range byProject {
+		totals, latest := needs(e.rules.Rules(pid))
+		if totals {
+			groups := make([]uint64, 0, len(idx))
+			for _, i := range idx {
+				groups = append(groups, cands[i].GroupID)
+			}
+			t, err := e.stats.IssueTotals(ctx, pid, groups)
+			if err != nil {
+				return err
+			}
+			for _, i := range idx {
+				cands[i].totals, cands[i].hasTotals = t[cands[i].GroupID], true
+			}
+		}
+		if latest {
+			v, err := e.stats.LatestRelease(ctx, pid)
+			if err != nil {
+				return err
+			}
+			for _, i := range idx {
+				cands[i].latestRelease = v
+			}
+		}
+	}
+	return nil
 }
 
 // Frequency reports whether a project has rules with frequency
@@ -165,6 +219,9 @@ func (e *Evaluator) fillCounts(ctx context.Context, cands []Candidate) error {
 func (e *Evaluator) Evaluate(ctx context.Context, cands []Candidate) ([]Fired, error) {
 	if err := e.fillCounts(ctx, cands); err != nil {
 		return nil, fmt.Errorf("alert: counters: %w", err)
+	}
+	if err := e.fillStats(ctx, cands); err != nil {
+		return nil, fmt.Errorf("alert: issue totals: %w", err)
 	}
 	var out []Fired
 	for i := range cands {

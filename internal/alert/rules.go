@@ -71,10 +71,10 @@ func NodeName(id string) string { return names[id] }
 // fires.
 var (
 	conditions = map[string]string{CondFirstSeen: TriggerNewIssue, CondRegression: TriggerRegression, CondReappeared: TriggerReappeared}
-	filters    = map[string]bool{FilterLevel: true, FilterTagged: true, FilterAttribute: true}
-	actions    = map[string]bool{ActionEmail: true, ActionService: true, ActionSlack: true, ActionDiscord: true, ActionTeams: true}
-	frequency  = map[string]bool{CondFrequency: true, CondUniqueUsers: true}
-	notYet     = map[string]bool{FilterAge: true, FilterOccurrences: true, FilterRelease: true}
+	filters    = map[string]bool{FilterLevel: true, FilterTagged: true, FilterAttribute: true,
+		FilterAge: true, FilterOccurrences: true, FilterRelease: true}
+	actions   = map[string]bool{ActionEmail: true, ActionService: true, ActionSlack: true, ActionDiscord: true, ActionTeams: true}
+	frequency = map[string]bool{CondFrequency: true, CondUniqueUsers: true}
 	// Windows are the frequency conditions' intervals, as Sentry names them.
 	Windows = map[string]time.Duration{"1m": time.Minute, "5m": 5 * time.Minute, "15m": 15 * time.Minute,
 		"1h": time.Hour, "1d": 24 * time.Hour, "1w": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
@@ -150,8 +150,6 @@ func Validate(r *meta.Rule) Problems {
 			switch {
 			case id == "":
 				p.add(field, "Each "+what+" must be an object with an id.")
-			case notYet[id]:
-				p.add(field, fmt.Sprintf("Faultline does not evaluate %s yet.", id))
 			case !known(id):
 				p.add(field, fmt.Sprintf("Invalid %s: %s", what, id))
 			default:
@@ -214,6 +212,20 @@ func checkNode(id string, n node) string {
 		if _, ok := attributes[n.str("attribute")]; !ok || !matchOps[n.str("match")] {
 			return "The attribute filter needs a known attribute and a match (eq, ne, co, nc, sw, ew, nsw, new, is, ns)."
 		}
+	case FilterAge:
+		if ct := n.str("comparison_type"); ct != "older" && ct != "newer" {
+			return "The age filter's comparison_type must be older or newer."
+		}
+		if v, err := strconv.ParseUint(n.str("value"), 10, 32); err != nil || v == 0 {
+			return "The age filter's value must be a positive whole number."
+		}
+		if _, ok := ageUnits[n.str("time")]; !ok {
+			return "The age filter's time must be minute, hour, day or week."
+		}
+	case FilterOccurrences:
+		if _, err := strconv.ParseUint(n.str("value"), 10, 64); err != nil {
+			return "The occurrences filter's value must be a whole number."
+		}
 	case ActionEmail:
 		switch n.str("targetType") {
 		case "IssueOwners", "Team", "Member":
@@ -257,6 +269,11 @@ type Candidate struct {
 	Again bool
 
 	counts map[countKey]store.WindowCount // filled by Evaluate
+	// What the age, occurrences and latest-release filters read, filled
+	// by Evaluate for the projects whose rules have them.
+	totals        store.IssueTotal
+	hasTotals     bool
+	latestRelease string
 }
 
 // countKey names one counter read: a window and an environment.
@@ -292,6 +309,31 @@ func HasFrequency(rules []*meta.Rule) bool {
 		}
 	}
 	return false
+}
+
+// ageUnits are the age filter's units, as Sentry names them.
+var ageUnits = map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour, "week": 7 * 24 * time.Hour}
+
+// needs reports which issue facts a project's rules read: totals (the
+// age and occurrences filters) and the latest release.
+func needs(rules []*meta.Rule) (totals, latest bool) {
+	for _, r := range rules {
+		for _, list := range [][]json.RawMessage{r.Conditions, r.Filters} {
+			for _, raw := range list {
+				var n node
+				if json.Unmarshal(raw, &n) != nil {
+					continue
+				}
+				switch n.str("id") {
+				case FilterAge, FilterOccurrences:
+					totals = true
+				case FilterRelease:
+					latest = true
+				}
+			}
+		}
+	}
+	return totals, latest
 }
 
 // attributes are the event attributes the attribute filter reads.
@@ -384,7 +426,45 @@ func filterMatches(id string, n node, c *Candidate) bool {
 				values = append(values, t[1])
 			}
 		}
+		if len(values) == 0 {
+			// Sentry's release, environment and level are tags too.
+			switch key {
+			case "release":
+				values = nonEmpty(c.Release)
+			case "environment":
+				values = nonEmpty(c.Environment)
+			case "level":
+				values = nonEmpty(c.Level)
+			}
+		}
 		return matchValues(n.str("match"), values, n.str("value"))
+	case FilterAge:
+		// The issue's first event: a new issue's is now.
+		first := c.At
+		if c.hasTotals && !c.totals.FirstSeen.IsZero() && c.Trigger != TriggerNewIssue {
+			first = c.totals.FirstSeen
+		}
+		v, _ := strconv.ParseUint(n.str("value"), 10, 32)
+		cut := first.Add(time.Duration(v) * ageUnits[n.str("time")])
+		if n.str("comparison_type") == "older" {
+			return cut.Before(c.At)
+		}
+		return cut.After(c.At)
+	case FilterOccurrences:
+		// Times seen includes the event at hand: the workers evaluate
+		// new issues, regressions and reappearances before the batch's
+		// events are stored, frequency conditions after.
+		seen := uint64(1)
+		if c.hasTotals {
+			seen = c.totals.TimesSeen
+			if c.Trigger != TriggerFrequency {
+				seen++
+			}
+		}
+		v, _ := strconv.ParseUint(n.str("value"), 10, 64)
+		return seen >= v
+	case FilterRelease:
+		return c.Release != "" && c.Release == c.latestRelease
 	case FilterAttribute:
 		get := attributes[n.str("attribute")]
 		var values []string
@@ -394,6 +474,13 @@ func filterMatches(id string, n node, c *Candidate) bool {
 		return matchValues(n.str("match"), values, n.str("value"))
 	}
 	return false
+}
+
+func nonEmpty(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{v}
 }
 
 // matchValues applies one of Sentry's match operators to the values an

@@ -3,8 +3,10 @@ package alert
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/store"
 )
 
 func rule(actionMatch, filterMatch string, conds, filts []string) *meta.Rule {
@@ -133,6 +135,60 @@ func BenchmarkMatches(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if !Matches(r, c) {
 			b.Fatal("no match")
+		}
+	}
+}
+
+// TestIssueFilters: the age, occurrences and release filters read the
+// issue's totals and the project's latest release that Evaluate fills, in
+// Sentry's field names.
+func TestIssueFilters(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	age := func(cmp, v, unit string) string {
+		return `{"id":"` + FilterAge + `","comparison_type":"` + cmp + `","value":` + v + `,"time":"` + unit + `"}`
+	}
+	occ := func(v string) string { return `{"id":"` + FilterOccurrences + `","value":"` + v + `"}` }
+	latest := `{"id":"` + FilterRelease + `"}`
+	tagRel := func(v string) string {
+		return `{"id":"` + FilterTagged + `","key":"release","match":"eq","value":"` + v + `"}`
+	}
+	old := &Candidate{Trigger: TriggerRegression, At: now, Release: "1.2.0", latestRelease: "1.2.0", hasTotals: true,
+		totals: store.IssueTotal{TimesSeen: 12, FirstSeen: now.Add(-3 * 24 * time.Hour)}}
+	fresh := &Candidate{Trigger: TriggerNewIssue, At: now, Release: "1.1.0", latestRelease: "1.2.0", hasTotals: true}
+	for _, tc := range []struct {
+		name   string
+		filter string
+		c      *Candidate
+		match  bool
+	}{
+		{"older than 2 days", age("older", "2", "day"), old, true},
+		{"older than 1 week", age("older", "1", "week"), old, false},
+		{"newer than 1 week", age("newer", "1", "week"), old, true},
+		{"new issue is newer than 1 minute", age("newer", "1", "minute"), fresh, true},
+		{"new issue is not older than 1 minute", age("older", "1", "minute"), fresh, false},
+		{"seen 12+1 >= 10", occ("10"), old, true},
+		{"seen 12+1 >= 13", occ("13"), old, true},
+		{"seen 12+1 < 14", occ("14"), old, false},
+		{"new issue seen once", occ("1"), fresh, true},
+		{"new issue not seen twice", occ("2"), fresh, false},
+		{"latest release", latest, old, true},
+		{"not the latest release", latest, fresh, false},
+		{"a given release", tagRel("1.1.0"), fresh, true},
+		{"not the given release", tagRel("1.1.0"), old, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rule("any", "all", []string{first, regress}, []string{tc.filter})
+			if p := Validate(r); p != nil {
+				t.Fatalf("invalid: %v", p)
+			}
+			if got := Matches(r, tc.c); got != tc.match {
+				t.Fatalf("Matches = %v, want %v", got, tc.match)
+			}
+		})
+	}
+	for _, bad := range []string{age("younger", "1", "day"), age("older", "0", "day"), age("older", "1", "year"), occ("x")} {
+		if p := Validate(rule("all", "all", []string{first}, []string{bad})); p == nil {
+			t.Errorf("%s validated", bad)
 		}
 	}
 }

@@ -74,6 +74,9 @@ type Config struct {
 	// Artifacts keeps source-map uploads (chunks, bundles, release
 	// files); nil leaves their routes out.
 	Artifacts Artifacts
+	// TestFire delivers test-fires at once, answering each action's
+	// result (notify.NewDeliverer); nil queues them on Alerts.
+	TestFire TestFirer
 	// TrustForwarded counts login failures by the address a trusted proxy
 	// appended to X-Forwarded-For.
 	TrustForwarded bool
@@ -266,6 +269,7 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/projects/{org}/{project}/plugins/webhooks/", a.getWebhookPlugin, project, "project:read", "get the WebHooks plugin"),
 		a.route("PUT", "/api/0/projects/{org}/{project}/plugins/webhooks/", a.updateWebhookPlugin, project, "project:write", "configure the WebHooks plugin"),
 		a.route("POST", "/api/0/projects/{org}/{project}/plugins/webhooks/", a.updateWebhookPlugin, project, "project:write", "enable the WebHooks plugin"),
+		a.route("DELETE", "/api/0/projects/{org}/{project}/plugins/webhooks/", a.disableWebhookPlugin, project, "project:write", "disable the WebHooks plugin"),
 		a.ciRoute("POST", "/api/0/organizations/{org}/repos/", a.createRepo, org, "org:write", "add a repository"),
 		a.rootRoute(),
 		a.route("GET", "/api/0/api-tokens/", a.listAPITokens, route.TenantUser, "", "list the caller's API tokens"),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/internal/alert"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/notify"
 )
 
 // RuleMeta stores the projects' alert rules and WebHooks plugin settings.
@@ -27,6 +28,19 @@ type RuleMeta interface {
 // AlertQueue queues the notifications of a fired rule (internal/notify).
 type AlertQueue interface {
 	Enqueue(ctx context.Context, fired []alert.Fired) error
+}
+
+// RuleStatuses reads what the notification queue recorded of rules'
+// deliveries (notify.Queue implements it).
+type RuleStatuses interface {
+	LastStatus(ctx context.Context, ruleID string, action int) (notify.Status, bool, error)
+	LastFired(ctx context.Context, ruleID string) (notify.Firing, bool, error)
+}
+
+// TestFirer delivers a test-fire's actions now (notify.Sender.Deliver):
+// each action's error, nil when delivered.
+type TestFirer interface {
+	Deliver(ctx context.Context, f alert.Fired) []error
 }
 
 // ruleBody is a rule as Sentry's API receives it.
@@ -84,8 +98,10 @@ func decodeRule(req *http.Request, r *meta.Rule) (alert.Problems, error) {
 	return nil, nil
 }
 
-// serializeRule is Sentry's rule shape.
-func (a *API) serializeRule(p *meta.Project, r *meta.Rule) map[string]any {
+// serializeRule is Sentry's rule shape, with Sentry's lastTriggered and
+// Faultline's deliveries (each action's last delivery, by its index in
+// actions; null for an action never delivered) and firedCount.
+func (a *API) serializeRule(ctx context.Context, p *meta.Project, r *meta.Rule) map[string]any {
 	var env any
 	if r.Environment != "" {
 		env = r.Environment
@@ -94,7 +110,7 @@ func (a *API) serializeRule(p *meta.Project, r *meta.Rule) map[string]any {
 	if r.Owner != "" {
 		owner = r.Owner
 	}
-	return map[string]any{
+	out := map[string]any{
 		"id":          strconv.FormatUint(r.ID, 10),
 		"name":        r.Name,
 		"actionMatch": r.ActionMatch,
@@ -111,6 +127,31 @@ func (a *API) serializeRule(p *meta.Project, r *meta.Rule) map[string]any {
 		"status":      "active",
 		"snooze":      false,
 	}
+	var last any
+	fired := uint64(0)
+	deliveries := make([]any, len(r.Actions))
+	if rs, ok := a.cfg.Alerts.(RuleStatuses); ok {
+		id := strconv.FormatUint(r.ID, 10)
+		if f, found, err := rs.LastFired(ctx, id); err == nil && found {
+			last, fired = f.At.Format(time.RFC3339Nano), f.Count
+		}
+		for i := range r.Actions {
+			st, found, err := rs.LastStatus(ctx, id, i)
+			if err != nil || !found {
+				continue
+			}
+			d := map[string]any{"status": st.Status, "error": nil, "at": st.At.Format(time.RFC3339Nano),
+				"attempts": st.Attempts, "idempotencyKey": st.Key}
+			if st.Error != "" {
+				d["error"] = st.Error
+			}
+			deliveries[i] = d
+		}
+	}
+	out["lastTriggered"] = last
+	out["firedCount"] = fired
+	out["deliveries"] = deliveries
+	return out
 }
 
 // named returns a rule's nodes with the label Sentry's API adds to each.
@@ -137,7 +178,7 @@ func (a *API) listRules(ctx context.Context, r *http.Request, c *caller) (*respo
 	}
 	out := []map[string]any{}
 	for _, rule := range a.meta.Rules(p.ID) {
-		out = append(out, a.serializeRule(p, rule))
+		out = append(out, a.serializeRule(ctx, p, rule))
 	}
 	return ok(out)
 }
@@ -165,7 +206,7 @@ func (a *API) createRule(ctx context.Context, r *http.Request, c *caller) (*resp
 	if err != nil {
 		return nil, err
 	}
-	return created(a.serializeRule(p, saved))
+	return created(a.serializeRule(ctx, p, saved))
 }
 
 // maxRules bounds a project's rules (each is evaluated per new issue,
@@ -194,7 +235,7 @@ func (a *API) getRule(ctx context.Context, r *http.Request, c *caller) (*respons
 	if err != nil {
 		return nil, err
 	}
-	return ok(a.serializeRule(p, rule))
+	return ok(a.serializeRule(ctx, p, rule))
 }
 
 func (a *API) updateRule(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -213,7 +254,7 @@ func (a *API) updateRule(ctx context.Context, r *http.Request, c *caller) (*resp
 	if err := a.meta.UpdateRule(ctx, &cp); err != nil {
 		return nil, err
 	}
-	return ok(a.serializeRule(p, &cp))
+	return ok(a.serializeRule(ctx, p, &cp))
 }
 
 func (a *API) deleteRule(ctx context.Context, r *http.Request, c *caller) (*response, error) {
@@ -248,7 +289,7 @@ func (a *API) testRuleActions(ctx context.Context, r *http.Request, c *caller) (
 			return problems(alert.Problems{"actions": msgs})
 		}
 	}
-	if a.cfg.Alerts == nil {
+	if a.cfg.Alerts == nil && a.cfg.TestFire == nil {
 		return nil, errorf(http.StatusBadRequest, "No notification queue is configured: alerts are off on this server.")
 	}
 	now := time.Now().UTC()
@@ -261,10 +302,33 @@ func (a *API) testRuleActions(ctx context.Context, r *http.Request, c *caller) (
 		Issue: alert.Issue{ShortID: meta.ShortID(p.Slug, 0), Title: "Test notification from Faultline",
 			Message: "This is a test notification: the rule's actions are configured.", Level: "error",
 			Platform: p.Platform, URL: a.public.String() + "/" + o.Slug + "/" + p.Slug + "/"}}
+	if a.cfg.TestFire != nil {
+		// Delivered now, as Sentry's test-fire: the answer says what each
+		// action did (the errors name hosts, never a webhook's URL).
+		var msgs []string
+		for i, err := range a.cfg.TestFire.Deliver(ctx, f) {
+			if err != nil {
+				msgs = append(msgs, fmt.Sprintf("Action %d (%s): %s", i+1, actionID(b.Actions[i]), err))
+			}
+		}
+		if len(msgs) > 0 {
+			return problems(alert.Problems{"actions": msgs})
+		}
+		return &response{status: http.StatusOK, body: map[string]any{}}, nil
+	}
 	if err := a.cfg.Alerts.Enqueue(ctx, []alert.Fired{f}); err != nil {
 		return nil, err
 	}
 	return &response{status: http.StatusOK, body: map[string]any{}}, nil
+}
+
+// actionID is a rule action's id ("" when unreadable).
+func actionID(raw json.RawMessage) string {
+	var n struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(raw, &n) //nolint:errcheck // validated before
+	return n.ID
 }
 
 // webhookPlugin is Sentry's plugin answer for the WebHooks plugin.
@@ -328,6 +392,23 @@ func (a *API) updateWebhookPlugin(ctx context.Context, r *http.Request, c *calle
 	}
 	if err := a.meta.SetWebhookPlugin(ctx, &wp); err != nil {
 		return nil, err
+	}
+	return noStore(ok(a.serializeWebhookPlugin(wp)))
+}
+
+// disableWebhookPlugin (DELETE) disables the plugin, keeping its
+// settings, as Sentry's plugin route.
+func (a *API) disableWebhookPlugin(ctx context.Context, r *http.Request, c *caller) (*response, error) {
+	_, p, err := a.project(r, c)
+	if err != nil {
+		return nil, err
+	}
+	wp := a.meta.WebhookPluginSettings(p.ID)
+	if wp.Enabled {
+		wp.Enabled = false
+		if err := a.meta.SetWebhookPlugin(ctx, &wp); err != nil {
+			return nil, err
+		}
 	}
 	return noStore(ok(a.serializeWebhookPlugin(wp)))
 }

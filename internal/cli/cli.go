@@ -14,9 +14,14 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/faultline/faultline/internal/ingest"
+	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -28,7 +33,7 @@ const usage = `Faultline: a Sentry-compatible error tracker.
 
 Usage:
   faultline serve   [flags]   run the server (all roles by default)
-  faultline migrate [flags]   apply ClickHouse schema migrations and exit
+  faultline migrate [flags]   apply ClickHouse schema and metadata migrations and exit
   faultline cleanup [flags]   drop the ClickHouse partitions past their retention and exit
   faultline version           print the version
 
@@ -172,6 +177,15 @@ func (o *options) parse(name string, args []string, stderr io.Writer) error {
 	o.cfg.AdminToken = os.Getenv("FAULTLINE_ADMIN_TOKEN")
 	o.cfg.AdminEmail = os.Getenv("FAULTLINE_ADMIN_EMAIL")
 	o.cfg.AdminPassword = os.Getenv("FAULTLINE_ADMIN_PASSWORD")
+	// For crash tests only: the worker kills its own process (SIGKILL)
+	// when a batch reaches this stage ("stored": stored, not acked).
+	if at := os.Getenv("FAULTLINE_TEST_KILL_AT"); at != "" {
+		o.cfg.Worker.StageHook = func(stage string, _ jetstream.Msg) {
+			if stage == at {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL) //nolint:errcheck
+			}
+		}
+	}
 	return nil
 }
 
@@ -281,6 +295,19 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "ClickHouse %s: migrations applied: %v\n", st.Version(), vs)
+	// The metadata's forward migrations run when the metadata is opened
+	// (as at start): the default alert rule of older projects.
+	q, err := queue.Open(ctx, o.cfg.Queue, o.logger(stderr).With("component", "queue"))
+	if err != nil {
+		return fmt.Errorf("metadata migrations: %w", err)
+	}
+	defer q.Close()
+	m, err := meta.Open(ctx, q.JetStream(), meta.Config{Replicas: o.cfg.Queue.Replicas}, o.logger(stderr).With("component", "meta"))
+	if err != nil {
+		return fmt.Errorf("metadata migrations: %w", err)
+	}
+	m.Close()
+	fmt.Fprintln(stdout, "Metadata: migrations applied (default alert rules)")
 	return nil
 }
 

@@ -115,6 +115,10 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Log
 					s.Close()
 					return nil, err
 				}
+				if _, err := s.MigrateDefaultRules(ctx); err != nil {
+					s.Close()
+					return nil, err
+				}
 				return s, nil
 			}
 			s.apply(e.Key(), e.Value(), e.Revision(), e.Operation() != jetstream.KeyValuePut)

@@ -202,7 +202,12 @@ func (s *Store) CreateProject(ctx context.Context, team *Team, name, slug, platf
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.CreateRule(ctx, DefaultRule(p.ID)); err != nil {
+	rule, err := s.CreateRule(ctx, DefaultRule(p.ID))
+	if err != nil {
+		return nil, nil, err
+	}
+	// The default rule's migration has nothing to do for this project.
+	if _, err := s.kv.Put(ctx, defaultRuleKey(p.ID), []byte(doneMark+strconv.FormatUint(rule.ID, 10))); err != nil {
 		return nil, nil, err
 	}
 	return p, k, nil

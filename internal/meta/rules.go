@@ -180,35 +180,52 @@ func (s *Store) applyAlerting(kind, id string, val []byte, deleted bool) error {
 	return nil
 }
 
+// Assignee kinds, as the issue workflow stores them (store.AssigneeUser,
+// store.AssigneeTeam).
+const (
+	AssigneeUser = "user"
+	AssigneeTeam = "team"
+)
+
 // IssueOwners resolves who owns an issue of a project, for e-mail actions
 // whose targetType is IssueOwners: Faultline has no ownership rules, so
-// they are the joined members of the project's teams (the issue-workflow
-// issue puts the issue's assignee first, when there is one). Users are
-// returned once each, by member order.
-func (s *Store) IssueOwners(projectID uint64) []*User {
+// they are the issue's assignee (kind "user" or "team", from the issue
+// workflow; "" for nobody) when that is a joined member of the
+// organization or a team of it with joined members, and otherwise the
+// joined members of the project's teams. Users are returned once each, by
+// member order. This is the one resolution of IssueOwners.
+func (s *Store) IssueOwners(projectID uint64, assigneeKind string, assigneeID uint64) []*User {
 	p, ok := s.ProjectByID(projectID)
 	if !ok {
 		return nil
 	}
-	var out []*User
-	seen := map[uint64]bool{}
-	for _, m := range s.Members(p.OrgID) {
-		if m.Pending || m.UserID == 0 || seen[m.UserID] {
-			continue
+	members := func(keep func(m *Member) bool) []*User {
+		var out []*User
+		seen := map[uint64]bool{}
+		for _, m := range s.Members(p.OrgID) {
+			if m.Pending || m.UserID == 0 || seen[m.UserID] || !keep(m) {
+				continue
+			}
+			if u, ok := s.MemberUser(m); ok {
+				seen[m.UserID] = true
+				out = append(out, u)
+			}
 		}
-		onTeam := false
-		for _, t := range p.TeamIDs {
-			onTeam = onTeam || m.HasTeam(t)
+		return out
+	}
+	switch assigneeKind {
+	case AssigneeUser:
+		if out := members(func(m *Member) bool { return m.UserID == assigneeID }); len(out) > 0 {
+			return out
 		}
-		if !onTeam {
-			continue
-		}
-		if u, ok := s.MemberUser(m); ok {
-			seen[m.UserID] = true
-			out = append(out, u)
+	case AssigneeTeam:
+		if t, ok := s.TeamByID(assigneeID); ok && t.OrgID == p.OrgID {
+			if out := members(func(m *Member) bool { return m.HasTeam(assigneeID) }); len(out) > 0 {
+				return out
+			}
 		}
 	}
-	return out
+	return members(func(m *Member) bool { return slices.ContainsFunc(p.TeamIDs, m.HasTeam) })
 }
 
 // deleteProjectAlerting deletes a project's rules and plugin settings,
@@ -219,5 +236,8 @@ func (s *Store) deleteProjectAlerting(ctx context.Context, projectID uint64) err
 			return err
 		}
 	}
-	return s.del(ctx, pluginKey(projectID))
+	if err := s.del(ctx, pluginKey(projectID)); err != nil {
+		return err
+	}
+	return s.del(ctx, defaultRuleKey(projectID))
 }

@@ -101,7 +101,7 @@ func TestIssueOwners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.IssueOwners(p.ID); len(got) != 0 {
+	if got := m.IssueOwners(p.ID, "", 0); len(got) != 0 {
 		t.Fatalf("owners before anyone joined the team: %v", got)
 	}
 	am, _ := m.MemberByUser(org.ID, ann.ID)
@@ -115,11 +115,38 @@ func TestIssueOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = bob
-	got := m.IssueOwners(p.ID)
+	got := m.IssueOwners(p.ID, "", 0)
 	if len(got) != 1 || got[0].ID != ann.ID {
 		t.Fatalf("owners = %+v, want Ann only", got)
 	}
-	if m.IssueOwners(p.ID+100) != nil {
+	if m.IssueOwners(p.ID+100, "", 0) != nil {
 		t.Fatal("an unknown project has owners")
+	}
+
+	// An assignee comes first: a user (a joined member), or a team's
+	// joined members; an assignee who is not (or no longer) a member, or
+	// an empty team, falls back to the project's teams.
+	// Inviting a user who has an account makes them a member at once.
+	if bm, _, err := m.InviteMember(ctx, org.ID, "bob@example.com", "member", []uint64{ops.ID}); err != nil || bm.Pending {
+		t.Fatal(bm, err)
+	}
+	for _, c := range []struct {
+		name string
+		kind string
+		id   uint64
+		want []uint64
+	}{
+		{"assigned to Bob", meta.AssigneeUser, bob.ID, []uint64{bob.ID}},
+		{"assigned to Ops", meta.AssigneeTeam, ops.ID, []uint64{ann.ID, bob.ID}},
+		{"assigned to a stranger", meta.AssigneeUser, bob.ID + 1000, []uint64{ann.ID}},
+		{"assigned to an unknown team", meta.AssigneeTeam, ops.ID + 1000, []uint64{ann.ID}},
+	} {
+		var ids []uint64
+		for _, u := range m.IssueOwners(p.ID, c.kind, c.id) {
+			ids = append(ids, u.ID)
+		}
+		if !slices.Equal(ids, c.want) {
+			t.Errorf("%s: owners %v, want %v", c.name, ids, c.want)
+		}
 	}
 }

@@ -241,6 +241,7 @@ func (q *Queue) Enqueue(ctx context.Context, fired []alert.Fired) error {
 			}
 			pending++
 		}
+		q.recordFired(ctx, f)
 		if pending == 0 {
 			continue
 		}
@@ -249,6 +250,71 @@ func (q *Queue) Enqueue(ctx context.Context, fired []alert.Fired) error {
 		}
 	}
 	return nil
+}
+
+// Firing is a rule's last firing: when, with which idempotency key, and
+// how many firings the rule had (a firing queued again with the same key,
+// after a redelivery, counts once).
+type Firing struct {
+	At    time.Time `json:"at"`
+	Key   string    `json:"key"`
+	Count uint64    `json:"count"`
+}
+
+func firedKey(ruleID string) string { return hashKey(ruleID) + ".fired" }
+
+// recordFired records a rule's firing (Sentry's lastTriggered): one KV
+// read and compare-and-set per firing; a failure is logged, never fails
+// the batch.
+func (q *Queue) recordFired(ctx context.Context, f *alert.Fired) {
+	if f.RuleID == "" {
+		return
+	}
+	k := firedKey(f.RuleID)
+	for attempt := 0; attempt < 5; attempt++ {
+		var cur Firing
+		var rev uint64
+		e, err := q.status.Get(ctx, k)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			q.log.Warn("notify: reading a rule's last firing", "rule", f.RuleID, "err", err)
+			return
+		default:
+			rev = e.Revision()
+			json.Unmarshal(e.Value(), &cur) //nolint:errcheck // a bad record starts over
+		}
+		if cur.Key == f.Key {
+			return // queued again after a redelivery: the same firing
+		}
+		at := f.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		b, _ := json.Marshal(Firing{At: at.UTC(), Key: f.Key, Count: cur.Count + 1})
+		if rev == 0 {
+			_, err = q.status.Create(ctx, k, b)
+		} else {
+			_, err = q.status.Update(ctx, k, b, rev)
+		}
+		if err == nil {
+			return
+		}
+	}
+	q.log.Warn("notify: recording a rule's last firing: too much contention", "rule", f.RuleID)
+}
+
+// LastFired returns a rule's last firing; ok is false when it never
+// fired.
+func (q *Queue) LastFired(ctx context.Context, ruleID string) (fr Firing, ok bool, err error) {
+	e, err := q.status.Get(ctx, firedKey(ruleID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Firing{}, false, nil
+	}
+	if err != nil {
+		return Firing{}, false, err
+	}
+	return fr, true, json.Unmarshal(e.Value(), &fr)
 }
 
 // EnqueueMail queues a prepared mail (an invitation) under its key.

@@ -41,6 +41,7 @@ type Deps struct {
 	Queue       *Queue
 	Directory   Directory
 	Webhooks    WebhookPlugins // nil: service actions have no URLs
+	Assignees   Assignees      // nil: IssueOwners are the project's teams
 	DeadLetters DeadLetters
 	Log         *slog.Logger
 }
@@ -51,6 +52,7 @@ type Sender struct {
 	q      *Queue
 	dir    Directory
 	hooks  WebhookPlugins
+	as     Assignees
 	dl     DeadLetters
 	mailer *Mailer // nil without SMTP
 	http   *http.Client
@@ -58,13 +60,15 @@ type Sender struct {
 	cons   jetstream.Consumer
 }
 
-// NewSender creates the stream's durable consumer.
-func NewSender(ctx context.Context, d Deps) (*Sender, error) {
-	if d.Queue == nil || d.Directory == nil || d.DeadLetters == nil {
-		return nil, errors.New("notify: the sender needs a queue, a directory and a dead letter")
+// NewDeliverer returns a sender that does not consume the queue: its
+// Deliver serves rule test-fires in the API's process, through the same
+// guard, mailer and bodies. DeadLetters is not needed.
+func NewDeliverer(d Deps) (*Sender, error) {
+	if d.Queue == nil || d.Directory == nil {
+		return nil, errors.New("notify: a deliverer needs a queue and a directory")
 	}
 	cfg := d.Queue.cfg
-	s := &Sender{cfg: cfg, q: d.Queue, dir: d.Directory, hooks: d.Webhooks, dl: d.DeadLetters, log: d.Log,
+	s := &Sender{cfg: cfg, q: d.Queue, dir: d.Directory, hooks: d.Webhooks, as: d.Assignees, dl: d.DeadLetters, log: d.Log,
 		http: Guard{AllowPrivate: cfg.WebhookAllowPrivate}.Client(cfg.AttemptTimeout)}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -72,7 +76,20 @@ func NewSender(ctx context.Context, d Deps) (*Sender, error) {
 	if cfg.SMTP.Enabled() {
 		s.mailer = NewMailer(cfg.SMTP)
 	}
-	err := retry(ctx, func(ctx context.Context) error {
+	return s, nil
+}
+
+// NewSender creates the stream's durable consumer.
+func NewSender(ctx context.Context, d Deps) (*Sender, error) {
+	if d.Queue == nil || d.Directory == nil || d.DeadLetters == nil {
+		return nil, errors.New("notify: the sender needs a queue, a directory and a dead letter")
+	}
+	s, err := NewDeliverer(d)
+	if err != nil {
+		return nil, err
+	}
+	cfg := s.cfg
+	err = retry(ctx, func(ctx context.Context) error {
 		var err error
 		s.cons, err = d.Queue.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
 			Durable:   ConsumerName,
@@ -398,7 +415,10 @@ func (s *Sender) deliverEmail(ctx context.Context, f *alert.Fired, idx int, a Ac
 	if s.mailer == nil {
 		return ErrNoSMTP
 	}
-	to := Recipients(s.dir, f, a)
+	to, err := Recipients(ctx, s.dir, s.as, f, a)
+	if err != nil {
+		return err
+	}
 	if len(to) == 0 {
 		return permanent(fmt.Errorf("no recipients for %s %s", a.TargetType, a.TargetIdentifier))
 	}

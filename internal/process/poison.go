@@ -24,6 +24,10 @@ const (
 	stageNormalize = "normalize"
 	stageInsert    = "insert"
 	stageEncode    = "encode" // the events' insert, after claims and outcomes (a test hook's stage)
+	// StageStored is offered to the hook once a batch is stored (events,
+	// status changes, queued notifications), before its messages are
+	// acked: where a crash test kills the worker.
+	StageStored = "stored"
 	// stageCrash marks a message dead-lettered without processing because
 	// attempts at it kept taking the worker down.
 	stageCrash = "crash"

@@ -595,6 +595,9 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 	if err := w.deps.Store.RecordOutcomes(ctx, append(attOutcomes, b.outcomes...)); err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
 	}
+	for i := range b.items {
+		w.hook(StageStored, b.items[i].msg)
+	}
 	return nil
 }
 

@@ -102,6 +102,7 @@ var minRole = map[string]string{
 	"GET /api/0/projects/{org}/{project}/plugins/webhooks/":                              authz.Member,
 	"PUT /api/0/projects/{org}/{project}/plugins/webhooks/":                              authz.Admin,
 	"POST /api/0/projects/{org}/{project}/plugins/webhooks/":                             authz.Admin,
+	"DELETE /api/0/projects/{org}/{project}/plugins/webhooks/":                           authz.Admin,
 	"GET /api/0/organizations/{org}/":                                                    authz.Member,
 	"PUT /api/0/organizations/{org}/":                                                    authz.Manager,
 	"DELETE /api/0/organizations/{org}/":                                                 authz.Owner,

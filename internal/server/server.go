@@ -336,6 +336,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if s.notifications.MailEnabled() {
 			apiCfg.Invitations = s.notifications
 		}
+		if apiCfg.TestFire, err = notify.NewDeliverer(notify.Deps{Queue: s.notifications, Directory: s.meta,
+			Webhooks: webhookPlugins(s.meta), Assignees: s.store, Log: log.With("component", "notify")}); err != nil {
+			return nil, err
+		}
 		a, err := api.New(apiCfg, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
 			return nil, err
@@ -395,7 +399,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		if s.sender, err = notify.NewSender(ctx, notify.Deps{Queue: s.notifications, Directory: s.meta,
-			Webhooks: webhookPlugins(s.meta), DeadLetters: s.deadLetters, Log: log.With("component", "notify")}); err != nil {
+			Webhooks: webhookPlugins(s.meta), Assignees: s.store, DeadLetters: s.deadLetters, Log: log.With("component", "notify")}); err != nil {
 			return nil, err
 		}
 		cfg.Deletion.DeadLetters = s.deadLetters

@@ -81,3 +81,32 @@ func (s *Store) WindowCounts(ctx context.Context, projectID uint64, groupIDs []u
 	}
 	return out, nil
 }
+
+// IssueTotal is an issue's events and first event, over its whole life
+// (what the alert rules' age and occurrences filters read).
+type IssueTotal struct {
+	GroupID   uint64    `ch:"group_id"`
+	TimesSeen uint64    `ch:"events"`
+	FirstSeen time.Time `ch:"first"`
+}
+
+// IssueTotals returns the times seen and first event of a project's
+// issues: one query on group_hourly's sorting key (its aggregates, not
+// the events). An issue with no stored event is absent.
+func (s *Store) IssueTotals(ctx context.Context, projectID uint64, groupIDs []uint64) (map[uint64]IssueTotal, error) {
+	out := map[uint64]IssueTotal{}
+	if len(groupIDs) == 0 {
+		return out, nil
+	}
+	var rows []IssueTotal
+	if err := s.t.query(ctx, &rows, "SELECT group_id, countMerge(times_seen) AS events, minMerge(first_seen) AS first FROM "+
+		s.table("group_hourly")+" WHERE project_id = "+num(projectID)+" AND group_id IN "+nums(groupIDs)+
+		" GROUP BY group_id"); err != nil {
+		return nil, fmt.Errorf("store: issue totals: %w", err)
+	}
+	for _, r := range rows {
+		r.FirstSeen = r.FirstSeen.UTC()
+		out[r.GroupID] = r
+	}
+	return out, nil
+}

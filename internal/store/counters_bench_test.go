@@ -54,6 +54,13 @@ func BenchmarkCountersInsert(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(time.Since(start).Microseconds())/reads/1000, "ms/WindowCounts")
+				start = time.Now()
+				for i := 0; i < reads; i++ {
+					if _, err := s.IssueTotals(ctx, 1, groups); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(time.Since(start).Microseconds())/reads/1000, "ms/IssueTotals")
 			}
 		})
 	}

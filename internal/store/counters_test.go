@@ -119,3 +119,33 @@ func TestMigration0012(t *testing.T) {
 		run(t, Config{URL: testenv.ClickHouseURL(t), Database: fmt.Sprintf("faultline_test_%d", rand.Uint64())}, true)
 	})
 }
+
+// TestIssueTotals: an issue's times seen and first event come from the
+// hourly aggregates, per issue of the project asked for.
+func TestIssueTotals(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Second)
+		evs := []Event{ev(1, 20, 1, now.Add(-50*time.Hour), "prod", "u1"), ev(1, 20, 2, now, "staging", "u2"),
+			ev(1, 20, 3, now.Add(-time.Minute), "prod", ""), ev(1, 21, 4, now, "prod", ""), ev(2, 22, 5, now, "prod", "")}
+		if err := s.InsertEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.IssueTotals(ctx, 1, []uint64{20, 21, 22, 23})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := got[20]; g.TimesSeen != 3 || !g.FirstSeen.Equal(now.Add(-50*time.Hour)) {
+			t.Errorf("issue 20 = %+v, want 3 events, first %v", g, now.Add(-50*time.Hour))
+		}
+		if g := got[21]; g.TimesSeen != 1 || !g.FirstSeen.Equal(now) {
+			t.Errorf("issue 21 = %+v", g)
+		}
+		if _, ok := got[22]; ok {
+			t.Error("another project's issue was counted")
+		}
+		if _, ok := got[23]; ok {
+			t.Error("an issue without events has totals")
+		}
+	})
+}

@@ -127,6 +127,25 @@ func (s *Store) SetAssignees(ctx context.Context, as []Assignment) error {
 	return s.InsertActivity(ctx, acts)
 }
 
+// IssueAssignee returns an issue's assignee (kind "" is nobody): what the
+// notification sender reads to resolve IssueOwners. One query on the
+// table's sorting key.
+func (s *Store) IssueAssignee(ctx context.Context, projectID, groupID uint64) (string, uint64, error) {
+	var as []struct {
+		Kind   string `ch:"kind"`
+		Target uint64 `ch:"target"`
+	}
+	if err := s.t.query(ctx, &as, "SELECT argMax(k, v) AS kind, argMax(t, v) AS target FROM (SELECT "+
+		"CAST(kind AS String) AS k, target_id AS t, version AS v FROM "+s.table("group_assignees")+
+		" WHERE project_id = "+num(projectID)+" AND group_id = "+num(groupID)+")"); err != nil {
+		return "", 0, err
+	}
+	if len(as) == 0 {
+		return "", 0, nil
+	}
+	return as[0].Kind, as[0].Target, nil
+}
+
 // UserFlag is one user's flag on an issue.
 type UserFlag struct {
 	ProjectID, GroupID, UserID uint64

@@ -205,3 +205,34 @@ func TestMigration0013(t *testing.T) {
 		}
 	})
 }
+
+// TestIssueAssignee: the latest assignment of an issue, nobody before
+// the first and after an unassignment.
+func TestIssueAssignee(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		if k, id, err := s.IssueAssignee(ctx, 1, 5); err != nil || k != "" || id != 0 {
+			t.Fatalf("never assigned: %q %d %v", k, id, err)
+		}
+		at := time.Now().UTC()
+		for i, a := range []Assignment{{ProjectID: 1, GroupID: 5, Kind: AssigneeUser, TargetID: 7, At: at},
+			{ProjectID: 1, GroupID: 5, Kind: AssigneeTeam, TargetID: 3, At: at.Add(time.Second)},
+			{ProjectID: 1, GroupID: 6, Kind: AssigneeUser, TargetID: 9, At: at}} {
+			if err := s.SetAssignees(ctx, []Assignment{a}); err != nil {
+				t.Fatal(i, err)
+			}
+		}
+		if k, id, err := s.IssueAssignee(ctx, 1, 5); err != nil || k != AssigneeTeam || id != 3 {
+			t.Fatalf("issue 5: %q %d %v, want team 3", k, id, err)
+		}
+		if err := s.SetAssignees(ctx, []Assignment{{ProjectID: 1, GroupID: 5, At: at.Add(2 * time.Second)}}); err != nil {
+			t.Fatal(err)
+		}
+		if k, _, err := s.IssueAssignee(ctx, 1, 5); err != nil || k != "" {
+			t.Fatalf("after unassigning: %q %v", k, err)
+		}
+		if k, id, _ := s.IssueAssignee(ctx, 2, 6); k != "" || id != 0 {
+			t.Fatalf("another project's issue: %q %d", k, id)
+		}
+	})
+}

@@ -34,6 +34,9 @@ func (ui *UI) SetAPI(h http.Handler) { ui.api = h }
 type APIError struct {
 	Status int
 	Detail string
+	// Fields are the messages by field of a validation error (Sentry's
+	// serializers' 400: {"field": ["message"]}), for the forms.
+	Fields map[string][]string
 }
 
 func (e *APIError) Error() string { return fmt.Sprintf("api: %d %s", e.Status, e.Detail) }
@@ -95,7 +98,11 @@ func (ui *UI) callAPI(ctx context.Context, r *http.Request, method, pathAndQuery
 			Detail string `json:"detail"`
 		}
 		json.Unmarshal(rec.body.Bytes(), &e) //nolint:errcheck // the detail is optional
-		return rec.header, &APIError{Status: status, Detail: e.Detail}
+		ae := &APIError{Status: status, Detail: e.Detail}
+		if e.Detail == "" && status == http.StatusBadRequest {
+			json.Unmarshal(rec.body.Bytes(), &ae.Fields) //nolint:errcheck // only field messages
+		}
+		return rec.header, ae
 	}
 	if out != nil && rec.body.Len() > 0 {
 		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {

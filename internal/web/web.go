@@ -195,6 +195,7 @@ func (ui *UI) Routes() []route.Route {
 		rs = append(rs, ui.orgRoutes()...)
 		rs = append(rs, ui.issueRoutes()...)
 		rs = append(rs, ui.settingsRoutes()...)
+		rs = append(rs, ui.ruleRoutes()...)
 	}
 	return rs
 }

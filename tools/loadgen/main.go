@@ -22,13 +22,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen bench|bare|run|fill|drain [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen bench|alertlatency|bare|run|fill|drain [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "bench":
 		err = benchCmd(os.Args[2:])
+	case "alertlatency":
+		err = alertLatencyCmd(os.Args[2:])
 	case "fill":
 		err = fillCmd(os.Args[2:])
 	case "drain":
