@@ -459,6 +459,7 @@ func components() map[string]any {
 			"context": arrayOf(pair(integer, str)), "lineNo": intN, "colNo": intN, "inApp": boolean,
 			"trust": strN, "errors": typ("array", "null"), "lock": nullable(anyObject), "sourceLink": strN,
 			"vars": anything,
+			"data?": nullable(anyObject),
 		}),
 	}
 }
