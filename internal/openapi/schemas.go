@@ -458,8 +458,9 @@ func components() map[string]any {
 			"instructionAddr": strN, "symbolAddr": strN, "function": strN, "rawFunction": strN, "symbol": strN,
 			"context": arrayOf(pair(integer, str)), "lineNo": intN, "colNo": intN, "inApp": boolean,
 			"trust": strN, "errors": typ("array", "null"), "lock": nullable(anyObject), "sourceLink": strN,
-			"vars":  anything,
-			"data?": nullable(anyObject),
+			"vars": anything,
+
+			"data?": nullable(anyObject), // what processing recorded (source maps)
 		}),
 	}
 }
