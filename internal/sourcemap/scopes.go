@@ -86,10 +86,9 @@ func buildScopes(src string) *scopeIndex {
 	if len(src) > maxScopeSource {
 		return x
 	}
-	var (
-		toks  []tok
-		stack []open
-	)
+	// About one token per 3 bytes of minified code: sized once.
+	toks := make([]tok, 0, len(src)/3+16)
+	var stack []open
 	cur := func() int {
 		for i := len(stack) - 1; i >= 0; i-- {
 			if stack[i].scope >= 0 {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -141,6 +142,40 @@ type source struct {
 	// transient: a lookup failed (the store was unreachable); nothing is
 	// recorded and the next event tries again.
 	transient bool
+
+	// derived memoizes what a source's frames get (path, module...), by
+	// map URL and source index, up to 2 per source (counted in n).
+	derived sync.Map
+	n       atomic.Int64
+}
+
+// origin is what every frame mapped to one original source gets.
+type origin struct {
+	mapURL, abs, filename, module string
+	inApp                         bool
+	data                          []byte
+}
+
+type originKey struct {
+	mapURL string
+	idx    int
+}
+
+// origin returns the original path, file name, module, in-app flag and
+// frame data of source idx, the map being known under mapURL.
+func (src *source) origin(mapURL string, idx int) *origin {
+	k := originKey{mapURL, idx}
+	if o, ok := src.derived.Load(k); ok {
+		return o.(*origin)
+	}
+	o := &origin{mapURL: mapURL, abs: joinURL(mapURL, src.m.Sources[idx])}
+	o.filename, o.module = originalFilename(o.abs)
+	o.inApp = isInApp(o.abs)
+	o.data, _ = json.Marshal(map[string]any{"sourcemap": mapURL, "resolved_with": src.with, "symbolicated": true})
+	if src.n.Add(1) <= int64(2*len(src.m.Sources)) {
+		src.derived.Store(k, o)
+	}
+	return o
 }
 
 // frameRef is one JavaScript frame to symbolicate.
@@ -284,6 +319,7 @@ type eventRun struct {
 	release, dist string
 	debugIDs      map[string]string
 	noted         map[string]bool
+	resolved      map[string]*source // by abs_path, for this event
 }
 
 func (r *eventRun) note(typ string, value any) {
@@ -326,8 +362,7 @@ func (r *eventRun) stacktrace(st *event.Stacktrace) bool {
 			continue
 		}
 		tokens[i] = done{tok, true}
-		mapURL := expandTilde(src.mapURL, f.AbsPath)
-		orig := joinURL(mapURL, tok.Source)
+		o := src.origin(expandTilde(src.mapURL, f.AbsPath), tok.SrcIdx)
 
 		// The function: the name the map gives at the function's
 		// definition (scopes), else the name at the caller's call site.
@@ -345,19 +380,18 @@ func (r *eventRun) stacktrace(st *event.Stacktrace) bool {
 				f.RawFunction = rawFunction
 			}
 		}
-		f.AbsPath = orig
-		f.Filename, f.Module = originalFilename(orig)
+		f.AbsPath, f.Filename, f.Module = o.abs, o.filename, o.module
 		ln, cn := event.FlexInt(tok.Line+1), event.FlexInt(tok.Col+1)
 		f.Lineno, f.Colno = &ln, &cn
-		inApp := isInApp(orig)
+		inApp := o.inApp
 		f.InApp = &inApp
 		f.PreContext, f.ContextLine, f.PostContext = nil, "", nil
-		if lines, ok := r.sourceLines(src, tok.SrcIdx, orig); ok {
+		if lines, ok := r.sourceLines(src, tok.SrcIdx, o.abs); ok {
 			f.PreContext, f.ContextLine, f.PostContext = contextAround(lines, tok.Line, tok.Col, r.s.cfg.ContextLines)
 		} else {
-			r.note(ErrMissingSourcesContent, map[string]string{"source": orig, "sourcemap": mapURL})
+			r.note(ErrMissingSourcesContent, map[string]string{"source": o.abs, "sourcemap": o.mapURL})
 		}
-		f.Data, _ = json.Marshal(map[string]any{"sourcemap": mapURL, "resolved_with": src.with, "symbolicated": true})
+		f.Data = o.data
 		changed = true
 	}
 	return changed
@@ -368,6 +402,18 @@ func (r *eventRun) stacktrace(st *event.Stacktrace) bool {
 // named by the minified file's SourceMap header or sourceMappingURL
 // comment.
 func (r *eventRun) resolve(absPath string) *source {
+	if src, ok := r.resolved[absPath]; ok {
+		return src
+	}
+	src := r.resolveUncached(absPath)
+	if r.resolved == nil {
+		r.resolved = map[string]*source{}
+	}
+	r.resolved[absPath] = src
+	return src
+}
+
+func (r *eventRun) resolveUncached(absPath string) *source {
 	pid := strconv.FormatUint(r.project, 10)
 	if id := r.debugIDs[absPath]; id != "" {
 		src := r.s.once("d\x00"+pid+"\x00"+id, func() (any, int64, time.Duration) {
@@ -394,7 +440,7 @@ func (s *Symbolicator) sized(src *source) (any, int64, time.Duration) {
 	case src.m == nil:
 		return src, 256, s.cfg.MissTTL
 	}
-	size := src.m.Size()
+	size := src.m.Size() + 2*256*int64(len(src.m.Sources)) // and the memoized origins
 	if src.scopes != nil {
 		size += src.scopes.size()
 	}
