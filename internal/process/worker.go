@@ -47,6 +47,9 @@ type Config struct {
 	// SourcemapCacheBytes bounds the memory of parsed source maps
 	// (--sourcemap-cache-bytes; default sourcemap.DefaultCacheBytes).
 	SourcemapCacheBytes int64
+	// Artifacts are the files uploaded for source maps (the upload side's
+	// store); nil symbolicates nothing.
+	Artifacts sourcemap.Artifacts
 	// PublicURL is how users reach Faultline: alert notifications link
 	// to the page under it ("" for no link).
 	PublicURL string
@@ -130,9 +133,6 @@ type Deps struct {
 	// either nil evaluates nothing.
 	Alerts   Alerts
 	Notifier Notifier
-	// Artifacts are the files uploaded for source maps; nil symbolicates
-	// nothing.
-	Artifacts sourcemap.Artifacts
 }
 
 // Worker consumes the ingest stream.
@@ -163,8 +163,8 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		deps.Log = slog.Default()
 	}
 	w := &Worker{cfg: cfg, deps: deps, log: deps.Log}
-	if deps.Artifacts != nil {
-		sym, err := sourcemap.New(sourcemap.Config{CacheBytes: cfg.SourcemapCacheBytes}, deps.Artifacts)
+	if cfg.Artifacts != nil {
+		sym, err := sourcemap.New(sourcemap.Config{CacheBytes: cfg.SourcemapCacheBytes}, cfg.Artifacts)
 		if err != nil {
 			return nil, err
 		}

@@ -109,9 +109,9 @@ func (r *rig) run(t *testing.T, st process.Store, ackWait time.Duration, until f
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond, AckWait: ackWait},
-		process.Deps{Consumer: cons, Store: st, Groups: r.g, Projects: r.m, Log: r.log, Alerts: r.alerts, Notifier: r.notifier,
-			Artifacts: r.artifacts})
+	w, err := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond, AckWait: ackWait,
+		Artifacts: r.artifacts},
+		process.Deps{Consumer: cons, Store: st, Groups: r.g, Projects: r.m, Log: r.log, Alerts: r.alerts, Notifier: r.notifier})
 	if err != nil {
 		t.Fatal(err)
 	}
