@@ -25,6 +25,7 @@ var benchBundle = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	benchDir = dir
 	entry := filepath.Join(dir, "entry.js")
 	if err := os.WriteFile(entry, []byte("import * as Sentry from '@sentry/browser';\nSentry.init({dsn: 'http://k@example.com/1'});\nexport {Sentry};\n"), 0o644); err != nil {
 		return "", err
@@ -37,6 +38,17 @@ var benchBundle = sync.OnceValues(func() (string, error) {
 	}
 	return dir, nil
 })
+
+// benchDir is the bundle's directory once built, removed by TestMain.
+var benchDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
 
 // benchEvent is a browser event with 25 frames at named positions spread
 // over the bundle, as a deep stack through a library looks.
@@ -132,6 +144,7 @@ func BenchmarkSymbolicateHit(b *testing.B) {
 		s.Symbolicate(context.Background(), testProject, cloneEvent(e))
 	}
 	reportCPU(b, start, 25)
+	b.ReportMetric(float64(s.Stats().Bytes), "cached-bytes")
 }
 
 // BenchmarkSymbolicateMiss is the per-event cost when the cache cannot
