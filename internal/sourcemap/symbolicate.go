@@ -416,9 +416,9 @@ func (r *eventRun) resolve(absPath string) *source {
 func (r *eventRun) resolveUncached(absPath string) *source {
 	pid := strconv.FormatUint(r.project, 10)
 	if id := r.debugIDs[absPath]; id != "" {
-		src := r.s.once("d\x00"+pid+"\x00"+id, func() (any, int64, time.Duration) {
+		src := asSource(r.s.once("d\x00"+pid+"\x00"+id, func() (any, int64, time.Duration) {
 			return r.s.sized(r.byDebugID(id))
-		}).(*source)
+		}))
 		if src.m != nil || r.release == "" {
 			return src
 		}
@@ -426,9 +426,37 @@ func (r *eventRun) resolveUncached(absPath string) *source {
 	if r.release == "" {
 		return &source{}
 	}
-	return r.s.once("r\x00"+pid+"\x00"+r.release+"\x00"+r.dist+"\x00"+stripFragment(absPath), func() (any, int64, time.Duration) {
+	return asSource(r.s.once("r\x00"+pid+"\x00"+r.release+"\x00"+r.dist+"\x00"+stripFragment(absPath), func() (any, int64, time.Duration) {
 		return r.s.sized(r.byRelease(absPath))
-	}).(*source)
+	}))
+}
+
+// asSource is a resolution as once returns it; nil (its computation
+// panicked in another goroutine) is a transient failure.
+func asSource(v any) *source {
+	if s, ok := v.(*source); ok && s != nil {
+		return s
+	}
+	return &source{transient: true}
+}
+
+// guessMap looks for a map uploaded as the script's URL plus ".map", as
+// Sentry does for a script that is not uploaded or names no map.
+func (r *eventRun) guessMap(absPath string) (*source, bool) {
+	u := stripFragment(absPath)
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
+	}
+	for _, c := range candidates(u + ".map") {
+		a, err := r.s.arts.ByURL(r.ctx, r.project, r.release, r.dist, c)
+		if err != nil {
+			return &source{transient: true}, true
+		}
+		if a != nil {
+			return decodeArtifact(a, c, ResolvedRelease), true
+		}
+	}
+	return nil, false
 }
 
 // sized gives a resolution its cache size and lifetime: a map is kept
@@ -478,6 +506,9 @@ func (r *eventRun) byRelease(absPath string) *source {
 		}
 	}
 	if min == nil {
+		if src, ok := r.guessMap(absPath); ok {
+			return src
+		}
 		return &source{note: ErrNoSource, noteURL: absPath}
 	}
 	if min.Kind == "source_map" {
@@ -507,6 +538,9 @@ func (r *eventRun) byRelease(absPath string) *source {
 		ref = sourceMappingURL(min.Body)
 	}
 	if ref == "" {
+		if src, ok := r.guessMap(absPath); ok {
+			return withScopes(src)
+		}
 		// Not minified, or minified without a map: nothing to do.
 		return &source{}
 	}
@@ -560,8 +594,9 @@ func (r *eventRun) sourceLines(src *source, idx int, orig string) (*lines, bool)
 			}
 		}
 		return (*lines)(nil), 64, r.s.cfg.MissTTL
-	}).(*lines)
-	return v, v != nil
+	})
+	l, _ := v.(*lines)
+	return l, l != nil
 }
 
 // scopeName is the original name of the function enclosing a minified

@@ -181,3 +181,27 @@ func TestGroupingAcrossBuilds(t *testing.T) {
 		}
 	}
 }
+
+// TestMapOnly: a release with only the map uploaded (as the legacy
+// release files often are), under the script's URL plus ".map", still
+// maps the frames; without the minified file, names come from the
+// callers' call sites only.
+func TestMapOnly(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "normal", "static", "app.min.js.map"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arts := &memArtifacts{}
+	arts.Add(testProject, "1.0", "", Artifact{URL: "~/static/app.min.js.map", Kind: "source_map", Body: body})
+	s := newTestSymbolicator(t, arts)
+	c := loadStacks(t, filepath.Join("testdata", "normal"))[0]
+	e := browserEvent(c, "1.0")
+	if !s.Symbolicate(context.Background(), testProject, e) {
+		t.Fatalf("not symbolicated: %+v", e.Errors)
+	}
+	frames := e.Exception.Values[0].Stacktrace.Frames
+	crash := frames[len(frames)-1]
+	if crash.Filename != "/src/config.js" || crash.Lineno.Int() != 9 || crash.Function != "validateConfig" || len(e.Errors) != 0 {
+		t.Errorf("crash frame %+v, errors %+v", crash, e.Errors)
+	}
+}
