@@ -351,7 +351,11 @@ func (r *eventRun) stacktrace(st *event.Stacktrace) bool {
 		src := r.resolve(f.AbsPath)
 		if src.m == nil {
 			if src.note != "" {
-				r.note(src.note, map[string]string{"url": src.noteURL})
+				u := src.noteURL
+				if u == "" {
+					u = f.AbsPath
+				}
+				r.note(src.note, map[string]string{"url": u})
 			}
 			continue
 		}
@@ -481,7 +485,7 @@ func (r *eventRun) byDebugID(id string) *source {
 		return &source{transient: true}
 	}
 	if a == nil {
-		return &source{note: ErrNoSource, noteURL: "debug-id:" + id}
+		return &source{note: ErrNoSource} // noteURL: the frame's script
 	}
 	src := decodeArtifact(a, a.URL, ResolvedDebugID)
 	if src.m != nil {
