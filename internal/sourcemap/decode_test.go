@@ -1,10 +1,15 @@
 package sourcemap
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/faultline/faultline/internal/event"
 )
 
 func TestDecodeErrors(t *testing.T) {
@@ -139,6 +144,42 @@ func FuzzScopes(f *testing.F) {
 			l, c := x.position(off)
 			if o, ok := x.offset(l, c); !ok || o != off {
 				t.Fatalf("position(%d) = %d:%d, back %d", off, l, c, o)
+			}
+		}
+	})
+}
+
+// FuzzSymbolicate: any frame positions, paths and debug ids against the
+// real fixture leave a valid event: frames mapped into the sources, or
+// left as they were.
+func FuzzSymbolicate(f *testing.F) {
+	f.Add("http://example.com/static/app.min.js", int64(1), int64(662), "d", "")
+	f.Add("http://example.com/static/app.min.js?x#y", int64(1), int64(99999), "", "cfd3f61b-7fc2-5406-aea0-7a4083dd156e")
+	f.Add("~/static/app.min.js", int64(2), int64(1), "?", "")
+	arts := &memArtifacts{}
+	arts.upload(f, testProject, filepath.Join("testdata", "normal"), "1.0", "")
+	arts.upload(f, testProject, filepath.Join("testdata", "debugid"), "", "")
+	s, err := New(Config{}, arts)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, absPath string, line, col int64, fn, debugID string) {
+		ln, cn := event.FlexInt(line), event.FlexInt(col)
+		frames := []event.Frame{{AbsPath: absPath, Lineno: &ln, Colno: &cn, Function: fn}, {AbsPath: absPath, Lineno: &cn, Colno: &ln}}
+		e := &event.Event{Platform: "javascript", Release: "1.0",
+			Exception: &event.ExceptionList{Values: []event.Exception{{Stacktrace: &event.Stacktrace{Frames: frames}}}}}
+		if debugID != "" {
+			b, _ := json.Marshal(map[string]any{"images": []any{map[string]string{"type": "sourcemap", "code_file": absPath, "debug_id": debugID}}})
+			e.DebugMeta = b
+		}
+		changed := s.Symbolicate(context.Background(), testProject, e)
+		ex := e.Exception.Values[0]
+		if changed != (ex.RawStack != nil) {
+			t.Fatalf("changed %v, raw stack %v", changed, ex.RawStack)
+		}
+		for _, fr := range ex.Stacktrace.Frames {
+			if len(fr.Data) > 0 && (fr.Lineno == nil || fr.Lineno.Int() < 1 || !strings.HasSuffix(fr.AbsPath, ".js")) {
+				t.Fatalf("mapped frame %+v", fr)
 			}
 		}
 	})
