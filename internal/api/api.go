@@ -71,6 +71,9 @@ type Config struct {
 	// Alerts queues the notifications of rule test-fires
 	// (POST .../rule-actions/); nil answers them with 400.
 	Alerts AlertQueue
+	// Artifacts keeps source-map uploads (chunks, bundles, release
+	// files); nil leaves their routes out.
+	Artifacts Artifacts
 	// TrustForwarded counts login failures by the address a trusted proxy
 	// appended to X-Forwarded-For.
 	TrustForwarded bool
@@ -105,6 +108,7 @@ type Meta interface {
 	Projects(orgID uint64) []*meta.Project
 	CreateKey(ctx context.Context, p *meta.Project, label string) (*meta.Key, error)
 	UpdateKey(ctx context.Context, k *meta.Key) error
+	DeleteKey(ctx context.Context, k *meta.Key) error
 	Keys(projectID uint64) []*meta.Key
 	tokenMeta
 	MemberMeta
@@ -200,6 +204,9 @@ func (a *API) Routes() []route.Route {
 		a.route("POST", "/api/0/projects/{org}/{project}/keys/", a.createKey, project, "project:write", "create a client key"),
 		a.route("GET", "/api/0/projects/{org}/{project}/keys/{key}/", a.getKey, project, "project:read", "get a client key"),
 		a.route("PUT", "/api/0/projects/{org}/{project}/keys/{key}/", a.updateKey, project, "project:write", "update a client key"),
+		a.route("DELETE", "/api/0/projects/{org}/{project}/keys/{key}/", a.deleteKey, project, "project:write", "delete a client key"),
+		a.route("POST", "/api/0/projects/{org}/{project}/teams/{team}/", a.addProjectTeam, project, "project:write", "give a team access to a project"),
+		a.route("DELETE", "/api/0/projects/{org}/{project}/teams/{team}/", a.removeProjectTeam, project, "project:write", "take a team's access to a project"),
 		a.route("GET", "/api/0/projects/{org}/{project}/issues/", a.listIssues, project, "event:read", "list a project's issues"),
 		a.route("PUT", "/api/0/projects/{org}/{project}/issues/", a.bulkUpdateProjectIssues, project, "event:write", "change a project's issues in bulk"),
 		a.route("GET", "/api/0/organizations/{org}/issues/", a.listOrgIssues, org, "event:read", "list an organization's issues"),
@@ -286,6 +293,22 @@ func (a *API) Routes() []route.Route {
 			a.route("POST", "/api/0/projects/{org}/{project}/user-deletions/", a.deleteUserData, project, "project:admin", "erase one user's data"),
 			a.route("GET", "/api/0/organizations/{org}/deletions/", a.listDeletions, org, "org:read", "list deletion jobs"),
 			a.route("GET", "/api/0/deletions/{id}/", a.getDeletion, job, "org:read", "get a deletion job"),
+		)
+	}
+	if a.cfg.Artifacts != nil {
+		rs = append(rs,
+			a.ciRoute("GET", "/api/0/organizations/{org}/chunk-upload/", a.chunkUploadOptions, org, "project:releases", "chunk upload options"),
+			a.ciRoute("POST", "/api/0/organizations/{org}/chunk-upload/", a.chunkUpload, org, "project:releases", "upload chunks of a bundle"),
+			a.ciRoute("POST", "/api/0/organizations/{org}/artifactbundle/assemble/", a.assembleBundle, org, "project:releases", "assemble an artifact bundle"),
+			a.ciRoute("POST", "/api/0/organizations/{org}/releases/{version}/assemble/", a.assembleRelease, org, "project:releases", "assemble a release's files"),
+			a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/files/", a.listReleaseFiles, org, "project:releases", "list a release's files"),
+			a.ciRoute("POST", "/api/0/organizations/{org}/releases/{version}/files/", a.uploadReleaseFile, org, "project:releases", "upload a release file"),
+			a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/files/{file_id}/", a.getReleaseFile, org, "project:releases", "get a release file"),
+			a.ciRoute("DELETE", "/api/0/organizations/{org}/releases/{version}/files/{file_id}/", a.deleteReleaseFile, org, "project:releases", "delete a release file"),
+			a.ciRoute("GET", "/api/0/projects/{org}/{project}/releases/{version}/files/", a.listReleaseFiles, project, "project:releases", "list a project's release files"),
+			a.ciRoute("POST", "/api/0/projects/{org}/{project}/releases/{version}/files/", a.uploadReleaseFile, project, "project:releases", "upload a project's release file"),
+			a.ciRoute("GET", "/api/0/projects/{org}/{project}/releases/{version}/files/{file_id}/", a.getReleaseFile, project, "project:releases", "get a project's release file"),
+			a.ciRoute("DELETE", "/api/0/projects/{org}/{project}/releases/{version}/files/{file_id}/", a.deleteReleaseFile, project, "project:releases", "delete a project's release file"),
 		)
 	}
 	if a.cfg.DeadLetters != nil && a.cfg.Requeue != nil {

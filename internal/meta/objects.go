@@ -427,3 +427,9 @@ func cmpID(a, b uint64) int {
 	}
 	return 0
 }
+
+// DeleteKey removes a project's DSN key: ingest refuses it from then on.
+// Deleting a key that is gone is not an error.
+func (s *Store) DeleteKey(ctx context.Context, k *Key) error {
+	return s.del(ctx, "keys."+k.Public)
+}

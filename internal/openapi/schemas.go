@@ -121,13 +121,16 @@ func operations() map[string]Op {
 			Param{Name: "project", Description: "A project id (`-1` or none: every project).", Repeated: true})},
 
 		// Client keys, users, feedback.
-		"GET /api/0/projects/{org}/{project}/keys/":          {Response: list("Key")},
-		"GET /api/0/projects/{org}/{project}/keys/{key}/":    {Response: ref("Key")},
-		"PUT /api/0/projects/{org}/{project}/keys/{key}/":    {Response: ref("Key")},
-		"GET /api/0/users/me/":                               {Response: ref("User")},
-		"PUT /api/0/users/me/":                               {Request: ref("SlugBody"), Response: ref("User")},
-		"GET /api/0/users/":                                  {Response: list("User")},
-		"GET /api/0/projects/{org}/{project}/user-feedback/": {Response: list("UserReport"), Query: cursor},
+		"GET /api/0/projects/{org}/{project}/keys/":            {Response: list("Key")},
+		"GET /api/0/projects/{org}/{project}/keys/{key}/":      {Response: ref("Key")},
+		"PUT /api/0/projects/{org}/{project}/keys/{key}/":      {Response: ref("Key")},
+		"DELETE /api/0/projects/{org}/{project}/keys/{key}/":   {Empty: true, Status: 204},
+		"POST /api/0/projects/{org}/{project}/teams/{team}/":   {Response: ref("Project"), Status: 201},
+		"DELETE /api/0/projects/{org}/{project}/teams/{team}/": {Response: ref("Project")},
+		"GET /api/0/users/me/":                                 {Response: ref("User")},
+		"PUT /api/0/users/me/":                                 {Request: ref("SlugBody"), Response: ref("User")},
+		"GET /api/0/users/":                                    {Response: list("User")},
+		"GET /api/0/projects/{org}/{project}/user-feedback/":   {Response: list("UserReport"), Query: cursor},
 
 		// Deletions, answered at once, done in the background (Location
 		// names the job).
@@ -149,11 +152,37 @@ func operations() map[string]Op {
 		"POST /api/0/internal/dead-letters/{id}/replay/": {Empty: true, Status: 202},
 		"DELETE /api/0/internal/dead-letters/{id}/":      {Empty: true, Status: 204},
 
+		// Source maps: sentry-cli's chunk upload and assembly, and the
+		// legacy release files.
+		"GET /api/0/organizations/{org}/chunk-upload/": {Response: ref("ChunkUploadOptions")},
+		"POST /api/0/organizations/{org}/chunk-upload/": {Response: typ("object"),
+			Description: "A multipart body of `file_gzip` (or `file`) parts, each named by the SHA-1 of its uncompressed bytes."},
+		"POST /api/0/organizations/{org}/artifactbundle/assemble/": {Request: ref("AssembleBody"), Response: ref("AssembleState"), Description: assembleDesc},
+		"POST /api/0/organizations/{org}/releases/{version}/assemble/": {Request: ref("AssembleBody"), Response: ref("AssembleState"),
+			Description: assembleDesc + " The bundle's files become the release's files."},
+		"GET /api/0/organizations/{org}/releases/{version}/files/":  {Response: list("ReleaseFile")},
+		"POST /api/0/organizations/{org}/releases/{version}/files/": {Response: ref("ReleaseFile"), Status: 201, Description: releaseFileDesc},
+		"GET /api/0/organizations/{org}/releases/{version}/files/{file_id}/": {Response: ref("ReleaseFile"),
+			Query: []Param{{Name: "download", Description: "`1` for the file's bytes."}}},
+		"DELETE /api/0/organizations/{org}/releases/{version}/files/{file_id}/": {Empty: true, Status: 204},
+		"GET /api/0/projects/{org}/{project}/releases/{version}/files/":         {Response: list("ReleaseFile")},
+		"POST /api/0/projects/{org}/{project}/releases/{version}/files/":        {Response: ref("ReleaseFile"), Status: 201, Description: releaseFileDesc},
+		"GET /api/0/projects/{org}/{project}/releases/{version}/files/{file_id}/": {Response: ref("ReleaseFile"),
+			Query: []Param{{Name: "download", Description: "`1` for the file's bytes."}}},
+		"DELETE /api/0/projects/{org}/{project}/releases/{version}/files/{file_id}/": {Empty: true, Status: 204},
+
 		// This document.
 		"GET /api/openapi.json": {Response: map[string]any{"type": "object", "required": []string{"openapi", "paths"}},
 			Description: "Generated from the route table: every route the process serves is an operation."},
 	}
 }
+
+const (
+	assembleDesc = "`not_found` with the chunks still missing, then `created`, `assembling`, and `ok` or `error` with a `detail`; " +
+		"413 when the chunks together are over the bundle size limit."
+	releaseFileDesc = "A multipart body: `file`, and `name` (the URL, `~/app.min.js`), `dist` and `header` (`Name: value`, repeated). " +
+		"409 when the release has a file of that name and dist; 413 over the file size limit."
+)
 
 const (
 	versionDesc       = "`version` may be percent-encoded (`1.0%2Bbuild`)."
@@ -306,6 +335,17 @@ func components() map[string]any {
 		"Deploy": object(map[string]any{
 			"id": str, "environment": str, "dateStarted": dateTimeN, "dateFinished": dateTime, "name": strN,
 			"url": strN, "project": str, "revision": strN, "repository": strN, "username": strN, "email": strN,
+		}),
+
+		// Source maps.
+		"ChunkUploadOptions": object(map[string]any{
+			"url": str, "chunkSize": integer, "chunksPerRequest": integer, "maxFileSize": integer, "maxRequestSize": integer,
+			"concurrency": integer, "hashAlgorithm": str, "compression": strs, "accept": strs,
+		}),
+		"AssembleBody":  object(map[string]any{"checksum": str, "chunks": strs, "projects?": strs, "version?": strN, "dist?": strN}),
+		"AssembleState": object(map[string]any{"state": str, "missingChunks": strs, "detail?": strN}),
+		"ReleaseFile": object(map[string]any{
+			"id": str, "name": str, "dist": strN, "headers": typ("object"), "size": integer, "sha1": str, "dateCreated": dateTime,
 		}),
 
 		// Releases, repositories and commits, in Sentry's shapes, for the

@@ -20,6 +20,7 @@ import (
 
 	"github.com/faultline/faultline/internal/alert"
 	"github.com/faultline/faultline/internal/api"
+	"github.com/faultline/faultline/internal/artifact"
 	"github.com/faultline/faultline/internal/attachment"
 	"github.com/faultline/faultline/internal/deadletter"
 	"github.com/faultline/faultline/internal/deletion"
@@ -77,6 +78,9 @@ type Config struct {
 	Ingest      ingest.Config
 	Worker      process.Config
 	Attachments attachment.Config
+	// Artifacts bounds source-map uploads (files, bundles, per
+	// organization).
+	Artifacts artifact.Config
 	// DeadLetters bounds the dead-letter stream.
 	DeadLetters deadletter.Config
 	// SpikeWindow is spike protection's counting window (a minute; tests
@@ -189,6 +193,10 @@ type Server struct {
 	// (nil without the worker role).
 	notifications *notify.Queue
 	sender        *notify.Sender
+
+	// artifacts keeps source-map uploads; the worker role assembles and
+	// expires them.
+	artifacts *artifact.Store
 }
 
 // New opens every component the roles need: the queue and metadata always,
@@ -276,6 +284,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.has(RoleWorker) || cfg.has(RoleAPI) {
+		if cfg.Artifacts.Replicas == 0 {
+			cfg.Artifacts.Replicas = cfg.Queue.Replicas
+		}
+		if s.artifacts, err = artifact.Open(ctx, s.queue.JetStream(), cfg.Artifacts, s.meta, log.With("component", "artifact")); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.has(RoleIngest) {
 		lim := limits.New()
 		spikes := limits.NewSpikes(lim, cfg.SpikeWindow)
@@ -316,6 +332,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: notify.Replayer{Notifications: s.notifications, Next: s.queue}, TokenUsage: usage,
 			Users: s.meta, Sessions: sessions, TrustForwarded: cfg.Ingest.TrustForwarded,
 			Routes: s.routes.Routes, Alerts: s.notifications}
+		apiCfg.Artifacts = s.artifacts
 		if s.notifications.MailEnabled() {
 			apiCfg.Invitations = s.notifications
 		}
@@ -365,6 +382,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		cfg.Worker.PublicURL = cfg.PublicURL
+		if cfg.Worker.Artifacts == nil && s.artifacts != nil {
+			// Symbolication reads the uploaded source maps.
+			cfg.Worker.Artifacts = s.artifacts
+		}
 		// The workers evaluate the alert rules and queue what fires on the
 		// notification queue before they ack; the sender delivers it.
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
@@ -383,7 +404,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		cfg.Deletion.DeadLetters = s.deadLetters
 		if s.eraser, err = deletion.NewRunner(cfg.Deletion, s.jobs, s.store, s.meta,
-			&deletion.ObjectBlobs{JS: s.queue.JetStream()}, log.With("component", "deletion")); err != nil {
+			blobSet{&deletion.ObjectBlobs{JS: s.queue.JetStream()}, s.artifacts}, log.With("component", "deletion")); err != nil {
 			return nil, err
 		}
 	}
@@ -432,6 +453,32 @@ func webhookPlugins(m any) notify.WebhookPlugins {
 	return nil
 }
 
+// Artifacts returns the source-map artifact store (nil for an ingest-only
+// process).
+func (s *Server) Artifacts() *artifact.Store { return s.artifacts }
+
+// blobSet deletes what several stores keep outside ClickHouse (attachment
+// files, source-map artifacts) for the deletion runner.
+type blobSet []deletion.Blobs
+
+func (b blobSet) DeleteEvents(ctx context.Context, projectID uint64, eventIDs []string) error {
+	for _, x := range b {
+		if err := x.DeleteEvents(ctx, projectID, eventIDs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b blobSet) DeleteProject(ctx context.Context, projectID uint64) error {
+	for _, x := range b {
+		if err := x.DeleteProject(ctx, projectID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Queue returns the queue.
 func (s *Server) Queue() *queue.Queue { return s.queue }
 
@@ -472,6 +519,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			s.sender.Run(wctx)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.artifacts.Run(wctx, s.cfg.CleanupInterval) // bundle assembly, artifact expiry
 		}()
 	}
 	errc := make(chan error, 1)

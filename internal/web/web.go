@@ -194,6 +194,7 @@ func (ui *UI) Routes() []route.Route {
 	if ui.acc != nil && ui.api != nil {
 		rs = append(rs, ui.orgRoutes()...)
 		rs = append(rs, ui.issueRoutes()...)
+		rs = append(rs, ui.settingsRoutes()...)
 	}
 	return rs
 }
