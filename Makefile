@@ -63,6 +63,11 @@ bench-store: chdb
 bench-store-go:
 	FAULTLINE_BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 300m ./internal/store/
 
+# Source-map symbolication (issue 15): CPU per event and per frame on a
+# realistic esbuild bundle (@sentry/browser, a 5 MB map), cache hit and miss.
+bench-sourcemap: clients
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/sourcemap/
+
 # Fuzz every parser of outside input for FUZZTIME each (never in CI).
 fuzz:
 	@$(GO) list ./internal/... | while read pkg; do \

@@ -133,6 +133,10 @@ func entries(e *event.Event) []map[string]any {
 				v["stacktrace"] = st
 				hasSystem = hasSystem || sys
 			}
+			if ex.RawStack != nil {
+				// The minified frames, as sent, when source maps changed them.
+				v["rawStacktrace"], _ = serializeStacktrace(ex.RawStack)
+			}
 			values = append(values, v)
 		}
 		out = append(out, map[string]any{"type": "exception", "data": map[string]any{
@@ -229,13 +233,18 @@ func serializeStacktrace(st *event.Stacktrace) (map[string]any, bool) {
 		inApp := f.IsInApp()
 		hasSystem = hasSystem || !inApp
 		filename, absPath := framePaths(f.Filename, f.AbsPath)
-		frames = append(frames, map[string]any{
+		frame := map[string]any{
 			"filename": nilIfEmpty(filename), "absPath": nilIfEmpty(absPath), "module": nilIfEmpty(f.Module),
 			"package": nilIfEmpty(f.Package), "platform": nilIfEmpty(f.Platform), "instructionAddr": nilIfEmpty(f.InstructionAddr),
 			"symbolAddr": nilIfEmpty(f.SymbolAddr), "function": nilIfEmpty(f.Function), "rawFunction": nilIfEmpty(f.RawFunction),
 			"symbol": nilIfEmpty(f.Symbol), "context": ctx, "lineNo": lineNo, "colNo": colNo, "inApp": inApp,
 			"trust": nil, "errors": nil, "lock": nil, "sourceLink": nil, "vars": rawOrNil(f.Vars), "addrMode": nil,
-		})
+		}
+		if len(f.Data) > 0 {
+			// What processing recorded: the source map and how it was found.
+			frame["data"] = json.RawMessage(f.Data)
+		}
+		frames = append(frames, frame)
 	}
 	return map[string]any{"frames": frames, "framesOmitted": nil, "registers": rawOrNil(st.Registers),
 		"hasSystemFrames": hasSystem}, hasSystem

@@ -23,6 +23,7 @@ import (
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/server"
+	"github.com/faultline/faultline/internal/sourcemap"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -120,6 +121,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.DeadLetters.MaxBytes, "dead-letter-max-bytes", 1<<30, "largest size of the dead letter (messages workers could not process); the oldest go first")
 	fs.DurationVar(&c.DeadLetters.MaxAge, "dead-letter-max-age", 7*24*time.Hour, "how long dead letters are kept")
 	fs.IntVar(&c.Worker.MaxAttempts, "dead-letter-attempts", 5, "dead-letter a redelivered message once this many attempts at it took the worker down")
+	fs.Int64Var(&c.Worker.SourcemapCacheBytes, "sourcemap-cache-bytes", sourcemap.DefaultCacheBytes, "memory for parsed source maps and the files beside them, per worker process (least recently used go first)")
 	fs.BoolVar(&c.Ingest.TrustForwarded, "trust-forwarded-for", false, "take client IPs from X-Forwarded-For (behind a proxy only)")
 	fs.Int64Var(&c.Ingest.MaxInFlightBytes, "ingest-max-inflight-bytes", ingest.DefaultMaxInFlightBytes, "most bytes of request bodies being read and inflated, across all ingest requests; beyond, requests wait briefly, then get 503")
 	fs.IntVar(&c.Ingest.MaxInFlightPerClient, "ingest-max-inflight-per-client", ingest.DefaultMaxInFlightPerClient, "most ingest requests in flight from one client address (X-Forwarded-For's with --trust-forwarded-for); beyond, 429")

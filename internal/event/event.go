@@ -157,6 +157,9 @@ type Frame struct {
 	PreContext      []string `json:"pre_context,omitempty"`
 	PostContext     []string `json:"post_context,omitempty"`
 	Vars            Raw      `json:"vars,omitempty"`
+	// Data is what processing recorded about the frame (source maps:
+	// sourcemap, resolved_with, symbolicated).
+	Data Raw `json:"data,omitempty"`
 }
 
 // IsInApp reports whether the frame is the application's own code.
@@ -178,6 +181,7 @@ type Thread struct {
 	Current    bool        `json:"current,omitempty"`
 	Main       bool        `json:"main,omitempty"`
 	Stacktrace *Stacktrace `json:"stacktrace,omitempty"`
+	RawStack   *Stacktrace `json:"raw_stacktrace,omitempty"`
 }
 
 // BreadcrumbList is the event's breadcrumbs.

@@ -499,6 +499,8 @@ func components() map[string]any {
 			"context": arrayOf(pair(integer, str)), "lineNo": intN, "colNo": intN, "inApp": boolean,
 			"trust": strN, "errors": typ("array", "null"), "lock": nullable(anyObject), "sourceLink": strN,
 			"vars": anything,
+
+			"data?": nullable(anyObject), // what processing recorded (source maps)
 		}),
 	}
 }

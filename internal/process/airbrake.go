@@ -1,6 +1,7 @@
 package process
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,7 +15,7 @@ import (
 // decodeAirbrake turns an Airbrake message into the event its notice
 // becomes, which is then normalized, grouped and stored as any event is,
 // or into the deploy it reports.
-func (w *Worker) decodeAirbrake(m jetstream.Msg, qm queue.Message, body []byte, p *meta.Project, src Source) ([]item, error) {
+func (w *Worker) decodeAirbrake(ctx context.Context, m jetstream.Msg, qm queue.Message, body []byte, p *meta.Project, src Source) ([]item, error) {
 	if qm.Kind == queue.KindAirbrakeDeploy {
 		d, err := airbrake.ParseDeploy(body)
 		if err != nil {
@@ -35,7 +36,7 @@ func (w *Worker) decodeAirbrake(m jetstream.Msg, qm queue.Message, body []byte, 
 	if err != nil {
 		return nil, fmt.Errorf("airbrake notice: %w", err)
 	}
-	it, err := w.build(n.Event(), src, p)
+	it, err := w.build(ctx, n.Event(), src, p)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"context"
 	"os"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func BenchmarkBuild(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := w.build(e, src, p); err != nil {
+		if _, err := w.build(context.Background(), e, src, p); err != nil {
 			b.Fatal(err)
 		}
 	}

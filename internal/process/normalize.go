@@ -1,6 +1,7 @@
 package process
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"github.com/faultline/faultline/internal/grouping"
 	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/scrub"
+	"github.com/faultline/faultline/internal/sourcemap"
 )
 
 // Relay's clock-drift bounds: an event dated further in the future than
@@ -45,7 +47,20 @@ type Source struct {
 // scrub, promote tags. The worker runs it on every event; tests run it on
 // corpora of real SDK events.
 func Prepare(e *event.Event, src Source, s *scrub.Scrubber) {
+	prepare(context.Background(), e, src, s, nil, 0)
+}
+
+// prepare is Prepare with symbolication: after normalization, JavaScript
+// frames are mapped through the project's uploaded source maps (sym nil:
+// none), so that scrubbing sees the original frames and grouping uses
+// them.
+func prepare(ctx context.Context, e *event.Event, src Source, s *scrub.Scrubber, sym *sourcemap.Symbolicator, projectID uint64) {
 	normalize(e, src)
+	if sym != nil && sym.Symbolicate(ctx, projectID, e) {
+		// Original paths decide modules and in-app flags again.
+		grouping.FillJSModules(e)
+		grouping.ApplyInApp(e)
+	}
 	s.Event(e)
 	promoteTags(e)
 }

@@ -108,13 +108,13 @@ func caught(v any) *panicError {
 }
 
 // safeDecode decodes one message under a recover.
-func (w *Worker) safeDecode(m jetstream.Msg) (d decoded, err error) {
+func (w *Worker) safeDecode(ctx context.Context, m jetstream.Msg) (d decoded, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			d, err = decoded{}, caught(v)
 		}
 	}()
-	return w.decode(m)
+	return w.decode(ctx, m)
 }
 
 // tryStore stores a batch under a recover: a panic is returned apart from
@@ -148,6 +148,8 @@ func stageOf(stack string) string {
 			return "scrub"
 		case "airbrake", "minidump", "security":
 			return pkg
+		case "sourcemap":
+			return "symbolicate"
 		case "envelope":
 			return stageDecode
 		case "store":
@@ -163,7 +165,7 @@ func stageOf(stack string) string {
 			}
 			return "event"
 		case "process":
-			for _, f := range []string{"Prepare", "normalize", "promoteTags", "correctClockDrift", "formatMessage", "splitExceptionType", "eachStacktrace"} {
+			for _, f := range []string{"Prepare", "prepare", "normalize", "promoteTags", "correctClockDrift", "formatMessage", "splitExceptionType", "eachStacktrace"} {
 				if strings.HasPrefix(name, f) {
 					return stageNormalize
 				}

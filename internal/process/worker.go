@@ -26,6 +26,7 @@ import (
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/sourcemap"
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -43,6 +44,12 @@ type Config struct {
 	// it, once this many attempts at it started and never finished (the
 	// worker died; default 5).
 	MaxAttempts int
+	// SourcemapCacheBytes bounds the memory of parsed source maps
+	// (--sourcemap-cache-bytes; default sourcemap.DefaultCacheBytes).
+	SourcemapCacheBytes int64
+	// Artifacts are the files uploaded for source maps (the upload side's
+	// store); nil symbolicates nothing.
+	Artifacts sourcemap.Artifacts
 	// PublicURL is how users reach Faultline: alert notifications link
 	// to the issue's page under it ("" for no link).
 	PublicURL string
@@ -139,6 +146,7 @@ type Worker struct {
 
 	releaseCache releaseCache
 	scrubbers    scrubberCache
+	symbolicator *sourcemap.Symbolicator // nil without Deps.Artifacts
 
 	deadLettered atomic.Int64 // messages dead-lettered by this worker
 }
@@ -154,7 +162,15 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 	if deps.Log == nil {
 		deps.Log = slog.Default()
 	}
-	return &Worker{cfg: cfg, deps: deps, log: deps.Log}, nil
+	w := &Worker{cfg: cfg, deps: deps, log: deps.Log}
+	if cfg.Artifacts != nil {
+		sym, err := sourcemap.New(sourcemap.Config{CacheBytes: cfg.SourcemapCacheBytes}, cfg.Artifacts)
+		if err != nil {
+			return nil, err
+		}
+		w.symbolicator = sym
+	}
+	return w, nil
 }
 
 // LastError returns the error of the last failed store attempt, or nil once
@@ -292,7 +308,7 @@ func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], bad[i] = w.safeDecode(msgs[i])
+				results[i], bad[i] = w.safeDecode(ctx, msgs[i])
 			}
 		}()
 	}
@@ -629,7 +645,7 @@ func (w *Worker) linkAttachments(ctx context.Context, atts []store.Attachment, g
 
 // decode turns one queue message into the events and other items it
 // carries.
-func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
+func (w *Worker) decode(ctx context.Context, m jetstream.Msg) (decoded, error) {
 	var d decoded
 	w.hook(stageDecode, m)
 	qm, err := queue.Decode(m)
@@ -680,7 +696,7 @@ func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 			w.handleItem(c, &d, it)
 		}
 	case queue.KindAirbrake, queue.KindAirbrakeXML, queue.KindAirbrakeDeploy:
-		items, err := w.decodeAirbrake(m, qm, body, project, c.src)
+		items, err := w.decodeAirbrake(ctx, m, qm, body, project, c.src)
 		if err != nil {
 			return d, err
 		}
@@ -698,7 +714,7 @@ func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 			return d, fmt.Errorf("decode event: %w", err)
 		}
 		w.hook(stageNormalize, m)
-		it, err := w.build(e, c.src, project)
+		it, err := w.build(ctx, e, c.src, project)
 		if err != nil {
 			return d, err
 		}
@@ -711,12 +727,13 @@ func (w *Worker) decode(m jetstream.Msg) (decoded, error) {
 	return d, nil
 }
 
-// build processes one event in Sentry's order: normalize, scrub (nothing
-// sensitive reaches the body, the tags or the user columns), promote
-// tags, group, derive the issue fields; then it computes the row and the
-// issue metadata.
-func (w *Worker) build(e *event.Event, src Source, p *meta.Project) (item, error) {
-	Prepare(e, src, w.scrubbers.get(p))
+// build processes one event in Sentry's order: normalize, symbolicate
+// JavaScript frames from uploaded source maps, scrub (nothing sensitive
+// reaches the body, the tags or the user columns), promote tags, group,
+// derive the issue fields; then it computes the row and the issue
+// metadata.
+func (w *Worker) build(ctx context.Context, e *event.Event, src Source, p *meta.Project) (item, error) {
+	prepare(ctx, e, src, w.scrubbers.get(p), w.symbolicator, p.ID)
 	fp := grouping.Compute(e)
 	e.Grouping = fp.Info()
 	e.MainExceptionID = fp.MainExceptionID

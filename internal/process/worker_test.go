@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/sourcemap"
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/internal/testenv"
 )
@@ -29,6 +30,8 @@ type rig struct {
 	// alerts and notifier, when set (alerts_test.go), evaluate the rules.
 	alerts   process.Alerts
 	notifier process.Notifier
+	// artifacts, when set (sourcemap_test.go), are the uploaded source maps.
+	artifacts sourcemap.Artifacts
 }
 
 func newRig(t *testing.T) *rig { t.Helper(); return newRigAt(t, 1<<30) }
@@ -106,7 +109,8 @@ func (r *rig) run(t *testing.T, st process.Store, ackWait time.Duration, until f
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond, AckWait: ackWait},
+	w, err := process.New(process.Config{BatchSize: 50, BatchWait: 100 * time.Millisecond, AckWait: ackWait,
+		Artifacts: r.artifacts},
 		process.Deps{Consumer: cons, Store: st, Groups: r.g, Projects: r.m, Log: r.log, Alerts: r.alerts, Notifier: r.notifier})
 	if err != nil {
 		t.Fatal(err)

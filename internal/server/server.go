@@ -386,6 +386,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		cfg.Worker.PublicURL = cfg.PublicURL
+		if cfg.Worker.Artifacts == nil && s.artifacts != nil {
+			// Symbolication reads the uploaded source maps.
+			cfg.Worker.Artifacts = s.artifacts
+		}
 		// The workers evaluate the alert rules and queue what fires on the
 		// notification queue before they ack; the sender delivers it.
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,

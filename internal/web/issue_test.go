@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -305,5 +306,37 @@ func TestHighlightBudget(t *testing.T) {
 	}
 	if lit != maxHighlightFrames || budget != 0 {
 		t.Errorf("full view: %d highlighted, budget left %d", lit, budget)
+	}
+}
+
+// TestMinifiedView: an exception whose frames source maps changed offers
+// the minified frames (rawStacktrace) as its own view, and the raw
+// traceback is the minified one; without rawStacktrace there is no such
+// view.
+func TestMinifiedView(t *testing.T) {
+	var is issueJSON
+	json.Unmarshal([]byte(`{"id":"7","project":{"slug":"web"}}`), &is) //nolint:errcheck
+	const entry = `{"type":"exception","data":{"values":[{"type":"TypeError","value":"x",
+		"stacktrace":{"frames":[{"filename":"/src/cart.js","function":"priceOf","lineNo":9,"colNo":11,"inApp":true}]}%s}]}}`
+	var ev apiEvent
+	json.Unmarshal([]byte(`{"eventID":"e1","platform":"javascript","entries":[`+fmt.Sprintf(entry,
+		`,"rawStacktrace":{"frames":[{"filename":"/static/app.min.js","function":"Xp","lineNo":1,"colNo":31574,"inApp":true}]}`)+`]}`), &ev) //nolint:errcheck
+	for _, c := range []struct{ view, frame string }{{"app", "priceOf"}, {"full", "priceOf"}, {"minified", "Xp"}} {
+		p := buildIssuePage("acme", &is, &ev, nil, nil, nil, c.view, "tok")
+		if f := p.Event.Exceptions[0].Frames[0]; f.Function != c.frame {
+			t.Errorf("view %s shows %s, want %s", c.view, f.Function, c.frame)
+		}
+		if views := p.Event.Views; len(views) != 4 || views[3].Text != "Minified" {
+			t.Errorf("views %+v", views)
+		}
+		if want := `File "/static/app.min.js", line 1, column 31574, in Xp`; !strings.Contains(p.Event.Raw, want) {
+			t.Errorf("raw traceback %q lacks %q", p.Event.Raw, want)
+		}
+	}
+	var plain apiEvent
+	json.Unmarshal([]byte(`{"eventID":"e1","platform":"javascript","entries":[`+fmt.Sprintf(entry, "")+`]}`), &plain) //nolint:errcheck
+	p := buildIssuePage("acme", &is, &plain, nil, nil, nil, "minified", "tok")
+	if len(p.Event.Views) != 3 || p.Event.View != "full" || p.Event.Exceptions[0].Frames[0].Function != "priceOf" {
+		t.Errorf("without rawStacktrace: view %s, views %+v", p.Event.View, p.Event.Views)
 	}
 }

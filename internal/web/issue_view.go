@@ -79,6 +79,8 @@ type apiException struct {
 		Handled *bool  `json:"handled"`
 	} `json:"mechanism"`
 	Stacktrace *apiStacktrace `json:"stacktrace"`
+	// RawStacktrace is the frames as sent, when source maps changed them.
+	RawStacktrace *apiStacktrace `json:"rawStacktrace"`
 }
 
 type apiStacktrace struct {
@@ -312,14 +314,22 @@ func buildIssuePage(org string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
 
 func buildEvent(org, issuePath string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
 	grouping map[string]apiGroupingVariant, attachments []apiAttachment, view string, now, evTime time.Time) eventView {
-	if view != "full" && view != "raw" {
+	if view != "full" && view != "raw" && view != "minified" {
 		view = "app"
 	}
 	platform := orStr(ev.Platform, is.Platform)
 	e := eventView{ID: ev.EventID, Title: ev.Title, Message: ev.Message, Platform: platform, Date: timeAt(ev.DateCreated, now),
 		View: view, NewestFirst: platform != "python", Environment: ev.Environment}
 	eventPath := issuePath + "events/" + url.PathEscape(ev.EventID) + "/"
-	for _, v := range []struct{ name, text string }{{"app", "App frames"}, {"full", "Full"}, {"raw", "Raw"}} {
+	views := []struct{ name, text string }{{"app", "App frames"}, {"full", "Full"}, {"raw", "Raw"}}
+	if hasRawStacktrace(ev) {
+		// Source maps changed the frames: the minified ones, as sent.
+		views = append(views, struct{ name, text string }{"minified", "Minified"})
+	} else if view == "minified" {
+		view = "full"
+		e.View = view
+	}
+	for _, v := range views {
 		l := linkView{Text: v.text}
 		if v.name != view {
 			l.Href = eventPath + "?view=" + v.name + "#exception"
@@ -363,8 +373,19 @@ func buildEvent(org, issuePath string, is *issueJSON, ev *apiEvent, tags []apiTa
 				slices.Reverse(values)
 			}
 			for _, x := range values {
-				e.Exceptions = append(e.Exceptions, buildException(x, platform, view, e.NewestFirst, &budget))
-				writeRawException(&raw, x)
+				shown, sent := x, x
+				if x.RawStacktrace != nil {
+					sent.Stacktrace = x.RawStacktrace
+					if view == "minified" {
+						shown = sent
+					}
+				}
+				v := view
+				if v == "minified" {
+					v = "full"
+				}
+				e.Exceptions = append(e.Exceptions, buildException(shown, platform, v, e.NewestFirst, &budget))
+				writeRawException(&raw, sent)
 			}
 		case "stacktrace":
 			var st apiStacktrace
@@ -504,6 +525,9 @@ func writeRawException(b *strings.Builder, x apiException) {
 		fmt.Fprintf(b, "  File %q", orStr(f.Filename, f.AbsPath, f.Module))
 		if f.LineNo != nil {
 			fmt.Fprintf(b, ", line %d", *f.LineNo)
+			if f.ColNo != nil {
+				fmt.Fprintf(b, ", column %d", *f.ColNo)
+			}
 		}
 		if f.Function != "" {
 			fmt.Fprintf(b, ", in %s", f.Function)
@@ -727,4 +751,28 @@ func timeAt(s string, now time.Time) timeView {
 		return timeView{Exact: s}
 	}
 	return timeView{Exact: t.UTC().Format("2006-01-02 15:04:05 UTC"), Ago: ago(t, now)}
+}
+
+// hasRawStacktrace reports whether source maps changed any exception's
+// frames (the API then serves the frames as sent as rawStacktrace).
+func hasRawStacktrace(ev *apiEvent) bool {
+	for _, en := range ev.Entries {
+		if en.Type != "exception" {
+			continue
+		}
+		var d struct {
+			Values []struct {
+				RawStacktrace json.RawMessage `json:"rawStacktrace"`
+			}
+		}
+		if json.Unmarshal(en.Data, &d) != nil {
+			continue
+		}
+		for _, v := range d.Values {
+			if len(v.RawStacktrace) > 0 && string(v.RawStacktrace) != "null" {
+				return true
+			}
+		}
+	}
+	return false
 }
