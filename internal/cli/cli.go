@@ -89,7 +89,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Attachments.MaxBytes, "attachments-max-bytes", 16<<30, "largest size of the attachment store; when full, attachments get 429")
 	fs.DurationVar(&c.Attachments.TTL, "attachments-ttl", 90*24*time.Hour, "how long attachments are kept (at least the longest project retention)")
 	fs.StringVar(&c.Store.URL, "clickhouse-url", "", "ClickHouse server DSN, clickhouse://user:pass@host:9000/db (default: embedded chDB in --data-dir)")
-	fs.StringVar(&c.Store.Database, "clickhouse-database", "faultline", "ClickHouse database for Faultline's tables")
+	fs.StringVar(&c.Store.Database, "clickhouse-database", "", "ClickHouse database for Faultline's tables (default: the database in --clickhouse-url's path, else faultline; the two must not differ)")
 	fs.StringVar(&c.Store.CHDBLib, "chdb-lib", "", "path of libchdb.so (default: search the npm cache and system paths)")
 	fs.StringVar(&c.Store.Cluster, "clickhouse-cluster", "", "create tables ON CLUSTER with Replicated engines behind Distributed tables (a cluster of the servers' remote_servers)")
 	fs.IntVar(&c.Store.MaxOpenConns, "clickhouse-max-conns", 10, "most connections to the ClickHouse servers")
@@ -233,6 +233,7 @@ func cleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := o.parse("cleanup", args, stderr); err != nil {
 		return err
 	}
+	o.cfg.Store.NoCreateDatabase = true
 	st, err := openStore(ctx, &o, stderr)
 	if err != nil {
 		return err

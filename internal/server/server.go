@@ -245,6 +245,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		log.Info("admin user ready (from FAULTLINE_ADMIN_EMAIL and FAULTLINE_ADMIN_PASSWORD)", "user", u.ID)
 	}
 	if cfg.has(RoleWorker) || cfg.has(RoleAPI) {
+		cfg.Store.NoCreateDatabase = cfg.NoMigrate
 		if s.store, err = store.Open(ctx, cfg.Store, log.With("component", "store")); err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,8 +28,15 @@ type Config struct {
 	Path string
 	// CHDBLib is libchdb.so; empty searches the usual places.
 	CHDBLib string
-	// Database holds Faultline's tables; default "faultline".
+	// Database holds Faultline's tables: the flag's value when given,
+	// else the database in URL's path, else "faultline". A flag and a URL
+	// that name different databases are refused.
 	Database string
+	// NoCreateDatabase leaves a missing Database missing (an error at
+	// Open). Otherwise Open creates it, through a first connection to the
+	// server's "default" database, since the handshake fails on a database
+	// that does not exist yet. Set when nothing migrates.
+	NoCreateDatabase bool
 	// EmbeddedSettings are chDB server settings (e.g. max_server_memory_usage).
 	EmbeddedSettings map[string]string
 	// Cluster names a cluster of the servers' remote_servers: tables are
@@ -78,8 +86,17 @@ var (
 
 // Validate checks the configuration and fills defaults.
 func (c *Config) Validate() error {
-	if c.Database == "" {
+	urlDB, err := urlDatabase(c.URL)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.Database == "" && urlDB != "":
+		c.Database = urlDB
+	case c.Database == "":
 		c.Database = "faultline"
+	case urlDB != "" && urlDB != c.Database:
+		return fmt.Errorf("store: --clickhouse-url names database %q but --clickhouse-database %q: give the database in one of them", urlDB, c.Database)
 	}
 	if !identRE.MatchString(c.Database) {
 		return fmt.Errorf("store: invalid database name %q", c.Database)
@@ -117,6 +134,28 @@ func (c *Config) Validate() error {
 		c.Retries = 0
 	}
 	return nil
+}
+
+// urlDatabase returns the database in the path of a ClickHouse URL
+// (clickhouse://host:9000/db), "" when it names none.
+func urlDatabase(dsn string) (string, error) {
+	if dsn == "" {
+		return "", nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("store: clickhouse url: %w", redactURLError(err))
+	}
+	return strings.Trim(u.Path, "/"), nil
+}
+
+// redactURLError drops the URL (and so its password) from a parse error.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // Store is the ClickHouse-backed event and issue store. It is safe for
