@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // GroupRef is an issue's identity: a global id allocated once per (project,
@@ -45,7 +47,7 @@ func OpenGroups(ctx context.Context, js jetstream.JetStream, replicas int) (*Gro
 	if replicas <= 0 {
 		replicas = 1
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      "faultline-groups",
 		Description: "Faultline issue ids: grouping hash -> issue id, issue id -> project and short id",
 		History:     1,

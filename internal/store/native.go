@@ -57,6 +57,9 @@ func openNative(ctx context.Context, cfg Config, log *slog.Logger) (*nativeTrans
 			return nil, fmt.Errorf("store: clickhouse open: %w", err)
 		}
 		t.conn = conn
+	} else if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("store: clickhouse: %w", err)
 	}
 	return t, nil
 }
