@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/ingest"
+	"github.com/faultline/faultline/internal/reqlog"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -136,6 +137,10 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Notify.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks, Slack, Discord and Teams URLs reach loopback, link-local and private addresses")
 	fs.IntVar(&c.Notify.MaxAttempts, "notify-attempts", 8, "delivery attempts of a notification (with exponential backoff) before it goes to the dead letter")
 	fs.DurationVar(&c.Notify.AttemptTimeout, "notify-timeout", 10*time.Second, "timeout of one delivery attempt (a webhook request, a mail)")
+	fs.StringVar(&c.Metrics.Token, "metrics-token", "", "require this bearer token for GET /metrics (then labelled by project too; prefer FAULTLINE_METRICS_TOKEN: a flag shows in ps)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve GET /metrics on this address instead of the main listener (then labelled by project too), e.g. 127.0.0.1:9100")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the listener closes, so that load balancers stop sending first")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, the longest the shutdown takes: the grace, requests in flight, batches in flight written and acked")
 	fs.StringVar(&o.pprof, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 }
 
@@ -184,10 +189,11 @@ func (o *options) logger(w io.Writer) *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	hopts := &slog.HandlerOptions{Level: lvl}
+	// Records logged with a request's context carry its id.
 	if o.logJSON {
-		return slog.New(slog.NewJSONHandler(w, hopts))
+		return slog.New(reqlog.NewHandler(slog.NewJSONHandler(w, hopts)))
 	}
-	return slog.New(slog.NewTextHandler(w, hopts))
+	return slog.New(reqlog.NewHandler(slog.NewTextHandler(w, hopts)))
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {

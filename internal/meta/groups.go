@@ -40,7 +40,14 @@ type Groups struct {
 	byKey map[string]GroupRef
 	byID  map[uint64]GroupRef
 	limit int
+	// onLookup, when set, is told whether each ResolveEvent was answered
+	// by the cache (metrics).
+	onLookup func(hit bool)
 }
+
+// OnLookup sets a function told whether each issue id lookup was answered
+// by the cache. Call it before the groups are used.
+func (g *Groups) OnLookup(f func(hit bool)) { g.onLookup = f }
 
 // OpenGroups creates the bucket if needed.
 func OpenGroups(ctx context.Context, js jetstream.JetStream, replicas int) (*Groups, error) {
@@ -91,6 +98,9 @@ func (g *Groups) ResolveEvent(ctx context.Context, projectID uint64, config, has
 	g.mu.Lock()
 	ref, ok := g.byKey[key]
 	g.mu.Unlock()
+	if g.onLookup != nil {
+		g.onLookup(ok)
+	}
 	if ok {
 		return ref, false, nil
 	}

@@ -56,6 +56,29 @@ type Config struct {
 	Retries int
 	// TLS configures encrypted connections to servers.
 	TLS TLSConfig
+	// Observer, when set, is told of every insert and every outcome
+	// recorded (metrics).
+	Observer Observer
+}
+
+// Observer is told what the store writes: each insert's table, time and
+// error, and the outcomes recorded.
+type Observer interface {
+	ObserveInsert(table string, d time.Duration, err error)
+	CountEvents(outcome, category string, projectID uint64, n int)
+}
+
+// observedTransport reports each insert to an Observer.
+type observedTransport struct {
+	transport
+	obs Observer
+}
+
+func (t observedTransport) insert(ctx context.Context, table string, cols []string, rows [][]any) error {
+	start := time.Now()
+	err := t.transport.insert(ctx, table, cols, rows)
+	t.obs.ObserveInsert(table, time.Since(start), err)
+	return err
 }
 
 // TLSConfig configures TLS to ClickHouse servers (their tcp_port_secure,
@@ -167,6 +190,7 @@ type Store struct {
 	version  Version
 	features Features
 	log      *slog.Logger
+	obs      Observer // nil: none
 }
 
 // Open connects to the engine that cfg selects and detects its version. It
@@ -190,7 +214,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{t: t, db: cfg.Database, cluster: cfg.Cluster, log: log}
+	if cfg.Observer != nil {
+		t = observedTransport{transport: t, obs: cfg.Observer}
+	}
+	s := &Store{t: t, db: cfg.Database, cluster: cfg.Cluster, log: log, obs: cfg.Observer}
 	var rows []struct {
 		V string `ch:"v"`
 	}
