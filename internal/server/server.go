@@ -34,6 +34,7 @@ import (
 	"github.com/faultline/faultline/internal/oidc"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/reqlog"
 	"github.com/faultline/faultline/internal/retention"
 	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/session"
@@ -230,6 +231,10 @@ type Server struct {
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if _, ok := log.Handler().(*reqlog.Handler); !ok {
+		// Records logged with a request's context carry its id.
+		log = slog.New(reqlog.NewHandler(log.Handler()))
 	}
 	s := &Server{cfg: cfg, log: log}
 	var err error
