@@ -160,6 +160,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Queue, error) {
 		return nil, err
 	}
 	opts = append(opts, auth...)
+	if cfg.URL != "" {
+		// Servers started at the same moment as Faultline may not listen
+		// yet: the connection keeps trying, and creating the streams
+		// waits for it (EnsureTimeout).
+		opts = append(opts, nats.RetryOnFailedConnect(true))
+	}
 	target := cfg.URL
 	if cfg.URL == "" {
 		srv, err := startEmbedded(cfg)
@@ -311,13 +317,22 @@ func (q *Queue) Backlog(ctx context.Context) (Backlog, error) {
 // Consumer returns the workers' durable pull consumer, creating it if
 // needed. All workers share it; each message goes to one of them.
 func (q *Queue) Consumer(ctx context.Context, ackWait time.Duration) (jetstream.Consumer, error) {
-	return q.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "Faultline processing workers",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1, // never give up on an accepted event
-		MaxAckPending: 50_000,
-		FilterSubject: SubjectRoot + ".>",
+	var c jetstream.Consumer
+	err := Retry(ctx, EnsureTimeout, func(ctx context.Context) error {
+		var err error
+		c, err = q.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+			Durable:       ConsumerName,
+			Description:   "Faultline processing workers",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       ackWait,
+			MaxDeliver:    -1, // never give up on an accepted event
+			MaxAckPending: 50_000,
+			FilterSubject: SubjectRoot + ".>",
+		})
+		return err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", waitedFor("consumer "+ConsumerName, err))
+	}
+	return c, nil
 }
