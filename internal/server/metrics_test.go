@@ -3,6 +3,7 @@ package server_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -187,5 +188,40 @@ func TestRequestID(t *testing.T) {
 		p.ID + ` event_id=fedcba9876543210fedcba9876543210`)
 	if !want.MatchString(logs.String()) {
 		t.Errorf("no request log line with the request, project and event ids:\n%s", logs.String())
+	}
+}
+
+// TestMetricsAddr: with --metrics-addr, /metrics moves to that address
+// (with project labels) and leaves the main listener.
+func TestMetricsAddr(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	f := testserver.Start(t, server.Config{MetricsAddr: addr})
+	p := f.CreateProject("acme", "addr", "go")
+	resp, err := http.Post(f.URL+"/api/"+p.ID+"/store/?sentry_key="+p.PublicKey, "application/json",
+		strings.NewReader(`{"event_id":"00112233445566778899aabbccddeeff","message":"m"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if st, _ := scrape(t, f.URL, ""); st != 404 {
+		t.Errorf("/metrics on the main listener: %d, want 404", st)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, body := scrape(t, "http://"+addr, "")
+		if st == 200 {
+			if _, ok := sample(body, "faultline_events_total", `project="`+p.ID+`"`); ok {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics on --metrics-addr: %d\n%s", st, body)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
