@@ -273,3 +273,37 @@ func TestMigrateDatabaseFromURL(t *testing.T) {
 		t.Errorf("cleanup created %s", missing)
 	}
 }
+
+// TestScaleOutFlags: the NATS cluster, publish, metrics and shutdown flags
+// and their variables, with their defaults.
+func TestScaleOutFlags(t *testing.T) {
+	var o options
+	if err := o.parse("serve", nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	if c.Queue.PublishTimeout != 10*time.Second || c.ShutdownGrace != 5*time.Second || c.ShutdownTimeout != 30*time.Second ||
+		c.Store.Database != "" || c.Queue.AllowLowerReplicas {
+		t.Errorf("defaults %+v", c)
+	}
+	t.Setenv("FAULTLINE_NATS_CREDS", "/etc/nats.creds")
+	t.Setenv("FAULTLINE_METRICS_TOKEN", "0123456789abcdef0123")
+	t.Setenv("FAULTLINE_SHUTDOWN_GRACE", "2s")
+	o = options{}
+	if err := o.parse("serve", []string{"--nats-url", "nats://a:4222,nats://b:4222", "--nats-replicas", "3",
+		"--nats-allow-lower-replicas", "--nats-tls-ca", "ca.pem", "--publish-timeout", "15s", "--metrics-addr", "127.0.0.1:9100",
+		"--shutdown-timeout", "1m"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	c = o.cfg
+	if c.Queue.URL != "nats://a:4222,nats://b:4222" || c.Queue.Replicas != 3 || !c.Queue.AllowLowerReplicas ||
+		c.Queue.CredsFile != "/etc/nats.creds" || c.Queue.TLSCAFile != "ca.pem" || c.Queue.PublishTimeout != 15*time.Second ||
+		c.Metrics.Token != "0123456789abcdef0123" || c.MetricsAddr != "127.0.0.1:9100" ||
+		c.ShutdownGrace != 2*time.Second || c.ShutdownTimeout != time.Minute {
+		t.Errorf("parsed %+v", c)
+	}
+	c.ShutdownGrace = 2 * time.Minute
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "shorter than --shutdown-timeout") {
+		t.Errorf("grace longer than the timeout: %v", err)
+	}
+}
