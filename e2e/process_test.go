@@ -79,7 +79,7 @@ func startProc(t *testing.T, dataDir, addr string, extra ...string) *proc {
 	t.Helper()
 	lib := testenv.CHDBLib(t)
 	p := &proc{t: t, dataDir: dataDir, addr: addr, url: "http://" + addr, log: &bytes.Buffer{}, done: make(chan struct{}), extra: extra}
-	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--chdb-lib", lib, "--batch-wait", "200ms"}, extra...)
+	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--chdb-lib", lib, "--batch-wait", "200ms", "--shutdown-grace", "0s"}, extra...)
 	p.cmd = exec.Command(binary(t), args...)
 	p.cmd.Env = append(os.Environ(), "FAULTLINE_ADMIN_TOKEN="+adminToken)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

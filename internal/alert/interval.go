@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/faultline/faultline/internal/queue"
+
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -28,7 +30,7 @@ func OpenIntervals(ctx context.Context, js jetstream.JetStream, replicas int) (*
 	if replicas <= 0 {
 		replicas = 1
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      "faultline-alert-intervals",
 		Description: "Faultline alert rules: the last firing per rule and issue (action interval)",
 		History:     1,

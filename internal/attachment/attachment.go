@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // BucketName is the object store bucket that holds attachments.
@@ -77,7 +79,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	bucket, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	bucket, err := queue.EnsureObjectStore(ctx, js, jetstream.ObjectStoreConfig{
 		Bucket:      BucketName,
 		Description: "Faultline: event attachments and minidumps",
 		TTL:         cfg.TTL,
@@ -86,7 +88,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		Replicas:    cfg.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("attachment: bucket %s: %w", BucketName, err)
+		return nil, fmt.Errorf("attachment: %w", err)
 	}
 	return &Store{os: bucket}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/reqlog"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/sourcemap"
 	"github.com/faultline/faultline/internal/store"
@@ -87,7 +88,14 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.roles, "role", "all", "comma-separated roles: all, or ingest, worker, api")
 	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply ClickHouse migrations at start")
 	fs.BoolVar(&c.Queue.SyncAlways, "sync-always", false, "fsync every queued event before answering (survives power loss; slower)")
-	fs.StringVar(&c.Queue.URL, "nats-url", "", "external NATS cluster URL (default: embedded NATS in --data-dir)")
+	fs.StringVar(&c.Queue.URL, "nats-url", "", "external NATS cluster: comma-separated URLs of its servers, nats://host:4222,nats://host2:4222 (default: embedded NATS in --data-dir)")
+	fs.StringVar(&c.Queue.CredsFile, "nats-creds", "", "NATS credentials file (user JWT and NKey seed) for --nats-url")
+	fs.StringVar(&c.Queue.NKeyFile, "nats-nkey", "", "file holding an NKey seed to authenticate to --nats-url with")
+	fs.StringVar(&c.Queue.TLSCAFile, "nats-tls-ca", "", "PEM file of the authorities to trust for the NATS servers")
+	fs.StringVar(&c.Queue.TLSCertFile, "nats-tls-cert", "", "client certificate (PEM) for the NATS servers")
+	fs.StringVar(&c.Queue.TLSKeyFile, "nats-tls-key", "", "client certificate key (PEM) for the NATS servers")
+	fs.BoolVar(&c.Queue.AllowLowerReplicas, "nats-allow-lower-replicas", false, "lower the replicas of existing streams and buckets to --nats-replicas (without it, a lower --nats-replicas refuses to start)")
+	fs.DurationVar(&c.Queue.PublishTimeout, "publish-timeout", 10*time.Second, "longest an ingest request waits for the queue to store its event, retrying while a NATS cluster elects a stream leader; past it, 503 with Retry-After")
 	fs.StringVar(&c.Queue.ListenAddr, "nats-listen", "", "let the embedded NATS server accept clients on host:port")
 	fs.Int64Var(&c.Queue.MaxBytes, "queue-max-bytes", 4<<30, "largest size of the ingest queue; when full, ingest answers 429")
 	fs.Int64Var(&c.Queue.MaxMsgs, "queue-max-msgs", 20_000_000, "most messages in the ingest queue; when full, ingest answers 429")
@@ -99,7 +107,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Artifacts.OrgMaxBytes, "artifact-org-max-bytes", 1<<30, "most bytes of source-map bundles and files one organization keeps; its oldest go first (-1: no limit)")
 	fs.Int64Var(&c.Artifacts.MaxBytes, "artifacts-max-bytes", 16<<30, "largest size of the source-map file store")
 	fs.StringVar(&c.Store.URL, "clickhouse-url", "", "ClickHouse server DSN, clickhouse://user:pass@host:9000/db (default: embedded chDB in --data-dir)")
-	fs.StringVar(&c.Store.Database, "clickhouse-database", "faultline", "ClickHouse database for Faultline's tables")
+	fs.StringVar(&c.Store.Database, "clickhouse-database", "", "ClickHouse database for Faultline's tables (default: the database in --clickhouse-url's path, else faultline; the two must not differ)")
 	fs.StringVar(&c.Store.CHDBLib, "chdb-lib", "", "path of libchdb.so (default: search the npm cache and system paths)")
 	fs.StringVar(&c.Store.Cluster, "clickhouse-cluster", "", "create tables ON CLUSTER with Replicated engines behind Distributed tables (a cluster of the servers' remote_servers)")
 	fs.IntVar(&c.Store.MaxOpenConns, "clickhouse-max-conns", 10, "most connections to the ClickHouse servers")
@@ -140,6 +148,10 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Notify.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks, Slack, Discord and Teams URLs reach loopback, link-local and private addresses")
 	fs.IntVar(&c.Notify.MaxAttempts, "notify-attempts", 8, "delivery attempts of a notification (with exponential backoff) before it goes to the dead letter")
 	fs.DurationVar(&c.Notify.AttemptTimeout, "notify-timeout", 10*time.Second, "timeout of one delivery attempt (a webhook request, a mail)")
+	fs.StringVar(&c.Metrics.Token, "metrics-token", "", "require this bearer token for GET /metrics (then labelled by project too; prefer FAULTLINE_METRICS_TOKEN: a flag shows in ps)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve GET /metrics on this address instead of the main listener (then labelled by project too), e.g. 127.0.0.1:9100")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the listener closes, so that load balancers stop sending first")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, the longest the shutdown takes: the grace, requests in flight, batches in flight written and acked")
 	fs.StringVar(&o.pprof, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 }
 
@@ -197,10 +209,11 @@ func (o *options) logger(w io.Writer) *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	hopts := &slog.HandlerOptions{Level: lvl}
+	// Records logged with a request's context carry its id.
 	if o.logJSON {
-		return slog.New(slog.NewJSONHandler(w, hopts))
+		return slog.New(reqlog.NewHandler(slog.NewJSONHandler(w, hopts)))
 	}
-	return slog.New(slog.NewTextHandler(w, hopts))
+	return slog.New(reqlog.NewHandler(slog.NewTextHandler(w, hopts)))
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -253,6 +266,7 @@ func cleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := o.parse("cleanup", args, stderr); err != nil {
 		return err
 	}
+	o.cfg.Store.NoCreateDatabase = true
 	st, err := openStore(ctx, &o, stderr)
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/internal/testenv"
 )
@@ -192,5 +194,116 @@ func TestNotifyFlags(t *testing.T) {
 	}
 	if err := bad.cfg.Validate(); err == nil || strings.Contains(err.Error(), "topsecret") {
 		t.Errorf("a bad URL: %v", err)
+	}
+}
+
+// TestMigrateDatabaseFromURL: on a ClickHouse server (18.16 in CI), the
+// database in --clickhouse-url's path is where `faultline migrate` creates
+// the tables (it creates the database first, through "default"); the flag
+// alone names it too; a flag naming another database than the URL is
+// refused before anything is created; cleanup does not create a database.
+func TestMigrateDatabaseFromURL(t *testing.T) {
+	base := testenv.ClickHouseURL(t)
+	ctx := context.Background()
+	run := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := Main(ctx, append(args, "--log-level", "warn"), &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	opts, err := clickhouse.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tables := func(db string) int {
+		t.Helper()
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ?", db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return int(n)
+	}
+	suffix := time.Now().Format("150405") + "_" + strings.ReplaceAll(t.Name(), "/", "_")
+	fromURL, fromFlag, other := "url_"+suffix, "flag_"+suffix, "other_"+suffix
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string // "" for success
+		db      string // where the tables must be
+	}{
+		{"url names the database", []string{"--clickhouse-url", base + "/" + fromURL}, "", fromURL},
+		{"again, idempotent", []string{"--clickhouse-url", base + "/" + fromURL}, "", fromURL},
+		{"flag names it", []string{"--clickhouse-url", base, "--clickhouse-database", fromFlag}, "", fromFlag},
+		{"both agree", []string{"--clickhouse-url", base + "/" + fromFlag, "--clickhouse-database", fromFlag}, "", fromFlag},
+		{"conflict", []string{"--clickhouse-url", base + "/" + fromURL, "--clickhouse-database", other}, "names database", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := run(append([]string{"migrate"}, tc.args...)...)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("migrate = %v, want an error with %q\n%s", err, tc.wantErr, out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("migrate: %v\n%s", err, out)
+			}
+			if n := tables(tc.db); n < 10 {
+				t.Errorf("%s holds %d tables after migrate", tc.db, n)
+			}
+		})
+	}
+	if n := tables(other); n != 0 {
+		t.Errorf("a refused migrate created %d tables in %s", n, other)
+	}
+	t.Cleanup(func() {
+		for _, db := range []string{fromURL, fromFlag} {
+			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS `"+db+"`") //nolint:errcheck
+		}
+	})
+	missing := "missing_" + suffix
+	if out, err := run("cleanup", "--clickhouse-url", base+"/"+missing); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("cleanup on a missing database = %v\n%s", err, out)
+	}
+	if n := tables(missing); n != 0 {
+		t.Errorf("cleanup created %s", missing)
+	}
+}
+
+// TestScaleOutFlags: the NATS cluster, publish, metrics and shutdown flags
+// and their variables, with their defaults.
+func TestScaleOutFlags(t *testing.T) {
+	var o options
+	if err := o.parse("serve", nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	if c.Queue.PublishTimeout != 10*time.Second || c.ShutdownGrace != 5*time.Second || c.ShutdownTimeout != 30*time.Second ||
+		c.Store.Database != "" || c.Queue.AllowLowerReplicas {
+		t.Errorf("defaults %+v", c)
+	}
+	t.Setenv("FAULTLINE_NATS_CREDS", "/etc/nats.creds")
+	t.Setenv("FAULTLINE_METRICS_TOKEN", "0123456789abcdef0123")
+	t.Setenv("FAULTLINE_SHUTDOWN_GRACE", "2s")
+	o = options{}
+	if err := o.parse("serve", []string{"--nats-url", "nats://a:4222,nats://b:4222", "--nats-replicas", "3",
+		"--nats-allow-lower-replicas", "--nats-tls-ca", "ca.pem", "--publish-timeout", "15s", "--metrics-addr", "127.0.0.1:9100",
+		"--shutdown-timeout", "1m"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	c = o.cfg
+	if c.Queue.URL != "nats://a:4222,nats://b:4222" || c.Queue.Replicas != 3 || !c.Queue.AllowLowerReplicas ||
+		c.Queue.CredsFile != "/etc/nats.creds" || c.Queue.TLSCAFile != "ca.pem" || c.Queue.PublishTimeout != 15*time.Second ||
+		c.Metrics.Token != "0123456789abcdef0123" || c.MetricsAddr != "127.0.0.1:9100" ||
+		c.ShutdownGrace != 2*time.Second || c.ShutdownTimeout != time.Minute {
+		t.Errorf("parsed %+v", c)
+	}
+	c.ShutdownGrace = 2 * time.Minute
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "shorter than --shutdown-timeout") {
+		t.Errorf("grace longer than the timeout: %v", err)
 	}
 }

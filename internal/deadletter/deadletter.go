@@ -134,14 +134,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Log
 }
 
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Stream, error) {
+	// Never lowers the replicas of an existing stream.
 	replicas := cfg.Replicas
-	if st, err := js.Stream(ctx, StreamName); err == nil {
-		// Never lower the replicas of an existing stream.
-		replicas = max(replicas, st.CachedInfo().Config.Replicas)
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, err
-	}
-	return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	return queue.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "Faultline: queue messages the workers could not process",
 		Subjects:    []string{SubjectRoot + ".>"},

@@ -27,6 +27,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/faultline/faultline/internal/queue"
+
 	"github.com/faultline/faultline/internal/store"
 )
 
@@ -141,7 +143,7 @@ func OpenJobs(ctx context.Context, js jetstream.JetStream, replicas int, log *sl
 	if log == nil {
 		log = slog.Default()
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      Bucket,
 		Description: "Faultline deletion jobs and their status",
 		History:     1,

@@ -32,6 +32,7 @@ import (
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/outcome"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/reqlog"
 	"github.com/faultline/faultline/internal/route"
 )
 
@@ -489,6 +490,7 @@ func (h *Handler) peekDSN(ctx context.Context, r *http.Request, req *request) (s
 
 // message starts the queue message for a request.
 func (h *Handler) message(r *http.Request, req *request, kind, eventID string) *queue.Message {
+	reqlog.Add(r.Context(), slog.Uint64("project_id", req.projectID), slog.String("event_id", eventID))
 	return &queue.Message{
 		ProjectID: req.projectID, EventID: eventID, Kind: kind, Received: req.received,
 		ClientIP: h.clientIP(r), Client: req.auth.Client, KeyID: req.key.ID,
@@ -515,11 +517,11 @@ func (h *Handler) enqueue(ctx context.Context, m *queue.Message) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, queue.ErrQueueFull):
-		h.log.Warn("queue full; refusing event", "project_id", m.ProjectID)
+		h.log.WarnContext(ctx, "queue full; refusing event", "project_id", m.ProjectID, "event_id", m.EventID)
 		return &Error{Status: http.StatusTooManyRequests, Detail: "queue is full; retry later",
 			Headers: map[string]string{"Retry-After": "10", "X-Sentry-Rate-Limits": "10::organization:queue_full"}}
 	default:
-		h.log.Error("enqueue failed", "project_id", m.ProjectID, "err", err)
+		h.log.ErrorContext(ctx, "enqueue failed", "project_id", m.ProjectID, "event_id", m.EventID, "err", err)
 		return &Error{Status: http.StatusServiceUnavailable, Detail: "could not queue the event; retry later",
 			Headers: map[string]string{"Retry-After": "5"}}
 	}

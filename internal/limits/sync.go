@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // SyncConfig configures cross-node counting.
@@ -52,7 +54,7 @@ func (cfg *SyncConfig) defaults() {
 }
 
 func openBucket(ctx context.Context, js jetstream.JetStream, cfg SyncConfig) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      cfg.Bucket,
 		Description: "Faultline rate-limit counters (one total per counter and ingest node) and spike protection state",
 		History:     1,

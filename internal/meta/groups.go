@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // GroupRef is an issue's identity: a global id allocated once per (project,
@@ -38,14 +40,21 @@ type Groups struct {
 	byKey map[string]GroupRef
 	byID  map[uint64]GroupRef
 	limit int
+	// onLookup, when set, is told whether each ResolveEvent was answered
+	// by the cache (metrics).
+	onLookup func(hit bool)
 }
+
+// OnLookup sets a function told whether each issue id lookup was answered
+// by the cache. Call it before the groups are used.
+func (g *Groups) OnLookup(f func(hit bool)) { g.onLookup = f }
 
 // OpenGroups creates the bucket if needed.
 func OpenGroups(ctx context.Context, js jetstream.JetStream, replicas int) (*Groups, error) {
 	if replicas <= 0 {
 		replicas = 1
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := queue.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      "faultline-groups",
 		Description: "Faultline issue ids: grouping hash -> issue id, issue id -> project and short id",
 		History:     1,
@@ -89,6 +98,9 @@ func (g *Groups) ResolveEvent(ctx context.Context, projectID uint64, config, has
 	g.mu.Lock()
 	ref, ok := g.byKey[key]
 	g.mu.Unlock()
+	if g.onLookup != nil {
+		g.onLookup(ok)
+	}
 	if ok {
 		return ref, false, nil
 	}

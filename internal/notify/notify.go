@@ -165,13 +165,8 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Log
 	}
 	q := &Queue{cfg: cfg, js: js, log: log}
 	err := queue.Retry(ctx, cfg.OpenTimeout, func(ctx context.Context) error {
-		replicas := cfg.Replicas
-		if st, err := js.Stream(ctx, StreamName); err == nil {
-			replicas = max(replicas, st.CachedInfo().Config.Replicas)
-		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return err
-		}
-		st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		replicas := cfg.Replicas // EnsureStream never lowers an existing stream's
+		st, err := queue.EnsureStream(ctx, js, jetstream.StreamConfig{
 			Name:        StreamName,
 			Description: "Faultline: notifications waiting to be delivered",
 			Subjects:    []string{SubjectRoot + ".>"},

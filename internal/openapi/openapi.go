@@ -370,7 +370,7 @@ func tag(r *route.Route) string {
 	switch {
 	case ingest(r):
 		return "ingest"
-	case r.Path == "/healthz" || r.Path == "/readyz":
+	case r.Path == "/healthz" || r.Path == "/readyz" || r.Path == "/metrics":
 		return "meta"
 	case !route.IsAPI(r.Path):
 		return "web"

@@ -185,6 +185,9 @@ func (w *Worker) fail(ctx context.Context, p *prepared, m jetstream.Msg, cause e
 	} else if strings.HasPrefix(cause.Error(), "decode event") {
 		f.Reason = outcome.ReasonInvalidJSON
 	}
+	if w.deps.Metrics != nil {
+		w.deps.Metrics.ProcessingError(f.Stage)
+	}
 	o, ok := w.deadLetter(ctx, m, f)
 	if !ok {
 		return

@@ -133,6 +133,14 @@ type Deps struct {
 	// either nil evaluates nothing.
 	Alerts   Alerts
 	Notifier Notifier
+	// Metrics counts batches and failures; nil counts nothing.
+	Metrics Metrics
+}
+
+// Metrics receives the worker's batch sizes and failures by stage.
+type Metrics interface {
+	ObserveBatch(events int)
+	ProcessingError(stage string)
 }
 
 // Worker consumes the ingest stream.
@@ -192,12 +200,18 @@ func (w *Worker) setError(err error) {
 // Two stages overlap: while one batch is being written to ClickHouse (the
 // engine's CPU), the next is fetched and decoded (Go's). A batch is acked
 // only after its write, so a crash anywhere loses nothing.
-func (w *Worker) Run(ctx context.Context) error {
+func (w *Worker) Run(ctx context.Context) error { return w.RunDrain(ctx, ctx) }
+
+// RunDrain is Run for a graceful shutdown: when stop ends, the worker
+// fetches no more, but writes and acks the batches it already fetched, so
+// that nothing is delivered again; only when ctx ends too (the shutdown's
+// deadline) are the batches left handed back.
+func (w *Worker) RunDrain(stop, ctx context.Context) error {
 	ready := make(chan *prepared, 1)
 	go func() {
 		defer close(ready)
-		for ctx.Err() == nil {
-			msgs := w.fetch(ctx)
+		for stop.Err() == nil && ctx.Err() == nil {
+			msgs := w.fetch(stop)
 			if len(msgs) == 0 {
 				continue
 			}
@@ -351,9 +365,15 @@ func (w *Worker) commit(ctx context.Context, p *prepared) {
 		}
 		if err == nil {
 			w.setError(nil)
+			if w.deps.Metrics != nil {
+				w.deps.Metrics.ObserveBatch(len(b.items))
+			}
 			break
 		}
 		w.setError(err)
+		if w.deps.Metrics != nil {
+			w.deps.Metrics.ProcessingError("store")
+		}
 		w.endAttempt(ctx, p, false) // a store failure is not the message's
 		if ctx.Err() != nil {
 			for _, m := range done {

@@ -125,16 +125,68 @@ func (q *Queue) Publish(ctx context.Context, m *Message) error {
 		}
 		msg.Header.Set(hdrAttach, string(b))
 	}
+	return q.publish(ctx, msg)
+}
+
+// publish sends msg and waits for JetStream's ack, trying again while the
+// stream cannot answer (no leader during an election, a server lost, the
+// connection reconnecting) until PublishTimeout: every attempt carries the
+// same Nats-Msg-Id, so one that was stored after all is not stored twice.
+func (q *Queue) publish(ctx context.Context, msg *nats.Msg) error {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, q.cfg.PublishTimeout)
 	defer cancel()
-	_, err := q.js.PublishMsg(ctx, msg)
+	wait := 25 * time.Millisecond
+	attempts := 0
+	var err error
+	for {
+		attempts++
+		actx, acancel := context.WithTimeout(ctx, q.cfg.AttemptTimeout)
+		_, err = q.js.PublishMsg(actx, msg, jetstream.WithRetryAttempts(0))
+		acancel()
+		if err == nil || isFull(err) || !retryable(err) || ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+	if q.cfg.Metrics != nil {
+		q.cfg.Metrics.ObservePublish(time.Since(start), attempts, err)
+	}
+	if attempts > 1 && err == nil {
+		q.log.Info("publish waited for the stream", "attempts", attempts, "waited", time.Since(start).Round(time.Millisecond))
+	}
 	if err != nil {
 		if isFull(err) {
 			return fmt.Errorf("%w: %v", ErrQueueFull, err)
 		}
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: after %d attempts in %s: %v", ErrUnavailable, attempts, time.Since(start).Round(time.Millisecond), err)
 	}
 	return nil
+}
+
+// retryable reports whether a failed publish may succeed if sent again:
+// anything but an answer of the stream that refuses the message.
+func retryable(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case 10008, // JetStream temporarily unavailable
+			10023: // insufficient resources (peers away)
+			return true
+		}
+		return apiErr.ErrorCode == 0
+	}
+	return !errors.Is(err, nats.ErrMaxPayload) && !errors.Is(err, nats.ErrBadSubject) &&
+		!errors.Is(err, nats.ErrConnectionClosed)
 }
 
 // Decode reads a message published by Publish.
@@ -192,13 +244,5 @@ func (q *Queue) Republish(ctx context.Context, msg *nats.Msg) error {
 	if !strings.HasPrefix(msg.Subject, SubjectRoot+".") {
 		return fmt.Errorf("queue: subject %q is not the ingest stream's", msg.Subject)
 	}
-	ctx, cancel := context.WithTimeout(ctx, q.cfg.PublishTimeout)
-	defer cancel()
-	if _, err := q.js.PublishMsg(ctx, msg); err != nil {
-		if isFull(err) {
-			return fmt.Errorf("%w: %v", ErrQueueFull, err)
-		}
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return nil
+	return q.publish(ctx, msg)
 }

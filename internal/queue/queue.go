@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -34,8 +35,20 @@ const (
 
 // Config configures the queue.
 type Config struct {
-	// URL of an external NATS cluster; empty runs an embedded server.
+	// URL of an external NATS cluster, several comma-separated for the
+	// servers of a cluster (the client learns the others from any of them);
+	// empty runs an embedded server.
 	URL string
+	// CredsFile is a NATS credentials file (a user JWT and its NKey seed).
+	CredsFile string
+	// NKeyFile is a file holding an NKey seed (SU...) to authenticate with.
+	NKeyFile string
+	// TLS to the NATS servers: CAFile is the authorities to trust instead
+	// of the system's; CertFile and KeyFile a client certificate.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
+	// AllowLowerReplicas lets Open lower the replicas of existing streams
+	// and buckets to Replicas; without it, Open refuses to start below them.
+	AllowLowerReplicas bool
 	// DataDir holds the embedded server's JetStream files.
 	DataDir string
 	// ListenAddr, if set, makes the embedded server accept NATS clients
@@ -54,8 +67,22 @@ type Config struct {
 	// DedupWindow is how long a Nats-Msg-Id is remembered, so that an SDK's
 	// retry of one event inside the window is stored once.
 	DedupWindow time.Duration
-	// PublishTimeout bounds the wait for a JetStream ack.
+	// PublishTimeout bounds a publish, retries included: while the stream
+	// has no leader (an election on a cluster), the publish is tried again
+	// until then (default 10 s).
 	PublishTimeout time.Duration
+	// AttemptTimeout bounds one publish attempt's wait for its ack (default
+	// 2 s): a request sent while the stream leader was lost is never
+	// answered, and is sent again.
+	AttemptTimeout time.Duration
+	// Metrics receives the publish retries (nil: none).
+	Metrics PublishObserver
+}
+
+// PublishObserver is told how each publish went: how long it took, how
+// many attempts it needed, and whether it succeeded.
+type PublishObserver interface {
+	ObservePublish(d time.Duration, attempts int, err error)
 }
 
 // Validate fills defaults and checks the configuration.
@@ -79,7 +106,19 @@ func (c *Config) Validate() error {
 		c.DedupWindow = 2 * time.Minute
 	}
 	if c.PublishTimeout == 0 {
-		c.PublishTimeout = 5 * time.Second
+		c.PublishTimeout = 10 * time.Second
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = 2 * time.Second
+	}
+	if c.URL == "" && (c.CredsFile != "" || c.NKeyFile != "" || c.TLSCAFile != "" || c.TLSCertFile != "") {
+		return errors.New("queue: NATS credentials and TLS options need an external NATS (--nats-url)")
+	}
+	if c.CredsFile != "" && c.NKeyFile != "" {
+		return errors.New("queue: give --nats-creds or --nats-nkey, not both")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("queue: a NATS TLS client certificate needs both --nats-tls-cert and --nats-tls-key")
 	}
 	return nil
 }
@@ -108,7 +147,25 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Queue, error) {
 				log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted()) }),
+		// A server in lame-duck mode (a planned restart) is left early.
+		nats.LameDuckModeHandler(func(nc *nats.Conn) {
+			log.Info("nats server entering lame-duck mode; moving to another", "server", nc.ConnectedUrlRedacted())
+		}),
+		// Buffer publishes while reconnecting rather than failing them: the
+		// publish retry waits for their acks.
+		nats.ReconnectBufSize(32<<20))
+	auth, err := cfg.authOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, auth...)
+	if cfg.URL != "" {
+		// Servers started at the same moment as Faultline may not listen
+		// yet: the connection keeps trying, and creating the streams
+		// waits for it (EnsureTimeout).
+		opts = append(opts, nats.RetryOnFailedConnect(true))
+	}
 	target := cfg.URL
 	if cfg.URL == "" {
 		srv, err := startEmbedded(cfg)
@@ -131,6 +188,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Queue, error) {
 		return nil, fmt.Errorf("queue: jetstream: %w", err)
 	}
 	q.js = js
+	if err := checkReplicas(ctx, js, cfg, log); err != nil {
+		q.Close()
+		return nil, err
+	}
 	scfg := jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "Faultline: raw ingested payloads waiting for the workers",
@@ -145,10 +206,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Queue, error) {
 		Duplicates:  cfg.DedupWindow,
 		Replicas:    cfg.Replicas,
 	}
-	st, err := js.CreateOrUpdateStream(ctx, scfg)
+	st, err := EnsureStream(ctx, js, scfg)
 	if err != nil {
 		q.Close()
-		return nil, fmt.Errorf("queue: stream %s: %w", StreamName, err)
+		return nil, fmt.Errorf("queue: %w", err)
 	}
 	q.stream = st
 	return q, nil
@@ -206,12 +267,16 @@ func (q *Queue) Conn() *nats.Conn { return q.nc }
 // external URL, or the embedded server's listener ("" if it has none).
 func (q *Queue) ClientURL() string {
 	if q.cfg.URL != "" {
-		u, err := url.Parse(q.cfg.URL)
-		if err == nil {
+		var out []string
+		for _, s := range strings.Split(q.cfg.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil {
+				return ""
+			}
 			u.User = nil
-			return u.String()
+			out = append(out, u.String())
 		}
-		return ""
+		return strings.Join(out, ",")
 	}
 	if q.cfg.ListenAddr == "" {
 		return ""
@@ -260,13 +325,22 @@ func (q *Queue) Backlog(ctx context.Context) (Backlog, error) {
 // Consumer returns the workers' durable pull consumer, creating it if
 // needed. All workers share it; each message goes to one of them.
 func (q *Queue) Consumer(ctx context.Context, ackWait time.Duration) (jetstream.Consumer, error) {
-	return q.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "Faultline processing workers",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1, // never give up on an accepted event
-		MaxAckPending: 50_000,
-		FilterSubject: SubjectRoot + ".>",
+	var c jetstream.Consumer
+	err := Retry(ctx, EnsureTimeout, func(ctx context.Context) error {
+		var err error
+		c, err = q.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+			Durable:       ConsumerName,
+			Description:   "Faultline processing workers",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       ackWait,
+			MaxDeliver:    -1, // never give up on an accepted event
+			MaxAckPending: 50_000,
+			FilterSubject: SubjectRoot + ".>",
+		})
+		return err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", waitedFor("consumer "+ConsumerName, err))
+	}
+	return c, nil
 }

@@ -288,6 +288,8 @@ func (t *Table) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i, name := range rt.names {
 		r.SetPathValue(name, m.vals[i])
 	}
+	// The pattern names the route in metrics and logs, never the raw path.
+	r.Pattern = rt.Path
 	rt.Handler.ServeHTTP(w, r)
 }
 

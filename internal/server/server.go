@@ -16,7 +16,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faultline/faultline/internal/alert"
 	"github.com/faultline/faultline/internal/api"
@@ -27,10 +30,12 @@ import (
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/limits"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/metrics"
 	"github.com/faultline/faultline/internal/notify"
 	"github.com/faultline/faultline/internal/oidc"
 	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
+	"github.com/faultline/faultline/internal/reqlog"
 	"github.com/faultline/faultline/internal/retention"
 	"github.com/faultline/faultline/internal/route"
 	"github.com/faultline/faultline/internal/session"
@@ -91,6 +96,17 @@ type Config struct {
 	// Notify configures the notification queue, its sender (worker role)
 	// and the mailer.
 	Notify notify.Config
+	// Metrics configures GET /metrics (its token).
+	Metrics metrics.Config
+	// MetricsAddr, when set, serves /metrics on its own listener (and no
+	// longer on the main one, unless a token protects it there).
+	MetricsAddr string
+	// ShutdownGrace is how long /readyz answers 503 before the listener
+	// closes, so that load balancers stop sending first (0: none).
+	ShutdownGrace time.Duration
+	// ShutdownTimeout bounds the whole shutdown: the grace, requests in
+	// flight, and the batches in flight written and acked (default 30 s).
+	ShutdownTimeout time.Duration
 }
 
 // Validate fills defaults and checks the configuration.
@@ -150,6 +166,19 @@ func (c *Config) Validate() error {
 	if c.Queue.URL == "" {
 		c.Queue.DataDir = filepath.Join(c.DataDir, "nats")
 	}
+	if c.ShutdownGrace < 0 || c.ShutdownTimeout < 0 {
+		return errors.New("--shutdown-grace and --shutdown-timeout cannot be negative")
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.ShutdownGrace >= c.ShutdownTimeout {
+		return fmt.Errorf("--shutdown-grace (%s) must be shorter than --shutdown-timeout (%s)", c.ShutdownGrace, c.ShutdownTimeout)
+	}
+	c.Metrics.TenantLabels = c.Metrics.Token != "" || c.MetricsAddr != ""
+	if err := c.Metrics.Validate(); err != nil {
+		return err
+	}
 	if c.Store.URL == "" {
 		c.Store.Path = filepath.Join(c.DataDir, "clickhouse")
 		if c.Store.EmbeddedSettings == nil {
@@ -197,6 +226,11 @@ type Server struct {
 	// artifacts keeps source-map uploads; the worker role assembles and
 	// expires them.
 	artifacts *artifact.Store
+	// metrics are the process's Prometheus metrics.
+	metrics *metrics.Metrics
+	// draining is set when the shutdown starts: /readyz answers 503.
+	draining atomic.Bool
+	handler  http.Handler // routes, with request ids and metrics
 }
 
 // New opens every component the roles need: the queue and metadata always,
@@ -206,7 +240,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if _, ok := log.Handler().(*reqlog.Handler); !ok {
+		// Records logged with a request's context carry its id.
+		log = slog.New(reqlog.NewHandler(log.Handler()))
+	}
 	s := &Server{cfg: cfg, log: log}
+	var err error
+	if s.metrics, err = metrics.New(prometheus.NewRegistry(), cfg.Metrics); err != nil {
+		return nil, err
+	}
+	cfg.Queue.Metrics = s.metrics
+	cfg.Store.Observer = s.metrics
 	var ui *web.UI
 	if cfg.has(RoleAPI) {
 		// Templates are parsed first: a broken one fails the start.
@@ -229,7 +273,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
-	var err error
 	if s.queue, err = queue.Open(ctx, cfg.Queue, log.With("component", "queue")); err != nil {
 		return nil, err
 	}
@@ -237,6 +280,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if s.groups, err = meta.OpenGroups(ctx, s.queue.JetStream(), cfg.Queue.Replicas); err != nil {
+		return nil, err
+	}
+	s.groups.OnLookup(s.metrics.IssueCache)
+	if err := s.metrics.WatchQueue(s.queue); err != nil {
 		return nil, err
 	}
 	if cfg.AdminToken != "" {
@@ -253,6 +300,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		log.Info("admin user ready (from FAULTLINE_ADMIN_EMAIL and FAULTLINE_ADMIN_PASSWORD)", "user", u.ID)
 	}
 	if cfg.has(RoleWorker) || cfg.has(RoleAPI) {
+		cfg.Store.NoCreateDatabase = cfg.NoMigrate
 		if s.store, err = store.Open(ctx, cfg.Store, log.With("component", "store")); err != nil {
 			return nil, err
 		}
@@ -394,7 +442,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		// notification queue before they ack; the sender delivers it.
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
 			Projects: s.meta, Log: log.With("component", "worker"), DeadLetters: s.deadLetters, Attempts: attempts,
-			Alerts: alert.NewEvaluator(s.meta, intervals, s.store), Notifier: s.notifications})
+			Alerts: alert.NewEvaluator(s.meta, intervals, s.store), Notifier: s.notifications, Metrics: s.metrics})
 		if err != nil {
 			return nil, err
 		}
@@ -416,6 +464,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		route.Route{Method: "GET", Path: "/healthz", Handler: http.HandlerFunc(s.healthz), Auth: route.Public, Name: "liveness"},
 		route.Route{Method: "GET", Path: "/readyz", Handler: http.HandlerFunc(s.readyz), Auth: route.Public, Name: "readiness"},
 	)
+	if cfg.MetricsAddr == "" || cfg.Metrics.Token != "" {
+		s.routes.Add(route.Route{Method: "GET", Path: "/metrics", Handler: s.metrics.Handler(), Auth: route.Public, Name: "Prometheus metrics"})
+	}
+	s.handler = s.instrument(s.routes)
 	ok = true
 	return s, nil
 }
@@ -425,8 +477,12 @@ func workerAckWait(c process.Config) time.Duration {
 	return c.AckWait
 }
 
-// Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler { return s.routes }
+// Handler returns the HTTP handler: the routes, with request ids and
+// metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics returns the process's metrics.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 // Routes returns the route table: every route the process serves.
 func (s *Server) Routes() *route.Table { return s.routes }
@@ -487,47 +543,66 @@ func (b blobSet) DeleteProject(ctx context.Context, projectID uint64) error {
 func (s *Server) Queue() *queue.Queue { return s.queue }
 
 // Serve runs the HTTP server on ln and the workers until ctx is done, then
-// shuts down gracefully: requests in flight finish (their events are queued
-// or refused), workers ack what they stored.
+// shuts down gracefully, within ShutdownTimeout: /readyz answers 503 for
+// ShutdownGrace (load balancers see the drain), then the listener closes,
+// requests in flight finish (their events are queued or refused), ingest
+// flushes its outcomes, and workers write and ack the batches they
+// fetched, so that nothing is lost or delivered again.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.routes,
+		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	var msrv *http.Server
+	if s.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln) //nolint:errcheck
+		s.log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	var wg sync.WaitGroup
-	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	// stop ends the background work; work, the deadline, ends what is
+	// still running then (batches still being written are handed back).
+	stop, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	work, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
 	if s.ingest != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.ingest.Run(wctx) // flushes ingest's outcomes, a last time on stop
+			s.ingest.Run(stop) // flushes ingest's outcomes, a last time on stop
 		}()
 	}
 	if s.worker != nil {
-		wg.Add(3)
+		wg.Add(4)
 		go func() {
 			defer wg.Done()
-			s.worker.Run(wctx) //nolint:errcheck
+			s.worker.RunDrain(stop, work) //nolint:errcheck
 		}()
 		go func() {
 			defer wg.Done()
-			s.expiry.Run(wctx)
+			s.expiry.Run(stop)
 		}()
 		go func() {
 			defer wg.Done()
-			s.eraser.Run(wctx)
+			s.eraser.Run(stop)
+		}()
+		go func() {
+			defer wg.Done()
+			s.sender.Run(stop)
 		}()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.sender.Run(wctx)
-		}()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.artifacts.Run(wctx, s.cfg.CleanupInterval) // bundle assembly, artifact expiry
+			s.artifacts.Run(stop, s.cfg.CleanupInterval) // bundle assembly, artifact expiry
 		}()
 	}
 	errc := make(chan error, 1)
@@ -538,11 +613,39 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	start := time.Now()
+	deadline, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	srv.Shutdown(shutdownCtx) //nolint:errcheck
-	stopWorkers()
-	wg.Wait()
+	s.draining.Store(true)
+	if s.cfg.ShutdownGrace > 0 && err == nil {
+		s.log.Info("shutting down: /readyz answers 503 while load balancers notice", "grace", s.cfg.ShutdownGrace)
+		t := time.NewTimer(s.cfg.ShutdownGrace)
+		select {
+		case <-t.C:
+		case err = <-errc:
+			t.Stop()
+		}
+	}
+	if err := srv.Shutdown(deadline); err != nil {
+		s.log.Warn("requests still in flight at the shutdown deadline", "err", err)
+	}
+	stopWork()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-deadline.Done():
+		s.log.Warn("shutdown timeout: handing back the batches still being written", "timeout", s.cfg.ShutdownTimeout)
+		abandon()
+		<-done
+	}
+	if msrv != nil {
+		msrv.Close() //nolint:errcheck
+	}
+	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -591,8 +694,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		Worker     *component     `json:"worker,omitempty"`
 		// DeadLetters are the messages workers could not process.
 		DeadLetters *deadletter.Stats `json:"dead_letters,omitempty"`
+		// Problems says what is wrong, in a few words each.
+		Problems []string `json:"problems,omitempty"`
 	}{Status: "ready"}
 	status := http.StatusOK
+	if s.draining.Load() {
+		status, body.Status = http.StatusServiceUnavailable, "draining"
+		body.Problems = append(body.Problems, "shutting down: send no new requests to this process")
+	}
 	body.NATS.OK = s.queue.Connected()
 	if b, err := s.queue.Backlog(ctx); err != nil {
 		body.NATS.OK, body.NATS.Error = false, err.Error()
@@ -604,6 +713,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		if body.NATS.Error == "" {
 			body.NATS.Error = "not connected"
 		}
+		body.Problems = append(body.Problems, "NATS: "+body.NATS.Error)
 	}
 	if st, err := s.deadLetters.Stats(ctx); err == nil {
 		body.DeadLetters = &st
@@ -612,6 +722,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		c := &component{OK: true}
 		if err := s.store.Ping(ctx); err != nil {
 			c.OK, c.Error = false, err.Error()
+			body.Problems = append(body.Problems, "ClickHouse: "+c.Error)
 		}
 		body.ClickHouse = c
 	}
@@ -619,6 +730,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		c := &component{OK: true}
 		if err := s.worker.LastError(); err != nil {
 			c.OK, c.Error = false, "storing events is failing; the backlog waits in the queue: "+err.Error()
+			body.Problems = append(body.Problems, "worker: "+c.Error)
 		}
 		body.Worker = c
 	}

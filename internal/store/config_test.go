@@ -20,6 +20,9 @@ func TestConfigValidate(t *testing.T) {
 		{"bad cluster", Config{URL: "clickhouse://h:9000/db", Cluster: "a`b"}, false},
 		{"TLS without server", Config{Path: "/tmp/x", TLS: TLSConfig{Enable: true}}, false},
 		{"certificate without key", Config{URL: "clickhouse://h:9000/db", TLS: TLSConfig{CertFile: "c.pem"}}, false},
+		{"url and flag agree", Config{URL: "clickhouse://h:9000/db", Database: "db"}, true},
+		{"url and flag conflict", Config{URL: "clickhouse://h:9000/db", Database: "other"}, false},
+		{"bad database in url", Config{URL: "clickhouse://h:9000/a;b"}, false},
 	} {
 		err := tc.cfg.Validate()
 		if (err == nil) != tc.ok {
@@ -30,6 +33,28 @@ func TestConfigValidate(t *testing.T) {
 
 // TestNativeOptions: the URL's own options win over defaults, and the
 // cluster mode inserts synchronously.
+func TestDatabaseFromURL(t *testing.T) {
+	for _, tc := range []struct{ url, flag, want string }{
+		{"clickhouse://h:9000/mydb", "", "mydb"},
+		{"clickhouse://u:p@h1:9000,h2:9000/mydb?dial_timeout=2s", "", "mydb"},
+		{"clickhouse://h:9000", "", "faultline"},
+		{"clickhouse://h:9000/", "", "faultline"},
+		{"clickhouse://h:9000", "given", "given"},
+		{"", "", "faultline"},
+	} {
+		c := Config{URL: tc.url, Database: tc.flag, Path: "/tmp/x"}
+		if err := c.Validate(); err != nil || c.Database != tc.want {
+			t.Errorf("%q + %q: database %q, %v; want %q", tc.url, tc.flag, c.Database, err, tc.want)
+		}
+		if tc.url == "" {
+			continue
+		}
+		if o, err := nativeOptions(c); err != nil || o.Auth.Database != tc.want {
+			t.Errorf("%q: handshake database %q, %v", tc.url, o.Auth.Database, err)
+		}
+	}
+}
+
 func TestNativeOptions(t *testing.T) {
 	cfg := Config{URL: "clickhouse://u:p@h1:9000,h2:9000/db?dial_timeout=2s&max_open_conns=3", Cluster: "c"}
 	if err := cfg.Validate(); err != nil {

@@ -42,7 +42,51 @@ func openNative(ctx context.Context, cfg Config, log *slog.Logger) (*nativeTrans
 	if err != nil {
 		return nil, fmt.Errorf("store: clickhouse open: %w", err)
 	}
-	return &nativeTransport{conn: conn, retries: cfg.Retries, log: log}, nil
+	t := &nativeTransport{conn: conn, retries: cfg.Retries, log: log}
+	err = t.retry(ctx, func() error { return conn.Ping(ctx) })
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) && ex.Code == codeUnknownDatabase {
+		conn.Close()
+		if cfg.NoCreateDatabase {
+			return nil, fmt.Errorf("store: ClickHouse database %s does not exist (run `faultline migrate`)", cfg.Database)
+		}
+		if err := createDatabase(ctx, cfg, *opts, log); err != nil {
+			return nil, err
+		}
+		if conn, err = clickhouse.Open(opts); err != nil {
+			return nil, fmt.Errorf("store: clickhouse open: %w", err)
+		}
+		t.conn = conn
+	} else if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("store: clickhouse: %w", err)
+	}
+	return t, nil
+}
+
+// codeUnknownDatabase is ClickHouse's UNKNOWN_DATABASE.
+const codeUnknownDatabase = 81
+
+// createDatabase connects to the server's "default" database and creates
+// cfg.Database (on every node of cfg.Cluster), since a connection naming a
+// database that does not exist fails at the handshake.
+func createDatabase(ctx context.Context, cfg Config, opts clickhouse.Options, log *slog.Logger) error {
+	opts.Auth.Database = "default"
+	opts.MaxOpenConns, opts.MaxIdleConns = 1, 1
+	conn, err := clickhouse.Open(&opts)
+	if err != nil {
+		return fmt.Errorf("store: clickhouse open: %w", err)
+	}
+	defer conn.Close()
+	t := &nativeTransport{conn: conn, retries: cfg.Retries, log: log}
+	q := "CREATE DATABASE IF NOT EXISTS " + ident(cfg.Database)
+	if cfg.Cluster != "" {
+		q += " ON CLUSTER " + ident(cfg.Cluster)
+	}
+	if err := t.exec(ctx, q); err != nil {
+		return fmt.Errorf("store: create database %s: %w", cfg.Database, err)
+	}
+	return nil
 }
 
 // nativeOptions turns the configuration into clickhouse-go options. Values
@@ -56,6 +100,9 @@ func nativeOptions(cfg Config) (*clickhouse.Options, error) {
 	if opts.Settings == nil {
 		opts.Settings = clickhouse.Settings{}
 	}
+	// The connection opens in Faultline's database (Validate reconciled it
+	// with the URL's).
+	opts.Auth.Database = cfg.Database
 	// 18.16 refuses LowCardinality without it; newer servers ignore it.
 	opts.Settings["allow_experimental_low_cardinality_type"] = 1
 	if cfg.Cluster != "" {

@@ -157,7 +157,7 @@ func TestTransientErrors(t *testing.T) {
 func TestTLS(t *testing.T) {
 	srv := testenv.StartClickHouseServer(t, testenv.ServerOptions{TLS: true})
 	ctx := context.Background()
-	url := "clickhouse://127.0.0.1:" + itoa(srv.SecurePort) + "/default"
+	url := "clickhouse://127.0.0.1:" + itoa(srv.SecurePort)
 	s, err := Open(ctx, Config{URL: url, Database: "faultline", TLS: TLSConfig{CAFile: srv.CAFile}}, quietLog())
 	if err != nil {
 		t.Fatalf("open over TLS: %v", err)

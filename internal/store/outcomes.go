@@ -41,7 +41,15 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) error {
 		rows = append(rows, []any{o.OrgID, o.ProjectID, o.KeyID, o.Timestamp.UTC().Truncate(time.Hour),
 			uint8(o.Kind), o.Reason, uint8(o.Category), o.Quantity, uint64(1)})
 	}
-	return s.t.insert(ctx, s.table("outcomes"), outcomeCols, rows)
+	if err := s.t.insert(ctx, s.table("outcomes"), outcomeCols, rows); err != nil {
+		return err
+	}
+	if s.obs != nil {
+		for _, o := range outcomes {
+			s.obs.CountEvents(o.Kind.String(), o.Category.String(), o.ProjectID, int(o.Quantity))
+		}
+	}
+	return nil
 }
 
 // OutcomeQuery selects outcomes to sum.

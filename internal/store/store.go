@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,8 +28,15 @@ type Config struct {
 	Path string
 	// CHDBLib is libchdb.so; empty searches the usual places.
 	CHDBLib string
-	// Database holds Faultline's tables; default "faultline".
+	// Database holds Faultline's tables: the flag's value when given,
+	// else the database in URL's path, else "faultline". A flag and a URL
+	// that name different databases are refused.
 	Database string
+	// NoCreateDatabase leaves a missing Database missing (an error at
+	// Open). Otherwise Open creates it, through a first connection to the
+	// server's "default" database, since the handshake fails on a database
+	// that does not exist yet. Set when nothing migrates.
+	NoCreateDatabase bool
 	// EmbeddedSettings are chDB server settings (e.g. max_server_memory_usage).
 	EmbeddedSettings map[string]string
 	// Cluster names a cluster of the servers' remote_servers: tables are
@@ -48,6 +56,29 @@ type Config struct {
 	Retries int
 	// TLS configures encrypted connections to servers.
 	TLS TLSConfig
+	// Observer, when set, is told of every insert and every outcome
+	// recorded (metrics).
+	Observer Observer
+}
+
+// Observer is told what the store writes: each insert's table, time and
+// error, and the outcomes recorded.
+type Observer interface {
+	ObserveInsert(table string, d time.Duration, err error)
+	CountEvents(outcome, category string, projectID uint64, n int)
+}
+
+// observedTransport reports each insert to an Observer.
+type observedTransport struct {
+	transport
+	obs Observer
+}
+
+func (t observedTransport) insert(ctx context.Context, table string, cols []string, rows [][]any) error {
+	start := time.Now()
+	err := t.transport.insert(ctx, table, cols, rows)
+	t.obs.ObserveInsert(table, time.Since(start), err)
+	return err
 }
 
 // TLSConfig configures TLS to ClickHouse servers (their tcp_port_secure,
@@ -78,8 +109,17 @@ var (
 
 // Validate checks the configuration and fills defaults.
 func (c *Config) Validate() error {
-	if c.Database == "" {
+	urlDB, err := urlDatabase(c.URL)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.Database == "" && urlDB != "":
+		c.Database = urlDB
+	case c.Database == "":
 		c.Database = "faultline"
+	case urlDB != "" && urlDB != c.Database:
+		return fmt.Errorf("store: --clickhouse-url names database %q but --clickhouse-database %q: give the database in one of them", urlDB, c.Database)
 	}
 	if !identRE.MatchString(c.Database) {
 		return fmt.Errorf("store: invalid database name %q", c.Database)
@@ -119,6 +159,28 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// urlDatabase returns the database in the path of a ClickHouse URL
+// (clickhouse://host:9000/db), "" when it names none.
+func urlDatabase(dsn string) (string, error) {
+	if dsn == "" {
+		return "", nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("store: clickhouse url: %w", redactURLError(err))
+	}
+	return strings.Trim(u.Path, "/"), nil
+}
+
+// redactURLError drops the URL (and so its password) from a parse error.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
 // Store is the ClickHouse-backed event and issue store. It is safe for
 // concurrent use.
 type Store struct {
@@ -128,6 +190,7 @@ type Store struct {
 	version  Version
 	features Features
 	log      *slog.Logger
+	obs      Observer // nil: none
 }
 
 // Open connects to the engine that cfg selects and detects its version. It
@@ -151,7 +214,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{t: t, db: cfg.Database, cluster: cfg.Cluster, log: log}
+	if cfg.Observer != nil {
+		t = observedTransport{transport: t, obs: cfg.Observer}
+	}
+	s := &Store{t: t, db: cfg.Database, cluster: cfg.Cluster, log: log, obs: cfg.Observer}
 	var rows []struct {
 		V string `ch:"v"`
 	}

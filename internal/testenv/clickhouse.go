@@ -108,9 +108,10 @@ func StartClickHouseServer(t testing.TB, opts ServerOptions) *ClickHouseServer {
 	return s
 }
 
-// URL is the server's DSN for the default database.
+// URL is the server's DSN, naming no database (tests give their own with
+// --clickhouse-database or store.Config.Database).
 func (s *ClickHouseServer) URL() string {
-	return fmt.Sprintf("clickhouse://127.0.0.1:%d/default", s.Port)
+	return fmt.Sprintf("clickhouse://127.0.0.1:%d", s.Port)
 }
 
 // Start starts the server (again) and waits until it answers.

@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/internal/chdb"
@@ -35,12 +36,29 @@ func CHDBLib(t testing.TB) string {
 
 // ClickHouseURL returns the ClickHouse server DSN in
 // FAULTLINE_TEST_CLICKHOUSE (e.g. clickhouse://127.0.0.1:9000/default),
-// or skips t.
+// or skips t. The database in its path is dropped: tests name their own
+// (store.Config.Database), and a URL naming another one is refused.
 func ClickHouseURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("FAULTLINE_TEST_CLICKHOUSE")
 	if u == "" {
 		Missing(t, "FAULTLINE_TEST_CLICKHOUSE is not set (start one with .ci/start-clickhouse and set it to clickhouse://127.0.0.1:9000/default)")
 	}
-	return u
+	return WithoutDatabase(u)
+}
+
+// WithoutDatabase drops the database from a ClickHouse DSN's path
+// (clickhouse://h:9000/default?x=1 → clickhouse://h:9000?x=1).
+func WithoutDatabase(dsn string) string {
+	rest, query, hasQuery := strings.Cut(dsn, "?")
+	scheme, hosts, ok := strings.Cut(rest, "://")
+	if !ok {
+		return dsn
+	}
+	hosts, _, _ = strings.Cut(hosts, "/")
+	out := scheme + "://" + hosts
+	if hasQuery {
+		out += "?" + query
+	}
+	return out
 }
