@@ -49,3 +49,17 @@ func (s *Store) IssueUserReportCount(ctx context.Context, projectID, groupID uin
 	}
 	return rows[0].N, nil
 }
+
+// OldestEvent returns a group's oldest event, or nil.
+func (s *Store) OldestEvent(ctx context.Context, projectID, groupID uint64) (*StoredEvent, error) {
+	var last *StoredEvent
+	var before *EventCursor
+	for {
+		evs, err := s.ListEvents(ctx, EventQuery{ProjectID: projectID, GroupID: groupID, Limit: 1000, Before: before})
+		if err != nil || len(evs) == 0 {
+			return last, err
+		}
+		last = &evs[len(evs)-1]
+		before = &EventCursor{Time: last.Time(), EventID: last.EventID}
+	}
+}
