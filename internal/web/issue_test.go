@@ -181,7 +181,7 @@ func TestIssuePageTemplate(t *testing.T) {
 		"entries":[{"type":"request","data":{"url":"https://example.com/`+jsonEsc(x)+`","method":"GET"}}],
 		"previousEventID":"e0","nextEventID":null,"userReport":{"name":"n","email":"e","comments":"`+jsonEsc(x)+`"}}`), &ev)
 	tags := []apiTagKey{{Key: x, TotalValues: 4, TopValues: []apiTagValue{{Value: x, Count: 3}}}}
-	page := buildIssuePage("acme", &is, &ev, tags, nil, []apiAttachment{{ID: "1", Name: x, Size: 3}}, "", "tok")
+	page := buildIssuePage("acme", &is, &ev, tags, nil, []apiAttachment{{ID: "1", Name: x, Size: 3}}, issueOptions{}, "tok")
 	w := httptest.NewRecorder()
 	ui.render(w, httptest.NewRequest("GET", "/", nil), 200, "issue", page)
 	body := w.Body.String()
