@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,8 @@ func uiXSSEvent() string {
 		"breadcrumbs": []any{map[string]any{"timestamp": time.Now().Add(-time.Second).Unix(), "category": "ui" + uiPayload,
 			"message": "crumb " + uiPayload, "data": map[string]string{"href": "javascript:alert(5)"}}},
 		"extra": map[string]string{"extra": uiPayload},
+		"threads": map[string]any{"values": []any{map[string]any{"id": 1, "name": "thread " + uiPayload, "crashed": true,
+			"stacktrace": map[string]any{"frames": []any{map[string]any{"filename": "javascript:alert(8)", "function": "t" + uiPayload, "in_app": true}}}}}},
 		"exception": map[string]any{"values": []any{map[string]any{
 			"type": "XSSError", "value": "value " + uiPayload,
 			"stacktrace": map[string]any{"frames": []any{map[string]any{
@@ -87,11 +90,25 @@ func TestIssuePageInBrowser(t *testing.T) {
 	scope := sentry.NewScope()
 	scope.SetTag("region", "eu")
 	scope.AddBreadcrumb(&sentry.Breadcrumb{Category: "db", Message: "loaded the cart", Timestamp: time.Now()}, 10)
+	scope.AddBreadcrumb(&sentry.Breadcrumb{Category: "http", Level: sentry.LevelError, Message: "GET /prices: 503", Timestamp: time.Now()}, 10)
+	scope.AddBreadcrumb(&sentry.Breadcrumb{Category: "db", Message: "rolled back", Timestamp: time.Now()}, 10)
 	goID := client.CaptureException(uiCheckoutTotal(nil), &sentry.EventHint{}, scope)
 	if goID == nil {
 		t.Fatal("sentry-go sent nothing")
 	}
 	goIssue := event(t, f, goProj, string(*goID)).GroupID
+	// Two more events of the Go issue, in another region: the events tab
+	// lists three and finds these two by tag.
+	for range 2 {
+		other := sentry.NewScope()
+		other.SetTag("region", "us")
+		other.AddBreadcrumb(&sentry.Breadcrumb{Category: "db", Message: "loaded the cart", Timestamp: time.Now()}, 10)
+		if id := client.CaptureException(uiCheckoutTotal(nil), &sentry.EventHint{}, other); id == nil {
+			t.Fatal("sentry-go sent nothing")
+		} else {
+			event(t, f, goProj, string(*id))
+		}
+	}
 
 	resp, err := http.Post(f.URL+"/api/"+py.ID+"/store/?sentry_key="+py.PublicKey+"&sentry_version=7", "application/json",
 		strings.NewReader(uiXSSEvent()))
@@ -111,19 +128,34 @@ func TestIssuePageInBrowser(t *testing.T) {
 	page := func(id string) string { return "/organizations/acme/issues/" + id + "/" }
 	issues, _ := json.Marshal([]map[string]string{
 		{"name": "python", "path": page(pyIssue), "frame": "charge_card", "tag": "checkout 100%"},
-		{"name": "go", "path": page(goIssue), "frame": "TestIssuePageInBrowser", "tag": "eu 100%"},
+		{"name": "go", "path": page(goIssue), "frame": "TestIssuePageInBrowser", "tag": "us 66%"},
 	})
 	xss, _ := json.Marshal(map[string]any{"path": page(xssIssue), "texts": []string{
 		"value " + uiPayload, "message " + uiPayload, "crumb " + uiPayload, "rel" + uiPayload, "fn" + uiPayload,
 		"document.write('" + uiPayload + "')", "</script><script>alert(6)</script>", "javascript:alert(3)",
+		"thread " + uiPayload, "t" + uiPayload,
 	}})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// The Go issue's latest event is one of the us ones, without
+	// breadcrumbs: the filters are tried on the first event's page.
+	crumbs, _ := json.Marshal(map[string]any{"path": page(goIssue) + "events/" + strings.ReplaceAll(string(*goID), "-", "") + "/",
+		"category": "db", "level": "error", "total": 3})
+	evs, _ := json.Marshal(map[string]any{"path": page(goIssue), "query": "region:us", "want": 2})
+	shots, err := filepath.Abs("screenshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "ui-issue.mjs")
 	cmd.Dir = "clients"
 	cmd.Env = append(os.Environ(), "FAULTLINE_URL="+f.URL, "UI_EMAIL="+email, "UI_PASSWORD="+password,
-		"UI_ISSUES="+string(issues), "UI_XSS="+string(xss), "UI_RESOLVE="+page(goIssue))
+		"UI_ISSUES="+string(issues), "UI_XSS="+string(xss), "UI_RESOLVE="+page(goIssue),
+		"UI_CRUMBS="+string(crumbs), "UI_EVENTS="+string(evs), "FAULTLINE_SCREENSHOTS="+shots)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -21,6 +21,9 @@ run(async () => {
   const issues = JSON.parse(env('UI_ISSUES')); // [{name, path, frame, tag}]
   const xss = JSON.parse(env('UI_XSS')); // {path, texts}
   const resolvePath = env('UI_RESOLVE');
+  const crumbs = JSON.parse(env('UI_CRUMBS')); // {path, category, level, total}
+  const events = JSON.parse(env('UI_EVENTS')); // {path, query, want}
+  const shots = process.env.FAULTLINE_SCREENSHOTS || '';
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -91,6 +94,81 @@ run(async () => {
       if (axe.length) failures.push(`${is.name}: axe: ${axe.join('; ')}`);
     }
 
+    const step = (name) => console.error(`${new Date().toISOString()} ${name}`);
+    step('breadcrumb filters');
+    // Breadcrumb filters, in place: rows hide, the address keeps the
+    // filter, the page does not reload.
+    await page.goto(base + crumbs.path);
+    await page.evaluate(() => { window.__notReloaded = true; });
+    const visible = () => page.evaluate(() => [...document.querySelectorAll('#breadcrumbs tr.crumb')].filter((r) => !r.hidden)
+      .map((r) => r.dataset.category + '/' + r.dataset.level));
+    const cf = { total: (await visible()).length, buttonHidden: await page.locator('#crumb-filter button[type=submit]').isHidden() };
+    await page.selectOption('#crumb-category', crumbs.category);
+    cf.byCategory = await visible();
+    cf.url = page.url();
+    await page.selectOption('#crumb-category', '');
+    await page.selectOption('#crumb-level', crumbs.level);
+    cf.byLevel = await visible();
+    cf.count = (await page.locator('#crumb-count').textContent()).trim();
+    cf.notReloaded = await page.evaluate(() => window.__notReloaded === true);
+    out.pages.crumbFilter = cf;
+    if (cf.total !== crumbs.total || !cf.buttonHidden) failures.push('crumb filter: ' + JSON.stringify(cf));
+    if (!cf.byCategory.length || !cf.byCategory.every((c) => c.startsWith(crumbs.category + '/')) || cf.byCategory.length === cf.total) failures.push('crumb filter by category: ' + JSON.stringify(cf));
+    if (!new URL(cf.url).searchParams.get('crumbCategory')) failures.push('crumb filter: the address does not keep it: ' + cf.url);
+    if (!cf.byLevel.length || !cf.byLevel.every((c) => c.endsWith('/' + crumbs.level)) || !cf.notReloaded) failures.push('crumb filter by level: ' + JSON.stringify(cf));
+    // The same filter without a script: the server filters (the address
+    // the script kept, loaded again).
+    const noJS = await browser.newContext({ viewport: { width: 1280, height: 800 }, javaScriptEnabled: false, storageState: await context.storageState() });
+    const np = await noJS.newPage();
+    await np.goto(base + crumbs.path + '?crumbCategory=' + encodeURIComponent(crumbs.category));
+    const serverRows = await np.locator('#breadcrumbs tr.crumb').count();
+    await noJS.close();
+    out.pages.crumbFilterNoJS = serverRows;
+    if (serverRows !== cf.byCategory.length) failures.push(`crumb filter without a script: ${serverRows} rows, want ${cf.byCategory.length}`);
+
+    step('events tab');
+    // The events tab: its search by tag, the link back to an event.
+    await page.goto(base + events.path + 'events/');
+    const all = await page.locator('tr.event-row').count();
+    await page.fill('#event-search', events.query);
+    await Promise.all([page.waitForURL((u) => u.searchParams.get('query') === events.query), page.locator('#event-search').press('Enter')]);
+    const found = await page.locator('tr.event-row').count();
+    await page.evaluate(AXE);
+    const axeEvents = await page.evaluate(async () => {
+      const res = await window.axe.run(document, { resultTypes: ['violations'] });
+      return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    out.axe.events = axeEvents;
+    if (shots) await page.screenshot({ path: shots + '/issue-events-1280-light.png' });
+    await Promise.all([page.waitForURL((u) => u.pathname.startsWith(events.path + 'events/') && u.pathname.length > events.path.length + 8),
+      page.locator('tr.event-row a').first().click()]);
+    const opened = await page.locator('.event-nav code').first().textContent();
+    out.pages.events = { all, found, opened };
+    if (all < events.want || found !== events.want) failures.push(`events tab: ${all} events, ${found} for ${events.query}, want ${events.want}`);
+    if (axeEvents.length) failures.push('events tab: axe: ' + axeEvents.join('; '));
+
+    step('screenshots');
+    // Screenshots of the issue page: light and dark, 1280×800 and 390 px.
+    if (shots) {
+      for (const [w, h] of [[1280, 800], [390, 844]]) {
+        await page.setViewportSize({ width: w, height: h });
+        for (const scheme of ['light', 'dark']) {
+          await page.emulateMedia({ colorScheme: scheme });
+          await page.goto(base + issues[0].path);
+          await page.screenshot({ path: `${shots}/issue-${w}-${scheme}.png`, fullPage: w < 1280 });
+          if (w < 1280) {
+            // Usable at 390 px: nothing wider than the window.
+            const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+            if (wide > w + 1) failures.push(`issue page at ${w} px is ${wide} px wide`);
+          }
+        }
+      }
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
+
+    step('xss');
     // The event full of markup, every frame open.
     await page.goto(base + xss.path + '?view=full');
     const x = await page.evaluate((texts) => {

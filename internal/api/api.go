@@ -127,6 +127,8 @@ type Store interface {
 	ListEvents(ctx context.Context, q store.EventQuery) ([]store.StoredEvent, error)
 	GetEvent(ctx context.Context, projectID uint64, eventID string) (*store.StoredEvent, error)
 	LatestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
+	OldestEvent(ctx context.Context, projectID, groupID uint64) (*store.StoredEvent, error)
+	IssueStats(ctx context.Context, projectID, groupID uint64, environments []string, period string) ([]store.Bucket, error)
 	HideIssues(ctx context.Context, projectID uint64, groupIDs []uint64) error
 	TagValues(ctx context.Context, projectID, groupID uint64, key string, limit int) ([]store.TagValue, error)
 	TagSummary(ctx context.Context, projectID, groupID uint64, top int) ([]store.TagKeySummary, error)

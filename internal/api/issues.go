@@ -241,6 +241,13 @@ func (a *API) getIssue(ctx context.Context, r *http.Request, c *caller) (*respon
 		return nil, errNotFound
 	}
 	out := a.serializeIssue(is, p, o)
+	// Sentry's issue details carry both charts: events per hour over 24
+	// hours and per day over 30 days.
+	month, err := a.store.IssueStats(ctx, p.ID, gid, r.URL.Query()["environment"], "30d")
+	if err != nil {
+		return nil, err
+	}
+	out["stats"] = map[string]any{"24h": buckets(is.Stats), "30d": buckets(month)}
 	first, last, err := a.store.IssueReleases(ctx, p.ID, gid)
 	if err != nil {
 		return nil, err
@@ -503,8 +510,7 @@ func (a *API) getIssueEvent(ctx context.Context, r *http.Request, c *caller) (*r
 	case "latest", "recommended":
 		ev, err = a.store.LatestEvent(ctx, p.ID, gid)
 	case "oldest":
-		// Oldest first is a reverse scan; rare enough to page through.
-		ev, err = a.oldestEvent(ctx, p.ID, gid)
+		ev, err = a.store.OldestEvent(ctx, p.ID, gid)
 	default:
 		eid := strings.ReplaceAll(strings.ToLower(which), "-", "")
 		ev, err = a.store.GetEvent(ctx, p.ID, eid)
@@ -540,19 +546,6 @@ func (a *API) eventDetails(ctx context.Context, ev *store.StoredEvent) (*respons
 	out["sdkUpdates"] = []any{}
 	out["resolvedWith"] = []any{}
 	return ok(out)
-}
-
-func (a *API) oldestEvent(ctx context.Context, pid, gid uint64) (*store.StoredEvent, error) {
-	var last *store.StoredEvent
-	var before *store.EventCursor
-	for {
-		evs, err := a.store.ListEvents(ctx, store.EventQuery{ProjectID: pid, GroupID: gid, Limit: 1000, Before: before})
-		if err != nil || len(evs) == 0 {
-			return last, err
-		}
-		last = &evs[len(evs)-1]
-		before = &store.EventCursor{Time: last.Time(), EventID: last.EventID}
-	}
 }
 
 func (a *API) getProjectEvent(ctx context.Context, r *http.Request, c *caller) (*response, error) {

@@ -108,6 +108,7 @@ func GroupingInfo(r Result, stored *event.GroupingInfo) map[string]any {
 		}
 		if v.Component != nil {
 			m["component"] = v.Component
+			m["config"] = map[string]any{"id": SentryConfig}
 		}
 		if v.Fingerprint != nil {
 			m["values"] = v.Fingerprint

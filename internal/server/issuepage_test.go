@@ -146,7 +146,7 @@ func TestIssuePage(t *testing.T) {
 		"Python keywords highlighted":    regexp.MustCompile(`<span class="hl-k">raise</span>`),
 		"the escaped payload in context": regexp.MustCompile(`&lt;script&gt;alert\(1\)&lt;/script&gt;`),
 		"variables":                      regexp.MustCompile(`<th scope="row"><code>cart</code></th><td><code>\[1,2\]</code>`),
-		"the last breadcrumb emphasized": regexp.MustCompile(`<tr class="crumb level-warning last">`),
+		"the last breadcrumb emphasized": regexp.MustCompile(`<tr class="crumb level-warning last" data-category="ui.&lt;script&gt;`),
 		"unhandled":                      regexp.MustCompile(`<span class="unhandled">unhandled</span>`),
 		"tag distribution 100%":          regexp.MustCompile(`<span class="dist-value">Chrome</span> <span class="pct">100%</span>`),
 		"the resolve form":               regexp.MustCompile(`<input type="hidden" name="action" value="resolve"><button type="submit" class="primary" id="resolve">`),

@@ -403,6 +403,7 @@ func BenchmarkStore(b *testing.B) {
 					})
 				})
 			}
+			benchPages(b, d)
 		})
 	}
 }
@@ -480,6 +481,20 @@ func writeBenchSection(file string) error {
 		{"latest_event/typical", "latest event, typical issues"},
 		{"tag_values/hot", "tag values (`browser`), the hottest issue"},
 		{"tag_values/typical", "tag values, typical issues"},
+		{"page_issue_list", "**issue list page** (`is:unresolved`): its page, workflow and 4 tab counts"},
+		{"page_issue_search", "**issue search page**, three filters (`is:unresolved release:backend@3.1.0 \"timed out\"`)"},
+		{"page_issue_detail/hot_before", "issue page, the hottest issue, its latest event: all its queries, as before"},
+		{"page_issue_detail/hot", "**issue page**, the hottest issue, its latest event: all its queries"},
+		{"page_issue_detail/hot_oldest_before", "issue page, the hottest issue, its oldest event, as before"},
+		{"page_issue_detail/hot_oldest", "**issue page**, the hottest issue, its oldest event"},
+		{"page_issue_detail/typical_before", "issue page, typical issues, as before"},
+		{"page_issue_detail/typical", "**issue page**, typical issues"},
+		{"query/get_issue_before", "the issue page's queries, the hottest issue: getIssue as before"},
+		{"query/get_issue", "getIssue"},
+		{"query/oldest_event", "oldest event"},
+		{"query/adjacent_events", "latest event and its neighbours"},
+		{"query/tag_summary", "tag distributions (TagSummary, top 5)"},
+		{"page_issue_events/hot", "**events tab**, the hottest issue, `environment:production`"},
 	}
 	for _, r := range rows {
 		b.WriteString("| " + r.desc + " |")

@@ -167,6 +167,11 @@ type EventQuery struct {
 	// Text keeps the events whose title or message contains every term,
 	// in any case.
 	Text []string
+	// From and To, when set, keep the events of these seconds (both
+	// included): bounds that let the sort key skip the issue's other days.
+	From, To time.Time
+	// Oldest lists oldest first.
+	Oldest bool
 }
 
 // TagFilter is one key:value (or !key:value) term of a search.
@@ -225,23 +230,39 @@ func (s *Store) ListEvents(ctx context.Context, q EventQuery) ([]StoredEvent, er
 		fmt.Fprintf(&where, " AND (timestamp < %s OR (timestamp = %s AND (timestamp_ms < %d OR (timestamp_ms = %d AND event_id < %s))))",
 			ts(sec), ts(sec), ms, ms, str(c.EventID))
 	}
+	if !q.From.IsZero() {
+		where.WriteString(" AND timestamp >= " + ts(q.From.UTC().Truncate(time.Second)))
+	}
+	if !q.To.IsZero() {
+		where.WriteString(" AND timestamp <= " + ts(q.To.UTC().Truncate(time.Second)))
+	}
 	q.filters(&where)
 	var keys []struct {
 		EventID   string    `ch:"event_id"`
 		Timestamp time.Time `ch:"timestamp"`
 	}
+	order := "DESC"
+	if q.Oldest {
+		order = "ASC"
+	}
 	if err := s.t.query(ctx, &keys, "SELECT event_id, timestamp FROM "+s.table("events")+" WHERE "+where.String()+
-		" ORDER BY timestamp DESC, timestamp_ms DESC, event_id DESC LIMIT 1 BY event_id LIMIT "+fmt.Sprint(q.Limit)); err != nil {
+		" ORDER BY timestamp "+order+", timestamp_ms "+order+", event_id "+order+" LIMIT 1 BY event_id LIMIT "+fmt.Sprint(q.Limit)); err != nil {
 		return nil, err
 	}
 	if len(keys) == 0 {
 		return nil, nil
 	}
 	ids := make([]string, len(keys))
+	oldest, newest := keys[0].Timestamp, keys[0].Timestamp
 	for i, k := range keys {
 		ids[i] = k.EventID
+		if k.Timestamp.Before(oldest) {
+			oldest = k.Timestamp
+		}
+		if k.Timestamp.After(newest) {
+			newest = k.Timestamp
+		}
 	}
-	oldest, newest := keys[len(keys)-1].Timestamp, keys[0].Timestamp
 	var rows []StoredEvent
 	if err := s.t.query(ctx, &rows, "SELECT "+storedEventCols+" FROM "+s.table("events")+
 		" WHERE project_id = "+num(q.ProjectID)+" AND group_id = "+num(q.GroupID)+
@@ -287,9 +308,48 @@ func (s *Store) GetEvent(ctx context.Context, projectID uint64, eventID string) 
 	return &rows[0], nil
 }
 
-// LatestEvent returns a group's newest event, or nil.
+// LatestEvent returns a group's newest event, or nil. It looks in the
+// second of the issue's last_seen first (from group_hourly: a few rows),
+// so that the sort key skips the issue's older days; then, if that event
+// is gone (deleted), through all of them.
 func (s *Store) LatestEvent(ctx context.Context, projectID, groupID uint64) (*StoredEvent, error) {
-	rows, err := s.ListEvents(ctx, EventQuery{ProjectID: projectID, GroupID: groupID, Limit: 1})
+	return s.edgeEvent(ctx, projectID, groupID, false)
+}
+
+// OldestEvent returns a group's oldest event, or nil: as LatestEvent, from
+// the issue's first_seen.
+func (s *Store) OldestEvent(ctx context.Context, projectID, groupID uint64) (*StoredEvent, error) {
+	return s.edgeEvent(ctx, projectID, groupID, true)
+}
+
+func (s *Store) edgeEvent(ctx context.Context, projectID, groupID uint64, oldest bool) (*StoredEvent, error) {
+	var span []struct {
+		First time.Time `ch:"first"`
+		Last  time.Time `ch:"last"`
+		N     uint64    `ch:"n"`
+	}
+	if err := s.t.query(ctx, &span, "SELECT minMerge(first_seen) AS first, maxMerge(last_seen) AS last, count() AS n FROM "+
+		s.table("group_hourly")+" WHERE project_id = "+num(projectID)+" AND group_id = "+num(groupID)+" AND "+
+		liveHour(time.Now())); err != nil {
+		return nil, err
+	}
+	q := EventQuery{ProjectID: projectID, GroupID: groupID, Limit: 1, Oldest: oldest}
+	if len(span) == 1 && span[0].N > 0 {
+		bounded := q
+		if oldest {
+			bounded.To = span[0].First
+		} else {
+			bounded.From = span[0].Last
+		}
+		rows, err := s.ListEvents(ctx, bounded)
+		if err != nil || len(rows) > 0 {
+			if len(rows) == 0 {
+				return nil, err
+			}
+			return &rows[0], err
+		}
+	}
+	rows, err := s.ListEvents(ctx, q)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}

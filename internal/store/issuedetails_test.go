@@ -62,3 +62,65 @@ func TestIssueDetailsExtras(t *testing.T) {
 		}
 	})
 }
+
+// TestEdgeEventsAcrossDays: the latest and oldest events and the
+// neighbours are found through the issue's first and last seen and a day's
+// window first, and through all its days when those miss: days apart, and
+// when the aggregates still count an event that is gone (flagged deleted).
+func TestEdgeEventsAcrossDays(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		now := testNow().Add(-time.Hour)
+		at := []time.Time{now.Add(-10 * 24 * time.Hour), now.Add(-10*24*time.Hour + time.Second), now.Add(-5 * 24 * time.Hour),
+			now.Add(-3 * time.Hour), now.Add(-time.Minute)}
+		var events []Event
+		for i, a := range at {
+			events = append(events, ev(9, 1, i, a, "prod", ""))
+		}
+		events = append(events, ev(9, 2, 0, now, "prod", "")) // another issue
+		if err := s.InsertEvents(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		check := func(step string, latest, oldest int, order []int) {
+			t.Helper()
+			l, err := s.LatestEvent(ctx, 9, 1)
+			if err != nil || l == nil || l.EventID != events[latest].EventID {
+				t.Errorf("%s: latest %v %v, want event %d", step, l, err, latest)
+			}
+			o, err := s.OldestEvent(ctx, 9, 1)
+			if err != nil || o == nil || o.EventID != events[oldest].EventID {
+				t.Errorf("%s: oldest %v %v, want event %d", step, o, err, oldest)
+			}
+			for i, n := range order {
+				e, err := s.GetEvent(ctx, 9, events[n].EventID)
+				if err != nil || e == nil {
+					t.Fatal(err, e)
+				}
+				prev, next, err := s.AdjacentEvents(ctx, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantPrev, wantNext := "", ""
+				if i > 0 {
+					wantPrev = events[order[i-1]].EventID
+				}
+				if i < len(order)-1 {
+					wantNext = events[order[i+1]].EventID
+				}
+				if prev != wantPrev || next != wantNext {
+					t.Errorf("%s: event %d: prev %q next %q, want %q %q", step, n, prev, next, wantPrev, wantNext)
+				}
+			}
+		}
+		check("all", 4, 0, []int{0, 1, 2, 3, 4})
+		// The newest and the oldest go; group_hourly still counts them.
+		if err := s.mutate(ctx, []string{"ALTER TABLE " + s.table("events") + " UPDATE deleted = 1 WHERE project_id = 9 AND event_id IN " +
+			strs([]string{events[0].EventID, events[4].EventID})}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		check("deleted", 3, 1, []int{1, 2, 3})
+		if e, err := s.LatestEvent(ctx, 9, 3); err != nil || e != nil {
+			t.Errorf("an issue without events: %v %v", e, err)
+		}
+	})
+}

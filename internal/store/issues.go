@@ -320,14 +320,53 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 }
 
 // GetIssue returns one issue with its aggregates, or nil if it has no
-// events (in the given environments).
+// events (in the given environments) or is being deleted.
+//
+// Every query names the issue, so that each reads its own rows through the
+// tables' sort keys (project_id, group_id, ...): its aggregates, status,
+// metadata and stats. (It used to be a one-row ListIssues, whose status
+// filter read the status of every issue of the project.)
 func (s *Store) GetIssue(ctx context.Context, projectID, groupID uint64, environments []string, statsPeriod string) (*Issue, error) {
-	page, err := s.ListIssues(ctx, IssueQuery{ProjectIDs: []uint64{projectID}, GroupIDs: []uint64{groupID},
-		Environments: environments, Limit: 1, StatsPeriod: statsPeriod})
-	if err != nil || len(page.Issues) == 0 {
+	now := time.Now()
+	where := "project_id = " + num(projectID) + " AND group_id = " + num(groupID) + " AND " + liveHour(now)
+	if len(environments) > 0 {
+		where += " AND environment IN " + strs(environments)
+	}
+	var aggs []aggRow
+	if err := s.t.query(ctx, &aggs, "SELECT group_id, countMerge(times_seen) AS times_seen, uniqIfMerge(users) AS users, "+
+		"minMerge(first_seen) AS first_seen, maxMerge(last_seen) AS last_seen FROM "+s.table("group_hourly")+
+		" WHERE "+where+" GROUP BY group_id"); err != nil || len(aggs) == 0 {
 		return nil, err
 	}
-	return &page.Issues[0], nil
+	ids := []uint64{groupID}
+	status, err := s.groupStatus(ctx, []uint64{projectID}, ids)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := status[groupID]
+	if ok && st.Status == StatusPendingDeletion {
+		return nil, nil
+	}
+	meta, err := s.groupMeta(ctx, []uint64{projectID}, ids)
+	if err != nil {
+		return nil, err
+	}
+	a := aggs[0]
+	is := &Issue{Group: meta[groupID], TimesSeen: a.TimesSeen, Users: a.Users, FirstSeen: a.FirstSeen, LastSeen: a.LastSeen,
+		Status: StatusUnresolved}
+	is.GroupID = groupID
+	if ok {
+		is.Status, is.Substatus, is.StatusDetails = st.Status, st.Substatus, st.Details
+	}
+	if statsPeriod != "" {
+		stats, err := s.groupStats(ctx, IssueQuery{ProjectIDs: []uint64{projectID}, Environments: environments,
+			StatsPeriod: statsPeriod, Now: now}, ids)
+		if err != nil {
+			return nil, err
+		}
+		is.Stats = stats[groupID]
+	}
+	return is, nil
 }
 
 func (s *Store) statusIn(projects []uint64, op, status string) string {
@@ -377,8 +416,19 @@ func (s *Store) groupStatus(ctx context.Context, projects, ids []uint64) (map[ui
 	return out, nil
 }
 
+// IssueStats returns one issue's events per hour ("24h") or per day ("14d",
+// "30d"), oldest first, zeros included: the issue page's chart.
+func (s *Store) IssueStats(ctx context.Context, projectID, groupID uint64, environments []string, period string) ([]Bucket, error) {
+	st, err := s.groupStats(ctx, IssueQuery{ProjectIDs: []uint64{projectID}, Environments: environments, StatsPeriod: period,
+		Now: time.Now()}, []uint64{groupID})
+	if err != nil {
+		return nil, err
+	}
+	return st[groupID], nil
+}
+
 // groupStats returns per-group event counts: 24 hourly buckets for "24h",
-// 14 daily buckets for "14d", oldest first, zeros included.
+// 14 or 30 daily buckets for "14d" and "30d", oldest first, zeros included.
 func (s *Store) groupStats(ctx context.Context, q IssueQuery, ids []uint64) (map[uint64][]Bucket, error) {
 	var step time.Duration
 	var n int
@@ -388,6 +438,8 @@ func (s *Store) groupStats(ctx context.Context, q IssueQuery, ids []uint64) (map
 		step, n, bucketExpr = time.Hour, 24, "hour"
 	case "14d":
 		step, n, bucketExpr = 24*time.Hour, 14, "toStartOfDay(hour)"
+	case "30d":
+		step, n, bucketExpr = 24*time.Hour, 30, "toStartOfDay(hour)"
 	default:
 		return nil, fmt.Errorf("store: unknown stats period %q", q.StatsPeriod)
 	}

@@ -12,9 +12,13 @@ import (
 // The issue page: /organizations/{org}/issues/{id}/ shows the issue with
 // its latest event, /organizations/{org}/issues/{id}/events/{event_id}/
 // with one of its events ("oldest" and "latest" too). Everything on it is
-// read through the API, as the visitor (apicall.go): the issue, the event,
-// the issue's tag distributions, the grouping info and the attachments:
-// five calls, whatever the event.
+// read through the API, as the visitor (apicall.go): the organization
+// (the header), the issue, the event, the issue's tag distributions, the
+// grouping info and the attachments: seven calls, whatever the event.
+//
+// Query parameters, so that the page works without a script: view (app,
+// full, raw: the stack trace), chart (24h or 30d), crumbCategory and
+// crumbLevel (the breadcrumbs shown; issue.js filters in place).
 
 // maxTagKeys bounds the tag distributions a page shows.
 const maxTagKeys = 12
@@ -25,6 +29,8 @@ func (ui *UI) issueRoutes() []route.Route {
 			Tenant: route.TenantIssue, Scope: "event:read", Name: "issue page (its latest event)"},
 		{Method: "GET", Path: "/organizations/{org}/issues/{id}/events/{event_id}/", Handler: http.HandlerFunc(ui.issuePage),
 			Auth: route.Session, Tenant: route.TenantIssue, Scope: "event:read", Name: "issue page with one of its events"},
+		{Method: "GET", Path: "/organizations/{org}/issues/{id}/events/", Handler: http.HandlerFunc(ui.issueEvents), Auth: route.Session,
+			Tenant: route.TenantIssue, Scope: "event:read", Name: "issue page's events tab (search by tag)"},
 		{Method: "POST", Path: "/organizations/{org}/issues/{id}/", Handler: http.HandlerFunc(ui.issueAction), Auth: route.Session,
 			Tenant: route.TenantIssue, Scope: "event:write", Name: "change an issue's status (form)"},
 		{Method: "GET", Path: "/organizations/{org}/projects/{project}/events/{event_id}/", Handler: http.HandlerFunc(ui.eventRedirect),
@@ -35,6 +41,11 @@ func (ui *UI) issueRoutes() []route.Route {
 // issuePage renders the issue page.
 func (ui *UI) issuePage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	nav, err := ui.orgNav(ctx, r, "issues")
+	if err != nil {
+		ui.fail(w, r, err)
+		return
+	}
 	org, gid := r.PathValue("org"), r.PathValue("id")
 	base := "/api/0/organizations/" + url.PathEscape(org) + "/issues/" + url.PathEscape(gid) + "/"
 	var is issueJSON
@@ -78,7 +89,10 @@ func (ui *UI) issuePage(w http.ResponseWriter, r *http.Request) {
 	if sess != nil {
 		csrf = sess.CSRF
 	}
-	view := strings.ToLower(r.URL.Query().Get("view"))
-	page := buildIssuePage(org, &is, &ev, tags, grouping, attachments, view, csrf)
+	q := r.URL.Query()
+	opts := issueOptions{View: strings.ToLower(q.Get("view")), Chart: q.Get("chart"),
+		CrumbCategory: q.Get("crumbCategory"), CrumbLevel: q.Get("crumbLevel")}
+	page := buildIssuePage(org, &is, &ev, tags, grouping, attachments, opts, csrf)
+	page.Nav = nav
 	ui.render(w, r, http.StatusOK, "issue", page)
 }

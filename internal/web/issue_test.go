@@ -182,7 +182,7 @@ func TestIssuePageTemplate(t *testing.T) {
 		"entries":[{"type":"request","data":{"url":"https://example.com/`+jsonEsc(x)+`","method":"GET"}}],
 		"previousEventID":"e0","nextEventID":null,"userReport":{"name":"n","email":"e","comments":"`+jsonEsc(x)+`"}}`), &ev)
 	tags := []apiTagKey{{Key: x, TotalValues: 4, TopValues: []apiTagValue{{Value: x, Count: 3}}}}
-	page := buildIssuePage("acme", &is, &ev, tags, nil, []apiAttachment{{ID: "1", Name: x, Size: 3}}, "", "tok")
+	page := buildIssuePage("acme", &is, &ev, tags, nil, []apiAttachment{{ID: "1", Name: x, Size: 3}}, issueOptions{}, "tok")
 	w := httptest.NewRecorder()
 	ui.render(w, httptest.NewRequest("GET", "/", nil), 200, "issue", page)
 	body := w.Body.String()
@@ -322,7 +322,7 @@ func TestMinifiedView(t *testing.T) {
 	json.Unmarshal([]byte(`{"eventID":"e1","platform":"javascript","entries":[`+fmt.Sprintf(entry,
 		`,"rawStacktrace":{"frames":[{"filename":"/static/app.min.js","function":"Xp","lineNo":1,"colNo":31574,"inApp":true}]}`)+`]}`), &ev) //nolint:errcheck
 	for _, c := range []struct{ view, frame string }{{"app", "priceOf"}, {"full", "priceOf"}, {"minified", "Xp"}} {
-		p := buildIssuePage("acme", &is, &ev, nil, nil, nil, c.view, "tok")
+		p := buildIssuePage("acme", &is, &ev, nil, nil, nil, issueOptions{View: c.view}, "tok")
 		if f := p.Event.Exceptions[0].Frames[0]; f.Function != c.frame {
 			t.Errorf("view %s shows %s, want %s", c.view, f.Function, c.frame)
 		}
@@ -335,7 +335,7 @@ func TestMinifiedView(t *testing.T) {
 	}
 	var plain apiEvent
 	json.Unmarshal([]byte(`{"eventID":"e1","platform":"javascript","entries":[`+fmt.Sprintf(entry, "")+`]}`), &plain) //nolint:errcheck
-	p := buildIssuePage("acme", &is, &plain, nil, nil, nil, "minified", "tok")
+	p := buildIssuePage("acme", &is, &plain, nil, nil, nil, issueOptions{View: "minified"}, "tok")
 	if len(p.Event.Views) != 3 || p.Event.View != "full" || p.Event.Exceptions[0].Frames[0].Function != "priceOf" {
 		t.Errorf("without rawStacktrace: view %s, views %+v", p.Event.View, p.Event.Views)
 	}

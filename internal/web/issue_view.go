@@ -138,6 +138,9 @@ type apiGroupingVariant struct {
 	Contributes bool            `json:"contributes"`
 	Component   json.RawMessage `json:"component"`
 	Values      []string        `json:"values"`
+	Config      *struct {
+		ID string `json:"id"`
+	} `json:"config"`
 }
 
 type apiAttachment struct {
@@ -150,7 +153,9 @@ type apiAttachment struct {
 // The page.
 
 type issuePage struct {
+	Nav                     navData
 	Org, CSRF, Action, Path string
+	Tabs                    []linkView // Details, Events: Href empty for the current one
 	Issue                   *issueJSON
 	LevelClass              string
 	StatusText              string
@@ -162,9 +167,19 @@ type issuePage struct {
 	// commits and deploys).
 	FirstReleaseHref, LastReleaseHref string
 	Chart                             chartView
+	ChartPeriods                      []linkView // 24h, 30d: Href empty for the current one
 	HasEvent                          bool
 	Event                             eventView
 	Activity                          []activityView
+}
+
+func (p *issuePage) navData() *navData { return &p.Nav }
+
+// issueOptions are the page's query parameters.
+type issueOptions struct {
+	View                      string // app, full, raw or minified
+	Chart                     string // 24h or 30d
+	CrumbCategory, CrumbLevel string // "" for all
 }
 
 type timeView struct{ Exact, Ago string }
@@ -173,6 +188,7 @@ type chartView struct {
 	Width, Height int
 	Bars          []chartBar
 	Total         int64
+	Title, Unit   string // "last 24 hours", "hour"
 }
 
 type chartBar struct {
@@ -192,6 +208,10 @@ type eventView struct {
 	Exceptions                   []exceptionView
 	Raw                          string
 	Breadcrumbs                  []crumbView
+	CrumbTotal                   int // before the filters
+	CrumbCategories, CrumbLevels []optionView
+	CrumbFiltered                bool
+	Threads                      []threadView
 	Request                      *requestView
 	User                         []kv
 	Contexts                     []section
@@ -234,6 +254,18 @@ type lineView struct {
 	Crash bool
 }
 
+type optionView struct {
+	Value    string
+	Selected bool
+}
+
+// threadView is a thread of the event, the crashed one first.
+type threadView struct {
+	Name, ID         string
+	Crashed, Current bool
+	Stack            exceptionView
+}
+
 type crumbView struct {
 	Time, Relative, Type, Category, Level, Message, Data string
 	Last                                                 bool
@@ -257,6 +289,7 @@ type tagValueView struct {
 
 type groupingView struct {
 	Key, Description, Hash, Hint string
+	Config                       string
 	Contributes                  bool
 	Tree                         *componentView
 	Values                       []string
@@ -281,7 +314,7 @@ const (
 )
 
 func buildIssuePage(org string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
-	grouping map[string]apiGroupingVariant, attachments []apiAttachment, view, csrf string) *issuePage {
+	grouping map[string]apiGroupingVariant, attachments []apiAttachment, opts issueOptions, csrf string) *issuePage {
 	now := time.Now()
 	issuePath := "/organizations/" + url.PathEscape(org) + "/issues/" + url.PathEscape(is.ID) + "/"
 	p := &issuePage{Org: org, CSRF: csrf, Issue: is, Action: issuePath, Path: issuePath,
@@ -294,8 +327,28 @@ func buildIssuePage(org string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
 	if is.LastRelease != nil {
 		p.LastRelease, p.LastReleaseHref = is.LastRelease.Version, releaseHref(org, is.LastRelease.Version)
 	}
+	p.Tabs = []linkView{{Text: "Details"}, {Text: "Events", Href: issuePath + "events/"}}
 	evTime, _ := time.Parse(time.RFC3339Nano, ev.DateCreated)
-	p.Chart = buildChart(is.Stats["24h"], evTime)
+	period := opts.Chart
+	if period != "30d" || is.Stats["30d"] == nil {
+		period = "24h"
+	}
+	p.Chart = buildChart(is.Stats[period], evTime)
+	p.Chart.Title, p.Chart.Unit = "last 24 hours", "hour"
+	if period == "30d" {
+		p.Chart.Title, p.Chart.Unit = "last 30 days", "day"
+	}
+	here := issuePath
+	if ev.EventID != "" {
+		here += "events/" + url.PathEscape(ev.EventID) + "/"
+	}
+	for _, c := range []struct{ period, text string }{{"24h", "24 hours"}, {"30d", "30 days"}} {
+		l := linkView{Text: c.text}
+		if c.period != period {
+			l.Href = here + "?chart=" + c.period + "#chart"
+		}
+		p.ChartPeriods = append(p.ChartPeriods, l)
+	}
 	for _, a := range is.Activity {
 		av := activityView{Type: strings.ReplaceAll(a.Type, "_", " "), When: timeAt(a.DateCreated, now), Who: "Faultline"}
 		if a.User != nil {
@@ -307,13 +360,14 @@ func buildIssuePage(org string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
 		p.Activity = append(p.Activity, av)
 	}
 	if p.HasEvent {
-		p.Event = buildEvent(org, issuePath, is, ev, tags, grouping, attachments, view, now, evTime)
+		p.Event = buildEvent(org, issuePath, is, ev, tags, grouping, attachments, opts, now, evTime)
 	}
 	return p
 }
 
 func buildEvent(org, issuePath string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
-	grouping map[string]apiGroupingVariant, attachments []apiAttachment, view string, now, evTime time.Time) eventView {
+	grouping map[string]apiGroupingVariant, attachments []apiAttachment, opts issueOptions, now, evTime time.Time) eventView {
+	view := opts.View
 	if view != "full" && view != "raw" && view != "minified" {
 		view = "app"
 	}
@@ -402,8 +456,48 @@ func buildEvent(org, issuePath string, is *issueJSON, ev *apiEvent, tags []apiTa
 		case "breadcrumbs":
 			var d struct{ Values []apiBreadcrumb }
 			if json.Unmarshal(en.Data, &d) == nil {
-				e.Breadcrumbs = buildCrumbs(d.Values, evTime)
+				all := buildCrumbs(d.Values, evTime)
+				e.CrumbTotal = len(all)
+				e.CrumbCategories, e.CrumbLevels = crumbOptions(all, opts)
+				e.Breadcrumbs = filterCrumbs(all, opts)
+				e.CrumbFiltered = len(e.Breadcrumbs) != len(all)
 			}
+		case "threads":
+			var d struct {
+				Values []struct {
+					ID               json.RawMessage `json:"id"`
+					Name             string          `json:"name"`
+					Crashed, Current bool
+					Stacktrace       *apiStacktrace `json:"stacktrace"`
+				}
+			}
+			if json.Unmarshal(en.Data, &d) != nil {
+				continue
+			}
+			for _, t := range d.Values {
+				tv := threadView{Name: t.Name, ID: valueText(t.ID, 64), Crashed: t.Crashed, Current: t.Current}
+				if tv.ID == "null" {
+					tv.ID = ""
+				}
+				if t.Stacktrace != nil && len(t.Stacktrace.Frames) > 0 {
+					tv.Stack = buildException(apiException{Stacktrace: t.Stacktrace}, platform, view, e.NewestFirst, &budget)
+				}
+				e.Threads = append(e.Threads, tv)
+			}
+			// The crashed thread first (Sentry shows it), then the current
+			// one, then the others in the SDK's order.
+			slices.SortStableFunc(e.Threads, func(a, b threadView) int {
+				rank := func(t threadView) int {
+					switch {
+					case t.Crashed:
+						return 0
+					case t.Current:
+						return 1
+					}
+					return 2
+				}
+				return rank(a) - rank(b)
+			})
 		case "request":
 			var rq apiRequest
 			if json.Unmarshal(en.Data, &rq) == nil {
@@ -450,6 +544,9 @@ func buildEvent(org, issuePath string, is *issueJSON, ev *apiEvent, tags []apiTa
 		g := grouping[k]
 		gv := groupingView{Key: orStr(g.Key, k), Description: g.Description, Hash: g.Hash, Hint: g.Hint,
 			Contributes: g.Contributes, Values: g.Values}
+		if g.Config != nil {
+			gv.Config = g.Config.ID
+		}
 		if len(g.Component) > 0 {
 			gv.Tree = buildComponent(g.Component, 0)
 		}
@@ -554,6 +651,40 @@ func buildCrumbs(values []apiBreadcrumb, evTime time.Time) []crumbView {
 	}
 	if n := len(out); n > 0 {
 		out[n-1].Last = true
+	}
+	return out
+}
+
+// crumbOptions are the distinct categories and levels of the breadcrumbs,
+// sorted, the selected ones marked.
+func crumbOptions(cs []crumbView, opts issueOptions) (cats, levels []optionView) {
+	seenC, seenL := map[string]bool{}, map[string]bool{}
+	for _, c := range cs {
+		seenC[c.Category], seenL[c.Level] = true, true
+	}
+	for _, k := range sortedKeys(seenC) {
+		if k != "" {
+			cats = append(cats, optionView{Value: k, Selected: k == opts.CrumbCategory})
+		}
+	}
+	for _, k := range sortedKeys(seenL) {
+		if k != "" {
+			levels = append(levels, optionView{Value: k, Selected: k == opts.CrumbLevel})
+		}
+	}
+	return cats, levels
+}
+
+// filterCrumbs keeps the breadcrumbs of the selected category and level.
+func filterCrumbs(cs []crumbView, opts issueOptions) []crumbView {
+	if opts.CrumbCategory == "" && opts.CrumbLevel == "" {
+		return cs
+	}
+	var out []crumbView
+	for _, c := range cs {
+		if (opts.CrumbCategory == "" || c.Category == opts.CrumbCategory) && (opts.CrumbLevel == "" || c.Level == opts.CrumbLevel) {
+			out = append(out, c)
+		}
 	}
 	return out
 }
