@@ -507,6 +507,9 @@ func (s *Server) Close() {
 	if s.meta != nil {
 		s.meta.Close()
 	}
+	if s.groups != nil {
+		s.groups.Close()
+	}
 	if s.queue != nil {
 		s.queue.Close()
 	}
