@@ -68,6 +68,9 @@ type Config struct {
 	// Routes returns the process's route table, which the OpenAPI
 	// document at /api/openapi.json describes; nil leaves it out.
 	Routes func() []*route.Route
+	// Subscriptions mails an issue's subscribers about comments and
+	// assignments (nil without SMTP: nothing is mailed).
+	Subscriptions IssueMailer
 	// Alerts queues the notifications of rule test-fires
 	// (POST .../rule-actions/); nil answers them with 400.
 	Alerts AlertQueue

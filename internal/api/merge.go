@@ -32,6 +32,7 @@ type MergeStore interface {
 	MoveEvents(ctx context.Context, m store.Move, wait time.Duration) (uint64, error)
 	IssueHashes(ctx context.Context, projectID, groupID uint64) (map[string]store.HashEvent, error)
 	InsertActivity(ctx context.Context, acts []store.Activity) error
+	Subscribers(ctx context.Context, projectID, groupID uint64) ([]uint64, error)
 }
 
 // Activity types of merges, as Sentry's ActivityType names them.

@@ -318,6 +318,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			Routes: s.routes.Routes, Alerts: s.notifications}
 		if s.notifications.MailEnabled() {
 			apiCfg.Invitations = s.notifications
+			apiCfg.Subscriptions = s.notifications
 		}
 		a, err := api.New(apiCfg, s.meta, s.store, s.groups, log.With("component", "api"))
 		if err != nil {
