@@ -149,10 +149,10 @@ func (s *Store) MoveEvents(ctx context.Context, m Move, wait time.Duration) (uin
 	stmts = append(stmts, "ALTER TABLE "+s.alterTarget("attachments")+" UPDATE group_id = "+num(m.To)+
 		" WHERE group_id = "+num(m.From)+" AND (project_id, event_id) IN (SELECT project_id, event_id FROM "+
 		s.table("events")+" WHERE project_id = "+num(m.ProjectID)+" AND group_id = "+num(m.To)+")")
-	stmts = append(stmts, "ALTER TABLE "+s.alterTarget("events")+" DELETE WHERE "+moved)
+	stmts = append(stmts, s.deleteRows("events", moved))
 	views := s.eventViews()
 	for _, v := range views {
-		stmts = append(stmts, "ALTER TABLE "+s.alterTarget(s.baseName(unqualified(v.target)))+" DELETE WHERE "+scope)
+		stmts = append(stmts, s.deleteRows(s.baseName(unqualified(v.target)), scope))
 	}
 	for _, q := range stmts {
 		if err := s.t.exec(ctx, q); err != nil {
@@ -240,4 +240,14 @@ func (s *Store) IssueHashes(ctx context.Context, projectID, groupID uint64) (map
 		out[r.Hash] = r
 	}
 	return out, nil
+}
+
+// deleteRows is the statement deleting a table's rows matching cond: a
+// lightweight DELETE where the engine has it (one server; it returns
+// when the rows are masked), else an ALTER TABLE ... DELETE mutation.
+func (s *Store) deleteRows(table, cond string) string {
+	if s.features.LightweightDelete && s.cluster == "" {
+		return "DELETE FROM " + s.table(table) + " WHERE " + cond
+	}
+	return "ALTER TABLE " + s.alterTarget(table) + " DELETE WHERE " + cond
 }
