@@ -145,10 +145,20 @@ func (s *Store) MoveEvents(ctx context.Context, m Move, wait time.Duration) (uin
 	}
 	var stmts []string
 	// Attachments name their event's issue (not in their key): follow
-	// the events now in To. The tuple form, as deleteLinked explains.
-	stmts = append(stmts, "ALTER TABLE "+s.alterTarget("attachments")+" UPDATE group_id = "+num(m.To)+
-		" WHERE group_id = "+num(m.From)+" AND (project_id, event_id) IN (SELECT project_id, event_id FROM "+
-		s.table("events")+" WHERE project_id = "+num(m.ProjectID)+" AND group_id = "+num(m.To)+")")
+	// the events now in To. The tuple form, as deleteLinked explains. A
+	// mutation costs a wait: only when there is something to update.
+	var atts []struct {
+		N uint64 `ch:"n"`
+	}
+	if err := s.t.query(ctx, &atts, "SELECT count() AS n FROM "+s.table("attachments")+" WHERE project_id = "+
+		num(m.ProjectID)+" AND group_id = "+num(m.From)); err != nil {
+		return 0, err
+	}
+	if atts[0].N > 0 {
+		stmts = append(stmts, "ALTER TABLE "+s.alterTarget("attachments")+" UPDATE group_id = "+num(m.To)+
+			" WHERE group_id = "+num(m.From)+" AND (project_id, event_id) IN (SELECT project_id, event_id FROM "+
+			s.table("events")+" WHERE project_id = "+num(m.ProjectID)+" AND group_id = "+num(m.To)+")")
+	}
 	stmts = append(stmts, s.deleteRows("events", moved))
 	views := s.eventViews()
 	for _, v := range views {
