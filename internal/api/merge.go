@@ -240,7 +240,7 @@ func (a *API) unmergeIssueHashes(ctx context.Context, r *http.Request, c *caller
 	case errors.Is(err, meta.ErrLastHash):
 		return nil, errorf(http.StatusBadRequest, "Cannot unmerge every hash of an issue: at least one must stay.")
 	case errors.Is(err, meta.ErrNotFound):
-		return nil, errorf(http.StatusBadRequest, "id: %v", err)
+		return nil, errNotFound // no such hash of the issue, as Sentry
 	case err != nil:
 		return nil, err
 	}

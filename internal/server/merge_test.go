@@ -158,7 +158,7 @@ func TestMergeUnmergeDiscardDelete(t *testing.T) {
 	}
 	expect(charge.ID, 5, 2)
 	expect(split, 4, 3)
-	if st, raw := f.Do("DELETE", "/api/0/issues/"+charge.ID+"/hashes/?id=nope", nil, nil); st != 400 {
+	if st, raw := f.Do("DELETE", "/api/0/issues/"+charge.ID+"/hashes/?id=nope", nil, nil); st != 404 {
 		t.Fatalf("unmerging an unknown hash: %d %s", st, raw)
 	}
 
