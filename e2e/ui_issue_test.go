@@ -63,7 +63,8 @@ func uiCheckoutTotal(items []int) error {
 // form and the issue pages (clients/ui-issue.mjs): the in-app frames, the
 // highlighted crash lines, breadcrumbs, tag distributions, axe-core, the
 // XSS event shown as text with nothing run, and resolving an issue through
-// its form, which the API then reports resolved.
+// its form, which the API then reports resolved, then commenting on it
+// (the comment's markup as text, its link a link) and bookmarking it.
 func TestIssuePageInBrowser(t *testing.T) {
 	node := need(t, "node", "apt-get install nodejs")
 	need(t, "/usr/bin/chromium", "apt-get install chromium")
@@ -177,8 +178,11 @@ func TestIssuePageInBrowser(t *testing.T) {
 		t.Logf("%s: %s", name, p)
 	}
 	// The form changed the issue, as the API sees it.
-	var is struct{ Status string }
-	if st, raw := f.Do("GET", "/api/0/issues/"+goIssue+"/", nil, &is); st != 200 || is.Status != "resolved" {
-		t.Errorf("the issue resolved in the browser: %d %s", st, raw)
+	var is struct {
+		Status      string
+		NumComments int
+	}
+	if st, raw := f.Do("GET", "/api/0/issues/"+goIssue+"/", nil, &is); st != 200 || is.Status != "resolved" || is.NumComments != 1 {
+		t.Errorf("the issue resolved and commented in the browser: %d %s", st, raw)
 	}
 }

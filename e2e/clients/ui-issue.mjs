@@ -2,8 +2,8 @@
 // in through the login form, opens issues, checks what a reader relies on
 // (the in-app frame, the highlighted crash line, the breadcrumbs, the tag
 // distribution), runs axe-core, opens an issue whose event is full of
-// markup and checks that nothing of it runs, and resolves an issue through
-// its form. Configured by the environment (see ui_issue_test.go); prints a
+// markup and checks that nothing of it runs, resolves an issue through
+// its form, then comments on it and bookmarks it. Configured by the environment (see ui_issue_test.go); prints a
 // one-line JSON summary.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -191,6 +191,22 @@ run(async () => {
     out.resolvedStatus = (await page.locator('#issue-status').textContent()).trim();
     if (out.resolvedStatus !== 'Resolved') failures.push('after resolving: status ' + out.resolvedStatus);
     if (!(await page.locator('#unresolve').count())) failures.push('after resolving: no unresolve button');
+
+    // The workflow's forms: a comment (its markup shown as text, only its
+    // https link a link), then a bookmark.
+    await page.locator('#comment-text').fill('see https://example.com/fix <b>bold</b> javascript:alert(7)');
+    await Promise.all([page.waitForURL((u) => u.pathname === resolvePath && u.hash === '#activity'), page.locator('#comment').click()]);
+    const note = await page.evaluate(() => {
+      const n = document.querySelector('#activity blockquote.note');
+      return { text: n?.textContent, links: [...(n?.querySelectorAll('a') || [])].map((a) => a.href), markup: !!n?.querySelector('b') };
+    });
+    out.comment = note;
+    if (!note.text?.includes('<b>bold</b> javascript:alert(7)') || note.markup || note.links.length !== 1 || note.links[0] !== 'https://example.com/fix') {
+      failures.push('comment: ' + JSON.stringify(note));
+    }
+    await Promise.all([page.waitForURL((u) => u.pathname === resolvePath), page.locator('#bookmark').click()]);
+    out.bookmarked = await page.locator('#bookmark').getAttribute('aria-pressed');
+    if (out.bookmarked !== 'true') failures.push('after bookmarking: aria-pressed ' + out.bookmarked);
 
     if (out.dialogs.length) failures.push('dialogs opened: ' + out.dialogs.join(', '));
     if (out.consoleErrors.length) failures.push('console errors: ' + out.consoleErrors.join(' | '));

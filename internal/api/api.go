@@ -68,6 +68,9 @@ type Config struct {
 	// Routes returns the process's route table, which the OpenAPI
 	// document at /api/openapi.json describes; nil leaves it out.
 	Routes func() []*route.Route
+	// Subscriptions mails an issue's subscribers about comments and
+	// assignments (nil without SMTP: nothing is mailed).
+	Subscriptions IssueMailer
 	// Alerts queues the notifications of rule test-fires
 	// (POST .../rule-actions/); nil answers them with 400.
 	Alerts AlertQueue
@@ -143,6 +146,7 @@ type Store interface {
 	IssueUserReportCount(ctx context.Context, projectID, groupID uint64) (uint64, error)
 	IssueCounter
 	WorkflowStore
+	MergeStore
 }
 
 // Groups maps issue ids to their project.
@@ -246,6 +250,10 @@ func (a *API) Routes() []route.Route {
 		a.route("PUT", "/api/0/organizations/{org}/issues/{id}/comments/{comment_id}/", a.updateComment, issue, "event:write", "edit one's comment"),
 		a.route("DELETE", "/api/0/organizations/{org}/issues/{id}/comments/{comment_id}/", a.deleteComment, issue, "event:admin", "delete one's comment"),
 		a.route("GET", "/api/0/organizations/{org}/issues/{id}/activities/", a.listIssueActivities, issue, "event:read", "an issue's activity"),
+		a.route("GET", "/api/0/issues/{id}/hashes/", a.listIssueHashes, issue, "event:read", "list an issue's hashes with their latest event"),
+		a.route("DELETE", "/api/0/issues/{id}/hashes/", a.unmergeIssueHashes, issue, "event:admin", "unmerge hashes into a new issue"),
+		a.route("GET", "/api/0/organizations/{org}/issues/{id}/hashes/", a.listIssueHashes, issue, "event:read", "list an issue's hashes with their latest event"),
+		a.route("DELETE", "/api/0/organizations/{org}/issues/{id}/hashes/", a.unmergeIssueHashes, issue, "event:admin", "unmerge hashes into a new issue"),
 		a.ciRoute("GET", "/api/0/organizations/{org}/releases/{version}/deploys/", a.listDeploys, org, "project:releases", "list a release's deploys"),
 		a.ciRoute("POST", "/api/0/organizations/{org}/releases/{version}/deploys/", a.createDeploy, org, "project:releases", "create a deploy"),
 		a.ciRoute("GET", "/api/0/organizations/{org}/releases/", a.listReleases, org, "project:releases", "list an organization's releases"),

@@ -97,7 +97,7 @@ func TestBulkMutations(t *testing.T) {
 		{`{"status":"nope"}`, `status: "nope" is not a valid choice.`},
 		{`{"hasSeen":1}`, "hasSeen: Must be a valid boolean."},
 		{`{"status":"resolved","assignedTo":"nobody@example.com"}`, "assignedTo: Unknown actor input"},
-		{`{"status":"resolved","merge":1}`, "merge: not supported yet."},
+		{`{"status":"resolved","merge":1}`, "Only a single issue was given: merging needs at least two."},
 	} {
 		st, _, raw := call(t, f, "PUT", "/api/0/projects/acme/web/issues/?id="+w1, c.body, tok)
 		if st != 400 || detail(t, raw) != c.detail {

@@ -56,6 +56,12 @@ func (a *API) deleteIssue(ctx context.Context, r *http.Request, c *caller) (*res
 	if err := a.store.HideIssues(ctx, p.ID, []uint64{gid}); err != nil {
 		return nil, err
 	}
+	// The same error seen again is a new issue, as in Sentry.
+	if gc := a.changer(); gc != nil {
+		if err := gc.Forget(ctx, gid); err != nil {
+			return nil, err
+		}
+	}
 	j, err := a.scheduleIssueDeletion(ctx, c, o, p.ID, gid)
 	if err != nil {
 		return nil, err

@@ -438,8 +438,14 @@ func (a *API) updateIssue(ctx context.Context, r *http.Request, c *caller) (*res
 		return nil, errNotFound
 	}
 	is.ProjectID, is.GroupID = p.ID, gid
+	if m.merge {
+		return nil, errorf(http.StatusBadRequest, "Only a single issue was given: merging needs at least two.")
+	}
 	if err := a.mutateIssues(ctx, c, []store.Issue{*is}, m, now); err != nil {
 		return nil, err
+	}
+	if m.discard {
+		return &response{status: http.StatusNoContent}, nil
 	}
 	if m.status != "" {
 		is.Status, is.Substatus, is.StatusDetails = m.status, m.substatus, m.detailsJSON

@@ -55,6 +55,10 @@ type mutation struct {
 	// fields mutateIssues changed with them, for the bulk answer.
 	workflow       workflowChange
 	workflowAnswer map[string]any
+	// merge and discard are Sentry's {"merge": 1} and {"discard": true}
+	// (merge.go); mergeAnswer is the merge's answer.
+	merge, discard bool
+	mergeAnswer    map[string]any
 }
 
 func setRaw(m json.RawMessage) bool { return len(m) > 0 && string(m) != "null" }
@@ -68,7 +72,7 @@ func parseMutation(r *http.Request, now time.Time) (*mutation, error) {
 	for _, f := range []struct {
 		name string
 		v    json.RawMessage
-	}{{"isPublic", b.IsPublic}, {"merge", b.Merge}, {"discard", b.Discard}} {
+	}{{"isPublic", b.IsPublic}} {
 		if setRaw(f.v) {
 			return nil, errorf(http.StatusBadRequest, "%s: not supported yet.", f.name)
 		}
@@ -76,6 +80,19 @@ func parseMutation(r *http.Request, now time.Time) (*mutation, error) {
 	wf, err := parseWorkflow(&b)
 	if err != nil {
 		return nil, err
+	}
+	merge, err := parseFlag("merge", b.Merge)
+	if err != nil {
+		return nil, err
+	}
+	discard, err := parseFlag("discard", b.Discard)
+	if err != nil {
+		return nil, err
+	}
+	if merge || discard {
+		// Sentry handles a discard (then a merge) before anything else
+		// the body says, and answers with it alone.
+		return &mutation{merge: merge && !discard, discard: discard}, nil
 	}
 	body := b.statusDetailsBody
 	if setRaw(b.StatusDetails) {
@@ -161,6 +178,9 @@ func parseMutation(r *http.Request, now time.Time) (*mutation, error) {
 // answer is Sentry's bulk answer: the fields the mutation changed.
 func (m *mutation) answer() map[string]any {
 	out := map[string]any{}
+	if m.mergeAnswer != nil {
+		return m.mergeAnswer
+	}
 	if m.status != "" {
 		details := map[string]any{}
 		json.Unmarshal([]byte(m.detailsJSON), &details) //nolint:errcheck // marshalled by parseMutation
@@ -186,6 +206,14 @@ func actor(c *caller) uint64 {
 func (a *API) mutateIssues(ctx context.Context, c *caller, issues []store.Issue, m *mutation, now time.Time) error {
 	if len(issues) == 0 {
 		return nil
+	}
+	switch {
+	case m.discard:
+		return a.discardIssues(ctx, c, issues)
+	case m.merge:
+		ans, err := a.mergeIssues(ctx, c, issues, now)
+		m.mergeAnswer = ans
+		return err
 	}
 	// The workflow first: a bad assignee changes nothing.
 	ans, err := a.applyWorkflow(ctx, c, issues, m.workflow, now)
@@ -390,6 +418,9 @@ func (a *API) bulkUpdate(ctx context.Context, r *http.Request, c *caller, projec
 	if err := a.mutateIssues(ctx, c, issues, m, now); err != nil {
 		return nil, err
 	}
+	if m.discard {
+		return &response{status: http.StatusNoContent}, nil
+	}
 	return ok(m.answer())
 }
 
@@ -401,19 +432,8 @@ func (a *API) bulkDelete(ctx context.Context, r *http.Request, c *caller, o *met
 	if err != nil {
 		return nil, err
 	}
-	byProject := map[uint64][]uint64{}
-	for _, is := range issues {
-		byProject[is.ProjectID] = append(byProject[is.ProjectID], is.GroupID)
-	}
-	for pid, gids := range byProject {
-		if err := a.store.HideIssues(ctx, pid, gids); err != nil {
-			return nil, err
-		}
-	}
-	for _, is := range issues {
-		if _, err := a.scheduleIssueDeletion(ctx, c, o, is.ProjectID, is.GroupID); err != nil {
-			return nil, err
-		}
+	if err := a.deleteIssues(ctx, c, issues, true); err != nil {
+		return nil, err
 	}
 	return &response{status: http.StatusNoContent}, nil
 }

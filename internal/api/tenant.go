@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -78,8 +79,19 @@ func (a *API) findIssue(ctx context.Context, r *http.Request, c *caller) (*meta.
 		return nil, nil, 0, errNotFound
 	}
 	ref, err := a.groups.Get(ctx, gid)
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil, nil, 0, errNotFound
+	}
 	if err != nil {
 		return nil, nil, 0, err
+	}
+	// A merged issue's id answers as the issue it was merged into (200
+	// with that issue's JSON: GitLab and sentry-cli follow no redirects).
+	for hops := 0; ref.MergedInto != 0 && hops < 16; hops++ {
+		if ref, err = a.groups.Get(ctx, ref.MergedInto); err != nil {
+			return nil, nil, 0, err
+		}
+		gid = ref.ID
 	}
 	p, ok := a.meta.ProjectByID(ref.ProjectID)
 	if !ok || !visibleProject(p) {

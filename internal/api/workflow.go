@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -186,7 +187,7 @@ func (a *API) assigneeJSON(kind string, id uint64) any {
 // applyWorkflow applies the workflow part of a mutation to issues (of
 // org o, each the caller may change): it is checked first, so that a bad
 // assignee changes nothing. It returns the fields of the bulk answer.
-func (a *API) applyWorkflow(ctx context.Context, c *caller, issues []store.Issue, w workflowChange, now time.Time) (map[string]any, error) {
+func (a *API) applyWorkflow(ctx context.Context, c *caller, issues []store.Issue, w workflowChange, now time.Time) (_ map[string]any, err error) {
 	ans := map[string]any{}
 	if !w.any() || len(issues) == 0 {
 		return ans, nil
@@ -250,6 +251,24 @@ func (a *API) applyWorkflow(ctx context.Context, c *caller, issues []store.Issue
 		if err := a.store.SetAssignees(ctx, changes); err != nil {
 			return nil, err
 		}
+		who := "nobody"
+		if aj, ok := a.assigneeJSON(to.kind, to.id()).(map[string]any); ok {
+			who = fmt.Sprint(aj["name"])
+		}
+		// Mailed once the flags are written: the new assignee is a
+		// subscriber by then.
+		defer func() {
+			if err != nil {
+				return
+			}
+			for i := range issues {
+				if !slices.ContainsFunc(changes, func(ch store.Assignment) bool { return ch.GroupID == issues[i].GroupID }) {
+					continue
+				}
+				a.mailSubscribers(ctx, &issues[i], user, "assign:"+strconv.FormatUint(issues[i].GroupID, 10)+":"+
+					strconv.FormatInt(now.UnixNano(), 10), a.actorName(user)+" assigned the issue to "+who+".")
+			}
+		}()
 		ans["assignedTo"] = a.assigneeJSON(to.kind, to.id())
 	}
 	for _, f := range []struct {
@@ -420,6 +439,10 @@ func (a *API) createComment(ctx context.Context, r *http.Request, c *caller) (*r
 	if err := a.store.SetUserFlags(ctx, []store.UserFlag{{ProjectID: p.ID, GroupID: gid, UserID: cm.UserID,
 		Flag: store.FlagSubscribed, Value: true}}); err != nil {
 		return nil, err
+	}
+	if is, err := a.store.GetIssue(ctx, p.ID, gid, nil, ""); err == nil && is != nil {
+		a.mailSubscribers(ctx, is, cm.UserID, "note:"+strconv.FormatUint(cm.ID, 10),
+			a.actorName(cm.UserID)+" commented:\n\n"+text)
 	}
 	return &response{status: http.StatusCreated, body: a.noteJSON(&cm)}, nil
 }

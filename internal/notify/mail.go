@@ -264,3 +264,31 @@ func (q *Queue) EnqueueInvitation(ctx context.Context, memberID uint64, org, to,
 		HTML: h.String()}
 	return q.EnqueueMail(ctx, "invite:"+strconv.FormatUint(memberID, 10), m)
 }
+
+var issueMailHTML = htmltemplate.Must(htmltemplate.New("issue").Parse(`<!doctype html>
+<html><body style="font-family:sans-serif">
+<p><strong>{{.Issue}}</strong></p>
+<p style="white-space:pre-wrap">{{.Text}}</p>
+<p><a href="{{.Link}}">Open the issue</a></p>
+<p style="color:#888">You get this mail because you are subscribed to the issue. Unsubscribe on its page.</p>
+</body></html>
+`))
+
+// EnqueueIssueMail queues a mail to a subscriber of an issue (a comment,
+// an assignment, a regression), under key, through the queue's retries,
+// hourly cap and digest. Without SMTP it is ErrNoSMTP and nothing is
+// queued.
+func (q *Queue) EnqueueIssueMail(ctx context.Context, key, to, issue, text, link string) error {
+	if !q.cfg.SMTP.Enabled() {
+		return ErrNoSMTP
+	}
+	var h bytes.Buffer
+	if err := issueMailHTML.Execute(&h, map[string]string{"Issue": issue, "Text": text, "Link": link}); err != nil {
+		return err
+	}
+	m := Mail{To: to, Subject: "[Faultline] " + clip(oneLine(issue), 150),
+		Text: issue + "\n\n" + text + "\n\nOpen the issue: " + link +
+			"\n\nYou get this mail because you are subscribed to the issue. Unsubscribe on its page.\n",
+		HTML: h.String()}
+	return q.EnqueueMail(ctx, key, m)
+}

@@ -147,6 +147,10 @@ const (
 	// again in another message, or an attachment of one; recorded as
 	// Filtered. Stored events and attachments are never replaced.
 	ReasonDuplicate = "duplicate"
+	// ReasonDiscardedHash: an event whose grouping hash belongs to an
+	// issue deleted and discarded (Sentry's "discarded-hash"); recorded
+	// as Filtered.
+	ReasonDiscardedHash = "discarded-hash"
 )
 
 // String returns Relay's name of the category (the first name for

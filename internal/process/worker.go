@@ -449,6 +449,8 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 	again := func(it *item) bool { return it.redelivered || len(b.maybeStored) > 0 }
 	var outcomes []store.Outcome
 	var deploys []store.Deploy
+	discarded := map[msgEvent]bool{}
+	var discardedKeys []store.EventKey
 	for i := range b.items {
 		it := &b.items[i]
 		if it.deploy != nil {
@@ -461,6 +463,9 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			// failed attempt): its issue may be new, and the alert must
 			// be queued again, with its key.
 			ref, _, err := w.deps.Groups.ResolveEvent(ctx, it.row.ProjectID, grouping.Config, it.hash, it.row.EventID)
+			if errors.Is(err, meta.ErrDiscarded) {
+				continue // stored before its issue was discarded: no alert
+			}
 			if err != nil {
 				return fmt.Errorf("resolve issue: %w", err)
 			}
@@ -485,6 +490,18 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		}
 		if it.row.GroupID == 0 {
 			ref, isNew, err := w.deps.Groups.ResolveEvent(ctx, it.row.ProjectID, grouping.Config, it.hash, it.row.EventID)
+			if errors.Is(err, meta.ErrDiscarded) {
+				// Its issue was deleted and discarded: dropped, with its
+				// attachments, and counted as filtered (once per batch).
+				discarded[msgEvent{key, it.seq}] = true
+				if !b.counted[key] {
+					outcomes = append(outcomes, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
+						Timestamp: it.row.Received, Kind: outcome.Filtered, Reason: outcome.ReasonDiscardedHash,
+						Category: it.category, Quantity: 1})
+					discardedKeys = append(discardedKeys, key)
+				}
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("resolve issue: %w", err)
 			}
@@ -539,12 +556,18 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		return fmt.Errorf("record event outcomes: %w", err)
 	}
 	b.markDuplicatesCounted(verdicts)
+	for me := range discarded {
+		dropped[me] = true
+	}
 	// Counted now: a retry after any later failure must not count again.
 	if b.counted == nil {
 		b.counted = map[store.EventKey]bool{}
 	}
 	for _, r := range rows {
 		b.counted[store.EventKey{ProjectID: r.ProjectID, EventID: r.EventID}] = true
+	}
+	for _, k := range discardedKeys {
+		b.counted[k] = true
 	}
 	// Claims go before the events: a crash in between leaves the id to
 	// this message, whose redelivery then stores it.

@@ -170,6 +170,10 @@ var minRole = map[string]string{
 	"PUT /api/0/issues/{id}/comments/{comment_id}/":                                      authz.Member,
 	"DELETE /api/0/issues/{id}/comments/{comment_id}/":                                   authz.Member,
 	"GET /api/0/issues/{id}/activities/":                                                 authz.Member,
+	"GET /api/0/issues/{id}/hashes/":                                                     authz.Member,
+	"DELETE /api/0/issues/{id}/hashes/":                                                  authz.Member, // event:admin
+	"GET /api/0/organizations/{org}/issues/{id}/hashes/":                                 authz.Member,
+	"DELETE /api/0/organizations/{org}/issues/{id}/hashes/":                              authz.Member, // event:admin
 	"GET /api/0/organizations/{org}/issues/{id}/comments/":                               authz.Member,
 	"POST /api/0/organizations/{org}/issues/{id}/comments/":                              authz.Member,
 	"PUT /api/0/organizations/{org}/issues/{id}/comments/{comment_id}/":                  authz.Member,

@@ -383,6 +383,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		apiCfg.Artifacts = s.artifacts
 		if s.notifications.MailEnabled() {
 			apiCfg.Invitations = s.notifications
+			apiCfg.Subscriptions = s.notifications
 		}
 		if apiCfg.TestFire, err = notify.NewDeliverer(notify.Deps{Queue: s.notifications, Directory: s.meta,
 			Webhooks: webhookPlugins(s.meta), Assignees: s.store, Log: log.With("component", "notify")}); err != nil {
@@ -665,6 +666,9 @@ func (s *Server) Close() {
 	}
 	if s.meta != nil {
 		s.meta.Close()
+	}
+	if s.groups != nil {
+		s.groups.Close()
 	}
 	if s.queue != nil {
 		s.queue.Close()

@@ -31,7 +31,16 @@ type Features struct {
 	// timestamp_ms keeps one query text for both engines, which matters more
 	// than the 2 bytes it would save.
 	DateTime64 bool
+	// LightweightDelete deletes rows with DELETE FROM (a row mask written
+	// at once) instead of an ALTER ... DELETE mutation, which rewrites
+	// every part holding a matching row: merges and unmerges move an
+	// issue's events, which sit in every part of the events table. On
+	// from 23.3, where it is generally available.
+	LightweightDelete bool
 }
+
+// lightweightDeleteFrom is the version from which LightweightDelete is on.
+var lightweightDeleteFrom = Version{23, 3}
 
 // newFeaturesFrom is the version from which Features are switched on.
 var newFeaturesFrom = Version{21, 8}
@@ -39,7 +48,8 @@ var newFeaturesFrom = Version{21, 8}
 // FeaturesFor returns the features of a ClickHouse version.
 func FeaturesFor(v Version) Features {
 	on := v.AtLeast(newFeaturesFrom.Major, newFeaturesFrom.Minor)
-	return Features{Codec: on, TTL: on, SkipIndex: on, DateTime64: on}
+	return Features{Codec: on, TTL: on, SkipIndex: on, DateTime64: on,
+		LightweightDelete: v.AtLeast(lightweightDeleteFrom.Major, lightweightDeleteFrom.Minor)}
 }
 
 // String lists the features for logs, e.g. "codec=on ttl=on ...".
@@ -52,7 +62,7 @@ func (f Features) String() string {
 	}
 	return strings.Join([]string{
 		"codec=" + onOff(f.Codec), "ttl=" + onOff(f.TTL), "skip_index=" + onOff(f.SkipIndex),
-		"datetime64=" + onOff(f.DateTime64) + "(unused)", "low_cardinality=on",
+		"datetime64=" + onOff(f.DateTime64) + "(unused)", "low_cardinality=on", "lightweight_delete=" + onOff(f.LightweightDelete),
 	}, " ")
 }
 

@@ -94,5 +94,32 @@ func (ui *UI) issuePage(w http.ResponseWriter, r *http.Request) {
 		CrumbCategory: q.Get("crumbCategory"), CrumbLevel: q.Get("crumbLevel")}
 	page := buildIssuePage(org, &is, &ev, tags, grouping, attachments, opts, csrf)
 	page.Nav = nav
+	page.Assignable = ui.assignable(r, org, &is)
 	ui.render(w, r, http.StatusOK, "issue", page)
+}
+
+// assignable is the assignee picker's choices: the organization's members
+// with an account, as the API lists them to the visitor (none when it
+// does not); the API decides who may be assigned.
+func (ui *UI) assignable(r *http.Request, org string, is *issueJSON) []memberOption {
+	var members []struct {
+		Email   string `json:"email"`
+		Name    string `json:"name"`
+		Pending bool   `json:"pending"`
+		User    *struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	if _, err := ui.callAPI(r.Context(), r, "GET", "/api/0/organizations/"+url.PathEscape(org)+"/members/", nil, &members); err != nil {
+		return nil
+	}
+	out := []memberOption{{Value: "", Label: "Nobody", Selected: is.AssignedTo == nil}}
+	for _, m := range members {
+		if m.Pending || m.User == nil {
+			continue
+		}
+		sel := is.AssignedTo != nil && is.AssignedTo.Type == "user" && is.AssignedTo.ID == m.User.ID
+		out = append(out, memberOption{Value: "user:" + m.User.ID, Label: orStr(m.Name, m.Email), Selected: sel})
+	}
+	return out
 }

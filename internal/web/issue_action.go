@@ -4,13 +4,16 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
-// issueAction is the issue page's status forms (POST with
-// csrfmiddlewaretoken): resolve, resolve in the next release, ignore
-// (forever, for a while, until N more events or users), unresolve. It
-// changes the issue through PUT /api/0/issues/{id}/ as the visitor and
-// goes back to the issue page.
+// issueAction is the issue page's forms (POST with csrfmiddlewaretoken):
+// resolve, resolve in the next release, ignore (forever, for a while,
+// until N more events or users), unresolve; the workflow's assign,
+// bookmark, subscribe, comment, and delete and discard (confirmed by a
+// ticked box). It changes the issue through the API as the visitor (PUT
+// of the issue, POST of its comments) and goes back to the issue page
+// (to the list after a discard).
 func (ui *UI) issueAction(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -26,6 +29,30 @@ func (ui *UI) issueAction(w http.ResponseWriter, r *http.Request) {
 		ui.fail(w, r, err)
 		return
 	}
+	back := "/organizations/" + url.PathEscape(org) + "/issues/" + url.PathEscape(gid) + "/"
+	switch r.PostForm.Get("action") {
+	case "comment":
+		text := strings.TrimSpace(r.PostForm.Get("text"))
+		if text == "" {
+			http.Error(w, "empty comment", http.StatusBadRequest)
+			return
+		}
+		if _, err := ui.callAPI(ctx, r, "POST", path+"comments/", map[string]any{"text": text}, nil); err != nil {
+			ui.fail(w, r, err)
+			return
+		}
+		securityHeaders(w.Header())
+		http.Redirect(w, r, back+"#activity", http.StatusSeeOther)
+		return
+	case "discard":
+		// Deleting and discarding cannot be undone: the form's box must
+		// be ticked.
+		if r.PostForm.Get("confirm") != "yes" {
+			http.Error(w, "tick the box to confirm the discard", http.StatusBadRequest)
+			return
+		}
+		back = "/organizations/" + url.PathEscape(org) + "/issues/"
+	}
 	body, ok := issueActionBody(r.PostForm)
 	if !ok {
 		http.Error(w, "unknown action", http.StatusBadRequest)
@@ -36,7 +63,7 @@ func (ui *UI) issueAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	securityHeaders(w.Header())
-	http.Redirect(w, r, "/organizations/"+url.PathEscape(org)+"/issues/"+url.PathEscape(gid)+"/", http.StatusSeeOther)
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // issueActionBody is the PUT body of a status form.
@@ -52,6 +79,18 @@ func issueActionBody(f url.Values) (map[string]any, bool) {
 		return map[string]any{"status": "resolved", "statusDetails": map[string]any{"inNextRelease": true}}, true
 	case "unresolve":
 		return map[string]any{"status": "unresolved"}, true
+	case "bookmark", "unbookmark":
+		return map[string]any{"isBookmarked": f.Get("action") == "bookmark"}, true
+	case "subscribe", "unsubscribe":
+		return map[string]any{"isSubscribed": f.Get("action") == "subscribe"}, true
+	case "assign":
+		v := f.Get("assignedTo")
+		if len(v) > 320 {
+			return nil, false
+		}
+		return map[string]any{"assignedTo": v}, true
+	case "discard":
+		return map[string]any{"discard": true}, true
 	case "ignore":
 		details := map[string]any{}
 		if f.Get("ignoreDuration") != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,14 @@ type issueJSON struct {
 	FirstRelease  *struct{ Version string } `json:"firstRelease"`
 	LastRelease   *struct{ Version string } `json:"lastRelease"`
 	Activity      []apiActivity             `json:"activity"`
+	IsBookmarked  bool                      `json:"isBookmarked"`
+	IsSubscribed  bool                      `json:"isSubscribed"`
+	AssignedTo    *struct {
+		Type  string `json:"type"`
+		ID    string `json:"id"`
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	} `json:"assignedTo"`
 }
 
 type apiActivity struct {
@@ -171,6 +180,12 @@ type issuePage struct {
 	HasEvent                          bool
 	Event                             eventView
 	Activity                          []activityView
+	// The workflow: who is assigned, the picker's choices (empty when
+	// the visitor may not list the members), the visitor's flags.
+	Assignee   string
+	Assignable []memberOption
+	Bookmarked bool
+	Subscribed bool
 }
 
 func (p *issuePage) navData() *navData { return &p.Nav }
@@ -305,6 +320,42 @@ type componentView struct {
 type activityView struct {
 	Type, Who, Data string
 	When            timeView
+	// Note is a comment's text, in pieces: text, and http(s) links.
+	Note []notePart
+}
+
+// notePart is a piece of a comment: text, or a link when Href is set.
+// Comments are markdown, shown as escaped text with safe links only.
+type notePart struct{ Text, Href string }
+
+var noteLinkRe = regexp.MustCompile(`https?://[^\s<>"'()\[\]]+`)
+
+// noteParts splits a comment into text and links (http and https only).
+func noteParts(text string) []notePart {
+	var out []notePart
+	last := 0
+	for _, m := range noteLinkRe.FindAllStringIndex(text, 50) {
+		if m[0] > last {
+			out = append(out, notePart{Text: text[last:m[0]]})
+		}
+		raw := text[m[0]:m[1]]
+		if u, err := url.Parse(raw); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+			out = append(out, notePart{Text: raw, Href: u.String()})
+		} else {
+			out = append(out, notePart{Text: raw})
+		}
+		last = m[1]
+	}
+	if last < len(text) {
+		out = append(out, notePart{Text: text[last:]})
+	}
+	return out
+}
+
+// memberOption is one choice of the assignee picker.
+type memberOption struct {
+	Value, Label string
+	Selected     bool
 }
 
 // maxVarLen and maxDataLen bound what a value shows.
@@ -321,6 +372,13 @@ func buildIssuePage(org string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
 		LevelClass: "level-" + cssWord(is.Level), Unresolved: is.Status == "unresolved",
 		FirstSeen: timeAt(is.FirstSeen, now), LastSeen: timeAt(is.LastSeen, now), HasEvent: ev.EventID != ""}
 	p.StatusText = statusText(is)
+	p.Bookmarked, p.Subscribed = is.IsBookmarked, is.IsSubscribed
+	if a := is.AssignedTo; a != nil {
+		p.Assignee = orStr(a.Name, a.Email)
+		if a.Type == "team" {
+			p.Assignee = "#" + a.Name
+		}
+	}
 	if is.FirstRelease != nil {
 		p.FirstRelease, p.FirstReleaseHref = is.FirstRelease.Version, releaseHref(org, is.FirstRelease.Version)
 	}
@@ -354,7 +412,13 @@ func buildIssuePage(org string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
 		if a.User != nil {
 			av.Who = orStr(a.User.Name, a.User.Email)
 		}
-		if d := compactJSON(a.Data, maxDataLen); d != "{}" && d != "null" {
+		if a.Type == "note" {
+			var d struct {
+				Text string `json:"text"`
+			}
+			json.Unmarshal(a.Data, &d) //nolint:errcheck // shown empty if not
+			av.Type, av.Note = "commented", noteParts(d.Text)
+		} else if d := compactJSON(a.Data, maxDataLen); d != "{}" && d != "null" {
 			av.Data = d
 		}
 		p.Activity = append(p.Activity, av)

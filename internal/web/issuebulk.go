@@ -20,6 +20,7 @@ var bulkActions = map[string]map[string]any{
 	"resolveInNextRelease": {"status": "resolvedInNextRelease"},
 	"ignore":               {"status": "ignored"},
 	"unresolve":            {"status": "unresolved"},
+	"merge":                {"merge": 1},
 }
 
 // noticePage is a message with a way back.

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestMoveEvents: a merge moves every event of one issue to another, and
+// every read (list, details, stats, tags, events, releases, per-minute
+// counters, attachments) then counts them in the survivor only; an
+// unmerge of one hash moves its events to a new issue, which gets the
+// metadata, and the old issue's counts return to what they were.
+func TestMoveEvents(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		now := time.Now().UTC().Add(-time.Minute)
+		var evs []Event
+		add := func(gid uint64, n int, hash, user, release string) {
+			e := ev(1, gid, n, now.Add(-time.Duration(n)*time.Second), "prod", user)
+			e.PrimaryHash, e.Release = hash, release
+			evs = append(evs, e)
+		}
+		add(10, 1, "ha", "u1", "1.0")
+		add(10, 2, "ha", "u2", "1.0")
+		add(10, 3, "ha", "u2", "1.0")
+		add(20, 4, "hb", "u3", "2.0")
+		add(20, 5, "hb", "", "2.0")
+		if err := s.InsertEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpsertGroups(ctx, []Group{{ProjectID: 1, GroupID: 10, ShortID: 1, PrimaryHash: "ha", Title: "Error 10", Version: 1},
+			{ProjectID: 1, GroupID: 20, ShortID: 2, PrimaryHash: "hb", Title: "Error 20", Version: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InsertAttachments(ctx, []Attachment{{ProjectID: 1, EventID: evs[3].EventID, ID: 1, GroupID: 20,
+			Name: "a.txt", Size: 1, Created: now, RetentionDays: 90}}); err != nil {
+			t.Fatal(err)
+		}
+		check := func(gid uint64, times, users uint64) {
+			t.Helper()
+			is, err := s.GetIssue(ctx, 1, gid, nil, "24h")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if times == 0 {
+				if is != nil {
+					t.Fatalf("issue %d still listed: %+v", gid, is)
+				}
+				return
+			}
+			if is == nil {
+				t.Fatalf("issue %d is gone", gid)
+			}
+			var stats uint64
+			for _, b := range is.Stats {
+				stats += b.Count
+			}
+			if is.TimesSeen != times || is.Users != users || stats != times {
+				t.Fatalf("issue %d: %d events (stats %d), %d users; want %d, %d", gid, is.TimesSeen, stats, is.Users, times, users)
+			}
+			got, err := s.ListEvents(ctx, EventQuery{ProjectID: 1, GroupID: gid, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uint64(len(got)) != times {
+				t.Fatalf("issue %d lists %d events, want %d", gid, len(got), times)
+			}
+			wc, err := s.WindowCounts(ctx, 1, []uint64{gid}, "", time.Hour, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wc[gid].Events != times {
+				t.Fatalf("issue %d: per-minute counters say %d, want %d", gid, wc[gid].Events, times)
+			}
+		}
+		check(10, 3, 2)
+		check(20, 2, 1)
+
+		// Merge 20 into 10.
+		n, err := s.MoveEvents(ctx, Move{ProjectID: 1, From: 20, To: 10}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 {
+			t.Fatalf("moved %d events, want 2", n)
+		}
+		check(10, 5, 3)
+		check(20, 0, 0)
+		first, last, err := s.IssueReleases(ctx, 1, 10)
+		if err != nil || first == nil || last == nil || first.Version != "2.0" || last.Version != "1.0" {
+			t.Fatalf("survivor's releases: %+v %+v %v", first, last, err)
+		}
+		att, err := s.ListAttachments(ctx, 1, evs[3].EventID)
+		if err != nil || len(att) != 1 || att[0].GroupID != 10 {
+			t.Fatalf("attachment after the merge: %+v %v", att, err)
+		}
+		hashes, err := s.IssueHashes(ctx, 1, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hashes) != 2 || hashes["hb"].Count != 2 || hashes["hb"].EventID != evs[3].EventID {
+			t.Fatalf("hashes: %+v", hashes)
+		}
+
+		// Unmerge hb into a new issue 30.
+		n, err = s.MoveEvents(ctx, Move{ProjectID: 1, From: 10, To: 30, Hashes: []string{"hb"}, ShortID: 3, Hash: "hb"}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 {
+			t.Fatalf("unmerged %d events, want 2", n)
+		}
+		check(10, 3, 2)
+		check(30, 2, 1)
+		is, err := s.GetIssue(ctx, 1, 30, nil, "")
+		if err != nil || is == nil || is.ShortID != 3 || is.Title != "Error 20" || is.PrimaryHash != "hb" {
+			t.Fatalf("new issue's metadata: %+v %v", is, err)
+		}
+		first, last, err = s.IssueReleases(ctx, 1, 10)
+		if err != nil || first == nil || first.Version != "1.0" || last.Version != "1.0" {
+			t.Fatalf("releases after the unmerge: %+v %+v %v", first, last, err)
+		}
+	})
+}
