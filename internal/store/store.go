@@ -37,6 +37,12 @@ type Config struct {
 	// server's "default" database, since the handshake fails on a database
 	// that does not exist yet. Set when nothing migrates.
 	NoCreateDatabase bool
+	// databaseFromURL: Database came from the URL's path (set by
+	// Validate), which versions before 2026-12 ignored.
+	databaseFromURL bool
+	// legacyDatabase is where versions before 2026-12 put the tables
+	// ("faultline"; tests change it).
+	legacyDatabase string
 	// EmbeddedSettings are chDB server settings (e.g. max_server_memory_usage).
 	EmbeddedSettings map[string]string
 	// Cluster names a cluster of the servers' remote_servers: tables are
@@ -116,6 +122,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Database == "" && urlDB != "":
 		c.Database = urlDB
+		c.databaseFromURL = true
 	case c.Database == "":
 		c.Database = "faultline"
 	case urlDB != "" && urlDB != c.Database:
@@ -229,6 +236,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		s.version = ParseVersion(rows[0].V)
 	}
 	s.features = FeaturesFor(s.version)
+	if err := s.checkStrandedDatabase(ctx, cfg); err != nil {
+		t.close()
+		return nil, err
+	}
 	engine := "clickhouse-server"
 	if cfg.URL == "" {
 		engine = "chdb"
@@ -275,3 +286,37 @@ func (v Version) AtLeast(major, minor int) bool {
 }
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+
+// checkStrandedDatabase refuses to start on an empty database named by the
+// URL while Faultline's tables sit in "faultline": versions before 2026-12
+// ignored the URL's database (clickhouse://host:9000/default put the tables
+// in faultline), and honouring it silently would show an empty tracker and
+// strand the stored events.
+func (s *Store) checkStrandedDatabase(ctx context.Context, cfg Config) error {
+	legacy := cfg.legacyDatabase
+	if legacy == "" {
+		legacy = "faultline"
+	}
+	if !cfg.databaseFromURL || cfg.Database == legacy {
+		return nil
+	}
+	var rows []struct {
+		DB string `ch:"database"`
+	}
+	q := "SELECT database FROM system.tables WHERE name = 'events' AND database IN (" +
+		str(cfg.Database) + ", " + str(legacy) + ")"
+	if err := s.t.query(ctx, &rows, q); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	inURL, inOld := false, false
+	for _, r := range rows {
+		inURL = inURL || r.DB == cfg.Database
+		inOld = inOld || r.DB == legacy
+	}
+	if inOld && !inURL {
+		return fmt.Errorf("store: --clickhouse-url names database %q, which has no Faultline tables, but database %q has them "+
+			"(versions before 2026-12 ignored the URL's database): pass --clickhouse-database %s and drop the database from the URL, "+
+			"or move the tables", cfg.Database, legacy, legacy)
+	}
+	return nil
+}
