@@ -33,14 +33,8 @@ func (ui *UI) ruleDeleteConfirm(w http.ResponseWriter, r *http.Request) {
 // API and goes back to the list.
 func (ui *UI) ruleDelete(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	pp, err := ui.projectNav(ctx, r)
-	if err != nil {
-		ui.fail(w, r, err)
+	pp, ok := ui.projectForm(w, r, 64<<10)
+	if !ok {
 		return
 	}
 	apiPath := pp.ProjectAPIPath + "rules/" + url.PathEscape(r.PathValue("rule_id")) + "/"

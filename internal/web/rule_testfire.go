@@ -27,14 +27,9 @@ type testResult struct {
 // them at once, and shows what each did.
 func (ui *UI) ruleTestFire(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	pp, err := ui.projectNav(ctx, r)
-	if err != nil {
-		ui.fail(w, r, err)
+	var err error
+	pp, ok := ui.projectForm(w, r, 64<<10)
+	if !ok {
 		return
 	}
 	var rule apiRule

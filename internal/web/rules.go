@@ -95,6 +95,24 @@ func (ui *UI) projectNav(ctx context.Context, r *http.Request) (projectHeader, e
 		WebhooksHref: base + "settings/webhooks/", ProjectAPIPath: "/api/0/projects/" + org + "/" + url.PathEscape(p.Slug) + "/"}, nil
 }
 
+// projectForm reads a posted form of at most limit bytes and resolves the
+// project's header through the API; when it answers false, the answer
+// (400, or the API's 404/403 page) has been written.
+func (ui *UI) projectForm(w http.ResponseWriter, r *http.Request, limit int64) (projectHeader, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		securityHeaders(w.Header())
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return projectHeader{}, false
+	}
+	pp, err := ui.projectNav(r.Context(), r)
+	if err != nil {
+		ui.fail(w, r, err)
+		return projectHeader{}, false
+	}
+	return pp, true
+}
+
 // ruleRow is one rule of the list.
 type ruleRow struct {
 	ID, Name, Href, DeleteHref, TestHref string

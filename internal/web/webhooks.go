@@ -58,14 +58,9 @@ func (ui *UI) webhooksPage(w http.ResponseWriter, r *http.Request) {
 // typed, the secret (PUT), and enables (POST) or disables the plugin.
 func (ui *UI) webhooksSave(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	pp, err := ui.projectNav(ctx, r)
-	if err != nil {
-		ui.fail(w, r, err)
+	var err error
+	pp, ok := ui.projectForm(w, r, 256<<10)
+	if !ok {
 		return
 	}
 	path := pp.ProjectAPIPath + "plugins/webhooks/"
