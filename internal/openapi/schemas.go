@@ -57,12 +57,14 @@ func operations() map[string]Op {
 		"GET /api/0/organizations/{org}/issues-count/": {Response: map[string]any{"type": "object", "additionalProperties": typ("integer")},
 			Query: append([]Param{{Name: "query", Description: "Sentry's issue search; one count per query.", Repeated: true},
 				{Name: "environment", Repeated: true}, {Name: "project", Description: "A project id.", Repeated: true}}, rangeQuery...)},
+		"POST /api/0/teams/{org}/{team}/projects/": {Request: ref("SlugBody"), Response: ref("Project"), Status: 201},
+		"GET /api/0/projects/{org}/{project}/":     {Response: ref("Project")},
+		"PUT /api/0/projects/{org}/{project}/":     {Response: ref("Project")},
+
+		// Environments.
 		"GET /api/0/organizations/{org}/environments/": {Response: arrayOf(environment),
 			Query: append([]Param{{Name: "project", Description: "A project id.", Repeated: true}}, visibility...)},
 		"GET /api/0/projects/{org}/{project}/environments/": {Response: arrayOf(environment), Query: visibility},
-		"POST /api/0/teams/{org}/{team}/projects/":          {Request: ref("SlugBody"), Response: ref("Project"), Status: 201},
-		"GET /api/0/projects/{org}/{project}/":              {Response: ref("Project")},
-		"PUT /api/0/projects/{org}/{project}/":              {Response: ref("Project")},
 
 		// Issues and events.
 		"GET /api/0/projects/{org}/{project}/issues/":                   {Response: list("IssueListItem"), Query: issueQuery},
