@@ -375,6 +375,19 @@ func ParseIssueSearch(q string) (IssueSearch, error) {
 	return s, nil
 }
 
+// SearchTagKey is how a search names the tag key k: tags[k] where k alone
+// would mean something else (is:, has:, message:, timesSeen:...).
+func SearchTagKey(k string) string {
+	switch k {
+	case "is", "has", "message", "assigned", "bookmarks":
+		return "tags[" + k + "]"
+	}
+	if _, ok := aggKeys[k]; ok || strings.HasPrefix(k, "tags[") {
+		return "tags[" + k + "]"
+	}
+	return k
+}
+
 // tagKey is the tag key a search key names: tags[key] for a key that
 // would otherwise mean something else.
 func tagKey(k string) string {

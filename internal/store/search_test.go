@@ -101,6 +101,23 @@ func TestParseIssueSearch(t *testing.T) {
 	}
 }
 
+// TestSearchTagKey: a tag key that the syntax uses for something else is
+// written tags[key], and reads back as that tag.
+func TestSearchTagKey(t *testing.T) {
+	for _, k := range []string{"browser", "is", "has", "timesSeen", "age", "message", "tags[x]", "release"} {
+		s, err := ParseIssueSearch(SearchTagKey(k) + `:"v"`)
+		if k == "release" {
+			if err != nil || !slices.Equal(s.Releases, []string{"v"}) {
+				t.Errorf("%s: %+v %v", k, s, err)
+			}
+			continue
+		}
+		if err != nil || len(s.Tags) != 1 || s.Tags[0].Key != k || !slices.Equal(s.Tags[0].Values, []string{"v"}) {
+			t.Errorf("%s: %q -> %+v %v", k, SearchTagKey(k), s, err)
+		}
+	}
+}
+
 func ptrTo[T any](v T) *T { return &v }
 
 func TestResolveLatest(t *testing.T) {
