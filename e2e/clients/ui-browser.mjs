@@ -30,8 +30,8 @@ try {
   page.setDefaultTimeout(10000);
   page.on('console', (m) => {
     if (m.type() !== 'error' && m.type() !== 'warning') return;
-    // The bad search's page answers 400 on purpose.
-    if (m.text().includes('status of 400') && m.location().url.includes('is%3Abogus')) return;
+    // The bad searches' pages answer 400 on purpose.
+    if (m.text().includes('status of 400') && /is%3Abogus|timesSeen%3A%3Elots/.test(m.location().url)) return;
     out.console.push(m.type() + ': ' + m.text() + ' at ' + m.location().url);
   });
   page.on('dialog', (d) => { out.failures.push('a dialog opened: ' + d.message()); d.dismiss(); });
@@ -88,6 +88,35 @@ try {
   await Promise.all([page.waitForNavigation(), page.locator('#search').press('Enter')]);
   const alert = await page.locator('p.error[role=alert]').innerText().catch(() => '');
   check(alert.includes('bogus'), 'a bad query showed ' + JSON.stringify(alert));
+  // Several operators at once, with the environment and the time range
+  // picked in the form: they land in the URL, the rows and the tab counts.
+  const titles = () => page.$$eval('tr.issue .title', (ts) => ts.map((t) => t.textContent));
+  await page.goto(base + '/organizations/' + org + '/issues/');
+  check(await page.locator('select[name=environment] option[value=prod]').count() === 1, 'prod is not in the environment picker');
+  await page.locator('#search').fill('release:[2.0,3.0] level:info timesSeen:>=2 !has:user.email firstSeen:-1h checkout');
+  await page.locator('select[name=environment]').selectOption('prod');
+  await page.locator('select[name=statsPeriod]').selectOption('24h');
+  await Promise.all([page.waitForNavigation(), page.locator('#search').press('Enter')]);
+  const multi = await titles();
+  out.multiSearchTitles = multi;
+  check(multi.length === 1 && multi[0] === 'checkout failed in 2.0 (card)', 'the multi-operator search found ' + JSON.stringify(multi));
+  check(page.url().includes('environment=prod') && page.url().includes('statsPeriod=24h') && page.url().includes('timesSeen'),
+    'the search is not in the URL: ' + page.url());
+  check(await tabCount('Regressed') === 0 && await tabCount('All') === 1, 'tab counts for the multi-operator search: regressed ' +
+    (await tabCount('Regressed')) + ', all ' + (await tabCount('All')));
+  await page.locator('#search').fill('!release:2.0 checkout');
+  await Promise.all([page.waitForNavigation(), page.locator('#search').press('Enter')]);
+  const negated = await titles();
+  check(negated.length === 1 && negated[0] === 'checkout failed in 1.0', 'the negated search found ' + JSON.stringify(negated));
+  // A bad comparison names the term; the help lists the operators.
+  await page.locator('#search').fill('timesSeen:>lots');
+  await Promise.all([page.waitForNavigation(), page.locator('#search').press('Enter')]);
+  const bad = await page.locator('p.error[role=alert]').innerText().catch(() => '');
+  check(bad.includes('timesSeen:>lots') && await page.locator('tr.issue').count() === 0, 'a bad comparison showed ' + JSON.stringify(bad));
+  await page.locator('#search-help summary').click();
+  check(await page.locator('#search-help table').isVisible() && (await page.locator('#search-help').innerText()).includes('lastSeen:+7d'),
+    'the search help is not shown');
+  await page.screenshot({ path: shots + '/issues-search-help-1280-light.png' });
 
   // Tabs: All holds more than Unresolved once something is resolved.
   await page.goto(base + '/organizations/' + org + '/issues/?query=checkout');

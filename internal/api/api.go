@@ -145,6 +145,7 @@ type Store interface {
 	AdjacentEvents(ctx context.Context, ev *store.StoredEvent) (prev, next string, err error)
 	IssueUserReportCount(ctx context.Context, projectID, groupID uint64) (uint64, error)
 	IssueCounter
+	EnvironmentLister
 	WorkflowStore
 	MergeStore
 }
@@ -221,6 +222,8 @@ func (a *API) Routes() []route.Route {
 		a.route("GET", "/api/0/organizations/{org}/issues/", a.listOrgIssues, org, "event:read", "list an organization's issues"),
 		a.route("PUT", "/api/0/organizations/{org}/issues/", a.bulkUpdateOrgIssues, org, "event:write", "change an organization's issues in bulk"),
 		a.route("GET", "/api/0/organizations/{org}/issues-count/", a.issuesCount, org, "event:read", "count an organization's issues per search (the issue list's tabs)"),
+		a.route("GET", "/api/0/organizations/{org}/environments/", a.listOrgEnvironments, org, "project:read", "list the environments of an organization's events"),
+		a.route("GET", "/api/0/projects/{org}/{project}/environments/", a.listProjectEnvironments, project, "project:read", "list the environments of a project's events"),
 		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/", a.getProjectEvent, event, "event:read", "get an event"),
 		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/attachments/", a.listAttachments, event, "event:read", "list an event's attachments"),
 		a.route("GET", "/api/0/projects/{org}/{project}/events/{event_id}/attachments/{attachment_id}/", a.getAttachment, event, "event:read", "download an attachment"),

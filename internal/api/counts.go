@@ -42,17 +42,19 @@ func (a *API) issuesCount(ctx context.Context, r *http.Request, c *caller) (*res
 	for i, p := range projects {
 		pids[i] = p.ID
 	}
+	now := time.Now()
+	start, end, err := timeRange(q, true, now)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]uint64, len(queries))
 	for _, query := range queries {
-		search, err := parseIssueSearch(query, true)
+		search, err := a.issueSearch(ctx, c, o, query, true, pids)
 		if err != nil {
 			return nil, err
 		}
-		if err := search.ResolveLatest(ctx, pids, a.resolveLatestRelease); err != nil {
-			return nil, err
-		}
 		counts, err := a.store.CountIssues(ctx, store.IssueQuery{ProjectIDs: pids, Environments: nonEmpty(q["environment"]),
-			Status: search.Status, Search: &search})
+			Status: search.Status, Search: &search, Start: start, End: end, Now: now})
 		if err != nil {
 			return nil, err
 		}

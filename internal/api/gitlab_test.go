@@ -273,7 +273,7 @@ func TestGitLabContract(t *testing.T) {
 	// Searches GitLab's box may send that Faultline can't do: Sentry's 400
 	// {"detail"}, saying what is wrong. And release: terms, exact.
 	for _, c := range []struct{ query, detail string }{
-		{"is:unresolved%20browser.name:>3", `"browser.name:" is not supported`},
+		{"is:unresolved%20browser.name:>3", `"browser.name:>3": comparisons are supported on timesSeen:`},
 		{"is:unresolved%20%22unclosed", "unbalanced quotes"},
 		{"is:bogus", "unknown status"},
 		{"is:unresolved" + strings.Repeat("%20a", 20), "at most 20 terms"},

@@ -113,7 +113,7 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 		return nil, err
 	}
 	q := r.URL.Query()
-	iq, err := a.issueListQuery(ctx, c, o, q, []uint64{p.ID})
+	iq, err := a.issueListQuery(ctx, c, o, q, []uint64{p.ID}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -136,18 +136,16 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 
 // issueListQuery reads the parameters the issue lists share (a project's
 // and the organization's): the search (default is:unresolved, with
-// release:latest and the user terms resolved), limit, sort and
-// statsPeriod, for the projects pids.
-func (a *API) issueListQuery(ctx context.Context, c *caller, o *meta.Organization, q url.Values, pids []uint64) (store.IssueQuery, error) {
+// release:latest and the user terms resolved), limit, sort, the time
+// range and the sparkline's period, for the projects pids. On the
+// project's list (Sentry's legacy endpoint, which GitLab calls),
+// statsPeriod is the sparkline's period (24h or 14d) and start and end
+// the range; on the organization's, as in Sentry, statsPeriod (or start
+// and end) is the range and groupStatsPeriod the sparkline's.
+func (a *API) issueListQuery(ctx context.Context, c *caller, o *meta.Organization, q url.Values, pids []uint64, orgList bool) (store.IssueQuery, error) {
 	_, present := q["query"]
-	search, err := parseIssueSearch(q.Get("query"), present)
+	search, err := a.issueSearch(ctx, c, o, q.Get("query"), present, pids)
 	if err != nil {
-		return store.IssueQuery{}, err
-	}
-	if err := search.ResolveLatest(ctx, pids, a.resolveLatestRelease); err != nil {
-		return store.IssueQuery{}, err
-	}
-	if err := search.ResolveUsers(ctx, a.resolveSearchUsers(c, o.ID)); err != nil {
 		return store.IssueQuery{}, err
 	}
 	limit := 25
@@ -164,17 +162,84 @@ func (a *API) issueListQuery(ctx context.Context, c *caller, o *meta.Organizatio
 	default:
 		return store.IssueQuery{}, errorf(http.StatusBadRequest, "Invalid sort: %q", sort)
 	}
+	iq := store.IssueQuery{ProjectIDs: pids, Status: search.Status, Sort: sort, Limit: limit,
+		Cursor: pageCursor(q.Get("cursor")), Search: &search, Now: time.Now()}
 	stats := q.Get("statsPeriod")
-	switch stats {
-	case "", "24h", "14d":
-	default:
-		return store.IssueQuery{}, errorf(http.StatusBadRequest, "Invalid stats_period. Valid choices are '', '24h', and '14d'")
+	if orgList {
+		if iq.Start, iq.End, err = timeRange(q, true, iq.Now); err != nil {
+			return store.IssueQuery{}, err
+		}
+		stats = q.Get("groupStatsPeriod")
+		if stats == "auto" || stats == "" {
+			stats = "24h"
+			if !iq.Start.IsZero() && iq.Now.Sub(iq.Start) > 25*time.Hour {
+				stats = "14d"
+			}
+		}
+		if stats != "24h" && stats != "14d" {
+			return store.IssueQuery{}, errorf(http.StatusBadRequest, "Invalid groupStatsPeriod. Valid choices are '', 'auto', '24h', and '14d'")
+		}
+	} else {
+		if iq.Start, iq.End, err = timeRange(q, false, iq.Now); err != nil {
+			return store.IssueQuery{}, err
+		}
+		switch stats {
+		case "", "24h", "14d":
+		default:
+			return store.IssueQuery{}, errorf(http.StatusBadRequest, "Invalid stats_period. Valid choices are '', '24h', and '14d'")
+		}
 	}
 	if stats == "" { // stats are always sent (GitLab reads stats["24h"] without asking)
 		stats = "24h"
 	}
-	return store.IssueQuery{ProjectIDs: pids, Status: search.Status, Sort: sort, Limit: limit,
-		Cursor: pageCursor(q.Get("cursor")), StatsPeriod: stats, Search: &search}, nil
+	iq.StatsPeriod = stats
+	return iq, nil
+}
+
+// issueSearch parses an issue search and resolves its release:latest and
+// user terms for the projects pids.
+func (a *API) issueSearch(ctx context.Context, c *caller, o *meta.Organization, query string, present bool, pids []uint64) (store.IssueSearch, error) {
+	search, err := parseIssueSearch(query, present)
+	if err != nil {
+		return search, err
+	}
+	if err := search.ResolveLatest(ctx, pids, a.resolveLatestRelease); err != nil {
+		return search, err
+	}
+	if err := search.ResolveUsers(ctx, a.resolveSearchUsers(c, o.ID)); err != nil {
+		return search, err
+	}
+	return search, nil
+}
+
+// timeRange reads Sentry's time range parameters: start and end (ISO
+// 8601, both or neither) or, where periodIsRange, statsPeriod (a number
+// and a unit, m, h, d or w: the range ending now). None is no range.
+func timeRange(q url.Values, periodIsRange bool, now time.Time) (start, end time.Time, err error) {
+	s, e := q.Get("start"), q.Get("end")
+	if s != "" || e != "" {
+		if s == "" || e == "" {
+			return start, end, errorf(http.StatusBadRequest, "start and end are both required")
+		}
+		if start, err = store.ParseDate(s); err != nil {
+			return start, end, errorf(http.StatusBadRequest, "Invalid start: %q", s)
+		}
+		if end, err = store.ParseDate(e); err != nil {
+			return start, end, errorf(http.StatusBadRequest, "Invalid end: %q", e)
+		}
+		if !end.After(start) {
+			return start, end, errorf(http.StatusBadRequest, "start must be before end")
+		}
+		return start, end, nil
+	}
+	if p := q.Get("statsPeriod"); periodIsRange && p != "" {
+		d, err := parsePeriod(p)
+		if err != nil {
+			return start, end, err
+		}
+		return now.Add(-d), time.Time{}, nil
+	}
+	return start, end, nil
 }
 
 // nonEmpty drops empty values (?environment= means no filter).

@@ -495,7 +495,7 @@ func (a *API) listOrgIssues(ctx context.Context, r *http.Request, c *caller) (*r
 	for i, p := range projects {
 		pids[i] = p.ID
 	}
-	iq, err := a.issueListQuery(ctx, c, o, q, pids)
+	iq, err := a.issueListQuery(ctx, c, o, q, pids, true)
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,8 @@ func TestParseQuery(t *testing.T) {
 		{"is:unresolved connection refused", true, store.StatusUnresolved, false},
 		{"is:archived", true, store.StatusIgnored, false},
 		{"timeout", true, "", false},
-		{"browser:Firefox", true, "", true},
+		{"browser:Firefox", true, "", false},
+		{"browser:>3", true, "", true},
 		{"is:nope", true, "", true},
 	} {
 		status, err := parseQuery(c.q, c.present)

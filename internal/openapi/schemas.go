@@ -23,8 +23,20 @@ func operations() map[string]Op {
 		{Name: "query", Description: "Sentry's search, e.g. `is:unresolved`."},
 		{Name: "sort", Description: "`date` (last seen, the default), `new`, `freq` or `user`."},
 		{Name: "statsPeriod", Description: "`24h` (the default, also when empty) or `14d`: every issue carries its `stats`."},
+		{Name: "start", Description: "With `end`: only issues with events in the range (ISO 8601), counted in it."},
+		{Name: "end", Description: "With `start`: the range's end (ISO 8601)."},
 		{Name: "limit"}, {Name: "environment", Repeated: true}, cursor[0],
 	}
+	rangeQuery := []Param{
+		{Name: "statsPeriod", Description: "The range ending now (`24h`, `14d`, `30d`...): only issues with events in it, counted in it."},
+		{Name: "start", Description: "With `end`, instead of `statsPeriod`: the range's start (ISO 8601)."},
+		{Name: "end", Description: "The range's end (ISO 8601)."},
+	}
+	orgIssueQuery := append(slices.Clone(issueQuery[:2]), rangeQuery...)
+	orgIssueQuery = append(orgIssueQuery, Param{Name: "groupStatsPeriod", Description: "The graph: `24h`, `14d` or `auto` (the default)."},
+		Param{Name: "limit"}, Param{Name: "environment", Repeated: true}, cursor[0])
+	environment := object(map[string]any{"id": typ("string"), "name": typ("string"), "isHidden?": typ("boolean")})
+	visibility := []Param{{Name: "visibility", Description: "`visible` (the default), `hidden` (none is) or `all`."}}
 	return map[string]Op{
 		// Organizations, teams, members.
 		"GET /api/0/organizations/":                           {Response: list("Organization")},
@@ -43,11 +55,16 @@ func operations() map[string]Op {
 		"GET /api/0/organizations/{org}/projects/": {Response: list("Project"), Query: append(cursor, Param{Name: "statsPeriod",
 			Description: "`24h` adds each project's events per hour (`stats`) and its unresolved issues (`unresolvedCount`)."})},
 		"GET /api/0/organizations/{org}/issues-count/": {Response: map[string]any{"type": "object", "additionalProperties": typ("integer")},
-			Query: []Param{{Name: "query", Description: "Sentry's issue search; one count per query.", Repeated: true},
-				{Name: "environment", Repeated: true}, {Name: "project", Description: "A project id.", Repeated: true}}},
+			Query: append([]Param{{Name: "query", Description: "Sentry's issue search; one count per query.", Repeated: true},
+				{Name: "environment", Repeated: true}, {Name: "project", Description: "A project id.", Repeated: true}}, rangeQuery...)},
 		"POST /api/0/teams/{org}/{team}/projects/": {Request: ref("SlugBody"), Response: ref("Project"), Status: 201},
 		"GET /api/0/projects/{org}/{project}/":     {Response: ref("Project")},
 		"PUT /api/0/projects/{org}/{project}/":     {Response: ref("Project")},
+
+		// Environments.
+		"GET /api/0/organizations/{org}/environments/": {Response: arrayOf(environment),
+			Query: append([]Param{{Name: "project", Description: "A project id.", Repeated: true}}, visibility...)},
+		"GET /api/0/projects/{org}/{project}/environments/": {Response: arrayOf(environment), Query: visibility},
 
 		// Issues and events.
 		"GET /api/0/projects/{org}/{project}/issues/":                   {Response: list("IssueListItem"), Query: issueQuery},
@@ -117,7 +134,7 @@ func operations() map[string]Op {
 			Description: "Deletes the issues named by `id`, `status` or `query` (one of them is required)."},
 		"DELETE /api/0/organizations/{org}/issues/": {Empty: true, Status: 204, Query: bulkQuery(true),
 			Description: "Deletes the issues named by `id`, `status` or `query` (one of them is required)."},
-		"GET /api/0/organizations/{org}/issues/": {Response: list("IssueListItem"), Query: append(slices.Clone(issueQuery),
+		"GET /api/0/organizations/{org}/issues/": {Response: list("IssueListItem"), Query: append(orgIssueQuery,
 			Param{Name: "project", Description: "A project id (`-1` or none: every project).", Repeated: true})},
 
 		// Client keys, users, feedback.

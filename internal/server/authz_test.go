@@ -132,6 +132,8 @@ var minRole = map[string]string{
 	"GET /api/0/organizations/{org}/issues/":                                             authz.Member,
 	"PUT /api/0/organizations/{org}/issues/":                                             authz.Member,
 	"GET /api/0/organizations/{org}/issues-count/":                                       authz.Member,
+	"GET /api/0/organizations/{org}/environments/":                                       authz.Member,
+	"GET /api/0/projects/{org}/{project}/environments/":                                  authz.Member,
 	"DELETE /api/0/organizations/{org}/issues/":                                          authz.Member,
 	"POST /api/0/organizations/{org}/releases/{version}/deploys/":                        authz.Member,
 	"GET /api/0/organizations/{org}/releases/":                                           authz.Member,

@@ -355,7 +355,12 @@ func BenchmarkStore(b *testing.B) {
 			// The issue search's free text scans the project's events
 			// (title, culprit, message): a term that matches some, and
 			// one that matches none (the whole scan, nothing to merge).
-			for name, q := range map[string]string{"hit": `is:unresolved "timed out"`, "miss": "is:unresolved zzqx-no-such-text"} {
+			// And three filters through the tag index and the aggregates
+			// (a tag, the level, an event count), and a tag value no event
+			// has.
+			for name, q := range map[string]string{"hit": `is:unresolved "timed out"`, "miss": "is:unresolved zzqx-no-such-text",
+				"3filters": `is:unresolved browser:"Firefox 121.0" level:error timesSeen:>50`,
+				"tag_miss": `is:unresolved browser:"Netscape 4.0"`} {
 				search, err := ParseIssueSearch(q)
 				if err != nil {
 					b.Fatal(err)
@@ -475,6 +480,10 @@ func writeBenchSection(file string) error {
 	rows := []struct{ name, desc string }{
 		{"issue_list/date", "issue list, `sort=date`, 25 issues with 24h stats"},
 		{"issue_list/freq", "issue list, `sort=freq`"},
+		{"issue_search/hit", "issue search, free text that matches (`\"timed out\"`)"},
+		{"issue_search/miss", "issue search, free text that matches nothing (a scan of the events' text)"},
+		{"issue_search/3filters", "issue search, three filters: `browser:\"Firefox 121.0\" level:error timesSeen:>50`"},
+		{"issue_search/tag_miss", "issue search, a tag value no event has"},
 		{"issue_detail/hot", "issue detail, the hottest issue"},
 		{"issue_detail/typical", "issue detail, typical issues"},
 		{"latest_event/hot", "latest event (full JSON), the hottest issue"},

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -19,21 +18,7 @@ func (s *Store) CountIssues(ctx context.Context, q IssueQuery) (map[uint64]uint6
 	if len(q.ProjectIDs) == 0 {
 		return map[uint64]uint64{}, nil
 	}
-	where := []string{"project_id IN " + nums(q.ProjectIDs), liveHour(q.Now)}
-	if len(q.Environments) > 0 {
-		where = append(where, "environment IN "+strs(q.Environments))
-	}
-	switch q.Status {
-	case "":
-		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "=", StatusPendingDeletion)+")")
-	case StatusUnresolved:
-		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "!=", StatusUnresolved)+")")
-	case StatusResolved, StatusIgnored:
-		where = append(where, "group_id "+s.in()+" ("+s.statusIn(q.ProjectIDs, "=", q.Status)+")")
-	default:
-		return nil, fmt.Errorf("store: unknown status %q", q.Status)
-	}
-	conds, err := s.searchConds(q.ProjectIDs, q.Search, q.Now)
+	where, conds, err := s.issueWhere(&q)
 	if err != nil {
 		return nil, err
 	}

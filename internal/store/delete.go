@@ -149,6 +149,21 @@ func (f UserFilter) where() string {
 	return "(" + strings.Join(or, " OR ") + ")"
 }
 
+// tagIndex is the condition matching the user's rows of group_tags: the
+// user.* keys and the user tag ("id:...", "email:...", "ip:...").
+func (f UserFilter) tagIndex() string {
+	var or []string
+	for _, kv := range [][3]string{{"user.id", "id:", f.ID}, {"user.email", "email:", f.Email}, {"user.ip", "ip:", f.IPAddress}} {
+		if kv[2] != "" {
+			or = append(or, "(key = "+str(kv[0])+" AND value = "+str(kv[2])+")", "(key = 'user' AND value = "+str(kv[1]+kv[2])+")")
+		}
+	}
+	if len(or) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(or, " OR ") + ")"
+}
+
 // hourKey is one group_hourly row key.
 type hourKey struct {
 	GroupID     uint64    `ch:"group_id"`
@@ -203,6 +218,10 @@ func (s *Store) DeleteUserData(ctx context.Context, projectID uint64, user UserF
 	}
 	if len(keys) > 0 {
 		named = append(named, "ALTER TABLE "+s.alterTarget("events")+" DELETE WHERE "+scope)
+	}
+	// The search's tag index holds the user's values under their keys.
+	if cond := user.tagIndex(); cond != "" {
+		named = append(named, "ALTER TABLE "+s.alterTarget("group_tags")+" DELETE WHERE project_id = "+num(projectID)+" AND "+cond)
 	}
 	if err := s.mutate(ctx, named, wait); err != nil {
 		return 0, err

@@ -169,7 +169,11 @@ type IssueQuery struct {
 	Cursor       string // from a previous IssuePage.Next
 	// StatsPeriod is "24h" (hourly buckets) or "14d" (daily); "" for none.
 	StatsPeriod string
-	Now         time.Time
+	// Start and End, if set, narrow the list to the issues with events in
+	// the range, and their counts to those events (whole hours; tag terms
+	// whole days): Sentry's statsPeriod, start and end.
+	Start, End time.Time
+	Now        time.Time
 	// Search narrows the list by the search's terms other than the
 	// status (see ParseIssueSearch); nil for none.
 	Search *IssueSearch
@@ -226,26 +230,7 @@ func (s *Store) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error)
 	if err != nil {
 		return IssuePage{}, err
 	}
-	var where []string
-	where = append(where, "project_id IN "+nums(q.ProjectIDs), liveHour(q.Now))
-	if len(q.GroupIDs) > 0 {
-		where = append(where, "group_id IN "+nums(q.GroupIDs))
-	}
-	if len(q.Environments) > 0 {
-		where = append(where, "environment IN "+strs(q.Environments))
-	}
-	switch q.Status {
-	case "":
-		// Any status but an issue being deleted.
-		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "=", StatusPendingDeletion)+")")
-	case StatusUnresolved:
-		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "!=", StatusUnresolved)+")")
-	case StatusResolved, StatusIgnored:
-		where = append(where, "group_id "+s.in()+" ("+s.statusIn(q.ProjectIDs, "=", q.Status)+")")
-	default:
-		return IssuePage{}, fmt.Errorf("store: unknown status %q", q.Status)
-	}
-	conds, err := s.searchConds(q.ProjectIDs, q.Search, q.Now)
+	where, conds, err := s.issueWhere(&q)
 	if err != nil {
 		return IssuePage{}, err
 	}
@@ -369,6 +354,50 @@ func (s *Store) GetIssue(ctx context.Context, projectID, groupID uint64, environ
 	return is, nil
 }
 
+// issueWhere renders the conditions on group_hourly of the issues q
+// lists (and CountIssues counts): where narrows the rows aggregated
+// (projects, retention, time range, group ids, environments, status),
+// conds the search's other terms, conditions on group_id that a read of
+// already chosen groups need not evaluate again.
+func (s *Store) issueWhere(q *IssueQuery) (where, conds []string, err error) {
+	where = []string{"project_id IN " + nums(q.ProjectIDs), liveHour(q.Now)}
+	if !q.Start.IsZero() {
+		where = append(where, "hour >= "+ts(q.Start.UTC().Truncate(time.Hour)))
+	}
+	if !q.End.IsZero() {
+		where = append(where, "hour <= "+ts(q.End))
+	}
+	if len(q.GroupIDs) > 0 {
+		where = append(where, "group_id IN "+nums(q.GroupIDs))
+	}
+	where = append(where, envConds(q)...)
+	switch q.Status {
+	case "":
+		// Any status but an issue being deleted.
+		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "=", StatusPendingDeletion)+")")
+	case StatusUnresolved:
+		if q.Search != nil && q.Search.Substatus != "" {
+			where = append(where, "group_id "+s.in()+" (SELECT group_id FROM "+s.table("group_status")+" WHERE project_id IN "+
+				nums(q.ProjectIDs)+" GROUP BY group_id HAVING argMax(status, updated_ms) = "+str(StatusUnresolved)+
+				" AND argMax(substatus, updated_ms) = "+str(q.Search.Substatus)+")")
+		} else {
+			where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "!=", StatusUnresolved)+")")
+		}
+	case StatusResolved, StatusIgnored:
+		where = append(where, "group_id "+s.in()+" ("+s.statusIn(q.ProjectIDs, "=", q.Status)+")")
+	default:
+		return nil, nil, fmt.Errorf("store: unknown status %q", q.Status)
+	}
+	if q.Search != nil && q.Search.Substatus != "" && q.Status != StatusUnresolved {
+		return nil, nil, fmt.Errorf("store: substatus %q without the unresolved status", q.Search.Substatus)
+	}
+	conds, err = s.searchConds(q)
+	if err != nil {
+		return nil, nil, err
+	}
+	return where, conds, nil
+}
+
 func (s *Store) statusIn(projects []uint64, op, status string) string {
 	return "SELECT group_id FROM " + s.table("group_status") + " WHERE project_id IN " + nums(projects) +
 		" GROUP BY group_id HAVING argMax(status, updated_ms) " + op + " " + str(status)
@@ -447,8 +476,8 @@ func (s *Store) groupStats(ctx context.Context, q IssueQuery, ids []uint64) (map
 	start := end.Add(-time.Duration(n-1) * step)
 	where := "project_id IN " + nums(q.ProjectIDs) + " AND group_id IN " + nums(ids) + " AND hour >= " + ts(start) +
 		" AND " + liveHour(q.Now)
-	if len(q.Environments) > 0 {
-		where += " AND environment IN " + strs(q.Environments)
+	for _, c := range envConds(&q) {
+		where += " AND " + c
 	}
 	var rows []struct {
 		GroupID uint64    `ch:"group_id"`

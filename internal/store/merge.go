@@ -23,13 +23,14 @@ import (
 
 // eventViewRe takes apart a materialized view fed by events, as the
 // migrations write them.
-var eventViewRe = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS \S+ TO (\S+) AS\s*(SELECT .*?)\nFROM (\S+)\n(?:WHERE (.*?)\n)?(GROUP BY .*)$`)
+var eventViewRe = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS \S+ TO (\S+) AS\s*(SELECT .*?)\nFROM (\S+)\n(ARRAY JOIN .*?\n)?(?:WHERE (.*?)\n)?(GROUP BY .*)$`)
 
 // eventView is a materialized view over events, as an INSERT ... SELECT
 // that can be run again over chosen events.
 type eventView struct {
 	target  string // the table it fills
 	sel     string // SELECT ... (without FROM)
+	join    string // its ARRAY JOIN clause, or ""
 	where   string // its own condition, or ""
 	groupBy string
 }
@@ -45,7 +46,7 @@ func (s *Store) eventViews() []eventView {
 			if sm == nil || sm[3] != events {
 				continue
 			}
-			out = append(out, eventView{target: sm[1], sel: sm[2], where: sm[4], groupBy: sm[5]})
+			out = append(out, eventView{target: sm[1], sel: sm[2], join: strings.TrimSpace(sm[4]), where: sm[5], groupBy: sm[6]})
 		}
 	}
 	return out
@@ -55,7 +56,11 @@ func (v eventView) insert(events, cond string) string {
 	if v.where != "" {
 		cond = "(" + v.where + ") AND " + cond
 	}
-	return "INSERT INTO " + v.target + " " + v.sel + " FROM " + events + " WHERE " + cond + " " + v.groupBy
+	from := events
+	if v.join != "" {
+		from += " " + v.join
+	}
+	return "INSERT INTO " + v.target + " " + v.sel + " FROM " + from + " WHERE " + cond + " " + v.groupBy
 }
 
 // insertColumns is a table's columns that an INSERT takes (not the

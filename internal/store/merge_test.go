@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 )
@@ -19,6 +20,7 @@ func TestMoveEvents(t *testing.T) {
 		add := func(gid uint64, n int, hash, user, release string) {
 			e := ev(1, gid, n, now.Add(-time.Duration(n)*time.Second), "prod", user)
 			e.PrimaryHash, e.Release = hash, release
+			e.TagKeys, e.TagValues = []string{"hash"}, []string{hash}
 			evs = append(evs, e)
 		}
 		add(10, 1, "ha", "u1", "1.0")
@@ -74,8 +76,29 @@ func TestMoveEvents(t *testing.T) {
 				t.Fatalf("issue %d: per-minute counters say %d, want %d", gid, wc[gid].Events, times)
 			}
 		}
+		// tagged lists the issues that the tag search hash:h finds (the
+		// tag index follows moves as the other aggregates do).
+		tagged := func(h string) []uint64 {
+			t.Helper()
+			search, err := ParseIssueSearch("hash:" + h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := s.ListIssues(ctx, IssueQuery{ProjectIDs: []uint64{1}, Search: &search, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []uint64
+			for _, is := range page.Issues {
+				ids = append(ids, is.GroupID)
+			}
+			return ids
+		}
 		check(10, 3, 2)
 		check(20, 2, 1)
+		if got := tagged("hb"); !slices.Equal(got, []uint64{20}) {
+			t.Fatalf("hash:hb before the merge finds %v", got)
+		}
 
 		// Merge 20 into 10.
 		n, err := s.MoveEvents(ctx, Move{ProjectID: 1, From: 20, To: 10}, time.Minute)
@@ -87,6 +110,9 @@ func TestMoveEvents(t *testing.T) {
 		}
 		check(10, 5, 3)
 		check(20, 0, 0)
+		if got := tagged("hb"); !slices.Equal(got, []uint64{10}) {
+			t.Fatalf("hash:hb after the merge finds %v", got)
+		}
 		first, last, err := s.IssueReleases(ctx, 1, 10)
 		if err != nil || first == nil || last == nil || first.Version != "2.0" || last.Version != "1.0" {
 			t.Fatalf("survivor's releases: %+v %+v %v", first, last, err)
@@ -113,6 +139,12 @@ func TestMoveEvents(t *testing.T) {
 		}
 		check(10, 3, 2)
 		check(30, 2, 1)
+		if got := tagged("hb"); !slices.Equal(got, []uint64{30}) {
+			t.Fatalf("hash:hb after the unmerge finds %v", got)
+		}
+		if got := tagged("ha"); !slices.Equal(got, []uint64{10}) {
+			t.Fatalf("hash:ha after the unmerge finds %v", got)
+		}
 		is, err := s.GetIssue(ctx, 1, 30, nil, "")
 		if err != nil || is == nil || is.ShortID != 3 || is.Title != "Error 20" || is.PrimaryHash != "hb" {
 			t.Fatalf("new issue's metadata: %+v %v", is, err)

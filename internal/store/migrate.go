@@ -42,6 +42,7 @@ var migrations = []migration{
 	{11, "issue activity", schema0011, nil},
 	{12, "per-minute issue counters for alert rules", schema0012, nil},
 	{13, "issue workflow: assignees, user flags, comments", schema0013, nil},
+	{16, "per-issue tag index for the issue search", schema0016, backfill0016},
 }
 
 // schemaMigrationsTable records applied migrations; a version recorded

@@ -31,7 +31,43 @@ func TestParseIssueSearch(t *testing.T) {
 		{q: "is:assigned", want: IssueSearch{IsAssigned: ptrTo(true)}},
 		{q: "is:unassigned is:unresolved", want: IssueSearch{IsAssigned: ptrTo(false), Status: StatusUnresolved, StatusSet: true}},
 		{q: "is:assigned is:unassigned", wrong: "exclude each other"},
-		{q: "is:bookmarked", wrong: "not supported yet"},
+		{q: "is:bookmarked", want: IssueSearch{Bookmarks: []UserTerm{{Value: "me"}}}},
+		{q: "is:subscribed", wrong: "not supported yet"},
+		{q: "is:regressed", want: IssueSearch{Status: StatusUnresolved, StatusSet: true, Substatus: SubstatusRegressed}},
+		{q: "is:regressed is:resolved", wrong: "only one status"},
+		{q: "is:new", want: IssueSearch{Aggs: []AggTerm{{Field: AggFirstSeen, Op: ">=", Ago: 7 * 24 * time.Hour, Relative: true}}}},
+		{q: "level:error !browser:Firefox user.email:a@b.c", want: IssueSearch{Tags: []TagTerm{
+			{Key: "level", Values: []string{"error"}}, {Key: "browser", Values: []string{"Firefox"}, Negate: true},
+			{Key: "user.email", Values: []string{"a@b.c"}}}}},
+		{q: `browser:[Firefox, "Mobile Safari"] !os:[a,b]`, want: IssueSearch{Tags: []TagTerm{
+			{Key: "browser", Values: []string{"Firefox", "Mobile Safari"}}, {Key: "os", Values: []string{"a", "b"}, Negate: true}}}},
+		{q: "has:browser !has:user.email", want: IssueSearch{Tags: []TagTerm{{Key: "browser", Has: true}, {Key: "user.email", Has: true, Negate: true}}}},
+		{q: "tags[is]:x", want: IssueSearch{Tags: []TagTerm{{Key: "is", Values: []string{"x"}}}}},
+		{q: "environment:prod environment:[a,b] !environment:c", want: IssueSearch{Environments: [][]string{{"prod"}, {"a", "b"}},
+			Tags: []TagTerm{{Key: "environment", Values: []string{"c"}, Negate: true}}}},
+		{q: "release:[1.0,latest]", want: IssueSearch{ReleaseAny: [][]string{{"1.0", ReleaseLatest}}}},
+		{q: "timesSeen:>100 times_seen:<=5 timesSeen:7 !timesSeen:>=3", want: IssueSearch{Aggs: []AggTerm{
+			{Field: AggTimesSeen, Op: ">", N: 100}, {Field: AggTimesSeen, Op: "<=", N: 5}, {Field: AggTimesSeen, Op: "=", N: 7},
+			{Field: AggTimesSeen, Op: "<", N: 3}}}},
+		{q: "firstSeen:-24h lastSeen:+7d age:-2w", want: IssueSearch{Aggs: []AggTerm{
+			{Field: AggFirstSeen, Op: ">=", Ago: 24 * time.Hour, Relative: true}, {Field: AggLastSeen, Op: "<=", Ago: 7 * 24 * time.Hour, Relative: true},
+			{Field: AggFirstSeen, Op: ">=", Ago: 14 * 24 * time.Hour, Relative: true}}}},
+		{q: "firstSeen:>2026-01-02T03:04:05 lastSeen:<=2026-01-02T03:04:05Z", want: IssueSearch{Aggs: []AggTerm{
+			{Field: AggFirstSeen, Op: ">", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+			{Field: AggLastSeen, Op: "<=", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}}},
+		{q: "firstSeen:2026-01-02", want: IssueSearch{Aggs: []AggTerm{
+			{Field: AggFirstSeen, Op: ">=", At: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
+			{Field: AggFirstSeen, Op: "<", At: time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)}}}},
+		{q: "timesSeen:>lots", wrong: `"timesSeen:>lots": Invalid number`},
+		{q: "firstSeen:-24x", wrong: `"firstSeen:-24x": Invalid duration`},
+		{q: "lastSeen:>yesterday", wrong: `"lastSeen:>yesterday": Invalid date`},
+		{q: "firstSeen:-99999999w", wrong: "at most 100 years"},
+		{q: "!firstSeen:2026-01-02", wrong: "negated date"},
+		{q: "level:>error", wrong: `"level:>error": comparisons`},
+		{q: "browser:[a", wrong: "unbalanced brackets"},
+		{q: "browser:[]", wrong: "empty"},
+		{q: "has:[a,b]", wrong: "takes one value"},
+		{q: "level:", wrong: `"level:" needs a value`},
 		{q: `assigned:me !assigned:#ops assigned:"a b@example.com" bookmarks:me`, want: IssueSearch{
 			Assigned:  []UserTerm{{Value: "me"}, {Value: "#ops", Negate: true}, {Value: "a b@example.com"}},
 			Bookmarks: []UserTerm{{Value: "me"}}}},
@@ -40,8 +76,7 @@ func TestParseIssueSearch(t *testing.T) {
 		{q: "bookmarks:m*", wrong: "wildcards"},
 		{q: "!is:resolved", wrong: "!is:"},
 		{q: "is:resolved is:unresolved", wrong: "only one status"},
-		{q: "browser:Firefox", wrong: `"browser:" is not supported`},
-		{q: "release:", wrong: "needs a version"},
+		{q: "release:", wrong: "needs a value"},
 		{q: "release:1.*", wrong: "wildcards"},
 		{q: "!message:x", wrong: "!message:"},
 		{q: `"unclosed`, wrong: "unbalanced quotes"},
@@ -62,6 +97,23 @@ func TestParseIssueSearch(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%q: %+v, want %+v", tc.q, got, tc.want)
+		}
+	}
+}
+
+// TestSearchTagKey: a tag key that the syntax uses for something else is
+// written tags[key], and reads back as that tag.
+func TestSearchTagKey(t *testing.T) {
+	for _, k := range []string{"browser", "is", "has", "timesSeen", "age", "message", "tags[x]", "release"} {
+		s, err := ParseIssueSearch(SearchTagKey(k) + `:"v"`)
+		if k == "release" {
+			if err != nil || !slices.Equal(s.Releases, []string{"v"}) {
+				t.Errorf("%s: %+v %v", k, s, err)
+			}
+			continue
+		}
+		if err != nil || len(s.Tags) != 1 || s.Tags[0].Key != k || !slices.Equal(s.Tags[0].Values, []string{"v"}) {
+			t.Errorf("%s: %q -> %+v %v", k, SearchTagKey(k), s, err)
 		}
 	}
 }
@@ -97,7 +149,8 @@ func TestResolveLatest(t *testing.T) {
 // FuzzParseIssueSearch: any query parses or is refused with a
 // *SearchError; a parsed search stays within the bounds.
 func FuzzParseIssueSearch(f *testing.F) {
-	for _, s := range []string{`is:unresolved a "b c" message:"d \" e"`, `"`, `k:"\\`, `!release:x release:latest`, `!:x`, `is:`, `assigned:#t !bookmarks:"me"`, `is:unassigned assigned:none`} {
+	for _, s := range []string{`is:unresolved a "b c" message:"d \" e"`, `"`, `k:["a b",c] !x:[d]`, `timesSeen:>=10 firstSeen:-24h lastSeen:+7d`,
+		`age:>2026-01-01T10:00:00 lastSeen:2026-01-01 has:user.email tags[is]:x is:regressed is:new`, `k:"\\`, `!release:x release:latest`, `!:x`, `is:`, `assigned:#t !bookmarks:"me"`, `is:unassigned assigned:none`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
@@ -108,10 +161,31 @@ func FuzzParseIssueSearch(f *testing.F) {
 			}
 			return
 		}
-		if n := len(s.Text) + len(s.Releases) + len(s.NotReleases) + len(s.Assigned) + len(s.Bookmarks); n > MaxSearchTerms {
+		if n := len(s.Text) + len(s.Releases) + len(s.NotReleases) + len(s.Assigned) + len(s.Bookmarks) + len(s.ReleaseAny) +
+			len(s.Environments) + len(s.Tags); n > MaxSearchTerms {
 			t.Fatalf("%q: %d terms", q, n)
 		}
-		for _, l := range [][]string{s.Text, s.Releases, s.NotReleases} {
+		if len(s.Aggs) > 2*MaxSearchTerms {
+			t.Fatalf("%q: %d aggregate terms", q, len(s.Aggs))
+		}
+		lists := [][]string{s.Text, s.Releases, s.NotReleases}
+		lists = append(lists, s.ReleaseAny...)
+		lists = append(lists, s.Environments...)
+		for _, tt := range s.Tags {
+			if tt.Key == "" || tt.Has != (len(tt.Values) == 0) {
+				t.Fatalf("%q: tag term %+v", q, tt)
+			}
+			lists = append(lists, tt.Values)
+		}
+		for _, a := range s.Aggs {
+			if _, ok := negatedOp[a.Op]; !ok || (a.Relative && a.Ago < 0) {
+				t.Fatalf("%q: aggregate term %+v", q, a)
+			}
+		}
+		for _, l := range lists {
+			if len(l) > MaxSearchTerms {
+				t.Fatalf("%q: %d values", q, len(l))
+			}
 			for _, v := range l {
 				if v == "" || len(v) > MaxSearchTermBytes {
 					t.Fatalf("%q: term %q", q, v)

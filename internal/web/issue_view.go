@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/internal/store"
 )
 
 // The API's JSON as the issue page reads it (what it does not show is
@@ -845,7 +847,7 @@ func safeHref(u string) string {
 }
 
 func tagQuery(k, v string) string {
-	return k + ":" + strconv.Quote(v)
+	return store.SearchTagKey(k) + ":" + strconv.Quote(v)
 }
 
 func pairs(ps [][2]string) []kv {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,8 +16,10 @@ import (
 type issueListPage struct {
 	Nav                    navData
 	Query, Sort, Period    string
+	Start, End             string // the custom range (Period "custom")
 	Environment, ProjectID string
 	Projects               []projectRef
+	Environments           []string
 	Tabs                   []issueTab
 	Issues                 []issueRow
 	Error                  string // the API's 400 message for a bad search
@@ -68,25 +71,62 @@ type apiIssue struct {
 	Project   projectRef            `json:"project"`
 }
 
-// The tabs: each is the query with its is: term replaced. Regressed is
-// left out: the search has no is:regressed yet.
+// The tabs: each is the query with its status term replaced.
 var issueTabs = []struct{ label, term string }{
-	{"Unresolved", "is:unresolved"}, {"Ignored", "is:ignored"}, {"Resolved", "is:resolved"}, {"All", ""},
+	{"Unresolved", "is:unresolved"}, {"Regressed", "is:regressed"}, {"Ignored", "is:ignored"}, {"Resolved", "is:resolved"}, {"All", ""},
 }
 
-// isTerm matches the status terms of a search.
-var isTerm = regexp.MustCompile(`(^|\s)is:\S*`)
+// statusTerms are the is: values that pick a tab (is:assigned,
+// is:bookmarked... are filters the tabs keep).
+var statusTerms = map[string]bool{"is:unresolved": true, "is:resolved": true, "is:ignored": true, "is:archived": true,
+	"is:muted": true, "is:regressed": true}
 
-// withStatus returns q with its status term replaced by term.
+// withStatus returns q with its status terms replaced by term.
 func withStatus(q, term string) string {
-	rest := strings.Join(strings.Fields(isTerm.ReplaceAllString(q, " ")), " ")
-	return strings.TrimSpace(term + " " + rest)
+	var rest []string
+	for _, f := range strings.Fields(q) {
+		if !statusTerms[f] {
+			rest = append(rest, f)
+		}
+	}
+	return strings.TrimSpace(term + " " + strings.Join(rest, " "))
+}
+
+// currentStatus is the status term of q ("" for none).
+func currentStatus(q string) string {
+	for _, f := range strings.Fields(q) {
+		if statusTerms[f] {
+			switch f {
+			case "is:archived", "is:muted":
+				return "is:ignored"
+			}
+			return f
+		}
+	}
+	return ""
 }
 
 var (
-	issueSorts   = []option{{"date", "Last seen"}, {"new", "First seen"}, {"freq", "Events"}, {"user", "Users"}}
-	issuePeriods = []option{{"24h", "24 hours"}, {"14d", "14 days"}}
+	issueSorts = []option{{"date", "Last seen"}, {"new", "First seen"}, {"freq", "Events"}, {"user", "Users"}}
+	// The time range: Sentry's statsPeriod, or start and end.
+	issuePeriods = []option{{"24h", "Last 24 hours"}, {"14d", "Last 14 days"}, {"30d", "Last 30 days"}, {"custom", "Custom range"}}
 )
+
+// rangeParams are the API's time range parameters for the page's period:
+// statsPeriod, or start and end for a custom range (datetime-local
+// values, UTC).
+func (p *issueListPage) rangeParams(v url.Values) error {
+	if p.Period != "custom" {
+		v.Set("statsPeriod", p.Period)
+		return nil
+	}
+	if p.Start == "" || p.End == "" {
+		return errors.New("A custom range needs a start and an end.")
+	}
+	v.Set("start", p.Start)
+	v.Set("end", p.End)
+	return nil
+}
 
 // issueList is /organizations/{org}/issues/. It calls the API's list and
 // its issues-count (one count per tab), as a script would.
@@ -99,7 +139,7 @@ func (ui *UI) issueList(w http.ResponseWriter, r *http.Request) {
 	}
 	in := r.URL.Query()
 	page := &issueListPage{Nav: nav, Sort: in.Get("sort"), Period: in.Get("statsPeriod"), Environment: in.Get("environment"),
-		ProjectID: in.Get("project"), Sorts: issueSorts, Periods: issuePeriods}
+		ProjectID: in.Get("project"), Start: in.Get("start"), End: in.Get("end"), Sorts: issueSorts, Periods: issuePeriods}
 	if _, set := in["query"]; set {
 		page.Query = in.Get("query")
 	} else {
@@ -109,19 +149,45 @@ func (ui *UI) issueList(w http.ResponseWriter, r *http.Request) {
 		page.Sort = "date"
 	}
 	if page.Period == "" {
-		page.Period = "24h"
+		page.Period = "14d" // Sentry's default range
+		if page.Start != "" || page.End != "" {
+			page.Period = "custom"
+		}
+	}
+	if !slices.ContainsFunc(issuePeriods, func(o option) bool { return o.Value == page.Period }) {
+		page.Period = "14d"
 	}
 	org := "/api/0/organizations/" + url.PathEscape(nav.Org.Slug)
 	if _, err := ui.callAPI(ctx, r, "GET", org+"/projects/", nil, &page.Projects); err != nil {
 		ui.fail(w, r, err)
 		return
 	}
+	var envs []struct {
+		Name string `json:"name"`
+	}
+	envPath := org + "/environments/"
+	if page.ProjectID != "" {
+		envPath += "?" + url.Values{"project": {page.ProjectID}}.Encode()
+	}
+	if _, err := ui.callAPI(ctx, r, "GET", envPath, nil, &envs); err != nil {
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status >= 500 {
+			ui.fail(w, r, err)
+			return
+		}
+	}
+	for _, e := range envs {
+		page.Environments = append(page.Environments, e.Name)
+	}
+	if page.Environment != "" && !slices.Contains(page.Environments, page.Environment) {
+		page.Environments = append(page.Environments, page.Environment) // no event yet, or in another project
+	}
 	// The list's own query string, without the cursor: the tabs, the
 	// sort and the paging links keep the rest.
 	keep := url.Values{}
 	keep.Set("query", page.Query)
 	for k, v := range map[string]string{"sort": in.Get("sort"), "statsPeriod": in.Get("statsPeriod"),
-		"environment": page.Environment, "project": page.ProjectID} {
+		"environment": page.Environment, "project": page.ProjectID, "start": page.Start, "end": page.End} {
 		if v != "" {
 			keep.Set(k, v)
 		}
@@ -137,18 +203,26 @@ func (ui *UI) issueList(w http.ResponseWriter, r *http.Request) {
 		call.Set("cursor", c)
 		page.First = base + "?" + page.Back
 	}
-	call.Set("statsPeriod", page.Period)
+	call.Del("statsPeriod")
+	call.Del("start")
+	call.Del("end")
 	var issues []apiIssue
-	h, err := ui.callAPI(ctx, r, "GET", org+"/issues/?"+call.Encode(), nil, &issues)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
-		page.Error = ae.Detail
-		if page.Error == "" {
-			page.Error = "Invalid search query."
+	var h http.Header
+	if err := page.rangeParams(call); err != nil {
+		page.Error = err.Error() // shown above the list
+	} else {
+		var ae *APIError
+		h, err = ui.callAPI(ctx, r, "GET", org+"/issues/?"+call.Encode(), nil, &issues)
+		switch {
+		case errors.As(err, &ae) && ae.Status == http.StatusBadRequest:
+			page.Error = ae.Detail
+			if page.Error == "" {
+				page.Error = "Invalid search query."
+			}
+		case err != nil:
+			ui.fail(w, r, err)
+			return
 		}
-	} else if err != nil {
-		ui.fail(w, r, err)
-		return
 	}
 	if page.Error == "" {
 		counts := url.Values{}
@@ -160,17 +234,16 @@ func (ui *UI) issueList(w http.ResponseWriter, r *http.Request) {
 				counts.Set(k, v)
 			}
 		}
+		page.rangeParams(counts) //nolint:errcheck // checked above
 		var n map[string]uint64
 		if _, err := ui.callAPI(ctx, r, "GET", org+"/issues-count/?"+counts.Encode(), nil, &n); err != nil {
+			var ae *APIError
 			if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
 				ui.fail(w, r, err)
 				return
 			}
 		}
-		current := ""
-		if m := isTerm.FindString(page.Query); m != "" {
-			current = strings.TrimSpace(m)
-		}
+		current := currentStatus(page.Query)
 		for _, t := range issueTabs {
 			q := withStatus(page.Query, t.term)
 			v := url.Values{}

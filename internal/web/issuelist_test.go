@@ -13,9 +13,19 @@ func TestWithStatus(t *testing.T) {
 		{"checkout is:ignored release:1.0", "is:unresolved", "is:unresolved checkout release:1.0"},
 		{"is:resolved  checkout", "", "checkout"},
 		{"this:is:fine", "is:ignored", "is:ignored this:is:fine"},
+		{"is:regressed is:assigned level:error", "is:resolved", "is:resolved is:assigned level:error"},
+		{"is:muted", "is:regressed", "is:regressed"},
 	} {
 		if got := withStatus(c.q, c.term); got != c.want {
 			t.Errorf("withStatus(%q, %q) = %q, want %q", c.q, c.term, got, c.want)
+		}
+	}
+}
+
+func TestCurrentStatus(t *testing.T) {
+	for q, want := range map[string]string{"": "", "is:assigned x": "", "x is:regressed": "is:regressed", "is:archived": "is:ignored"} {
+		if got := currentStatus(q); got != want {
+			t.Errorf("currentStatus(%q) = %q, want %q", q, got, want)
 		}
 	}
 }

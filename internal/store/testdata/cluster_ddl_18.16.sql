@@ -367,3 +367,25 @@ ORDER BY (project_id, group_id, id);
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_comments` ON CLUSTER `faultline_cluster` AS `faultline`.`group_comments_local`
 ENGINE = Distributed('faultline_cluster', 'faultline', 'group_comments_local', cityHash64(project_id, group_id, id));
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_tags_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	key String,
+	value String,
+	group_id UInt64,
+	day Date,
+	retention_days UInt16
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/faultline/group_tags_local', '{replica}')
+PARTITION BY (retention_days, toMonday(day))
+ORDER BY (project_id, key, value, group_id, day)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_tags` ON CLUSTER `faultline_cluster` AS `faultline`.`group_tags_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_tags_local', cityHash64(project_id, key, value, group_id, day));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_tags_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_tags_local` AS SELECT project_id, tag.1 AS key, tag.2 AS value, group_id, toDate(timestamp) AS day, retention_days
+FROM `faultline`.`events_local`
+ARRAY JOIN arrayConcat(arrayMap((k, v) -> (CAST(k AS String), v), `tags.key`, `tags.value`),
+	[('user.id', user_id), ('user.email', user_email), ('user.username', user_name), ('user.ip', ip_address)]) AS tag
+WHERE tag.2 != ''
+GROUP BY project_id, key, value, group_id, day, retention_days;
