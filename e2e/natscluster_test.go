@@ -89,7 +89,7 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 		conf := fmt.Sprintf(`server_name: %s
 listen: %s
 max_payload: 8388608
-jetstream { store_dir: %q, max_memory_store: 256MB }
+jetstream { store_dir: %q, max_memory_store: 256MB, max_file_store: 1099511627776 }
 cluster { name: faultline, listen: %s, routes: [%s] }
 lame_duck_duration: 30s
 lame_duck_grace_period: 1s

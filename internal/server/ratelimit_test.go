@@ -209,7 +209,8 @@ func TestSpikeProtection(t *testing.T) {
 // 503 within a bounded time and never 200.
 func TestNATSUnreachable(t *testing.T) {
 	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), MaxPayload: queue.MaxPayload, NoLog: true, NoSigs: true})
+		StoreDir: t.TempDir(), MaxPayload: queue.MaxPayload, NoLog: true, NoSigs: true,
+		JetStreamMaxStore: 1 << 40}) // the buckets' reservations exceed 75% of a small disk
 	if err != nil {
 		t.Fatal(err)
 	}
