@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faultline/faultline/internal/alert"
@@ -286,14 +288,25 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := s.metrics.WatchQueue(s.queue); err != nil {
 		return nil, err
 	}
+	// The bootstrap writes are idempotent; on a fresh NATS cluster the
+	// buckets just created may have no leader yet ("no responders"), so
+	// they are retried as creating them is.
 	if cfg.AdminToken != "" {
-		if _, err := s.meta.EnsureAdminToken(ctx, cfg.AdminToken); err != nil {
+		if err := retryUnavailable(ctx, func(ctx context.Context) error {
+			_, err := s.meta.EnsureAdminToken(ctx, cfg.AdminToken)
+			return err
+		}); err != nil {
 			return nil, fmt.Errorf("bootstrap admin token: %w", err)
 		}
 		log.Info("admin token ready (from FAULTLINE_ADMIN_TOKEN)")
 	}
 	if cfg.AdminEmail != "" {
-		u, err := s.meta.EnsureAdminPassword(ctx, cfg.AdminEmail, cfg.AdminPassword)
+		var u *meta.User
+		err := retryUnavailable(ctx, func(ctx context.Context) error {
+			var err error
+			u, err = s.meta.EnsureAdminPassword(ctx, cfg.AdminEmail, cfg.AdminPassword)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("bootstrap admin user (FAULTLINE_ADMIN_EMAIL): %w", err)
 		}
@@ -741,4 +754,25 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(body) //nolint:errcheck
+}
+
+// retryUnavailable retries f, as creating streams and buckets is retried,
+// while NATS cannot answer yet (no responders, a timeout: a bucket just
+// created on a cluster may have no leader); any other error, such as a
+// refused password, ends it at once.
+func retryUnavailable(ctx context.Context, f func(context.Context) error) error {
+	var final error
+	err := queue.Retry(ctx, queue.EnsureTimeout, func(ctx context.Context) error {
+		err := f(ctx)
+		if err != nil && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrTimeout) &&
+			!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			final = err
+			return nil
+		}
+		return err
+	})
+	if final != nil {
+		return final
+	}
+	return err
 }
