@@ -71,7 +71,7 @@ func (s *Store) tagCond(q *IssueQuery, t TagTerm) string {
 	b.WriteString("(SELECT group_id FROM " + s.table("group_tags") + " WHERE project_id IN " + nums(q.ProjectIDs) +
 		" AND key = " + str(t.Key))
 	if !t.Has {
-		b.WriteString(" AND value IN " + strs(t.Values))
+		b.WriteString(" AND " + valuesCond("value", t.Values))
 	}
 	if !q.Start.IsZero() {
 		b.WriteString(" AND day >= toDate(" + ts(q.Start) + ")")

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The one search parser: Sentry's search syntax as issue and event lists
@@ -213,6 +215,9 @@ type IssueSearch struct {
 	// resolved by ResolveUsers before the search runs.
 	Assigned  []UserTerm
 	Bookmarks []UserTerm
+	// Subscribed is is:subscribed: the issues the user ("me") subscribed
+	// to, resolved by ResolveUsers as bookmarks: terms are.
+	Subscribed []UserTerm
 }
 
 // TagTerm keeps the issues with an event whose tag Key has one of Values
@@ -268,7 +273,8 @@ var negatedOp = map[string]string{">": "<=", ">=": "<", "<": ">=", "<=": ">", "=
 // ParseIssueSearch reads Sentry's issue search:
 //   - is:unresolved, is:resolved, is:ignored (is:archived, is:muted),
 //     is:regressed, is:new (first seen in the last 7 days),
-//     is:assigned, is:unassigned, is:bookmarked (bookmarks:me);
+//     is:assigned, is:unassigned, is:bookmarked (bookmarks:me),
+//     is:subscribed (the issues the caller subscribed to);
 //   - free text and quoted phrases (matched against title, culprit and
 //     message), message:<text>;
 //   - release:<version> (release:latest too, resolved by ResolveLatest);
@@ -281,7 +287,13 @@ var negatedOp = map[string]string{">": "<=", ">=": "<", "<": ">=", "<=": ">", "=
 //     last 24 hours), +7d (longer ago than 7 days; units s, m, h, d, w), or
 //     an ISO 8601 date or time after >, >=, <, <= (a bare date is that day);
 //   - assigned:<me|#team|none|email|id>, bookmarks:<me|email|id> (the
-//     users resolved by ResolveUsers).
+//     users resolved by ResolveUsers);
+//   - wildcards: * in a value (quoted or not) matches any run of
+//     characters, as in Sentry: release:1.*, message:*timeout*,
+//     browser:*Fire*, environment:prod-*, in lists too (key:[a*,b]); a
+//     tag, release or environment pattern matches the whole value, a
+//     message or free-text pattern any part of the title, culprit or
+//     message, in any case. Not on is:, has:, assigned:, bookmarks:.
 //
 // Anything else is refused with a *SearchError naming the term.
 func ParseIssueSearch(q string) (IssueSearch, error) {
@@ -292,6 +304,9 @@ func ParseIssueSearch(q string) (IssueSearch, error) {
 	}
 	for _, t := range toks {
 		if t.Key == "" || (t.Key == "message" && !t.Negate && !t.IsList) {
+			if IsSearchPattern(t.Value) && !utf8.ValidString(t.Value) {
+				return s, searchErrorf("Invalid search query: %q: a value with a wildcard must be valid UTF-8.", t.Value)
+			}
 			if t.Value != "" {
 				s.Text = append(s.Text, t.Value)
 			}
@@ -315,13 +330,17 @@ func ParseIssueSearch(q string) (IssueSearch, error) {
 		} else if t.Value == "" {
 			return s, searchErrorf("Invalid search query: %q needs a value.", term)
 		}
-		if !t.Quoted {
-			for _, v := range values {
-				if strings.HasPrefix(v, ">") || strings.HasPrefix(v, "<") {
-					return s, searchErrorf("Invalid search query: %q: comparisons are supported on timesSeen:, firstSeen: and lastSeen: only.", term)
+		for _, v := range values {
+			if !t.Quoted && (strings.HasPrefix(v, ">") || strings.HasPrefix(v, "<")) {
+				return s, searchErrorf("Invalid search query: %q: comparisons are supported on timesSeen:, firstSeen: and lastSeen: only.", term)
+			}
+			if IsSearchPattern(v) {
+				switch t.Key {
+				case "is", "has", "assigned", "bookmarks":
+					return s, searchErrorf("Invalid search query: %q: wildcards are not supported on %s:.", term, t.Key)
 				}
-				if strings.Contains(v, "*") {
-					return s, searchErrorf("Invalid search query: %q: wildcards are not supported.", term)
+				if !utf8.ValidString(v) {
+					return s, searchErrorf("Invalid search query: %q: a value with a wildcard must be valid UTF-8.", term)
 				}
 			}
 		}
@@ -423,10 +442,13 @@ func (s *IssueSearch) isTerm(v string) error {
 	case "bookmarked":
 		s.Bookmarks = append(s.Bookmarks, UserTerm{Value: "me"})
 		return nil
-	case "subscribed", "linked", "unlinked", "for_review", "ongoing", "escalating":
+	case "subscribed":
+		s.Subscribed = append(s.Subscribed, UserTerm{Value: "me"})
+		return nil
+	case "linked", "unlinked", "for_review", "ongoing", "escalating":
 		return searchErrorf("Invalid search query: is:%s is not supported yet.", v)
 	default:
-		return searchErrorf("Invalid search query: unknown status %q in %q; use is:unresolved, is:resolved, is:ignored, is:regressed, is:new, is:assigned, is:unassigned or is:bookmarked.", v, "is:"+v)
+		return searchErrorf("Invalid search query: unknown status %q in %q; use is:unresolved, is:resolved, is:ignored, is:regressed, is:new, is:assigned, is:unassigned, is:bookmarked or is:subscribed.", v, "is:"+v)
 	}
 	if s.StatusSet && s.Status != status {
 		return searchErrorf("Invalid search query: only one status (is:%s or is:%s).", s.Status, v)
@@ -600,6 +622,12 @@ func (s *Store) searchConds(q *IssueQuery) ([]string, error) {
 		b.WriteString("group_id " + s.in() + " (SELECT group_id FROM " + s.table("events") + " WHERE project_id IN " +
 			nums(projects) + " AND deleted = 0 AND " + live("timestamp", q.Now))
 		for _, term := range sq.Text {
+			if IsSearchPattern(term) {
+				re := str(searchRegexp(strings.ToLower(term), false))
+				b.WriteString(" AND (match(lowerUTF8(title), " + re + ") OR match(lowerUTF8(culprit), " + re +
+					") OR match(lowerUTF8(message), " + re + "))")
+				continue
+			}
 			lit := "lowerUTF8(" + str(term) + ")"
 			b.WriteString(" AND (position(lowerUTF8(title), " + lit + ") > 0 OR position(lowerUTF8(culprit), " + lit +
 				") > 0 OR position(lowerUTF8(message), " + lit + ") > 0)")
@@ -609,7 +637,7 @@ func (s *Store) searchConds(q *IssueQuery) ([]string, error) {
 	}
 	releases := func(vs []string) string {
 		return "(SELECT group_id FROM " + s.table("group_releases") + " WHERE project_id IN " + nums(projects) +
-			" AND release IN " + strs(vs) + ")"
+			" AND " + valuesCond("release", vs) + ")"
 	}
 	// Each release: term narrows the list (Sentry ANDs the terms).
 	for _, v := range sq.Releases {
@@ -645,10 +673,58 @@ func envConds(q *IssueQuery) []string {
 	}
 	if q.Search != nil {
 		for _, vs := range q.Search.Environments {
-			out = append(out, "environment IN "+strs(vs))
+			out = append(out, valuesCond("environment", vs))
 		}
 	}
 	return out
+}
+
+// IsSearchPattern tells a search value with a wildcard (*).
+func IsSearchPattern(v string) bool { return strings.Contains(v, "*") }
+
+// searchRegexp turns a wildcard value into an RE2 expression for
+// ClickHouse's match(): every other character literal, * any run of
+// characters (newlines too); anchored, it must match the whole value.
+// No flags other than (?s): 18.16 ignores (?i), so callers lower both
+// sides for a search in any case.
+func searchRegexp(v string, anchored bool) string {
+	var b strings.Builder
+	b.WriteString("(?s)")
+	if anchored {
+		b.WriteString("^")
+	}
+	star := false
+	for part := range strings.SplitSeq(v, "*") {
+		if star {
+			b.WriteString(".*")
+		}
+		star = true
+		b.WriteString(regexp.QuoteMeta(part))
+	}
+	if anchored {
+		b.WriteString("$")
+	}
+	return strings.ReplaceAll(b.String(), ".*.*", ".*")
+}
+
+// valuesCond renders col matching one of vs: the exact values through
+// IN, each wildcard value through match().
+func valuesCond(col string, vs []string) string {
+	var exact, conds []string
+	for _, v := range vs {
+		if IsSearchPattern(v) {
+			conds = append(conds, "match("+col+", "+str(searchRegexp(v, true))+")")
+		} else {
+			exact = append(exact, v)
+		}
+	}
+	if len(exact) > 0 {
+		conds = append([]string{col + " IN " + strs(exact)}, conds...)
+	}
+	if len(conds) == 1 {
+		return conds[0]
+	}
+	return "(" + strings.Join(conds, " OR ") + ")"
 }
 
 // aggCond renders the search's aggregate comparisons: one subquery on

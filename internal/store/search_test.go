@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -32,7 +33,16 @@ func TestParseIssueSearch(t *testing.T) {
 		{q: "is:unassigned is:unresolved", want: IssueSearch{IsAssigned: ptrTo(false), Status: StatusUnresolved, StatusSet: true}},
 		{q: "is:assigned is:unassigned", wrong: "exclude each other"},
 		{q: "is:bookmarked", want: IssueSearch{Bookmarks: []UserTerm{{Value: "me"}}}},
-		{q: "is:subscribed", wrong: "not supported yet"},
+		{q: "is:subscribed", want: IssueSearch{Subscribed: []UserTerm{{Value: "me"}}}},
+		{q: "is:for_review", wrong: "not supported yet"},
+		{q: "is:un*", wrong: "wildcards are not supported on is:"},
+		{q: "has:br*", wrong: "wildcards are not supported on has:"},
+		{q: "k:a*\xff", wrong: "valid UTF-8"},
+		{q: "a*\xff", wrong: "valid UTF-8"},
+		// Wildcards: kept as written, rendered as patterns by the store.
+		{q: `release:1.* message:*timeout* browser:*Fire* "conn*refused" environment:[prod-*,dev] !os:"Win*"`, want: IssueSearch{
+			Text: []string{"*timeout*", "conn*refused"}, Releases: []string{"1.*"}, Environments: [][]string{{"prod-*", "dev"}},
+			Tags: []TagTerm{{Key: "browser", Values: []string{"*Fire*"}}, {Key: "os", Values: []string{"Win*"}, Negate: true}}}},
 		{q: "is:regressed", want: IssueSearch{Status: StatusUnresolved, StatusSet: true, Substatus: SubstatusRegressed}},
 		{q: "is:regressed is:resolved", wrong: "only one status"},
 		{q: "is:new", want: IssueSearch{Aggs: []AggTerm{{Field: AggFirstSeen, Op: ">=", Ago: 7 * 24 * time.Hour, Relative: true}}}},
@@ -77,7 +87,6 @@ func TestParseIssueSearch(t *testing.T) {
 		{q: "!is:resolved", wrong: "!is:"},
 		{q: "is:resolved is:unresolved", wrong: "only one status"},
 		{q: "release:", wrong: "needs a value"},
-		{q: "release:1.*", wrong: "wildcards"},
 		{q: "!message:x", wrong: "!message:"},
 		{q: `"unclosed`, wrong: "unbalanced quotes"},
 		{q: strings.Repeat("a ", MaxSearchTerms+1), wrong: "at most"},
@@ -150,7 +159,8 @@ func TestResolveLatest(t *testing.T) {
 // *SearchError; a parsed search stays within the bounds.
 func FuzzParseIssueSearch(f *testing.F) {
 	for _, s := range []string{`is:unresolved a "b c" message:"d \" e"`, `"`, `k:["a b",c] !x:[d]`, `timesSeen:>=10 firstSeen:-24h lastSeen:+7d`,
-		`age:>2026-01-01T10:00:00 lastSeen:2026-01-01 has:user.email tags[is]:x is:regressed is:new`, `k:"\\`, `!release:x release:latest`, `!:x`, `is:`, `assigned:#t !bookmarks:"me"`, `is:unassigned assigned:none`} {
+		`age:>2026-01-01T10:00:00 lastSeen:2026-01-01 has:user.email tags[is]:x is:regressed is:new`, `k:"\\`, `!release:x release:latest`, `!:x`, `is:`, `assigned:#t !bookmarks:"me"`, `is:unassigned assigned:none`,
+		`release:1.* message:*a\*b* k:[*x,y*] is:subscribed`, `"(*)" k:a**b*`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
@@ -161,7 +171,7 @@ func FuzzParseIssueSearch(f *testing.F) {
 			}
 			return
 		}
-		if n := len(s.Text) + len(s.Releases) + len(s.NotReleases) + len(s.Assigned) + len(s.Bookmarks) + len(s.ReleaseAny) +
+		if n := len(s.Text) + len(s.Releases) + len(s.NotReleases) + len(s.Assigned) + len(s.Bookmarks) + len(s.Subscribed) + len(s.ReleaseAny) +
 			len(s.Environments) + len(s.Tags); n > MaxSearchTerms {
 			t.Fatalf("%q: %d terms", q, n)
 		}
@@ -190,12 +200,24 @@ func FuzzParseIssueSearch(f *testing.F) {
 				if v == "" || len(v) > MaxSearchTermBytes {
 					t.Fatalf("%q: term %q", q, v)
 				}
+				if IsSearchPattern(v) {
+					for _, anchored := range []bool{true, false} {
+						re, err := regexp.Compile(searchRegexp(v, anchored))
+						if err != nil {
+							t.Fatalf("%q: pattern %q: %v", q, v, err)
+						}
+						// The pattern matches the value with each * read as itself.
+						if anchored && !re.MatchString(v) {
+							t.Fatalf("%q: pattern %q does not match itself", q, v)
+						}
+					}
+				}
 			}
 		}
 		if s.StatusSet != (s.Status != "") {
 			t.Fatalf("%q: %+v", q, s)
 		}
-		for _, l := range [][]UserTerm{s.Assigned, s.Bookmarks} {
+		for _, l := range [][]UserTerm{s.Assigned, s.Bookmarks, s.Subscribed} {
 			for _, u := range l {
 				if u.Value == "" || u.Resolved != nil || len(u.Value) > MaxSearchTermBytes {
 					t.Fatalf("%q: user term %+v", q, u)
@@ -221,7 +243,7 @@ func TestIssueSearch(t *testing.T) {
 		events := []Event{
 			mk(1, 0, "ConnectionError: refused", "db.Open", "dial tcp: Connection REFUSED", "1.0+build"),
 			mk(1, 1, "ConnectionError: refused", "db.Open", "dial tcp: Connection REFUSED", "1.0+build"),
-			mk(2, 2, "TypeError: x is undefined", "app/Cart.render", "x is undefined", "2.0"),
+			withTag(mk(2, 2, "TypeError: x is undefined", "app/Cart.render", "x is undefined", "2.0"), "browser", "Firefox 120"),
 			mk(3, 3, "Panic", "worker.run", "it's O'Brien's \"quoted\" fault", "2.0"),
 			mk(4, 4, "Über Fehler", "naïve.go", "ÄÖÜ", ""),
 		}
@@ -251,6 +273,33 @@ func TestIssueSearch(t *testing.T) {
 			{"release:2.0 panic", []uint64{3}},
 			{"is:unresolved refused", []uint64{1}},
 			{"is:resolved refused", nil},
+			// Wildcards: a release, environment or tag pattern matches the
+			// whole value; a text pattern any part, in any case.
+			{"release:1.*", []uint64{1}},
+			{"release:*build", []uint64{1}},
+			{"release:1", nil},
+			{"release:2*", []uint64{3, 2}},
+			{"!release:1.*", []uint64{4, 3, 2}},
+			{"release:[1.*,x]", []uint64{1}},
+			{"release:?.0", nil}, // ? is no wildcard
+			{"message:*tcp*refused*", []uint64{1}},
+			{"CONNECTION*refused", []uint64{1}},
+			{"über*fehler", []uint64{4}},
+			{`"O'Brien*\"quoted"`, []uint64{3}},
+			{"cart.*", []uint64{2}},
+			{"cart(*", nil}, // regexp syntax is literal
+			{"a[b*", nil},
+			{`"type*x is"`, []uint64{2}},
+			{"type*x.is", nil}, // the dot is literal
+			{"environment:pr*", []uint64{4, 3, 2, 1}},
+			{"environment:[dev,*od]", []uint64{4, 3, 2, 1}},
+			{"environment:dev*", nil},
+			{"!environment:p*", nil},
+			{"browser:Fire*", []uint64{2}},
+			{"browser:*120", []uint64{2}},
+			{"browser:fire*", nil}, // tag values keep their case
+			{"!browser:*", []uint64{4, 3, 1}},
+			{"browser:*", []uint64{2}},
 		}
 		for _, tc := range tests {
 			search, err := ParseIssueSearch(tc.q)
@@ -275,4 +324,10 @@ func TestIssueSearch(t *testing.T) {
 			t.Error("release:latest unresolved: no error")
 		}
 	})
+}
+
+func withTag(e Event, k, v string) Event {
+	e.TagKeys = append(e.TagKeys, k)
+	e.TagValues = append(e.TagValues, v)
+	return e
 }

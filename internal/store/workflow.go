@@ -336,12 +336,13 @@ type UserTerm struct {
 // user 0, which matches nothing.
 type UserResolver func(ctx context.Context, value string, bookmarks bool) (AssigneeRef, error)
 
-// ResolveUsers resolves the search's assigned: and bookmarks: terms.
+// ResolveUsers resolves the search's assigned:, bookmarks: and
+// is:subscribed terms.
 func (q *IssueSearch) ResolveUsers(ctx context.Context, resolve UserResolver) error {
 	for _, l := range []struct {
 		terms     []UserTerm
 		bookmarks bool
-	}{{q.Assigned, false}, {q.Bookmarks, true}} {
+	}{{q.Assigned, false}, {q.Bookmarks, true}, {q.Subscribed, true}} {
 		for i := range l.terms {
 			if l.terms[i].Resolved != nil {
 				continue
@@ -389,17 +390,22 @@ func (s *Store) workflowConds(projects []uint64, q *IssueSearch) ([]string, erro
 		}
 		out = append(out, "group_id "+op+" "+assignees(cond))
 	}
-	for _, t := range q.Bookmarks {
-		if t.Resolved == nil {
-			return nil, errors.New("store: bookmarks: was not resolved")
+	for _, l := range []struct {
+		terms []UserTerm
+		flag  string
+	}{{q.Bookmarks, FlagBookmarked}, {q.Subscribed, FlagSubscribed}} {
+		for _, t := range l.terms {
+			if t.Resolved == nil {
+				return nil, errors.New("store: " + l.flag + " was not resolved")
+			}
+			op := s.in()
+			if t.Negate {
+				op = s.notIn()
+			}
+			out = append(out, "group_id "+op+" (SELECT group_id FROM (SELECT group_id, argMax(x, v) AS b FROM (SELECT group_id, "+
+				"value AS x, version AS v FROM "+s.table("group_user_state")+" WHERE project_id IN "+nums(projects)+
+				" AND flag = "+str(l.flag)+" AND user_id = "+num(t.Resolved.ID)+") GROUP BY group_id) WHERE b = 1)")
 		}
-		op := s.in()
-		if t.Negate {
-			op = s.notIn()
-		}
-		out = append(out, "group_id "+op+" (SELECT group_id FROM (SELECT group_id, argMax(x, v) AS b FROM (SELECT group_id, "+
-			"value AS x, version AS v FROM "+s.table("group_user_state")+" WHERE project_id IN "+nums(projects)+
-			" AND flag = "+str(FlagBookmarked)+" AND user_id = "+num(t.Resolved.ID)+") GROUP BY group_id) WHERE b = 1)")
 	}
 	return out, nil
 }

@@ -82,6 +82,8 @@ func TestWorkflow(t *testing.T) {
 			{ProjectID: 9, GroupID: 1, UserID: 5, Flag: FlagSubscribed, Value: true, At: at(1)},
 			{ProjectID: 9, GroupID: 1, UserID: 6, Flag: FlagSubscribed, Value: true, At: at(1)},
 			{ProjectID: 9, GroupID: 1, UserID: 5, Flag: FlagSeen, Value: true, At: at(1)},
+			{ProjectID: 9, GroupID: 3, UserID: 5, Flag: FlagSubscribed, Value: true, At: at(1)},
+			{ProjectID: 9, GroupID: 3, UserID: 5, Flag: FlagSubscribed, Value: false, At: at(2)},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -158,6 +160,8 @@ func TestWorkflow(t *testing.T) {
 			{"!bookmarks:me", []uint64{4, 3, 2}},
 			{"bookmarks:me assigned:#ops", nil},
 			{"is:assigned bookmarks:six", []uint64{2}},
+			{"is:subscribed", []uint64{1}}, // me (5): issue 3 unsubscribed again
+			{"is:subscribed is:unassigned", nil},
 		} {
 			if got := searchIDs(t, s, 9, tc.q); !slices.Equal(got, tc.want) {
 				t.Errorf("%q: %v, want %v", tc.q, got, tc.want)
