@@ -1,9 +1,12 @@
 package web
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/store"
 )
 
 func TestWithStatus(t *testing.T) {
@@ -68,5 +71,36 @@ func TestSparkline(t *testing.T) {
 	}
 	if e := newSparkline(nil, "14d", 30, 20); len(e.Bars) != 0 || e.Total != 0 {
 		t.Errorf("empty sparkline = %+v", e)
+	}
+}
+
+// TestBulkQuery: "every issue matching the search" sends the list's
+// search, environment, time range and project, as terms the store's one
+// parser reads back (an environment with quotes stays one term).
+func TestBulkQuery(t *testing.T) {
+	for _, c := range []struct{ back, query, project string }{
+		{"", "is:unresolved lastSeen:-14d", ""},
+		{"query=", "lastSeen:-14d", ""},
+		{"query=is:ignored+checkout&statsPeriod=24h&project=7", "is:ignored checkout lastSeen:-24h", "7"},
+		{`query=x&environment=pr"od\&statsPeriod=30d`, `x environment:"pr\"od\\" lastSeen:-30d`, ""},
+		{"query=x&statsPeriod=custom&start=2026-01-02T03:04&end=2026-01-03T00:00", "x lastSeen:>=2026-01-02T03:04 lastSeen:<=2026-01-03T00:00", ""},
+		{"query=x&statsPeriod=bogus", "x lastSeen:-14d", ""}, // the list's default
+	} {
+		back, err := url.ParseQuery(c.back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := bulkQuery(back)
+		if q.Get("query") != c.query || q.Get("project") != c.project {
+			t.Errorf("%q: %v, want query %q project %q", c.back, q, c.query, c.project)
+			continue
+		}
+		s, err := store.ParseIssueSearch(q.Get("query"))
+		if err != nil {
+			t.Errorf("%q: %q does not parse: %v", c.back, q.Get("query"), err)
+		}
+		if env := back.Get("environment"); env != "" && (len(s.Environments) != 1 || s.Environments[0][0] != env) {
+			t.Errorf("%q: environments %v", c.back, s.Environments)
+		}
 	}
 }
