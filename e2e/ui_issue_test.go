@@ -26,13 +26,15 @@ const uiPayload = `<script>alert("xss")</script><img src="http://203.0.113.9/x.p
 func uiXSSEvent() string {
 	ev := map[string]any{
 		"platform": "javascript", "level": "error", "release": "rel" + uiPayload, "message": "message " + uiPayload,
-		"tags": map[string]string{"evil": uiPayload},
-		"user": map[string]any{"id": "u1", "email": "x@example.com", "username": uiPayload},
+		"tags":     map[string]string{"evil": "tag" + uiPayload},
+		"user":     map[string]any{"id": "u1", "email": "x@example.com", "username": "user" + uiPayload},
+		"contexts": map[string]any{"os": map[string]string{"name": "os" + uiPayload}},
 		"request": map[string]any{"url": "javascript:alert(3)", "method": "GET",
-			"headers": map[string]string{"Referer": "javascript:alert(4)", "X-Evil": uiPayload}, "data": uiPayload},
+			"headers": map[string]string{"Referer": "javascript:alert(4)", "X-Evil": "hdr" + uiPayload}, "data": "body" + uiPayload,
+			"query_string": "q=" + uiPayload},
 		"breadcrumbs": []any{map[string]any{"timestamp": time.Now().Add(-time.Second).Unix(), "category": "ui" + uiPayload,
 			"message": "crumb " + uiPayload, "data": map[string]string{"href": "javascript:alert(5)"}}},
-		"extra": map[string]string{"extra": uiPayload},
+		"extra": map[string]string{"extra": "extra" + uiPayload},
 		"threads": map[string]any{"values": []any{map[string]any{"id": 1, "name": "thread " + uiPayload, "crashed": true,
 			"stacktrace": map[string]any{"frames": []any{map[string]any{"filename": "javascript:alert(8)", "function": "t" + uiPayload, "in_app": true}}}}}},
 		"exception": map[string]any{"values": []any{map[string]any{
@@ -41,7 +43,7 @@ func uiXSSEvent() string {
 				"filename": "https://cdn.example.com/app.js", "function": "fn" + uiPayload, "lineno": 2, "colno": 1, "in_app": true,
 				"pre_context": []string{"// " + uiPayload}, "context_line": "document.write('" + uiPayload + "')",
 				"post_context": []string{"</script><script>alert(6)</script>"},
-				"vars":         map[string]string{"html": uiPayload},
+				"vars":         map[string]string{"html": "var" + uiPayload},
 			}}},
 		}}},
 	}
@@ -135,6 +137,12 @@ func TestIssuePageInBrowser(t *testing.T) {
 		"value " + uiPayload, "message " + uiPayload, "crumb " + uiPayload, "rel" + uiPayload, "fn" + uiPayload,
 		"document.write('" + uiPayload + "')", "</script><script>alert(6)</script>", "javascript:alert(3)",
 		"thread " + uiPayload, "t" + uiPayload,
+		// Each field the issue names, with its own prefix to tell which
+		// one is missing: tags, user, contexts, request headers, body and
+		// query, extra data, local variables, a context line, breadcrumb
+		// data, the frame's file.
+		"tag" + uiPayload, "user" + uiPayload, "os" + uiPayload, "hdr" + uiPayload, "body" + uiPayload,
+		"extra" + uiPayload, "var" + uiPayload, "// " + uiPayload, "javascript:alert(4)", "javascript:alert(5)",
 	}})
 
 	// The Go issue's latest event is one of the us ones, without
