@@ -148,6 +148,7 @@ type Store interface {
 	EnvironmentLister
 	WorkflowStore
 	MergeStore
+	FirstReleases(ctx context.Context, projectIDs, groupIDs []uint64) (map[uint64]string, error)
 }
 
 // Groups maps issue ids to their project.

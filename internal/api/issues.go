@@ -129,6 +129,11 @@ func (a *API) listIssues(ctx context.Context, r *http.Request, c *caller) (*resp
 	if err := a.withWorkflow(ctx, c, page.Issues, out); err != nil {
 		return nil, err
 	}
+	if expands(q, "firstRelease") {
+		if err := a.withFirstReleases(ctx, page.Issues, out); err != nil {
+			return nil, err
+		}
+	}
 	resp := &response{status: http.StatusOK, body: out, header: http.Header{}}
 	resp.header.Set("Link", a.link(r, q.Get("cursor"), page.Next))
 	return resp, nil

@@ -522,6 +522,11 @@ func (a *API) listOrgIssues(ctx context.Context, r *http.Request, c *caller) (*r
 		if err := a.withWorkflow(ctx, c, shown, out); err != nil {
 			return nil, err
 		}
+		if expands(q, "firstRelease") {
+			if err := a.withFirstReleases(ctx, shown, out); err != nil {
+				return nil, err
+			}
+		}
 		next = page.Next
 	}
 	resp.body = out

@@ -52,6 +52,9 @@ type issueRow struct {
 	FirstAgo, LastAgo                                 string
 	Regressed, New, Ignored                           bool
 	Spark                                             sparkline
+	// FirstRelease is the release the issue first appeared in ("":
+	// none), ReleaseHref its page.
+	FirstRelease, ReleaseHref string
 }
 
 // apiIssue is the part of the API's issue JSON the list shows.
@@ -69,6 +72,10 @@ type apiIssue struct {
 	LastSeen  time.Time             `json:"lastSeen"`
 	Stats     map[string][][2]int64 `json:"stats"`
 	Project   projectRef            `json:"project"`
+	// FirstRelease comes with expand=firstRelease.
+	FirstRelease *struct {
+		Version string `json:"version"`
+	} `json:"firstRelease"`
 }
 
 // The tabs: each is the query with its status term replaced.
@@ -206,6 +213,7 @@ func (ui *UI) issueList(w http.ResponseWriter, r *http.Request) {
 	call.Del("statsPeriod")
 	call.Del("start")
 	call.Del("end")
+	call.Set("expand", "firstRelease")
 	var issues []apiIssue
 	var h http.Header
 	if err := page.rangeParams(call); err != nil {
@@ -271,6 +279,10 @@ func (ui *UI) issueList(w http.ResponseWriter, r *http.Request) {
 			Href: "/organizations/" + url.PathEscape(nav.Org.Slug) + "/issues/" + url.PathEscape(is.ID) + "/"}
 		if row.Title == "" {
 			row.Title = "(no title)"
+		}
+		if is.FirstRelease != nil && is.FirstRelease.Version != "" {
+			row.FirstRelease = is.FirstRelease.Version
+			row.ReleaseHref = "/organizations/" + url.PathEscape(nav.Org.Slug) + "/releases/" + url.PathEscape(is.FirstRelease.Version) + "/"
 		}
 		for k, pts := range is.Stats {
 			row.Spark = newSparkline(pts, k, 96, 24)
