@@ -26,6 +26,7 @@ func operations() map[string]Op {
 		{Name: "start", Description: "With `end`: only issues with events in the range (ISO 8601), counted in it."},
 		{Name: "end", Description: "With `start`: the range's end (ISO 8601)."},
 		{Name: "limit"}, {Name: "environment", Repeated: true}, cursor[0],
+		{Name: "expand", Description: "`firstRelease`: every issue carries the release it was first seen in (`{version, shortVersion}` or null).", Repeated: true},
 	}
 	rangeQuery := []Param{
 		{Name: "statsPeriod", Description: "The range ending now (`24h`, `14d`, `30d`...): only issues with events in it, counted in it."},
@@ -34,7 +35,7 @@ func operations() map[string]Op {
 	}
 	orgIssueQuery := append(slices.Clone(issueQuery[:2]), rangeQuery...)
 	orgIssueQuery = append(orgIssueQuery, Param{Name: "groupStatsPeriod", Description: "The graph: `24h`, `14d` or `auto` (the default)."},
-		Param{Name: "limit"}, Param{Name: "environment", Repeated: true}, cursor[0])
+		Param{Name: "limit"}, Param{Name: "environment", Repeated: true}, cursor[0], issueQuery[len(issueQuery)-1])
 	environment := object(map[string]any{"id": typ("string"), "name": typ("string"), "isHidden?": typ("boolean")})
 	visibility := []Param{{Name: "visibility", Description: "`visible` (the default), `hidden` (none is) or `all`."}}
 	return map[string]Op{
@@ -434,7 +435,8 @@ func components() map[string]any {
 		// Issue 14's routes: issue lists, bulk changes, activity, releases,
 		// commits, deploys, repositories, the API root.
 		"IssueListItem": map[string]any{"allOf": []any{ref("Issue"), object(map[string]any{
-			"stats": map[string]any{"type": "object", "minProperties": 1}})}},
+			"stats":         map[string]any{"type": "object", "minProperties": 1},
+			"firstRelease?": nullable(object(map[string]any{"version": str, "shortVersion": str}))})}},
 		"BulkUpdate": object(map[string]any{"status": str, "statusDetails": anyObject, "substatus": strN}),
 		"Activity": object(map[string]any{
 			"id": digits, "type": str, "data": anyObject, "dateCreated": dateTime,
