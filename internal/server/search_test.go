@@ -156,6 +156,16 @@ func searchAPI(t *testing.T, f *testserver.Faultline) {
 		{"checkout !browser:Chrome", nil},
 		{"is:unresolved level:fatal firstSeen:+7d", []string{"cart"}},
 		{"is:unresolved browser:Chrome timesSeen:>1", []string{"checkout"}},
+		// Wildcards, through the same parser.
+		{"release:1.*", []string{"checkout"}},
+		{"release:*", []string{"cart", "checkout", "login"}},
+		{"!release:2*", []string{"checkout"}},
+		{"browser:*ire*", []string{"login"}},
+		{"browser:[Chr*,x]", []string{"checkout"}},
+		{"environment:stag*", []string{"login"}},
+		{"message:*out*FAIL*", []string{"checkout"}},
+		{"c*d", []string{"cart", "checkout"}}, // "cart crashed", "checkout failed"
+		{"user.email:*@x.io", []string{"cart", "checkout"}},
 	} {
 		got, st, raw := list("/api/0/projects/acme/web/issues/?query=" + url.QueryEscape(tc.query))
 		slices.Sort(got)
@@ -164,7 +174,7 @@ func searchAPI(t *testing.T, f *testserver.Faultline) {
 		}
 	}
 	// Refusals: 400 with Sentry's detail naming the term.
-	for _, q := range []string{"is:bogus", "timesSeen:>many", "firstSeen:yesterday", "lastSeen:-3x", "level:>error", `"unclosed`, "browser:[a,b"} {
+	for _, q := range []string{"is:bogus", "timesSeen:>many", "firstSeen:yesterday", "lastSeen:-3x", "level:>error", `"unclosed`, "browser:[a,b", "has:br*"} {
 		var detail struct{ Detail string }
 		st, raw := f.Do("GET", "/api/0/projects/acme/web/issues/?query="+url.QueryEscape(q), nil, nil)
 		json.Unmarshal(raw, &detail) //nolint:errcheck
