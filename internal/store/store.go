@@ -198,6 +198,7 @@ type Store struct {
 	features Features
 	log      *slog.Logger
 	obs      Observer // nil: none
+	moveHook func(step string) error // tests: SetMoveHook
 }
 
 // Open connects to the engine that cfg selects and detects its version. It
