@@ -197,7 +197,7 @@ type Store struct {
 	version  Version
 	features Features
 	log      *slog.Logger
-	obs      Observer // nil: none
+	obs      Observer                // nil: none
 	moveHook func(step string) error // tests: SetMoveHook
 }
 
