@@ -77,6 +77,9 @@ type Config struct {
 	// waits before it is deleted, during which the deletion can be
 	// cancelled (batches in flight finish first); default 1 hour.
 	DeletionDelay time.Duration
+	// UnmergeInlineMax is how many events an unmerge moves in its request;
+	// above it the move is a background job (api.Config).
+	UnmergeInlineMax int
 	// Deletion tunes the deletion job runner of worker processes.
 	Deletion deletion.Config
 
@@ -390,7 +393,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		apiCfg := api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
-			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: notify.Replayer{Notifications: s.notifications, Next: s.queue}, TokenUsage: usage,
+			DeletionDelay: cfg.DeletionDelay, UnmergeInlineMax: cfg.UnmergeInlineMax, DeadLetters: s.deadLetters, Requeue: notify.Replayer{Notifications: s.notifications, Next: s.queue}, TokenUsage: usage,
 			Users: s.meta, Sessions: sessions, TrustForwarded: cfg.Ingest.TrustForwarded,
 			Routes: s.routes.Routes, Alerts: s.notifications}
 		apiCfg.Artifacts = s.artifacts
@@ -469,6 +472,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		cfg.Deletion.DeadLetters = s.deadLetters
+		cfg.Deletion.Groups = s.groups
 		if s.eraser, err = deletion.NewRunner(cfg.Deletion, s.jobs, s.store, s.meta,
 			blobSet{&deletion.ObjectBlobs{JS: s.queue.JetStream()}, s.artifacts}, log.With("component", "deletion")); err != nil {
 			return nil, err
