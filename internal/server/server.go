@@ -459,7 +459,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		// notification queue before they ack; the sender delivers it.
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
 			Projects: s.meta, Log: log.With("component", "worker"), DeadLetters: s.deadLetters, Attempts: attempts,
-			Alerts: alert.NewEvaluator(s.meta, intervals, s.store), Notifier: s.notifications, Metrics: s.metrics})
+			Alerts: alert.NewEvaluator(s.meta, intervals, s.store), Notifier: s.notifications, Metrics: s.metrics,
+			Subscribers: regressionMailer(s.notifications, s.store, s.meta, cfg.PublicURL, log)})
 		if err != nil {
 			return nil, err
 		}
@@ -779,4 +780,13 @@ func retryUnavailable(ctx context.Context, f func(context.Context) error) error 
 		return final
 	}
 	return err
+}
+
+// regressionMailer is the workers' mailer of regressions to issue
+// subscribers, or nil without SMTP (mails are skipped, never queued).
+func regressionMailer(q *notify.Queue, st *store.Store, m *meta.Store, public string, log *slog.Logger) process.SubscriberMailer {
+	if q == nil || !q.MailEnabled() {
+		return nil
+	}
+	return &notify.SubscriberMailer{Queue: q, Store: st, Directory: m, PublicURL: public, Log: log.With("component", "notify")}
 }
