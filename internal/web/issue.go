@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/faultline/faultline/internal/route"
@@ -84,7 +85,7 @@ func (ui *UI) issuePage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_, sess := ui.sessionUser(r)
+	viewer, sess := ui.sessionUser(r)
 	csrf := ""
 	if sess != nil {
 		csrf = sess.CSRF
@@ -95,6 +96,15 @@ func (ui *UI) issuePage(w http.ResponseWriter, r *http.Request) {
 	page := buildIssuePage(org, &is, &ev, tags, grouping, attachments, opts, csrf)
 	page.Nav = nav
 	page.Assignable = ui.assignable(r, org, &is)
+	if viewer != nil && csrf != "" {
+		// Only one's own comments can be edited or deleted (the API
+		// refuses others'): only they get the forms.
+		me := strconv.FormatUint(viewer.ID, 10)
+		for i := range page.Activity {
+			a := &page.Activity[i]
+			a.Own = a.CommentID != "" && a.UserID == me
+		}
+	}
 	ui.render(w, r, http.StatusOK, "issue", page)
 }
 

@@ -50,10 +50,12 @@ type issueJSON struct {
 }
 
 type apiActivity struct {
+	ID          string          `json:"id"`
 	Type        string          `json:"type"`
 	Data        json.RawMessage `json:"data"`
 	DateCreated string          `json:"dateCreated"`
 	User        *struct {
+		ID    string `json:"id"`
 		Name  string `json:"name"`
 		Email string `json:"email"`
 	} `json:"user"`
@@ -324,6 +326,10 @@ type activityView struct {
 	When            timeView
 	// Note is a comment's text, in pieces: text, and http(s) links.
 	Note []notePart
+	// A comment's id, author and text as written; Own when the visitor
+	// wrote it (then the page offers to edit and delete it).
+	CommentID, UserID, Text string
+	Own                     bool
 }
 
 // notePart is a piece of a comment: text, or a link when Href is set.
@@ -420,6 +426,10 @@ func buildIssuePage(org string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
 			}
 			json.Unmarshal(a.Data, &d) //nolint:errcheck // shown empty if not
 			av.Type, av.Note = "commented", noteParts(d.Text)
+			av.CommentID, av.Text = a.ID, d.Text
+			if a.User != nil {
+				av.UserID = a.User.ID
+			}
 		} else if d := compactJSON(a.Data, maxDataLen); d != "{}" && d != "null" {
 			av.Data = d
 		}
