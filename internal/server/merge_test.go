@@ -3,11 +3,13 @@ package server_test
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/getsentry/sentry-go"
 
+	"github.com/faultline/faultline/internal/authz"
 	"github.com/faultline/faultline/internal/deletion"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/testserver"
@@ -191,8 +193,21 @@ func TestMergeUnmergeDiscardDelete(t *testing.T) {
 // return, and the activity says so); a merge carries the child's comments
 // to the survivor.
 func TestUnmergeJob(t *testing.T) {
-	f := testserver.Start(t, server.Config{UnmergeInlineMax: -1, Deletion: deletion.Config{Poll: 50 * time.Millisecond}})
+	// The runner holds the unmerge once claimed until the issue page has
+	// shown it in progress.
+	release := make(chan struct{})
+	hold := func(step string, job deletion.Job) {
+		if job.Kind == deletion.KindUnmerge && step == deletion.StepClaimed {
+			select {
+			case <-release:
+			case <-time.After(30 * time.Second):
+			}
+		}
+	}
+	f := testserver.Start(t, server.Config{UnmergeInlineMax: -1, Deletion: deletion.Config{Poll: 50 * time.Millisecond, StepHook: hold}})
 	p := f.CreateProject("acme", "backend", "go")
+	newUser(t, f, "member@example.com", "acme", authz.Member, "team")
+	member := sessionLogin(t, f, "member@example.com")
 	client, err := sentry.NewClient(sentry.ClientOptions{Dsn: p.DSN, Transport: sentry.NewHTTPSyncTransport()})
 	if err != nil {
 		t.Fatal(err)
@@ -253,6 +268,12 @@ func TestUnmergeJob(t *testing.T) {
 		job.Kind != "unmerge" || job.Issue != charge.ID || job.Destination == "" || job.ID == "" {
 		t.Fatalf("unmerge: %d %s", st, raw)
 	}
+	// (The new issue has no page until its first events arrive.)
+	st, raw, _ := member.do(t, "GET", "/organizations/acme/issues/"+charge.ID+"/", "")
+	close(release)
+	if st != 200 || !strings.Contains(string(raw), "Unmerge in progress: events are moving to") {
+		t.Fatalf("issue page during the unmerge: %d, no progress notice", st)
+	}
 	deadline := time.Now().Add(time.Minute)
 	for job.Status != "done" {
 		if time.Now().After(deadline) {
@@ -262,6 +283,9 @@ func TestUnmergeJob(t *testing.T) {
 		if st, raw := f.Do("GET", "/api/0/deletions/"+job.ID+"/", nil, &job); st != 200 {
 			t.Fatalf("job: %d %s", st, raw)
 		}
+	}
+	if st, raw, _ := member.do(t, "GET", "/organizations/acme/issues/"+charge.ID+"/", ""); st != 200 || strings.Contains(string(raw), "Unmerge in progress") {
+		t.Fatalf("issue page after the unmerge: %d, still in progress", st)
 	}
 	if job.EventsMoved != 3 {
 		t.Fatalf("the job moved %d events, want 3", job.EventsMoved)

@@ -190,6 +190,18 @@ type issuePage struct {
 	Assignable []memberOption
 	Bookmarked bool
 	Subscribed bool
+	// Moves are the unfinished merges and unmerges of events into or out
+	// of the issue (background jobs), with their status.
+	Moves []moveView
+}
+
+// moveView is a merge or an unmerge job still moving events.
+type moveView struct {
+	Kind, Status, Error string
+	// Other is the other issue's page (an unmerge's new issue, or the
+	// issue it leaves), Outgoing whether the events leave this issue.
+	Other    string
+	Outgoing bool
 }
 
 func (p *issuePage) navData() *navData { return &p.Nav }
