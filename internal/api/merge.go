@@ -45,9 +45,10 @@ const (
 )
 
 // DefaultUnmergeInlineMax is how many events an unmerge moves within its
-// request by default; a larger one is a background job. Moving costs
-// about a second per 100k events on chDB (BENCHMARKS.md), so a request
-// stays well under a second.
+// request by default; a larger one is a background job. A move is mostly
+// fixed cost (the deletes and the wait for them) up to a few thousand
+// events; past that the copy of the events' bodies (~10 KB each) grows
+// with them (BENCHMARKS.md), and the request would hang on it.
 const DefaultUnmergeInlineMax = 10_000
 
 // moveJobs is what runs moves as jobs (deletion.Jobs).
