@@ -66,7 +66,8 @@ func uiCheckoutTotal(items []int) error {
 // highlighted crash lines, breadcrumbs, tag distributions, axe-core, the
 // XSS event shown as text with nothing run, and resolving an issue through
 // its form, which the API then reports resolved, then commenting on it
-// (the comment's markup as text, its link a link) and bookmarking it.
+// (the comment's markup as text, its link a link), bookmarking it, and
+// editing the comment and deleting a second one through their forms.
 func TestIssuePageInBrowser(t *testing.T) {
 	node := need(t, "node", "apt-get install nodejs")
 	need(t, "/usr/bin/chromium", "apt-get install chromium")

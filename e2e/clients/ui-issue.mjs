@@ -3,8 +3,9 @@
 // (the in-app frame, the highlighted crash line, the breadcrumbs, the tag
 // distribution), runs axe-core, opens an issue whose event is full of
 // markup and checks that nothing of it runs, resolves an issue through
-// its form, then comments on it and bookmarks it. Configured by the environment (see ui_issue_test.go); prints a
-// one-line JSON summary.
+// its form, then comments on it, bookmarks it, edits the comment and
+// deletes a second one. Configured by the environment (see
+// ui_issue_test.go); prints a one-line JSON summary.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
@@ -207,6 +208,25 @@ run(async () => {
     await Promise.all([page.waitForURL((u) => u.pathname === resolvePath), page.locator('#bookmark').click()]);
     out.bookmarked = await page.locator('#bookmark').getAttribute('aria-pressed');
     if (out.bookmarked !== 'true') failures.push('after bookmarking: aria-pressed ' + out.bookmarked);
+
+    // One's own comment: edited through its form (under "Edit"), then a
+    // second one written and deleted; the edited one stays.
+    await page.locator('#activity details.comment-edit summary').first().click();
+    await page.locator('#activity details.comment-edit textarea').first().fill('edited: see https://example.com/fixed');
+    await Promise.all([page.waitForURL((u) => u.pathname === resolvePath && u.hash === '#activity'),
+      page.locator('#activity details.comment-edit button.comment-save').first().click()]);
+    out.edited = (await page.locator('#activity blockquote.note').first().textContent())?.trim();
+    if (out.edited !== 'edited: see https://example.com/fixed') failures.push('after editing the comment: ' + out.edited);
+    await page.locator('#comment-text').fill('a second thought');
+    await Promise.all([page.waitForURL((u) => u.pathname === resolvePath && u.hash === '#activity'), page.locator('#comment').click()]);
+    const notes = async () => page.locator('#activity blockquote.note').allTextContents();
+    if ((await notes()).length !== 2) failures.push('comments before the delete: ' + JSON.stringify(await notes()));
+    await Promise.all([page.waitForURL((u) => u.pathname === resolvePath && u.hash === '#activity'),
+      page.locator('#activity form.comment-delete button').first().click()]);
+    out.notesAfterDelete = (await notes()).map((n) => n.trim());
+    if (out.notesAfterDelete.length !== 1 || out.notesAfterDelete[0] !== 'edited: see https://example.com/fixed') {
+      failures.push('comments after the delete: ' + JSON.stringify(out.notesAfterDelete));
+    }
 
     if (out.dialogs.length) failures.push('dialogs opened: ' + out.dialogs.join(', '));
     if (out.consoleErrors.length) failures.push('console errors: ' + out.consoleErrors.join(' | '));

@@ -54,6 +54,11 @@ type Config struct {
 	// marked for deletion its data starts being deleted, during which the
 	// deletion can be cancelled (default 1 hour).
 	DeletionDelay time.Duration
+	// UnmergeInlineMax is how many events an unmerge moves within its
+	// request; above it the move is left to a background job and the
+	// answer is 202 with the job (default DefaultUnmergeInlineMax;
+	// negative: always a job).
+	UnmergeInlineMax int
 	// DeadLetters and Requeue serve the dead-letter routes (superusers
 	// only); either nil leaves them out.
 	DeadLetters DeadLetters

@@ -212,6 +212,10 @@ func (a *API) serializeDeletion(j *deletion.Job) map[string]any {
 	if j.Error != "" {
 		errText = j.Error
 	}
+	var destination any // a move's new issue (an unmerge)
+	if j.ToGroupID != 0 {
+		destination = id(j.ToGroupID)
+	}
 	date := func(t time.Time) any {
 		if t.IsZero() {
 			return nil
@@ -221,6 +225,7 @@ func (a *API) serializeDeletion(j *deletion.Job) map[string]any {
 	return map[string]any{
 		"id": j.ID, "kind": j.Kind, "status": j.Status, "organization": org, "projects": projects, "issue": issue,
 		"eventsDeleted": j.EventsDeleted, "attempts": j.Attempts, "error": errText,
+		"eventsMoved": j.EventsMoved, "destination": destination,
 		"dateCreated": date(j.DateCreated), "dateStarted": date(j.DateStarted), "dateFinished": date(j.DateFinished),
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/faultline/faultline/internal/deletion"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -37,10 +39,61 @@ type MergeStore interface {
 
 // Activity types of merges, as Sentry's ActivityType names them.
 const (
-	activityMerge              = "merge"
-	activityUnmergeSource      = "unmerge_source"
-	activityUnmergeDestination = "unmerge_destination"
+	activityMerge              = deletion.ActivityMerge
+	activityUnmergeSource      = deletion.ActivityUnmergeSource
+	activityUnmergeDestination = deletion.ActivityUnmergeDestination
 )
+
+// DefaultUnmergeInlineMax is how many events an unmerge moves within its
+// request by default; a larger one is a background job. A move is mostly
+// fixed cost (the deletes and the wait for them) up to a few thousand
+// events; past that the copy of the events' bodies (~10 KB each) grows
+// with them (BENCHMARKS.md), and the request would hang on it.
+const DefaultUnmergeInlineMax = 10_000
+
+// moveJobs is what runs moves as jobs (deletion.Jobs).
+type moveJobs interface {
+	Hold(ctx context.Context, job deletion.Job, lease time.Duration) (*deletion.Held, error)
+}
+
+// runMove runs a merge or an unmerge: as a job that this request holds
+// (background false: it returns once the events moved, or with the
+// error, the job then pending for a runner to finish), or as a job left
+// to the runners (background: it returns the recorded job at once).
+// Without jobs (no deletion runners) the move runs in the request only.
+func (a *API) runMove(ctx context.Context, job deletion.Job, background bool) (*deletion.Job, error) {
+	mover, ok := a.store.(deletion.Mover)
+	if !ok {
+		return nil, errorf(http.StatusBadRequest, "merge: not supported here.")
+	}
+	var gm deletion.GroupMerger
+	if gc := a.changer(); gc != nil {
+		gm = gc
+	}
+	if p, found := a.meta.ProjectByID(job.ProjectIDs[0]); found {
+		job.OrgID = p.OrgID
+	}
+	jobs, ok := a.deletions.(moveJobs)
+	if a.deletions == nil || !ok {
+		n, err := deletion.RunMove(ctx, mover, gm, &job, false, moveWait)
+		job.EventsMoved, job.Status = n, deletion.StatusDone
+		return &job, err
+	}
+	if background {
+		return a.deletions.Schedule(ctx, job, time.Now())
+	}
+	h, err := jobs.Hold(ctx, job, 0)
+	if err != nil {
+		return nil, err
+	}
+	held := h.Job()
+	n, runErr := deletion.RunMove(ctx, mover, gm, &held, false, moveWait)
+	rec, err := h.Release(ctx, n, runErr)
+	if runErr != nil {
+		return nil, fmt.Errorf("%s stopped (job %s resumes it): %w", job.Kind, held.ID, runErr)
+	}
+	return rec, err
+}
 
 // moveWait bounds how long a merge or an unmerge waits for the engine to
 // delete the moved originals.
@@ -111,23 +164,13 @@ func (a *API) mergeIssues(ctx context.Context, c *caller, issues []store.Issue, 
 		childIDs[i] = strconv.FormatUint(ch.GroupID, 10)
 		refs[i] = map[string]any{"id": childIDs[i], "shortId": ch.ShortID}
 	}
-	// The children leave the lists first, then their hashes point to the
-	// parent (every worker follows within a second), then their events
-	// move.
-	if err := a.store.HideIssues(ctx, pid, ids); err != nil {
-		return nil, err
-	}
-	if err := gc.Merge(ctx, parent.GroupID, ids); err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		if _, err := a.store.MoveEvents(ctx, store.Move{ProjectID: pid, From: id, To: parent.GroupID}, moveWait); err != nil {
-			return nil, err
-		}
-	}
+	// One job, run in this request: the children leave the lists,
+	// their hashes point to the parent (every worker follows within a
+	// second), then their events, comments and activity move. A process
+	// killed halfway leaves the job to a runner, which finishes it.
 	data, _ := json.Marshal(map[string]any{"issues": refs})
-	if err := a.store.InsertActivity(ctx, []store.Activity{{ProjectID: pid, GroupID: parent.GroupID, Type: activityMerge,
-		UserID: actor(c), Data: string(data), CreatedMS: uint64(now.UnixMilli())}}); err != nil {
+	if _, err := a.runMove(ctx, deletion.Job{Kind: deletion.KindMerge, ProjectIDs: []uint64{pid}, GroupID: parent.GroupID,
+		FromGroupIDs: ids, ActivityData: string(data), CreatedBy: actor(c), DateCreated: now}, false); err != nil {
 		return nil, err
 	}
 	return map[string]any{"merge": map[string]any{"parent": strconv.FormatUint(parent.GroupID, 10), "children": childIDs}}, nil
@@ -217,8 +260,9 @@ func (a *API) listIssueHashes(ctx context.Context, r *http.Request, c *caller) (
 
 // unmergeIssueHashes is Sentry's DELETE /api/0/issues/{id}/hashes/?id=H:
 // the hashes become a new issue (a new id and short id), their events
-// and counts move to it, and the issue keeps the rest. 202, as Sentry
-// (here the move is done when it answers).
+// and counts move to it, and the issue keeps the rest. 202, as Sentry,
+// with the move's job: done when it answers, unless it moves more than
+// UnmergeInlineMax events, which a background job moves (pending).
 func (a *API) unmergeIssueHashes(ctx context.Context, r *http.Request, c *caller) (*response, error) {
 	_, p, gid, err := a.issue(ctx, r, c)
 	if err != nil {
@@ -249,19 +293,25 @@ func (a *API) unmergeIssueHashes(ctx context.Context, r *http.Request, c *caller
 	for i, h := range split {
 		names[i] = h.Hash
 	}
-	moved, err := a.store.MoveEvents(ctx, store.Move{ProjectID: p.ID, From: gid, To: nref.ID, Hashes: names,
-		ShortID: nref.ShortID, Hash: nref.Hash}, moveWait)
+	// The hashes point to the new issue now; their events follow, in
+	// this request when they are few, else in a background job (Sentry
+	// answers 202 either way). Either way the answer carries the job.
+	stored, err := a.store.IssueHashes(ctx, p.ID, gid)
 	if err != nil {
 		return nil, err
 	}
-	now := uint64(time.Now().UnixMilli())
-	src, _ := json.Marshal(map[string]any{"fingerprints": names, "destination_id": strconv.FormatUint(nref.ID, 10), "events": moved})
-	dst, _ := json.Marshal(map[string]any{"fingerprints": names, "source_id": strconv.FormatUint(gid, 10), "events": moved})
-	if err := a.store.InsertActivity(ctx, []store.Activity{
-		{ProjectID: p.ID, GroupID: gid, Type: activityUnmergeDestination, UserID: actor(c), Data: string(src), CreatedMS: now},
-		{ProjectID: p.ID, GroupID: nref.ID, Type: activityUnmergeSource, UserID: actor(c), Data: string(dst), CreatedMS: now},
-	}); err != nil {
+	var n uint64
+	for _, h := range names {
+		n += stored[h].Count
+	}
+	limit := a.cfg.UnmergeInlineMax
+	if limit == 0 {
+		limit = DefaultUnmergeInlineMax
+	}
+	job, err := a.runMove(ctx, deletion.Job{Kind: deletion.KindUnmerge, ProjectIDs: []uint64{p.ID}, GroupID: gid, ToGroupID: nref.ID,
+		Hashes: names, ShortID: nref.ShortID, Hash: nref.Hash, CreatedBy: actor(c), DateCreated: time.Now().UTC()}, int64(n) > int64(limit))
+	if err != nil {
 		return nil, err
 	}
-	return &response{status: http.StatusAccepted}, nil
+	return &response{status: http.StatusAccepted, body: a.serializeDeletion(job)}, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/faultline/faultline/internal/api"
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/queue"
@@ -121,6 +122,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Store.TLS.ServerName, "clickhouse-tls-server-name", "", "name to verify in ClickHouse's certificate (default: the host)")
 	fs.BoolVar(&c.Store.TLS.InsecureSkipVerify, "clickhouse-tls-skip-verify", false, "accept any ClickHouse certificate (testing only)")
 	fs.DurationVar(&c.CleanupInterval, "cleanup-interval", time.Hour, "how often a worker drops the partitions past their retention (0: never; run `faultline cleanup` instead)")
+	fs.IntVar(&c.UnmergeInlineMax, "unmerge-inline-max", api.DefaultUnmergeInlineMax, "an unmerge moving more events than this runs as a background job (202 with the job; its status at /api/0/deletions/{id}/ and on the issue page); fewer move within the request")
 	fs.DurationVar(&c.DeletionDelay, "deletion-delay", time.Hour, "wait between marking a project or an organization deleted and deleting its data; until then PUT {\"cancelDeletion\": true} on it cancels the deletion (deleting an issue is immediate)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "cleanup: list the expired partitions, drop nothing")
 	fs.IntVar(&c.Worker.BatchSize, "batch-size", 1000, "events per ClickHouse insert")

@@ -15,9 +15,10 @@ type DeadLetters interface {
 }
 
 // purgeDeadLetters purges what a job deletes from the dead letter; an
-// issue's job has nothing there (dead letters were never grouped).
+// issue's job has nothing there (dead letters were never grouped), and a
+// move deletes nothing.
 func (r *Runner) purgeDeadLetters(ctx context.Context, job *Job) error {
-	if r.cfg.DeadLetters == nil || job.Kind == KindIssue {
+	if r.cfg.DeadLetters == nil || job.Kind == KindIssue || job.IsMove() {
 		return nil
 	}
 	for _, pid := range job.ProjectIDs {

@@ -97,6 +97,19 @@ type Job struct {
 	// CancelledBy is the user who cancelled the job.
 	CancelledBy uint64 `json:"cancelledBy,omitempty"`
 
+	// A move (KindMerge, KindUnmerge) moves events into GroupID from
+	// FromGroupIDs (a merge), or from GroupID into ToGroupID, a new issue
+	// with ShortID and primary Hash, the events of Hashes (an unmerge).
+	FromGroupIDs []uint64 `json:"fromGroupIds,omitempty"`
+	ToGroupID    uint64   `json:"toGroupId,omitempty"`
+	Hashes       []string `json:"hashes,omitempty"`
+	ShortID      uint64   `json:"shortId,omitempty"`
+	Hash         string   `json:"hash,omitempty"`
+	// ActivityData is the data of a merge's activity record.
+	ActivityData string `json:"activityData,omitempty"`
+	// EventsMoved counts the events a move moved.
+	EventsMoved uint64 `json:"eventsMoved,omitempty"`
+
 	rev uint64 // the KV revision this copy was read at
 }
 
@@ -109,6 +122,9 @@ func (j *Job) Finished() bool {
 // has been deleted yet. A job of the previous version (no phase) is
 // cancellable only while it never ran.
 func (j *Job) Cancellable() bool {
+	if j.IsMove() {
+		return false // the issue ids already point where the events go
+	}
 	switch j.Status {
 	case StatusPending:
 		return j.Phase == PhaseClaimed || j.Phase == "" && j.Attempts == 0
@@ -245,6 +261,14 @@ func (j *Jobs) Schedule(ctx context.Context, job Job, notBefore time.Time) (*Job
 			return nil, errors.New("deletion: a user data job needs a project and a user")
 		}
 	case KindProject, KindOrganization:
+	case KindMerge:
+		if len(job.ProjectIDs) != 1 || job.GroupID == 0 || len(job.FromGroupIDs) == 0 || slices.Contains(job.FromGroupIDs, job.GroupID) {
+			return nil, errors.New("deletion: a merge job needs a project, a survivor and other issues")
+		}
+	case KindUnmerge:
+		if len(job.ProjectIDs) != 1 || job.GroupID == 0 || job.ToGroupID == 0 || job.ToGroupID == job.GroupID || len(job.Hashes) == 0 {
+			return nil, errors.New("deletion: an unmerge job needs a project, two issues and hashes")
+		}
 	default:
 		return nil, fmt.Errorf("deletion: unknown kind %q", job.Kind)
 	}

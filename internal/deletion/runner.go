@@ -33,6 +33,9 @@ type Config struct {
 	StepHook func(step string, job Job)
 	// DeadLetters, if set, is purged of what a job deletes.
 	DeadLetters DeadLetters
+	// Groups, if set, finishes the hash step of a merge that stopped
+	// halfway (meta.Groups).
+	Groups GroupMerger
 }
 
 // Steps of a run, as StepHook sees them.
@@ -184,7 +187,11 @@ func (r *Runner) runOne(ctx context.Context, job *Job) {
 	})
 	cancel()
 	<-renewed
-	job.EventsDeleted += deleted
+	if job.IsMove() {
+		job.EventsMoved += deleted
+	} else {
+		job.EventsDeleted += deleted
+	}
 	if errors.Is(err, errCancelled) {
 		// Cancel wrote the job's final state; nothing was deleted.
 		log.Info("deletion cancelled before it changed anything")
@@ -307,6 +314,14 @@ func (r *Runner) execute(ctx context.Context, job *Job, begin func(context.Conte
 		return 0, err
 	}
 	switch job.Kind {
+	case KindMerge, KindUnmerge:
+		m, ok := r.store.(Mover)
+		if !ok {
+			return 0, errors.New("deletion: this store cannot move events")
+		}
+		// The first run of a job recorded for the runners starts from
+		// scratch; any later one may follow a run that stopped halfway.
+		return RunMove(ctx, m, r.cfg.Groups, job, job.Attempts > 1, wait)
 	case KindIssue:
 		pid := job.ProjectIDs[0]
 		if err := r.deleteBlobs(ctx, pid, job.GroupID, store.UserFilter{}); err != nil {

@@ -37,6 +37,7 @@ func operations() map[string]Op {
 	orgIssueQuery = append(orgIssueQuery, Param{Name: "groupStatsPeriod", Description: "The graph: `24h`, `14d` or `auto` (the default)."},
 		Param{Name: "limit"}, Param{Name: "environment", Repeated: true}, cursor[0], issueQuery[len(issueQuery)-1])
 	environment := object(map[string]any{"id": typ("string"), "name": typ("string"), "isHidden?": typ("boolean")})
+	unmergeQuery := []Param{{Name: "id", Description: "A hash of the issue (`GET .../hashes/`) to split off; at most 100.", Repeated: true}}
 	visibility := []Param{{Name: "visibility", Description: "`visible` (the default), `hidden` (none is) or `all`."}}
 	return map[string]Op{
 		// Organizations, teams, members.
@@ -70,9 +71,9 @@ func operations() map[string]Op {
 		// Issues and events.
 		"GET /api/0/projects/{org}/{project}/issues/":                   {Response: list("IssueListItem"), Query: issueQuery},
 		"GET /api/0/issues/{id}/":                                       {Response: ref("IssueDetail")},
-		"PUT /api/0/issues/{id}/":                                       {Request: ref("IssueUpdate"), Response: ref("Issue")},
+		"PUT /api/0/issues/{id}/":                                       {Request: ref("IssueUpdate"), Response: ref("Issue"), Also: []int{204}, Description: discardDesc},
 		"GET /api/0/organizations/{org}/issues/{id}/":                   {Response: ref("IssueDetail")},
-		"PUT /api/0/organizations/{org}/issues/{id}/":                   {Request: ref("IssueUpdate"), Response: ref("Issue")},
+		"PUT /api/0/organizations/{org}/issues/{id}/":                   {Request: ref("IssueUpdate"), Response: ref("Issue"), Also: []int{204}, Description: discardDesc},
 		"GET /api/0/issues/{id}/events/":                                {Response: list("Event"), Query: eventQuery()},
 		"GET /api/0/organizations/{org}/issues/{id}/events/":            {Response: list("Event"), Query: eventQuery()},
 		"GET /api/0/issues/{id}/events/{event_id}/":                     {Response: ref("EventDetail"), Description: eventIDDesc},
@@ -84,12 +85,21 @@ func operations() map[string]Op {
 		"POST /api/0/issues/{id}/comments/":                                    {Request: ref("NoteBody"), Response: ref("Note"), Status: 201},
 		"PUT /api/0/issues/{id}/comments/{comment_id}/":                        {Request: ref("NoteBody"), Response: ref("Note")},
 		"DELETE /api/0/issues/{id}/comments/{comment_id}/":                     {Empty: true, Status: 204},
-		"GET /api/0/issues/{id}/activities/":                                   {Response: object(map[string]any{"activity": typ("array")})},
+		"GET /api/0/issues/{id}/activities/":                                   {Response: object(map[string]any{"activity": list("Activity")})},
 		"GET /api/0/organizations/{org}/issues/{id}/comments/":                 {Response: list("Note")},
 		"POST /api/0/organizations/{org}/issues/{id}/comments/":                {Request: ref("NoteBody"), Response: ref("Note"), Status: 201},
 		"PUT /api/0/organizations/{org}/issues/{id}/comments/{comment_id}/":    {Request: ref("NoteBody"), Response: ref("Note")},
 		"DELETE /api/0/organizations/{org}/issues/{id}/comments/{comment_id}/": {Empty: true, Status: 204},
-		"GET /api/0/organizations/{org}/issues/{id}/activities/":               {Response: object(map[string]any{"activity": typ("array")})},
+		"GET /api/0/organizations/{org}/issues/{id}/activities/":               {Response: object(map[string]any{"activity": list("Activity")})},
+
+		// Merge and unmerge (issue 19): an issue's hashes, split off into a
+		// new issue by a job (done in the request when small).
+		"GET /api/0/issues/{id}/hashes/":                        {Response: list("IssueHash")},
+		"GET /api/0/organizations/{org}/issues/{id}/hashes/":    {Response: list("IssueHash")},
+		"DELETE /api/0/issues/{id}/hashes/":                     {Response: ref("Job"), Status: 202, Query: unmergeQuery, Description: unmergeDesc},
+		"DELETE /api/0/organizations/{org}/issues/{id}/hashes/": {Response: ref("Job"), Status: 202, Query: unmergeQuery, Description: unmergeDesc},
+		"GET /api/0/organizations/{org}/deletions/":             {Response: list("Job")},
+		"GET /api/0/deletions/{id}/":                            {Response: ref("Job")},
 
 		// Tokens.
 		"GET /api/0/api-tokens/":                                        {Response: list("ApiToken")},
@@ -222,6 +232,13 @@ func bulkQuery(org bool) []Param {
 	}
 	return q
 }
+
+const (
+	discardDesc = "`{\"discard\": true}` deletes the issue and drops its hashes' future events (filtered, `discarded-hash`): 204."
+	unmergeDesc = "The hashes become a new issue (`destination`); their events move to it in the request (the job answers `done`) " +
+		"or, above the server's `--unmerge-inline-max` events, in a background job (`pending`, then `in_progress` and `done`: " +
+		"`GET /api/0/deletions/{id}/`)."
+)
 
 const eventIDDesc = "`event_id` is an event's id, or `latest`, `oldest` or `recommended`."
 
@@ -396,7 +413,7 @@ func components() map[string]any {
 			"project": ref("ProjectRef"), "type": str, "issueType": str, "issueCategory": str,
 			"metadata": map[string]any{"type": "object", "properties": map[string]any{
 				"value": str, "type": str, "title": str, "filename": str, "function": str}},
-			"numComments": integer, "assignedTo": nullable(anyObject), "isBookmarked": boolean,
+			"numComments": integer, "assignedTo": nullable(ref("Assignee")), "isBookmarked": boolean,
 			"isSubscribed": boolean, "subscriptionDetails": nullable(anyObject), "hasSeen": boolean,
 			"annotations": strs, "isUnhandled": boolean, "count": digits, "userCount": integer,
 			"firstSeen": dateTime, "lastSeen": dateTime,
@@ -422,6 +439,17 @@ func components() map[string]any {
 			"snoozeDuration?": integer,
 			"assignedTo?":     typ("string", "integer", "null"),
 			"isBookmarked?":   boolean, "isSubscribed?": boolean, "hasSeen?": boolean,
+			"merge?": typ("boolean", "integer"), "discard?": boolean,
+		}),
+		"Assignee": object(map[string]any{"type": map[string]any{"enum": []string{"user", "team"}}, "id": digits, "name": str,
+			"email?": strN}),
+		"IssueHash": object(map[string]any{"id": str, "latestEvent": nullable(ref("Event")), "mergedBySeer": boolean}),
+		"Job": object(map[string]any{
+			"id": str, "kind": map[string]any{"enum": []string{"issue", "project", "organization", "user_data", "merge", "unmerge"}},
+			"status":       map[string]any{"enum": []string{"pending", "in_progress", "done", "failed", "cancelled"}},
+			"organization": strN, "projects": arrayOf(digits), "issue": typ("string", "null"), "destination": typ("string", "null"),
+			"eventsDeleted": integer, "eventsMoved": integer, "attempts": integer, "error": strN,
+			"dateCreated": dateTime, "dateStarted": dateTimeN, "dateFinished": dateTimeN,
 		}),
 		"Note": object(map[string]any{"id": digits, "type": map[string]any{"enum": []string{"note"}},
 			"user": nullable(anyObject), "data": object(map[string]any{"text": str}), "dateCreated": dateTime}),
@@ -437,7 +465,9 @@ func components() map[string]any {
 		"IssueListItem": map[string]any{"allOf": []any{ref("Issue"), object(map[string]any{
 			"stats":         map[string]any{"type": "object", "minProperties": 1},
 			"firstRelease?": nullable(object(map[string]any{"version": str, "shortVersion": str}))})}},
-		"BulkUpdate": object(map[string]any{"status": str, "statusDetails": anyObject, "substatus": strN}),
+		"BulkUpdate": object(map[string]any{"status?": str, "statusDetails?": anyObject, "substatus?": strN,
+			"assignedTo?": nullable(ref("Assignee")), "isBookmarked?": boolean, "isSubscribed?": boolean, "hasSeen?": boolean,
+			"merge?": object(map[string]any{"parent": digits, "children": arrayOf(digits)})}),
 		"Activity": object(map[string]any{
 			"id": digits, "type": str, "data": anyObject, "dateCreated": dateTime,
 			"user": nullable(object(map[string]any{"id": digits, "name": str, "username": str, "email": str})),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -306,4 +307,30 @@ func lifecycleActivity(pid uint64, st store.GroupState, substatus string, by *st
 	}
 	a.ID = store.ActivityID(fmt.Sprint(pid), fmt.Sprint(st.GroupID), fmt.Sprint(st.UpdatedMS), a.Type)
 	return a
+}
+
+// mailRegressions queues the mails to the subscribers of the issues that
+// regressed, before the status changes are written (as the alerts): a
+// redelivery decides again and queues under the same keys (the issue and
+// the time its resolution ended), which the queue keeps once.
+func (w *Worker) mailRegressions(ctx context.Context, changes []store.StatusChange, causes map[uint64]cause, groups map[uint64]store.Group) error {
+	if w.deps.Subscribers == nil {
+		return nil
+	}
+	for _, c := range changes {
+		cs, ok := causes[c.GroupID]
+		if c.Substatus != SubstatusRegressed || !ok || cs.event == nil {
+			continue
+		}
+		g := groups[c.GroupID]
+		what := "Regressed: the resolved issue has a new event."
+		if cs.event.Release != "" {
+			what = "Regressed in release " + cs.event.Release + ": the resolved issue has a new event."
+		}
+		key := "regression:" + strconv.FormatUint(c.GroupID, 10) + ":" + strconv.FormatUint(cs.endedMS, 10)
+		if _, err := w.deps.Subscribers.MailSubscribers(ctx, c.ProjectID, c.GroupID, g.ShortID, g.Title, what, key); err != nil {
+			return fmt.Errorf("mail the subscribers of a regression: %w", err)
+		}
+	}
+	return nil
 }

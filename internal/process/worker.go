@@ -135,6 +135,15 @@ type Deps struct {
 	Notifier Notifier
 	// Metrics counts batches and failures; nil counts nothing.
 	Metrics Metrics
+	// Subscribers mails an issue's subscribers when it regresses
+	// (notify.SubscriberMailer); nil mails nothing.
+	Subscribers SubscriberMailer
+}
+
+// SubscriberMailer queues mails to an issue's subscribers, one per
+// subscriber under key: what is the mail's line.
+type SubscriberMailer interface {
+	MailSubscribers(ctx context.Context, projectID, groupID, shortID uint64, title, what, key string) (int, error)
 }
 
 // Metrics receives the worker's batch sizes and failures by stage.
@@ -621,6 +630,9 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 			return err
 		}
 		cands = nil
+		if err := w.mailRegressions(ctx, changes, causes, groups); err != nil {
+			return err
+		}
 		if err := w.deps.Store.SetStatus(ctx, changes); err != nil {
 			return fmt.Errorf("store status: %w", err)
 		}

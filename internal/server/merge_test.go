@@ -3,11 +3,14 @@ package server_test
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/getsentry/sentry-go"
 
+	"github.com/faultline/faultline/internal/authz"
+	"github.com/faultline/faultline/internal/deletion"
 	"github.com/faultline/faultline/internal/server"
 	"github.com/faultline/faultline/internal/testserver"
 )
@@ -181,5 +184,132 @@ func TestMergeUnmergeDiscardDelete(t *testing.T) {
 	again := f.WaitIssues(p, 20*time.Second, func(is []testserver.Issue) bool { return len(is) == 1 && is[0].ID != charge.ID })
 	if again[0].Count != "1" || again[0].ShortID == charge.ShortID {
 		t.Fatalf("after the delete: %+v (was %+v)", again[0], charge)
+	}
+}
+
+// TestUnmergeJob: with every unmerge left to a background job, the
+// unmerge answers 202 with the pending job, whose status the job route
+// serves until a worker's runner has moved the events (the counts then
+// return, and the activity says so); a merge carries the child's comments
+// to the survivor.
+func TestUnmergeJob(t *testing.T) {
+	// The runner holds the unmerge once claimed until the issue page has
+	// shown it in progress.
+	release := make(chan struct{})
+	hold := func(step string, job deletion.Job) {
+		if job.Kind == deletion.KindUnmerge && step == deletion.StepClaimed {
+			select {
+			case <-release:
+			case <-time.After(30 * time.Second):
+			}
+		}
+	}
+	f := testserver.Start(t, server.Config{UnmergeInlineMax: -1, Deletion: deletion.Config{Poll: 50 * time.Millisecond, StepHook: hold}})
+	p := f.CreateProject("acme", "backend", "go")
+	newUser(t, f, "member@example.com", "acme", authz.Member, "team")
+	member := sessionLogin(t, f, "member@example.com")
+	client, err := sentry.NewClient(sentry.ClientOptions{Dsn: p.DSN, Transport: sentry.NewHTTPSyncTransport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := sentry.NewHub(client, sentry.NewScope())
+	for i := 0; i < 3; i++ {
+		parseConfig(hub, "port-x")
+	}
+	for i := 0; i < 4; i++ {
+		chargeCard(hub, 100+i)
+	}
+	if !hub.Flush(5 * time.Second) {
+		t.Fatal("sentry-go did not flush")
+	}
+	issues := f.WaitIssues(p, 20*time.Second, func(is []testserver.Issue) bool { return testserver.TotalCount(is) == 7 })
+	byCount := map[string]testserver.Issue{}
+	for _, is := range issues {
+		byCount[is.Count] = is
+	}
+	parse, charge := byCount["3"], byCount["4"]
+	if st, raw := f.Do("POST", "/api/0/issues/"+parse.ID+"/comments/", map[string]any{"text": "parse: seen in staging"}, nil); st != 201 {
+		t.Fatalf("comment: %d %s", st, raw)
+	}
+	if st, raw := f.Do("PUT", "/api/0/projects/acme/backend/issues/?id="+parse.ID+"&id="+charge.ID, map[string]any{"merge": 1}, nil); st != 200 {
+		t.Fatalf("merge: %d %s", st, raw)
+	}
+	var notes []struct {
+		ID   string `json:"id"`
+		Data struct {
+			Text string `json:"text"`
+		} `json:"data"`
+	}
+	if st, raw := f.Do("GET", "/api/0/issues/"+charge.ID+"/comments/", nil, &notes); st != 200 || len(notes) != 1 || notes[0].Data.Text != "parse: seen in staging" {
+		t.Fatalf("the survivor's comments: %d %s", st, raw)
+	}
+	var hashes []struct {
+		ID          string         `json:"id"`
+		LatestEvent map[string]any `json:"latestEvent"`
+	}
+	if st, raw := f.Do("GET", "/api/0/issues/"+charge.ID+"/hashes/", nil, &hashes); st != 200 || len(hashes) != 2 {
+		t.Fatalf("hashes: %d %s", st, raw)
+	}
+	var parseHash string
+	for _, h := range hashes {
+		if fmt.Sprint(h.LatestEvent["title"]) != charge.Title {
+			parseHash = h.ID
+		}
+	}
+	var job struct {
+		ID          string `json:"id"`
+		Kind        string `json:"kind"`
+		Status      string `json:"status"`
+		Issue       string `json:"issue"`
+		Destination string `json:"destination"`
+		EventsMoved int    `json:"eventsMoved"`
+	}
+	if st, raw := f.Do("DELETE", "/api/0/issues/"+charge.ID+"/hashes/?id="+parseHash, nil, &job); st != 202 ||
+		job.Kind != "unmerge" || job.Issue != charge.ID || job.Destination == "" || job.ID == "" {
+		t.Fatalf("unmerge: %d %s", st, raw)
+	}
+	// (The new issue has no page until its first events arrive.)
+	st, raw, _ := member.do(t, "GET", "/organizations/acme/issues/"+charge.ID+"/", "")
+	close(release)
+	if st != 200 || !strings.Contains(string(raw), "Unmerge in progress: events are moving to") {
+		t.Fatalf("issue page during the unmerge: %d, no progress notice", st)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for job.Status != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the unmerge job did not finish: %+v", job)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if st, raw := f.Do("GET", "/api/0/deletions/"+job.ID+"/", nil, &job); st != 200 {
+			t.Fatalf("job: %d %s", st, raw)
+		}
+	}
+	if st, raw, _ := member.do(t, "GET", "/organizations/acme/issues/"+charge.ID+"/", ""); st != 200 || strings.Contains(string(raw), "Unmerge in progress") {
+		t.Fatalf("issue page after the unmerge: %d, still in progress", st)
+	}
+	if job.EventsMoved != 3 {
+		t.Fatalf("the job moved %d events, want 3", job.EventsMoved)
+	}
+	counts := map[string]string{}
+	for _, is := range f.Issues(p) {
+		counts[is.ID] = is.Count
+	}
+	if len(counts) != 2 || counts[charge.ID] != "4" || counts[job.Destination] != "3" {
+		t.Fatalf("after the unmerge job: %v (new issue %s)", counts, job.Destination)
+	}
+	var acts struct {
+		Activity []struct {
+			Type string `json:"type"`
+		} `json:"activity"`
+	}
+	if st, raw := f.Do("GET", "/api/0/issues/"+job.Destination+"/", nil, &acts); st != 200 {
+		t.Fatalf("new issue: %d %s", st, raw)
+	}
+	found := false
+	for _, a := range acts.Activity {
+		found = found || a.Type == "unmerge_source"
+	}
+	if !found {
+		t.Fatalf("the new issue's activity: %+v", acts.Activity)
 	}
 }

@@ -77,6 +77,9 @@ type Config struct {
 	// waits before it is deleted, during which the deletion can be
 	// cancelled (batches in flight finish first); default 1 hour.
 	DeletionDelay time.Duration
+	// UnmergeInlineMax is how many events an unmerge moves in its request;
+	// above it the move is a background job (api.Config).
+	UnmergeInlineMax int
 	// Deletion tunes the deletion job runner of worker processes.
 	Deletion deletion.Config
 
@@ -390,7 +393,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		apiCfg := api.Config{PublicURL: cfg.PublicURL, Attachments: s.atts, Spikes: spikes, Deletions: s.jobs,
-			DeletionDelay: cfg.DeletionDelay, DeadLetters: s.deadLetters, Requeue: notify.Replayer{Notifications: s.notifications, Next: s.queue}, TokenUsage: usage,
+			DeletionDelay: cfg.DeletionDelay, UnmergeInlineMax: cfg.UnmergeInlineMax, DeadLetters: s.deadLetters, Requeue: notify.Replayer{Notifications: s.notifications, Next: s.queue}, TokenUsage: usage,
 			Users: s.meta, Sessions: sessions, TrustForwarded: cfg.Ingest.TrustForwarded,
 			Routes: s.routes.Routes, Alerts: s.notifications}
 		apiCfg.Artifacts = s.artifacts
@@ -456,7 +459,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		// notification queue before they ack; the sender delivers it.
 		s.worker, err = process.New(cfg.Worker, process.Deps{Consumer: cons, Store: s.store, Groups: s.groups,
 			Projects: s.meta, Log: log.With("component", "worker"), DeadLetters: s.deadLetters, Attempts: attempts,
-			Alerts: alert.NewEvaluator(s.meta, intervals, s.store), Notifier: s.notifications, Metrics: s.metrics})
+			Alerts: alert.NewEvaluator(s.meta, intervals, s.store), Notifier: s.notifications, Metrics: s.metrics,
+			Subscribers: regressionMailer(s.notifications, s.store, s.meta, cfg.PublicURL, log)})
 		if err != nil {
 			return nil, err
 		}
@@ -469,6 +473,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		cfg.Deletion.DeadLetters = s.deadLetters
+		cfg.Deletion.Groups = s.groups
 		if s.eraser, err = deletion.NewRunner(cfg.Deletion, s.jobs, s.store, s.meta,
 			blobSet{&deletion.ObjectBlobs{JS: s.queue.JetStream()}, s.artifacts}, log.With("component", "deletion")); err != nil {
 			return nil, err
@@ -775,4 +780,13 @@ func retryUnavailable(ctx context.Context, f func(context.Context) error) error 
 		return final
 	}
 	return err
+}
+
+// regressionMailer is the workers' mailer of regressions to issue
+// subscribers, or nil without SMTP (mails are skipped, never queued).
+func regressionMailer(q *notify.Queue, st *store.Store, m *meta.Store, public string, log *slog.Logger) process.SubscriberMailer {
+	if q == nil || !q.MailEnabled() {
+		return nil
+	}
+	return &notify.SubscriberMailer{Queue: q, Store: st, Directory: m, PublicURL: public, Log: log.With("component", "notify")}
 }

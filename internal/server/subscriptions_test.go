@@ -77,3 +77,43 @@ func mails(box *mailbox, text string) []string {
 	}
 	return out
 }
+
+// TestRegressionMail: when a resolved issue gets a new event, the worker
+// mails each subscriber once through the notification queue (the
+// release in the line); a further event of the now unresolved issue
+// mails nothing.
+func TestRegressionMail(t *testing.T) {
+	box, addr := startMailbox(t)
+	f := testserver.Start(t, server.Config{Notify: notify.Config{
+		SMTP: notify.SMTPConfig{URL: "smtp://" + addr, From: "faultline@example.org"}}})
+	p := f.CreateProject("acme", "web", "python")
+	newUser(t, f, "alice@example.com", "acme", authz.Member, "team")
+	newUser(t, f, "bob@example.com", "acme", authz.Member, "team")
+	newUser(t, f, "carol@example.com", "acme", authz.Member, "team")
+	alice, bob := sessionLogin(t, f, "alice@example.com"), sessionLogin(t, f, "bob@example.com")
+	storePageEvent(t, f, p, `{"event_id":"0000000000000000000000000000000b","message":"regressing failure","level":"error","release":"1.0"}`)
+	is := f.WaitIssues(p, 20*time.Second, func(is []testserver.Issue) bool { return len(is) == 1 })[0]
+	issue := "/api/0/issues/" + is.ID + "/"
+	for _, s := range []*apiSession{alice, bob} {
+		if st, raw, _ := s.do(t, "PUT", issue, `{"isSubscribed": true}`); st != 200 {
+			t.Fatalf("subscribe: %d %s", st, raw)
+		}
+	}
+	if st, raw, _ := alice.do(t, "PUT", issue, `{"status": "resolved"}`); st != 200 {
+		t.Fatalf("resolve: %d %s", st, raw)
+	}
+	storePageEvent(t, f, p, `{"event_id":"0000000000000000000000000000000c","message":"regressing failure","level":"error","release":"1.1"}`)
+	waitUntil(t, "the regression's mails", func() bool { return len(mails(box, "Regressed in release 1.1")) == 2 })
+	storePageEvent(t, f, p, `{"event_id":"0000000000000000000000000000000d","message":"regressing failure","level":"error","release":"1.1"}`)
+	f.WaitIssues(p, 20*time.Second, func(is []testserver.Issue) bool { return len(is) == 1 && is[0].Count == "3" })
+	time.Sleep(500 * time.Millisecond) // nothing else arrives
+	to := mails(box, "Regressed")
+	if len(to) != 2 || to[0] == to[1] {
+		t.Fatalf("regression mailed to %v, want alice and bob once each", to)
+	}
+	for _, r := range to {
+		if r != "alice@example.com" && r != "bob@example.com" {
+			t.Fatalf("regression mailed to %s, not a subscriber", r)
+		}
+	}
+}

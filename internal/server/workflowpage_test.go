@@ -105,3 +105,94 @@ func TestIssueWorkflowPages(t *testing.T) {
 		t.Fatalf("after the discard: %+v", l)
 	}
 }
+
+// TestCommentEditPages: on the issue page a user may edit and delete
+// their own comments through forms (no JavaScript), and gets no such
+// controls for another's; the forms and the API both refuse a change to
+// another user's comment (404), which stays as it was.
+func TestCommentEditPages(t *testing.T) {
+	f := testserver.Start(t, server.Config{})
+	p := f.CreateProject("acme", "web", "python")
+	newUser(t, f, "alice@example.com", "acme", authz.Member, "team")
+	newUser(t, f, "bob@example.com", "acme", authz.Member, "team")
+	alice, bob := sessionLogin(t, f, "alice@example.com"), sessionLogin(t, f, "bob@example.com")
+	storePageEvent(t, f, p, `{"event_id":"000000000000000000000000000000e1","message":"commented failure","level":"error"}`)
+	is := f.WaitIssues(p, 20*time.Second, func(is []testserver.Issue) bool { return len(is) == 1 })[0]
+	page := "/organizations/acme/issues/" + is.ID + "/"
+	api := "/api/0/issues/" + is.ID + "/comments/"
+	if st, raw, _ := alice.form(t, page, url.Values{"action": {"comment"}, "text": {"alice was here"}}); st != 303 {
+		t.Fatalf("alice's comment: %d %s", st, raw)
+	}
+	if st, raw, _ := bob.form(t, page, url.Values{"action": {"comment"}, "text": {"bob was here"}}); st != 303 {
+		t.Fatalf("bob's comment: %d %s", st, raw)
+	}
+	type note struct {
+		ID   string `json:"id"`
+		User struct {
+			Email string `json:"email"`
+		} `json:"user"`
+		Data struct {
+			Text string `json:"text"`
+		} `json:"data"`
+	}
+	notes := func() map[string]note { // by author
+		t.Helper()
+		var ns []note
+		if st, raw, _ := alice.do(t, "GET", api, ""); st != 200 || json.Unmarshal(raw, &ns) != nil {
+			t.Fatalf("comments: %d %s", st, raw)
+		}
+		out := map[string]note{}
+		for _, n := range ns {
+			out[n.User.Email] = n
+		}
+		return out
+	}
+	ns := notes()
+	mine, theirs := ns["alice@example.com"].ID, ns["bob@example.com"].ID
+	if mine == "" || theirs == "" {
+		t.Fatalf("comments: %+v", ns)
+	}
+	st, raw, _ := alice.do(t, "GET", page, "")
+	if st != 200 {
+		t.Fatalf("page: %d", st)
+	}
+	body := string(raw)
+	if !strings.Contains(body, `name="comment" value="`+mine+`"`) {
+		t.Error("no edit form for alice's own comment")
+	}
+	if strings.Contains(body, `name="comment" value="`+theirs+`"`) {
+		t.Error("alice is offered to edit bob's comment")
+	}
+
+	// Bob cannot change alice's comment, by the API or the forms.
+	if st, raw, _ := bob.do(t, "PUT", api+mine+"/", `{"text":"bob rewrote it"}`); st != 404 {
+		t.Fatalf("bob edits alice's comment: %d %s", st, raw)
+	}
+	if st, raw, _ := bob.do(t, "DELETE", api+mine+"/", ""); st != 404 {
+		t.Fatalf("bob deletes alice's comment: %d %s", st, raw)
+	}
+	if st, _, _ := bob.form(t, page, url.Values{"action": {"editComment"}, "comment": {mine}, "text": {"bob rewrote it"}}); st != 404 {
+		t.Fatalf("bob's edit form on alice's comment: %d", st)
+	}
+	if st, _, _ := bob.form(t, page, url.Values{"action": {"deleteComment"}, "comment": {mine}}); st != 404 {
+		t.Fatalf("bob's delete form on alice's comment: %d", st)
+	}
+	if n := notes()["alice@example.com"]; n.Data.Text != "alice was here" {
+		t.Fatalf("alice's comment after bob's attempts: %+v", n)
+	}
+
+	// Alice edits, then deletes, her own.
+	if st, raw, h := alice.form(t, page, url.Values{"action": {"editComment"}, "comment": {mine}, "text": {"alice fixed it"}}); st != 303 ||
+		h.Get("Location") != page+"#activity" {
+		t.Fatalf("edit: %d %s", st, raw)
+	}
+	if n := notes()["alice@example.com"]; n.Data.Text != "alice fixed it" || n.ID != mine {
+		t.Fatalf("alice's comment after her edit: %+v", n)
+	}
+	if st, raw, _ := alice.form(t, page, url.Values{"action": {"deleteComment"}, "comment": {mine}}); st != 303 {
+		t.Fatalf("delete: %d %s", st, raw)
+	}
+	if ns := notes(); len(ns) != 1 || ns["bob@example.com"].Data.Text != "bob was here" {
+		t.Fatalf("after alice's delete: %+v", ns)
+	}
+}

@@ -94,6 +94,24 @@ type Move struct {
 	// issue To from From's (an unmerge into a new issue).
 	ShortID uint64
 	Hash    string
+	// Resume makes the move safe to run again after one that stopped
+	// halfway (a process killed between its steps): only the events not
+	// in To yet are copied, so that the aggregates count each once.
+	Resume bool
+}
+
+// SetMoveHook sets a function called as a move reaches each of its steps
+// ("copied": the events are in both issues; "deleted": the originals are
+// gone, the aggregates not yet): an error stops the move there, as a
+// process killed at that step would. For tests; nil in production. Call
+// it before the store is used.
+func (s *Store) SetMoveHook(f func(step string) error) { s.moveHook = f }
+
+func (s *Store) moveStep(step string) error {
+	if s.moveHook == nil {
+		return nil
+	}
+	return s.moveHook(step)
 }
 
 // MoveEvents moves events from one issue to another, with their
@@ -141,12 +159,29 @@ func (s *Store) MoveEvents(ctx context.Context, m Move, wait time.Duration) (uin
 		for i, c := range cols {
 			list[i] = ident(c)
 		}
+		cond := moved
+		if m.Resume {
+			// What a move that stopped halfway copied already stays
+			// (and is counted once in To's aggregates).
+			cond += " AND event_id NOT IN (SELECT event_id FROM " + s.table("events") + " WHERE project_id = " +
+				num(m.ProjectID) + " AND group_id = " + num(m.To) + ")"
+		}
 		// One copy of each event (an insert retried may have left two
 		// rows not merged yet): the views count what is inserted.
 		if err := s.t.exec(ctx, "INSERT INTO "+s.table("events")+" ("+strings.Join(list, ", ")+") SELECT "+
-			strings.Join(sel, ", ")+" FROM "+s.table("events")+" WHERE "+moved+" LIMIT 1 BY event_id"); err != nil {
+			strings.Join(sel, ", ")+" FROM "+s.table("events")+" WHERE "+cond+" LIMIT 1 BY event_id"); err != nil {
 			return 0, fmt.Errorf("store: copy events: %w", err)
 		}
+	}
+	if m.Hashes == nil {
+		// A merge: the child's comments, activity, bookmarks and
+		// subscriptions go with its events, as in Sentry.
+		if err := s.carryWorkflow(ctx, m.ProjectID, m.From, m.To); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.moveStep("copied"); err != nil {
+		return 0, err
 	}
 	var stmts []string
 	// Attachments name their event's issue (not in their key): follow
@@ -169,9 +204,14 @@ func (s *Store) MoveEvents(ctx context.Context, m Move, wait time.Duration) (uin
 	for _, v := range views {
 		stmts = append(stmts, s.deleteRows(s.baseName(unqualified(v.target)), scope))
 	}
-	for _, q := range stmts {
+	for i, q := range stmts {
 		if err := s.t.exec(ctx, q); err != nil {
 			return 0, fmt.Errorf("store: %s: %w", q, err)
+		}
+		if i == len(stmts)-len(views)-1 {
+			if err := s.moveStep("deleted"); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if m.Hashes != nil {
@@ -186,6 +226,42 @@ func (s *Store) MoveEvents(ctx context.Context, m Move, wait time.Duration) (uin
 		}
 	}
 	return n[0].N, s.WaitMutations(ctx, wait)
+}
+
+// carryWorkflow copies an issue's comments, activity, bookmarks and
+// subscriptions to another (a merge). Each copy keeps its row's key and
+// version, so that running it again changes nothing; a user's later
+// change on the survivor (a newer version) wins over a carried flag.
+func (s *Store) carryWorkflow(ctx context.Context, projectID, from, to uint64) error {
+	where := " WHERE project_id = " + num(projectID) + " AND group_id = " + num(from)
+	stmts := []string{
+		"INSERT INTO " + s.table("group_activity") + " (" + strings.Join(activityCols, ", ") + ") SELECT project_id, toUInt64(" +
+			num(to) + "), id, type, user_id, data, created_ms FROM " + s.table("group_activity") + where,
+		"INSERT INTO " + s.table("group_comments") + " (project_id, group_id, id, user_id, text, created_ms, updated_ms, deleted, version) " +
+			"SELECT project_id, toUInt64(" + num(to) + "), id, user_id, text, created_ms, updated_ms, deleted, version FROM " +
+			s.table("group_comments") + where,
+		"INSERT INTO " + s.table("group_user_state") + " (project_id, group_id, user_id, flag, value, version) " +
+			"SELECT project_id, toUInt64(" + num(to) + "), user_id, flag, value, version FROM " + s.table("group_user_state") +
+			where + " AND flag IN " + strs([]string{FlagBookmarked, FlagSubscribed}),
+	}
+	for _, q := range stmts {
+		var n []struct {
+			N uint64 `ch:"n"`
+		}
+		// An INSERT ... SELECT of nothing is cheap, but counting first
+		// keeps a merge of issues without workflow to reads.
+		tbl := q[len("INSERT INTO "):strings.Index(q, " (")]
+		if err := s.t.query(ctx, &n, "SELECT count() AS n FROM "+tbl+where); err != nil {
+			return err
+		}
+		if n[0].N == 0 {
+			continue
+		}
+		if err := s.t.exec(ctx, q); err != nil {
+			return fmt.Errorf("store: carry workflow: %w", err)
+		}
+	}
+	return nil
 }
 
 // unqualified is a table name without its database.

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -152,6 +154,107 @@ func TestMoveEvents(t *testing.T) {
 		first, last, err = s.IssueReleases(ctx, 1, 10)
 		if err != nil || first == nil || first.Version != "1.0" || last.Version != "1.0" {
 			t.Fatalf("releases after the unmerge: %+v %+v %v", first, last, err)
+		}
+	})
+}
+
+// TestMoveResume stops moves halfway, as a process killed between their
+// steps would (events copied and not deleted; deleted, aggregates not yet
+// dropped or rebuilt), then runs them again with Resume: every event ends
+// in exactly one issue, counted once, and a merge carries the child's
+// comments, activity, bookmarks and subscriptions to the survivor.
+func TestMoveResume(t *testing.T) {
+	engines(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		now := time.Now().UTC().Add(-time.Minute)
+		var evs []Event
+		for i, g := range []uint64{10, 10, 10, 20, 20} {
+			e := ev(1, g, i, now.Add(-time.Duration(i)*time.Second), "prod", fmt.Sprint("u", i))
+			e.PrimaryHash = fmt.Sprint("h", g)
+			evs = append(evs, e)
+		}
+		if err := s.InsertEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		c := &Comment{ProjectID: 1, GroupID: 20, UserID: 7, Text: "seen it before"}
+		if err := s.PutComment(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InsertActivity(ctx, []Activity{{ProjectID: 1, GroupID: 20, Type: "note", UserID: 7, Data: `{"text":"x"}`}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetUserFlags(ctx, []UserFlag{{ProjectID: 1, GroupID: 20, UserID: 7, Flag: FlagBookmarked, Value: true},
+			{ProjectID: 1, GroupID: 20, UserID: 8, Flag: FlagSeen, Value: true}}); err != nil {
+			t.Fatal(err)
+		}
+		counts := func(gid uint64) (times, listed uint64) {
+			t.Helper()
+			is, err := s.GetIssue(ctx, 1, gid, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if is != nil {
+				times = is.TimesSeen
+			}
+			got, err := s.ListEvents(ctx, EventQuery{ProjectID: 1, GroupID: gid, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return times, uint64(len(got))
+		}
+		for _, tc := range []struct {
+			name, stop string
+			move       Move
+			want       map[uint64]uint64 // issue -> events
+		}{
+			{"merge stopped after the copy", "copied", Move{ProjectID: 1, From: 20, To: 10}, map[uint64]uint64{10: 5, 20: 0}},
+			{"unmerge stopped after the delete", "deleted", Move{ProjectID: 1, From: 10, To: 30, Hashes: []string{"h20"}, ShortID: 3, Hash: "h20"},
+				map[uint64]uint64{10: 3, 30: 2}},
+		} {
+			stop := errors.New("killed at " + tc.stop)
+			s.SetMoveHook(func(step string) error {
+				if step == tc.stop {
+					return stop
+				}
+				return nil
+			})
+			if _, err := s.MoveEvents(ctx, tc.move, time.Minute); !errors.Is(err, stop) {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			s.SetMoveHook(nil)
+			m := tc.move
+			m.Resume = true
+			if _, err := s.MoveEvents(ctx, m, time.Minute); err != nil {
+				t.Fatalf("%s: resume: %v", tc.name, err)
+			}
+			// Once more: a resumed move that finished changes nothing.
+			if _, err := s.MoveEvents(ctx, m, time.Minute); err != nil {
+				t.Fatalf("%s: again: %v", tc.name, err)
+			}
+			for gid, want := range tc.want {
+				times, listed := counts(gid)
+				if times != want || listed != want {
+					t.Fatalf("%s: issue %d counts %d and lists %d events, want %d", tc.name, gid, times, listed, want)
+				}
+			}
+			if tc.move.Hashes != nil {
+				continue
+			}
+			cs, err := s.ListComments(ctx, 1, 10, 0, 10)
+			if err != nil || len(cs) != 1 || cs[0].ID != c.ID || cs[0].Text != c.Text || cs[0].UserID != 7 {
+				t.Fatalf("comments carried to the survivor: %+v %v", cs, err)
+			}
+			acts, err := s.ListActivity(ctx, 1, 10, 10)
+			if err != nil || len(acts) != 1 || acts[0].Type != "note" {
+				t.Fatalf("activity carried to the survivor: %+v %v", acts, err)
+			}
+			wf, err := s.Workflows(ctx, []uint64{1}, []uint64{10}, 7)
+			if err != nil || !wf[10].Bookmarked || wf[10].NumComments != 1 {
+				t.Fatalf("bookmark carried to the survivor: %+v %v", wf, err)
+			}
+			if wf, err := s.Workflows(ctx, []uint64{1}, []uint64{10}, 8); err != nil || wf[10].Seen {
+				t.Fatalf("seen is not carried: %+v %v", wf, err)
+			}
 		}
 	})
 }

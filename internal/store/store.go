@@ -197,7 +197,8 @@ type Store struct {
 	version  Version
 	features Features
 	log      *slog.Logger
-	obs      Observer // nil: none
+	obs      Observer                // nil: none
+	moveHook func(step string) error // tests: SetMoveHook
 }
 
 // Open connects to the engine that cfg selects and detects its version. It

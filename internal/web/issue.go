@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/faultline/faultline/internal/route"
@@ -84,7 +85,7 @@ func (ui *UI) issuePage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_, sess := ui.sessionUser(r)
+	viewer, sess := ui.sessionUser(r)
 	csrf := ""
 	if sess != nil {
 		csrf = sess.CSRF
@@ -95,6 +96,16 @@ func (ui *UI) issuePage(w http.ResponseWriter, r *http.Request) {
 	page := buildIssuePage(org, &is, &ev, tags, grouping, attachments, opts, csrf)
 	page.Nav = nav
 	page.Assignable = ui.assignable(r, org, &is)
+	page.Moves = ui.moves(r, org, is.ID)
+	if viewer != nil && csrf != "" {
+		// Only one's own comments can be edited or deleted (the API
+		// refuses others'): only they get the forms.
+		me := strconv.FormatUint(viewer.ID, 10)
+		for i := range page.Activity {
+			a := &page.Activity[i]
+			a.Own = a.CommentID != "" && a.UserID == me
+		}
+	}
 	ui.render(w, r, http.StatusOK, "issue", page)
 }
 
@@ -120,6 +131,48 @@ func (ui *UI) assignable(r *http.Request, org string, is *issueJSON) []memberOpt
 		}
 		sel := is.AssignedTo != nil && is.AssignedTo.Type == "user" && is.AssignedTo.ID == m.User.ID
 		out = append(out, memberOption{Value: "user:" + m.User.ID, Label: orStr(m.Name, m.Email), Selected: sel})
+	}
+	return out
+}
+
+// moves lists the issue's unfinished merges and unmerges, as the API's
+// jobs route shows them to the visitor (none when it does not).
+func (ui *UI) moves(r *http.Request, org, issueID string) []moveView {
+	var jobs []struct {
+		Kind        string  `json:"kind"`
+		Status      string  `json:"status"`
+		Issue       *string `json:"issue"`
+		Destination *string `json:"destination"`
+		Error       *string `json:"error"`
+	}
+	if _, err := ui.callAPI(r.Context(), r, "GET", "/api/0/organizations/"+url.PathEscape(org)+"/deletions/", nil, &jobs); err != nil {
+		return nil
+	}
+	var out []moveView
+	for _, j := range jobs {
+		if (j.Kind != "merge" && j.Kind != "unmerge") || j.Status == "done" || j.Status == "cancelled" || j.Issue == nil {
+			continue
+		}
+		m := moveView{Kind: j.Kind, Status: strings.ReplaceAll(j.Status, "_", " ")}
+		if j.Error != nil {
+			m.Error = *j.Error
+		}
+		other := ""
+		switch {
+		case *j.Issue == issueID:
+			m.Outgoing = j.Kind == "unmerge"
+			if j.Destination != nil {
+				other = *j.Destination
+			}
+		case j.Destination != nil && *j.Destination == issueID:
+			other = *j.Issue
+		default:
+			continue
+		}
+		if other != "" {
+			m.Other = "/organizations/" + url.PathEscape(org) + "/issues/" + url.PathEscape(other) + "/"
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -10,7 +10,7 @@ import (
 // issueAction is the issue page's forms (POST with csrfmiddlewaretoken):
 // resolve, resolve in the next release, ignore (forever, for a while,
 // until N more events or users), unresolve; the workflow's assign,
-// bookmark, subscribe, comment, and delete and discard (confirmed by a
+// bookmark, subscribe, comment (and edit or delete one's own), and delete and discard (confirmed by a
 // ticked box). It changes the issue through the API as the visitor (PUT
 // of the issue, POST of its comments) and goes back to the issue page
 // (to the list after a discard).
@@ -38,6 +38,32 @@ func (ui *UI) issueAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if _, err := ui.callAPI(ctx, r, "POST", path+"comments/", map[string]any{"text": text}, nil); err != nil {
+			ui.fail(w, r, err)
+			return
+		}
+		securityHeaders(w.Header())
+		http.Redirect(w, r, back+"#activity", http.StatusSeeOther)
+		return
+	case "editComment", "deleteComment":
+		// One's own comment (the API answers 404 for another's). The id
+		// is a number: nothing else reaches the API's path.
+		id, err := strconv.ParseUint(r.PostForm.Get("comment"), 10, 64)
+		if err != nil || id == 0 {
+			http.Error(w, "no such comment", http.StatusBadRequest)
+			return
+		}
+		cpath := path + "comments/" + strconv.FormatUint(id, 10) + "/"
+		if r.PostForm.Get("action") == "deleteComment" {
+			_, err = ui.callAPI(ctx, r, "DELETE", cpath, nil, nil)
+		} else {
+			text := strings.TrimSpace(r.PostForm.Get("text"))
+			if text == "" {
+				http.Error(w, "empty comment", http.StatusBadRequest)
+				return
+			}
+			_, err = ui.callAPI(ctx, r, "PUT", cpath, map[string]any{"text": text}, nil)
+		}
+		if err != nil {
 			ui.fail(w, r, err)
 			return
 		}

@@ -50,10 +50,12 @@ type issueJSON struct {
 }
 
 type apiActivity struct {
+	ID          string          `json:"id"`
 	Type        string          `json:"type"`
 	Data        json.RawMessage `json:"data"`
 	DateCreated string          `json:"dateCreated"`
 	User        *struct {
+		ID    string `json:"id"`
 		Name  string `json:"name"`
 		Email string `json:"email"`
 	} `json:"user"`
@@ -188,6 +190,18 @@ type issuePage struct {
 	Assignable []memberOption
 	Bookmarked bool
 	Subscribed bool
+	// Moves are the unfinished merges and unmerges of events into or out
+	// of the issue (background jobs), with their status.
+	Moves []moveView
+}
+
+// moveView is a merge or an unmerge job still moving events.
+type moveView struct {
+	Kind, Status, Error string
+	// Other is the other issue's page (an unmerge's new issue, or the
+	// issue it leaves), Outgoing whether the events leave this issue.
+	Other    string
+	Outgoing bool
 }
 
 func (p *issuePage) navData() *navData { return &p.Nav }
@@ -324,6 +338,10 @@ type activityView struct {
 	When            timeView
 	// Note is a comment's text, in pieces: text, and http(s) links.
 	Note []notePart
+	// A comment's id, author and text as written; Own when the visitor
+	// wrote it (then the page offers to edit and delete it).
+	CommentID, UserID, Text string
+	Own                     bool
 }
 
 // notePart is a piece of a comment: text, or a link when Href is set.
@@ -420,6 +438,10 @@ func buildIssuePage(org string, is *issueJSON, ev *apiEvent, tags []apiTagKey,
 			}
 			json.Unmarshal(a.Data, &d) //nolint:errcheck // shown empty if not
 			av.Type, av.Note = "commented", noteParts(d.Text)
+			av.CommentID, av.Text = a.ID, d.Text
+			if a.User != nil {
+				av.UserID = a.User.ID
+			}
 		} else if d := compactJSON(a.Data, maxDataLen); d != "{}" && d != "null" {
 			av.Data = d
 		}
