@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,4 +127,73 @@ func TestClusterMigrate(t *testing.T) {
 	if total != len(events) || len(shardOf) != 8 {
 		t.Errorf("shards hold %d events of %d issues, want %d of 8", total, len(shardOf), len(events))
 	}
+
+	measureWritePaths(t, c, s)
+}
+
+// measureWritePaths logs the insert rate of batches of events through the
+// Distributed table (insert_distributed_sync=1) and straight into the
+// shards' local tables (what a writer that computes the shard itself
+// would do), and checks that both stored every row.
+func measureWritePaths(t *testing.T, c *testenv.ClickHouseCluster, s *Store) {
+	ctx := context.Background()
+	const batches, size = 5, 2000
+	body := `{"exception":{"values":[{"type":"Error","value":"` + strings.Repeat("x", 900) + `"}]}}`
+	batch := func(path, b int) []Event {
+		out := make([]Event, size)
+		for i := range out {
+			e := ev(9, uint64(path*1000+i%50), b*size+i, testNow(), "prod", "u")
+			e.Body = body
+			out[i] = e
+		}
+		return out
+	}
+	var nodes []*Store
+	for _, sh := range c.Shards {
+		node, err := Open(ctx, Config{URL: sh[0].URL(), Database: "faultline"}, quietLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer node.Close()
+		nodes = append(nodes, node)
+	}
+	start := time.Now()
+	for b := range batches {
+		if err := s.InsertEvents(ctx, batch(1, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dist := time.Since(start)
+	start = time.Now()
+	for b := range batches {
+		// Split by issue, as the sharding key does.
+		parts := make([][][]any, len(nodes))
+		for _, e := range batch(2, b) {
+			k := e.GroupID % uint64(len(nodes))
+			parts[k] = append(parts[k], e.row())
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(nodes))
+		for k, node := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[k] = node.t.insert(ctx, node.table("events_local"), eventCols, parts[k])
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct := time.Since(start)
+	var n []struct {
+		N uint64 `ch:"n"`
+	}
+	if err := s.t.query(ctx, &n, "SELECT count() AS n FROM "+s.table("events")+" WHERE project_id = 9"); err != nil || n[0].N != 2*batches*size {
+		t.Fatalf("%v events stored (%v), want %d", n, err, 2*batches*size)
+	}
+	rate := func(d time.Duration) int { return int(float64(batches*size) / d.Seconds()) }
+	t.Logf("write paths, %d batches of %d events of 1 KB: Distributed (insert_distributed_sync=1) %d events/s; straight to the shards' local tables %d events/s",
+		batches, size, rate(dist), rate(direct))
 }

@@ -162,7 +162,10 @@ func (s *ClickHouseServer) start() error {
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	// A restarted server of a cluster loads and checks its replicated
+	// tables before it listens: that takes more than 30 s on a busy
+	// 2-core machine.
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ping", s.HTTPPort))
 		if err == nil {
