@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,7 +84,30 @@ func StartClickHouseCluster(t testing.TB, shards, replicas int) *ClickHouseClust
 	if len(failed) > 0 {
 		t.Fatalf("clickhouse cluster:\n%s", strings.Join(failed, "\n"))
 	}
+	// Every server has its ZooKeeper session before the test's first
+	// ON CLUSTER statement.
+	deadline := time.Now().Add(60 * time.Second)
+	for _, s := range c.Servers() {
+		for !s.answers("SELECT count() FROM system.zookeeper WHERE path = '/'") {
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(filepath.Join(s.Dir, "log", "server.err.log"))
+				t.Fatalf("clickhouse-server %s has no ZooKeeper session after 60 s:\n%s", s.URL(), tail(string(log), 2000))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 	return c
+}
+
+// answers reports whether the server runs q without an error.
+func (s *ClickHouseServer) answers(q string) bool {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/?query=%s", s.HTTPPort, url.QueryEscape(q)))
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	return resp.StatusCode == 200
 }
 
 // URL is a DSN naming every server, the first replica of each shard
