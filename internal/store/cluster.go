@@ -12,16 +12,16 @@ import (
 //   - CREATE TABLE t (...) ENGINE = XMergeTree(args) becomes t_local, created
 //     ON CLUSTER with ReplicatedXMergeTree('/clickhouse/tables/{shard}/db/t_local',
 //     '{replica}', args), plus t itself as a Distributed table over t_local.
-//     Reads and inserts keep using t. The sharding key is the event id where
-//     the table has one (events are spread evenly, and one event always
-//     lands on one shard, so a duplicate insert still collapses), else a
-//     hash of the sorting key: rows that a Replacing, Summing or
-//     Aggregating MergeTree would merge land on the same shard.
+//     Reads and inserts keep using t. The sharding key keeps an issue's
+//     rows on one shard (see shardingKey): rows that a Replacing, Summing
+//     or Aggregating MergeTree would merge land on the same shard.
 //   - CREATE MATERIALIZED VIEW v TO t AS SELECT ... FROM s runs ON CLUSTER
 //     and reads and writes the local tables, so each shard aggregates its own
 //     events; the Distributed table merges the states at read time.
-//   - ALTER TABLE t applies to t_local ON CLUSTER, and also to t when it only
-//     changes columns (the Distributed table must show the same columns).
+//   - ALTER TABLE t applies to t_local ON CLUSTER; when it only changes
+//     columns, t is dropped and created again over the new t_local (the
+//     Distributed table must show the same columns, and 18.16 refuses an
+//     ALTER ON CLUSTER of a table that is not replicated).
 //   - DROP TABLE t drops both; CREATE DATABASE runs ON CLUSTER.
 //
 // Servers need the {shard} and {replica} macros and a ZooKeeper (or
@@ -32,10 +32,13 @@ type clusterDDL struct {
 	db      string // unquoted
 	cluster string // empty: statements pass through unchanged
 	views   map[string]bool
+	// dists holds the statement creating each Distributed table, to
+	// create it again after its columns changed.
+	dists map[string]string
 }
 
 func (s *Store) clusterDDL() *clusterDDL {
-	return &clusterDDL{db: s.db, cluster: s.cluster, views: map[string]bool{}}
+	return &clusterDDL{db: s.db, cluster: s.cluster, views: map[string]bool{}, dists: map[string]string{}}
 }
 
 // localSuffix names the per-shard table behind a Distributed table.
@@ -84,7 +87,16 @@ func (c *clusterDDL) rewrite(q string) ([]string, error) {
 		}
 		out := []string{"ALTER TABLE " + c.qname(name+localSuffix) + on + " " + rest}
 		if columnsOnly(rest) {
-			out = append(out, "ALTER TABLE "+c.qname(name)+on+" "+rest)
+			// The Distributed table must show the local table's columns.
+			// It cannot be altered ON CLUSTER (18.16 refuses a table
+			// that is not replicated on a cluster whose shards are), so
+			// it is created again: it holds no data of its own, as
+			// inserts are synchronous (insert_distributed_sync).
+			create, ok := c.dists[name]
+			if !ok {
+				return nil, fmt.Errorf("store: cluster mode: ALTER of %s, which no earlier CREATE TABLE made", name)
+			}
+			out = append(out, "DROP TABLE IF EXISTS "+c.qname(name)+on, create)
 		}
 		return out, nil
 	}
@@ -97,6 +109,7 @@ func (c *clusterDDL) rewrite(q string) ([]string, error) {
 			delete(c.views, name)
 			return []string{"DROP " + kind + " " + ifExists + c.qname(name) + on}, nil
 		}
+		delete(c.dists, name)
 		return []string{
 			"DROP TABLE " + ifExists + c.qname(name) + on,
 			"DROP TABLE " + ifExists + c.qname(name+localSuffix) + on,
@@ -130,6 +143,10 @@ func (c *clusterDDL) createTable(q string, m []int, on string) ([]string, error)
 		return nil, fmt.Errorf("store: cluster mode: unbalanced engine arguments in CREATE TABLE %s", name)
 	}
 	args := strings.TrimSpace(tail[argsOpen+1 : argsClose])
+	ifNotExists := ""
+	if m[2] >= 0 {
+		ifNotExists = q[m[2]:m[3]]
+	}
 	local := name + localSuffix
 	repl := "Replicated" + engine + "(" + str("/clickhouse/tables/{shard}/"+c.db+"/"+local) + ", " + str("{replica}")
 	if args != "" {
@@ -139,30 +156,57 @@ func (c *clusterDDL) createTable(q string, m []int, on string) ([]string, error)
 	if strings.HasPrefix(engine, "Replicated") {
 		repl = engine + tail[argsOpen:argsClose+1] // already replicated: keep it
 	}
-	localStmt := "CREATE TABLE " + q[m[2]:m[3]] + c.qname(local) + on + " " + columns +
+	localStmt := "CREATE TABLE " + ifNotExists + c.qname(local) + on + " " + columns +
 		tail[:em[0]] + "ENGINE = " + repl + tail[argsClose+1:]
-	distStmt := "CREATE TABLE " + q[m[2]:m[3]] + c.qname(name) + on + " AS " + c.qname(local) +
-		"\nENGINE = Distributed(" + str(c.cluster) + ", " + str(c.db) + ", " + str(local) + ", " + shardingKey(columns, tail) + ")"
+	distStmt := "CREATE TABLE " + ifNotExists + c.qname(name) + on + " AS " + c.qname(local) +
+		"\nENGINE = Distributed(" + str(c.cluster) + ", " + str(c.db) + ", " + str(local) + ", " + shardingKey(tail) + ")"
+	c.dists[name] = "CREATE TABLE IF NOT EXISTS " + c.qname(name) + on + " AS " + c.qname(local) +
+		"\nENGINE = Distributed(" + str(c.cluster) + ", " + str(c.db) + ", " + str(local) + ", " + shardingKey(tail) + ")"
 	return []string{localStmt, distStmt}, nil
 }
 
-// shardingKey picks a Distributed table's sharding key from its columns
-// and the rest of its definition (for ORDER BY).
-func shardingKey(columns, tail string) string {
-	if regexp.MustCompile("(?m)^\\s*`?event_id`?\\s+\\w").MatchString(columns) {
-		return "cityHash64(event_id)"
-	}
+// shardingKey picks a Distributed table's sharding key from its
+// definition after the column list (for ORDER BY). It must be a function of
+// sorting-key columns only, so that rows a Replacing, Summing or
+// Aggregating MergeTree merges (and FINAL collapses) live on one shard:
+//
+//   - a table whose sorting key has project_id and group_id is sharded by
+//     issue, so that an issue's events, aggregates and metadata all live on
+//     one shard (the views fill the aggregates on the shard that holds the
+//     events);
+//   - else by event id where the sorting key has it (attachments, user
+//     reports, event id claims);
+//   - else by a hash of the sorting key.
+func shardingKey(tail string) string {
+	var key string
 	if m := reOrderBy.FindStringIndex(tail); m != nil {
-		key := strings.TrimSpace(tail[m[1]:])
+		key = strings.TrimSpace(tail[m[1]:])
 		if strings.HasPrefix(key, "(") {
 			if end := matchParen(key, 0); end > 0 {
-				return "cityHash64" + key[:end+1]
+				key = key[:end+1]
 			}
 		} else if f := strings.Fields(key); len(f) > 0 {
-			return "cityHash64(" + f[0] + ")"
+			key = "(" + f[0] + ")"
 		}
 	}
-	return "rand()"
+	if key == "" {
+		return "rand()"
+	}
+	has := func(col string) bool {
+		for _, k := range splitTopLevel(strings.TrimSuffix(strings.TrimPrefix(key, "("), ")")) {
+			if strings.TrimSpace(k) == col {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("project_id") && has("group_id"):
+		return "cityHash64(project_id, group_id)"
+	case has("event_id"):
+		return "cityHash64(event_id)"
+	}
+	return "cityHash64" + key
 }
 
 var reOrderBy = regexp.MustCompile(`(?i)\bORDER BY\s+`)

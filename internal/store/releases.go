@@ -430,7 +430,7 @@ func (s *Store) ReleasesCommits(ctx context.Context, orgID uint64, versions []st
 	var rows []commitRow
 	if err := s.t.query(ctx, &rows, "SELECT version, set_rev, toUInt64(idx) AS idx, commit_id, repository, message, "+
 		"author_name, author_email, timestamp_ms, files FROM "+s.table("release_commits")+where+
-		" AND (version, set_rev) IN (SELECT version, max(set_rev) FROM "+s.table("release_commits")+where+
+		" AND (version, set_rev) "+s.in()+" (SELECT version, max(set_rev) FROM "+s.table("release_commits")+where+
 		" GROUP BY version) ORDER BY version, idx LIMIT 1 BY version, idx LIMIT "+fmt.Sprint(maxCommits*len(versions))); err != nil {
 		return nil, err
 	}

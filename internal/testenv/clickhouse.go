@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -39,12 +40,28 @@ type ServerOptions struct {
 	// TLS also listens on SecurePort with a certificate for 127.0.0.1 and
 	// localhost signed by CAFile.
 	TLS bool
+	// Ports, when set, are the native, HTTP and interserver ports (a
+	// cluster's servers must know each other's ports before they start).
+	Ports []int
+	// Extra is XML added to the configuration's root element (macros,
+	// remote_servers, zookeeper).
+	Extra string
+	// Users, when set, rewrites Debian's users.xml.
+	Users func([]byte) []byte
 }
 
 // StartClickHouseServer starts Debian's clickhouse-server (18.16 in CI)
 // with a minimal configuration: zstd for merged parts, as .ci's config.
 // Without clickhouse-server the test is skipped (fails under CI=true).
 func StartClickHouseServer(t testing.TB, opts ServerOptions) *ClickHouseServer {
+	t.Helper()
+	s := newClickHouseServer(t, opts)
+	s.Start()
+	return s
+}
+
+// newClickHouseServer writes a server's configuration; start starts it.
+func newClickHouseServer(t testing.TB, opts ServerOptions) *ClickHouseServer {
 	t.Helper()
 	bin, err := exec.LookPath("clickhouse-server")
 	if err != nil {
@@ -57,6 +74,9 @@ func StartClickHouseServer(t testing.TB, opts ServerOptions) *ClickHouseServer {
 	dir := t.TempDir()
 	s := &ClickHouseServer{Dir: dir, t: t}
 	ports := freePorts(t, 4)
+	if len(opts.Ports) == 3 {
+		ports = append(slices.Clone(opts.Ports), ports[3])
+	}
 	s.Port, s.HTTPPort = ports[0], ports[1]
 	tlsConf := ""
 	if opts.TLS {
@@ -76,6 +96,7 @@ func StartClickHouseServer(t testing.TB, opts ServerOptions) *ClickHouseServer {
   <http_port>%[3]d</http_port>
   <interserver_http_port>%[4]d</interserver_http_port>
   %[5]s
+  %[6]s
   <max_connections>200</max_connections>
   <keep_alive_timeout>3</keep_alive_timeout>
   <max_concurrent_queries>100</max_concurrent_queries>
@@ -90,11 +111,14 @@ func StartClickHouseServer(t testing.TB, opts ServerOptions) *ClickHouseServer {
   <default_database>default</default_database>
   <compression><case><min_part_size>0</min_part_size><min_part_size_ratio>0</min_part_size_ratio><method>zstd</method></case></compression>
 </yandex>
-`, dir, s.Port, s.HTTPPort, ports[2], tlsConf)
+`, dir, s.Port, s.HTTPPort, ports[2], tlsConf, opts.Extra)
 	for _, sub := range []string{"log", "data", "tmp", "user_files", "format_schemas"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if opts.Users != nil {
+		users = opts.Users(users)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), users, 0o644); err != nil {
 		t.Fatal(err)
@@ -104,7 +128,6 @@ func StartClickHouseServer(t testing.TB, opts ServerOptions) *ClickHouseServer {
 	}
 	s.cmd = exec.Command(bin, "--config-file="+filepath.Join(dir, "config.xml"))
 	t.Cleanup(s.Stop)
-	s.Start()
 	return s
 }
 
@@ -117,32 +140,43 @@ func (s *ClickHouseServer) URL() string {
 // Start starts the server (again) and waits until it answers.
 func (s *ClickHouseServer) Start() {
 	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// start starts the server and waits until it answers; it may run on any
+// goroutine.
+func (s *ClickHouseServer) start() error {
 	if s.cmd != nil && s.cmd.Process != nil && s.cmd.ProcessState == nil {
-		return // running
+		return nil // running
 	}
 	out, err := os.OpenFile(filepath.Join(s.Dir, "stdout.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	s.out = out
 	s.cmd = exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
 	s.cmd.Dir = s.Dir
 	s.cmd.Stdout, s.cmd.Stderr = out, out
 	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
+		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	// A restarted server of a cluster loads and checks its replicated
+	// tables before it listens: that takes more than 30 s on a busy
+	// 2-core machine.
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ping", s.HTTPPort))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(s.Dir, "log", "server.err.log"))
-			s.t.Fatalf("clickhouse-server did not start in %s:\n%s", s.Dir, tail(string(log), 2000))
+			return fmt.Errorf("clickhouse-server did not start in %s:\n%s", s.Dir, tail(string(log), 2000))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

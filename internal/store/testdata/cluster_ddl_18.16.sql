@@ -48,7 +48,7 @@ ORDER BY (project_id, group_id, toStartOfDay(timestamp), cityHash64(event_id))
 SETTINGS index_granularity = 256;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`events` ON CLUSTER `faultline_cluster` AS `faultline`.`events_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'events_local', cityHash64(event_id));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'events_local', cityHash64(project_id, group_id));
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_hourly_local` ON CLUSTER `faultline_cluster` (
 	project_id UInt64,
@@ -66,7 +66,7 @@ ORDER BY (project_id, group_id, environment, hour)
 SETTINGS index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_hourly` ON CLUSTER `faultline_cluster` AS `faultline`.`group_hourly_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'group_hourly_local', cityHash64(project_id, group_id, environment, hour));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_hourly_local', cityHash64(project_id, group_id));
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_hourly_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_hourly_local` AS
 SELECT project_id, group_id, environment, toStartOfHour(timestamp) AS hour, retention_days,
@@ -136,7 +136,7 @@ CREATE TABLE IF NOT EXISTS `faultline`.`group_releases_local` ON CLUSTER `faultl
 ORDER BY (project_id, group_id, release);
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_releases` ON CLUSTER `faultline_cluster` AS `faultline`.`group_releases_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'group_releases_local', cityHash64(project_id, group_id, release));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_releases_local', cityHash64(project_id, group_id));
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_releases_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_releases_local` AS
 SELECT project_id, group_id, CAST(release AS String) AS release,
@@ -287,7 +287,10 @@ ENGINE = Distributed('faultline_cluster', 'faultline', 'repositories_local', cit
 
 ALTER TABLE `faultline`.`deploys_local` ON CLUSTER `faultline_cluster` ADD COLUMN name String, ADD COLUMN url String, ADD COLUMN date_started DateTime('UTC');
 
-ALTER TABLE `faultline`.`deploys` ON CLUSTER `faultline_cluster` ADD COLUMN name String, ADD COLUMN url String, ADD COLUMN date_started DateTime('UTC');
+DROP TABLE IF EXISTS `faultline`.`deploys` ON CLUSTER `faultline_cluster`;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`deploys` ON CLUSTER `faultline_cluster` AS `faultline`.`deploys_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'deploys_local', cityHash64(project_id, version, deploy_id));
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_activity_local` ON CLUSTER `faultline_cluster` (
 	project_id UInt64,
@@ -301,7 +304,7 @@ CREATE TABLE IF NOT EXISTS `faultline`.`group_activity_local` ON CLUSTER `faultl
 ORDER BY (project_id, group_id, id);
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_activity` ON CLUSTER `faultline_cluster` AS `faultline`.`group_activity_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'group_activity_local', cityHash64(project_id, group_id, id));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_activity_local', cityHash64(project_id, group_id));
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_minutely_local` ON CLUSTER `faultline_cluster` (
 	project_id UInt64,
@@ -317,7 +320,7 @@ ORDER BY (project_id, group_id, environment, minute)
 SETTINGS index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_minutely` ON CLUSTER `faultline_cluster` AS `faultline`.`group_minutely_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'group_minutely_local', cityHash64(project_id, group_id, environment, minute));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_minutely_local', cityHash64(project_id, group_id));
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_minutely_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_minutely_local` AS
 SELECT project_id, group_id, environment, toStartOfMinute(timestamp) AS minute, toUInt16(1) AS retention_days,
@@ -350,7 +353,7 @@ CREATE TABLE IF NOT EXISTS `faultline`.`group_user_state_local` ON CLUSTER `faul
 ORDER BY (project_id, group_id, user_id, flag);
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_user_state` ON CLUSTER `faultline_cluster` AS `faultline`.`group_user_state_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'group_user_state_local', cityHash64(project_id, group_id, user_id, flag));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_user_state_local', cityHash64(project_id, group_id));
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_comments_local` ON CLUSTER `faultline_cluster` (
 	project_id UInt64,
@@ -366,7 +369,7 @@ CREATE TABLE IF NOT EXISTS `faultline`.`group_comments_local` ON CLUSTER `faultl
 ORDER BY (project_id, group_id, id);
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_comments` ON CLUSTER `faultline_cluster` AS `faultline`.`group_comments_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'group_comments_local', cityHash64(project_id, group_id, id));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_comments_local', cityHash64(project_id, group_id));
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_tags_local` ON CLUSTER `faultline_cluster` (
 	project_id UInt64,
@@ -381,7 +384,7 @@ ORDER BY (project_id, key, value, group_id, day)
 SETTINGS index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS `faultline`.`group_tags` ON CLUSTER `faultline_cluster` AS `faultline`.`group_tags_local`
-ENGINE = Distributed('faultline_cluster', 'faultline', 'group_tags_local', cityHash64(project_id, key, value, group_id, day));
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_tags_local', cityHash64(project_id, group_id));
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_tags_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_tags_local` AS SELECT project_id, tag.1 AS key, tag.2 AS value, group_id, toDate(timestamp) AS day, retention_days
 FROM `faultline`.`events_local`
