@@ -47,6 +47,10 @@ type Scrubber struct {
 	safe      map[string]bool
 	patterns  bool // the default value patterns
 	replaceIP bool
+	// words and pathWords are mayMatch's prescan for ASCII values (nil
+	// when a sensitive field is not ASCII): the sensitive keys and the
+	// patterns' words, and the words of user paths.
+	words, pathWords *wordSet
 }
 
 // defaultKeys are Relay's PASSWORD_KEY_REGEX alternatives (a key that
@@ -75,6 +79,16 @@ func New(cfg Config) *Scrubber {
 		}
 	}
 	s.replaceIP = cfg.ScrubIPAddresses
+	words := s.keys
+	if s.patterns {
+		words = append(words[:len(words):len(words)], "-----begin", "bearer")
+	}
+	if len(words) > 0 {
+		s.words = newWordSet(words...)
+	} else {
+		s.words = &wordSet{}
+	}
+	s.pathWords = newWordSet("users", "home", "profiles", "documents and settings")
 	return s
 }
 
@@ -131,13 +145,6 @@ func digits(s string) int {
 		}
 	}
 	return n
-}
-
-func containsFold(s, sub string) bool {
-	if len(s) < len(sub) {
-		return false
-	}
-	return strings.Contains(strings.ToLower(s), sub)
 }
 
 // String scrubs the patterns out of one value. Cheap tests guard each
@@ -271,6 +278,26 @@ func (s *Scrubber) Raw(raw event.Raw) event.Raw {
 // most context, extra and breadcrumb data has no sensitive key and
 // nothing a pattern could match, and is then not decoded at all.
 func (s *Scrubber) mayMatch(b []byte) bool {
+	if s.words == nil || !isASCII(b) {
+		return s.mayMatchUnicode(b)
+	}
+	if s.words.in(b) {
+		return true
+	}
+	if s.patterns {
+		if longestDigitRun(b) >= 13 || hasSSNShape(b) || bytes.Contains(b, []byte("//")) && bytes.IndexByte(b, '@') >= 0 {
+			return true
+		}
+		if bytes.IndexAny(b, `/\`) >= 0 && s.pathWords.in(b) {
+			return true
+		}
+	}
+	return s.replaceIP && (bytes.IndexByte(b, '.') >= 0 && digitsBytes(b) >= 4 || bytes.Count(b, []byte(":")) >= 2)
+}
+
+// mayMatchUnicode is mayMatch for any text: lowercased with Unicode's
+// rules, as String's matching is.
+func (s *Scrubber) mayMatchUnicode(b []byte) bool {
 	lb := b
 	for _, c := range b {
 		if c >= 'A' && c <= 'Z' {
