@@ -30,10 +30,11 @@ func newWordSet(words ...string) *wordSet {
 	return ws
 }
 
-// in reports whether b, ASCII, contains one of the words in any case.
-func (ws *wordSet) in(b []byte) bool {
-	for i, c := range b {
-		for _, w := range ws.byFirst[c] {
+// hasWord reports whether b, ASCII, contains one of the words of ws in
+// any case.
+func hasWord[T string | []byte](ws *wordSet, b T) bool {
+	for i := 0; i < len(b); i++ {
+		for _, w := range ws.byFirst[b[i]] {
 			if len(b)-i >= len(w) && hasPrefixFold(b[i+1:], w[1:]) {
 				return true
 			}

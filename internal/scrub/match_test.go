@@ -42,3 +42,29 @@ func FuzzPrescan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) { checkPrescan(t, v) })
 }
+
+// checkQueryPrescan: skipping the query parameter expression on values
+// without a sensitive word changes nothing.
+func checkQueryPrescan(t *testing.T, v string) {
+	for _, cfg := range prescanConfigs {
+		fast, full := New(cfg), New(cfg)
+		full.keyWords = nil
+		if got, want := fast.String(v), full.String(v); got != want {
+			t.Errorf("%+v: String(%q) = %q, want %q", cfg, v, got, want)
+		}
+	}
+}
+
+func TestQueryPrescan(t *testing.T) {
+	for _, v := range []string{"const a = f(x);", "/x?a=1&password=2", "/x?a=1&PassWord=2", "/x?pass%77ord=2", "/x?api+key=1",
+		"https://h/p?sessionid=abc;x=1", "?cardholder=bob&pin=1", "  if (token === x) { a = 1; }"} {
+		checkQueryPrescan(t, v)
+	}
+}
+
+func FuzzQueryPrescan(f *testing.F) {
+	for _, v := range []string{"/x?a=1&password=2", "const a = f(x);", "/x?pass%77ord=2", "?my+token=1"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) { checkQueryPrescan(t, v) })
+}

@@ -51,6 +51,8 @@ type Scrubber struct {
 	// when a sensitive field is not ASCII): the sensitive keys and the
 	// patterns' words, and the words of user paths.
 	words, pathWords *wordSet
+	// keyWords are the sensitive keys alone (nil when one is not ASCII).
+	keyWords *wordSet
 }
 
 // defaultKeys are Relay's PASSWORD_KEY_REGEX alternatives (a key that
@@ -88,6 +90,7 @@ func New(cfg Config) *Scrubber {
 	} else {
 		s.words = &wordSet{}
 	}
+	s.keyWords = newWordSet(s.keys...)
 	s.pathWords = newWordSet("users", "home", "profiles", "documents and settings")
 	return s
 }
@@ -186,7 +189,7 @@ func (s *Scrubber) urlSecrets(v string) string {
 		v = urlPasswordRE.ReplaceAllString(v, "${1}"+Filtered+"@")
 		v = urlAuthRE.ReplaceAllString(v, "${1}"+Filtered+"@")
 	}
-	if len(s.keys) > 0 && strings.IndexByte(v, '=') >= 0 && strings.ContainsAny(v, "?&;") {
+	if len(s.keys) > 0 && strings.IndexByte(v, '=') >= 0 && strings.ContainsAny(v, "?&;") && s.mayHaveSensitiveKey(v) {
 		v = queryParamRE.ReplaceAllStringFunc(v, func(m string) string {
 			k, val, _ := strings.Cut(m[1:], "=")
 			if uk, err := url.QueryUnescape(k); err == nil {
@@ -199,6 +202,18 @@ func (s *Scrubber) urlSecrets(v string) string {
 		})
 	}
 	return v
+}
+
+// mayHaveSensitiveKey is urlSecrets' prescan: a query parameter can only
+// be sensitive if its key holds a sensitive word, so a value without one
+// (most lines of code that have a '=' and a ';') skips the expression.
+// Percent-escapes and '+' can spell a word, and lowercasing other than
+// ASCII can make one, so values with them take the full path.
+func (s *Scrubber) mayHaveSensitiveKey(v string) bool {
+	if s.keyWords == nil || strings.ContainsAny(v, "%+") || !isASCII(v) {
+		return true
+	}
+	return hasWord(s.keyWords, v)
 }
 
 func (s *Scrubber) ip(v string) string {
@@ -281,14 +296,14 @@ func (s *Scrubber) mayMatch(b []byte) bool {
 	if s.words == nil || !isASCII(b) {
 		return s.mayMatchUnicode(b)
 	}
-	if s.words.in(b) {
+	if hasWord(s.words, b) {
 		return true
 	}
 	if s.patterns {
 		if longestDigitRun(b) >= 13 || hasSSNShape(b) || bytes.Contains(b, []byte("//")) && bytes.IndexByte(b, '@') >= 0 {
 			return true
 		}
-		if bytes.IndexAny(b, `/\`) >= 0 && s.pathWords.in(b) {
+		if bytes.IndexAny(b, `/\`) >= 0 && hasWord(s.pathWords, b) {
 			return true
 		}
 	}
