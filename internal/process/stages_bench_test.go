@@ -242,7 +242,7 @@ func BenchmarkStages(b *testing.B) {
 			defer meter(b).done()
 			e := grouped()
 			for b.Loop() {
-				if _, err := event.Encode(e); err != nil {
+				if _, err := event.EncodeString(e); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := event.EncodeMetadata(e.Metadata); err != nil {
