@@ -135,8 +135,8 @@ type Mechanism struct {
 
 // Stacktrace is a list of frames, oldest call first, crashing frame last.
 type Stacktrace struct {
-	Frames    Frames  `json:"frames"`
-	Registers Raw     `json:"registers,omitempty"`
+	Frames    Frames `json:"frames"`
+	Registers Raw    `json:"registers,omitempty"`
 }
 
 // Frame is one stack frame.
