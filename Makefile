@@ -68,6 +68,11 @@ bench-store-go:
 bench-sourcemap: clients
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/sourcemap/
 
+# The worker's Go CPU per event, stage by stage (cpu-µs/op is the process's
+# CPU time per event; ns/op is wall clock, which a loaded machine inflates).
+bench-stages:
+	$(GO) test -run '^$$' -bench Stages -benchmem -cpu 1 -count 5 ./internal/process/
+
 # Fuzz every parser of outside input for FUZZTIME each (never in CI).
 fuzz:
 	@$(GO) list ./internal/... | while read pkg; do \

@@ -11,6 +11,7 @@ package event
 
 import (
 	"encoding/json"
+	"unsafe"
 
 	gojson "github.com/goccy/go-json"
 )
@@ -134,8 +135,8 @@ type Mechanism struct {
 
 // Stacktrace is a list of frames, oldest call first, crashing frame last.
 type Stacktrace struct {
-	Frames    []Frame `json:"frames"`
-	Registers Raw     `json:"registers,omitempty"`
+	Frames    Frames `json:"frames"`
+	Registers Raw    `json:"registers,omitempty"`
 }
 
 // Frame is one stack frame.
@@ -315,6 +316,17 @@ func Decode(b []byte) (*Event, error) {
 
 // Encode serializes an event.
 func Encode(e *Event) ([]byte, error) { return gojson.Marshal(e) }
+
+// EncodeString is Encode for a string column (the stored body): the
+// encoder's result is a fresh copy that nothing else holds, so it becomes
+// the string as it is, without the second copy of string(b).
+func EncodeString(e *Event) (string, error) {
+	b, err := Encode(e)
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
+}
 
 // EncodeMetadata serializes issue metadata.
 func EncodeMetadata(m *Metadata) ([]byte, error) { return gojson.Marshal(m) }

@@ -20,10 +20,11 @@ func unmarshalValues[T any](b []byte, dst *[]T) error {
 		return nil
 	}
 	if b[0] == '[' {
+		*dst = presize[T](b)
 		return gojson.Unmarshal(b, dst)
 	}
 	var wrapped struct {
-		Values []T `json:"values"`
+		Values presized[T] `json:"values"`
 	}
 	if err := gojson.Unmarshal(b, &wrapped); err != nil {
 		return err
@@ -40,6 +41,24 @@ func unmarshalValues[T any](b []byte, dst *[]T) error {
 	if !bytes.Equal(b, []byte("{}")) {
 		*dst = []T{one}
 	}
+	return nil
+}
+
+// presized is a list decoded into a slice of its exact length.
+type presized[T any] []T
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *presized[T]) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*p = nil
+		return nil
+	}
+	list := presize[T](b)
+	if err := gojson.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*p = list
 	return nil
 }
 
@@ -231,4 +250,78 @@ func mergeField(dst, src *Event, k string) {
 			return
 		}
 	}
+}
+
+// maxPresized bounds the elements allocated ahead of decoding a list, so
+// that a hostile list of a million empty values allocates only as it is
+// decoded.
+const maxPresized = 256
+
+// presize returns an empty slice with room for the elements of the JSON
+// array b (up to maxPresized), so that the decoder fills it in place
+// instead of growing it by doubling (frames and breadcrumbs are most of an
+// event's memory). It returns nil for anything but an array.
+func presize[T any](b []byte) []T {
+	if len(b) == 0 || b[0] != '[' {
+		return nil
+	}
+	return make([]T, 0, min(countElements(b), maxPresized))
+}
+
+// countElements counts the elements of the JSON array that b starts with.
+// b is valid JSON (the decoder checked it), so brackets and commas outside
+// strings are all it needs to see.
+func countElements(b []byte) int {
+	depth, commas, empty := 0, 0, true
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			empty = false
+		case '[', '{':
+			if depth > 0 {
+				empty = false
+			}
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				if empty {
+					return 0
+				}
+				return commas + 1
+			}
+		case ',':
+			if depth == 1 {
+				commas++
+			}
+		case ' ', '\t', '\n', '\r':
+		default:
+			empty = false
+		}
+	}
+	return commas + 1
+}
+
+// Frames are a stack trace's frames, decoded into a slice of their exact
+// number.
+type Frames []Frame
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Frames) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*f = nil
+		return nil
+	}
+	list := presize[Frame](b)
+	if err := gojson.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*f = list
+	return nil
 }

@@ -20,6 +20,13 @@ type Component struct {
 
 // leaf returns a component with values, contributing when it has any.
 func leaf(id string, values ...string) *Component {
+	if len(values) == 1 && values[0] != "" {
+		// Most leaves have one value: the component and its value list in
+		// one allocation.
+		l := &leafOne{c: Component{ID: id, Contributes: true}, v: [1]string{values[0]}}
+		l.c.Values = l.v[:]
+		return &l.c
+	}
 	c := &Component{ID: id}
 	for _, v := range values {
 		if v != "" {
@@ -28,6 +35,12 @@ func leaf(id string, values ...string) *Component {
 	}
 	c.Contributes = len(c.Values) > 0
 	return c
+}
+
+// leafOne is a one-value leaf allocated at once.
+type leafOne struct {
+	c Component
+	v [1]string
 }
 
 // node returns a component over children; like Sentry, whether it

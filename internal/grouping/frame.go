@@ -117,7 +117,7 @@ func moduleComponent(f *event.Frame, platform string) *Component {
 }
 
 func contextLineComponent(f *event.Frame, platform string) *Component {
-	line := strings.Join(strings.Fields(f.ContextLine), " ")
+	line := collapseSpaces(f.ContextLine)
 	if line == "" {
 		return leaf("context-line")
 	}
@@ -228,4 +228,24 @@ func sameFrame(a, b *event.Frame) bool {
 	return b != nil && a.AbsPath == b.AbsPath && a.Package == b.Package && a.Module == b.Module &&
 		a.Filename == b.Filename && a.Function == b.Function && a.Lineno.Int() == b.Lineno.Int() &&
 		a.Colno.Int() == b.Colno.Int() && (a.Lineno == nil) == (b.Lineno == nil) && (a.Colno == nil) == (b.Colno == nil)
+}
+
+// collapseSpaces is strings.Join(strings.Fields(s), " "), without an
+// allocation when s is ASCII and already has single spaces between its
+// words and none around them, as most source lines have after their
+// indentation.
+func collapseSpaces(s string) string {
+	clean := len(s) > 0 && s[0] != ' ' && s[len(s)-1] != ' '
+	for i := 0; clean && i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80 || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			clean = false
+		case c == ' ' && s[i+1] == ' ':
+			clean = false
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
 }

@@ -12,6 +12,19 @@ import (
 	"github.com/faultline/faultline/internal/store"
 )
 
+// decodeAirbrakeMessage decodes an Airbrake notice (JSON or XML) or
+// deploy.
+func (w *Worker) decodeAirbrakeMessage(ctx context.Context, m jetstream.Msg, c *msgContext, body []byte) (decoded, error) {
+	items, err := w.decodeAirbrake(ctx, m, *c.qm, body, c.project, c.src)
+	if err != nil {
+		return decoded{}, err
+	}
+	for i := range items {
+		items[i].orgID, items[i].keyID = c.project.OrgID, c.qm.KeyID
+	}
+	return decoded{events: items}, nil
+}
+
 // decodeAirbrake turns an Airbrake message into the event its notice
 // becomes, which is then normalized, grouped and stored as any event is,
 // or into the deploy it reports.

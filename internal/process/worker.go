@@ -7,7 +7,6 @@ package process
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,12 +19,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/faultline/faultline/internal/alert"
-	"github.com/faultline/faultline/internal/envelope"
 	"github.com/faultline/faultline/internal/event"
 	"github.com/faultline/faultline/internal/grouping"
 	"github.com/faultline/faultline/internal/meta"
 	"github.com/faultline/faultline/internal/outcome"
-	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/sourcemap"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -698,90 +695,6 @@ func (w *Worker) linkAttachments(ctx context.Context, atts []store.Attachment, g
 	return nil
 }
 
-// decode turns one queue message into the events and other items it
-// carries.
-func (w *Worker) decode(ctx context.Context, m jetstream.Msg) (decoded, error) {
-	var d decoded
-	w.hook(stageDecode, m)
-	qm, err := queue.Decode(m)
-	if err != nil {
-		return d, err
-	}
-	if qm.Kind == queue.KindOutcomes {
-		return d, decodeOutcomeSums(&d, qm.Body)
-	}
-	project, ok := w.deps.Projects.ProjectByID(qm.ProjectID)
-	if !ok || project.Status == meta.StatusPendingDeletion {
-		return d, fmt.Errorf("%w: project %d", errProjectDeleted, qm.ProjectID)
-	}
-	body, err := envelope.Decode(qm.Body, qm.Encoding, envelope.MaxEnvelopeSize)
-	if err != nil {
-		return d, err
-	}
-	c := &msgContext{project: project, qm: &qm,
-		src: Source{EventID: qm.EventID, Received: qm.Received, ClientIP: qm.ClientIP, Client: qm.Client}}
-	var payloads [][]byte
-	switch qm.Kind {
-	case queue.KindStore:
-		body, err = envelope.DecodeLegacyStore(body, envelope.MaxEventSize)
-		if err != nil {
-			return d, err
-		}
-		// Old SDKs sent transactions to /store/ too.
-		if info, err := envelope.InspectEvent(body); err == nil && info.Type == "transaction" {
-			w.transaction(c, &d, body)
-		} else {
-			payloads = append(payloads, body)
-		}
-	case queue.KindEnvelope:
-		env, err := envelope.Parse(body)
-		if err != nil {
-			return d, err
-		}
-		c.src.SentAt = parseSentAt(env.Header.SentAt)
-		if c.src.EventID == "" {
-			c.src.EventID = env.Header.EventID
-		}
-		for i := range env.Items {
-			it := &env.Items[i]
-			if it.Type == "event" {
-				payloads = append(payloads, it.Payload)
-				continue
-			}
-			w.handleItem(c, &d, it)
-		}
-	case queue.KindAirbrake, queue.KindAirbrakeXML, queue.KindAirbrakeDeploy:
-		items, err := w.decodeAirbrake(ctx, m, qm, body, project, c.src)
-		if err != nil {
-			return d, err
-		}
-		for i := range items {
-			items[i].orgID, items[i].keyID = project.OrgID, qm.KeyID
-		}
-		d.events = items
-		return d, nil
-	default:
-		return d, fmt.Errorf("unknown message kind %q", qm.Kind)
-	}
-	for _, p := range payloads {
-		e, err := event.Decode(p)
-		if err != nil {
-			return d, fmt.Errorf("decode event: %w", err)
-		}
-		w.hook(stageNormalize, m)
-		it, err := w.build(ctx, e, c.src, project)
-		if err != nil {
-			return d, err
-		}
-		it.msg, it.orgID, it.keyID = m, project.OrgID, qm.KeyID
-		d.events = append(d.events, it)
-	}
-	if len(qm.Attachments) > 0 {
-		w.attachments(c, &d, c.src.EventID)
-	}
-	return d, nil
-}
-
 // build processes one event in Sentry's order: normalize, symbolicate
 // JavaScript frames from uploaded source maps, scrub (nothing sensitive
 // reaches the body, the tags or the user columns), promote tags, group,
@@ -801,7 +714,7 @@ func (w *Worker) build(ctx context.Context, e *event.Event, src Source, p *meta.
 		}
 	}
 	e.Metadata = &d.Metadata
-	body, err := event.Encode(e)
+	body, err := event.EncodeString(e)
 	if err != nil {
 		return item{}, fmt.Errorf("encode event: %w", err)
 	}
@@ -826,7 +739,7 @@ func (w *Worker) build(ctx context.Context, e *event.Event, src Source, p *meta.
 		Title:         d.Title,
 		Culprit:       d.Culprit,
 		RetentionDays: uint16(p.RetentionDays),
-		Body:          string(body),
+		Body:          body,
 	}
 	if ex := e.MainException(); ex != nil {
 		row.ExceptionType, row.ExceptionValue = ex.Type, string(ex.Value)
@@ -871,18 +784,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// decodeOutcomeSums reads the outcomes ingest decided (rate limited,
-// invalid) and queued in sums.
-func decodeOutcomeSums(d *decoded, body []byte) error {
-	var sums []outcome.Sum
-	if err := json.Unmarshal(body, &sums); err != nil {
-		return fmt.Errorf("outcome sums: %w", err)
-	}
-	for _, s := range sums {
-		d.outcomes = append(d.outcomes, store.Outcome{OrgID: s.OrgID, ProjectID: s.ProjectID, KeyID: s.KeyID,
-			Timestamp: time.Unix(s.Hour, 0).UTC(), Kind: s.Kind, Reason: s.Reason, Category: s.Category, Quantity: s.Quantity})
-	}
-	return nil
 }

@@ -47,6 +47,12 @@ type Scrubber struct {
 	safe      map[string]bool
 	patterns  bool // the default value patterns
 	replaceIP bool
+	// words and pathWords are mayMatch's prescan for ASCII values (nil
+	// when a sensitive field is not ASCII): the sensitive keys and the
+	// patterns' words, and the words of user paths.
+	words, pathWords *wordSet
+	// keyWords are the sensitive keys alone (nil when one is not ASCII).
+	keyWords *wordSet
 }
 
 // defaultKeys are Relay's PASSWORD_KEY_REGEX alternatives (a key that
@@ -75,6 +81,17 @@ func New(cfg Config) *Scrubber {
 		}
 	}
 	s.replaceIP = cfg.ScrubIPAddresses
+	words := s.keys
+	if s.patterns {
+		words = append(words[:len(words):len(words)], "-----begin", "bearer")
+	}
+	if len(words) > 0 {
+		s.words = newWordSet(words...)
+	} else {
+		s.words = &wordSet{}
+	}
+	s.keyWords = newWordSet(s.keys...)
+	s.pathWords = newWordSet("users", "home", "profiles", "documents and settings")
 	return s
 }
 
@@ -133,13 +150,6 @@ func digits(s string) int {
 	return n
 }
 
-func containsFold(s, sub string) bool {
-	if len(s) < len(sub) {
-		return false
-	}
-	return strings.Contains(strings.ToLower(s), sub)
-}
-
 // String scrubs the patterns out of one value. Cheap tests guard each
 // regular expression, since most strings match none.
 func (s *Scrubber) String(v string) string {
@@ -179,7 +189,7 @@ func (s *Scrubber) urlSecrets(v string) string {
 		v = urlPasswordRE.ReplaceAllString(v, "${1}"+Filtered+"@")
 		v = urlAuthRE.ReplaceAllString(v, "${1}"+Filtered+"@")
 	}
-	if len(s.keys) > 0 && strings.IndexByte(v, '=') >= 0 && strings.ContainsAny(v, "?&;") {
+	if len(s.keys) > 0 && strings.IndexByte(v, '=') >= 0 && strings.ContainsAny(v, "?&;") && s.mayHaveSensitiveKey(v) {
 		v = queryParamRE.ReplaceAllStringFunc(v, func(m string) string {
 			k, val, _ := strings.Cut(m[1:], "=")
 			if uk, err := url.QueryUnescape(k); err == nil {
@@ -192,6 +202,18 @@ func (s *Scrubber) urlSecrets(v string) string {
 		})
 	}
 	return v
+}
+
+// mayHaveSensitiveKey is urlSecrets' prescan: a query parameter can only
+// be sensitive if its key holds a sensitive word, so a value without one
+// (most lines of code that have a '=' and a ';') skips the expression.
+// Percent-escapes and '+' can spell a word, and lowercasing other than
+// ASCII can make one, so values with them take the full path.
+func (s *Scrubber) mayHaveSensitiveKey(v string) bool {
+	if s.keyWords == nil || strings.ContainsAny(v, "%+") || !isASCII(v) {
+		return true
+	}
+	return hasWord(s.keyWords, v)
 }
 
 func (s *Scrubber) ip(v string) string {
@@ -271,6 +293,26 @@ func (s *Scrubber) Raw(raw event.Raw) event.Raw {
 // most context, extra and breadcrumb data has no sensitive key and
 // nothing a pattern could match, and is then not decoded at all.
 func (s *Scrubber) mayMatch(b []byte) bool {
+	if s.words == nil || !isASCII(b) {
+		return s.mayMatchUnicode(b)
+	}
+	if hasWord(s.words, b) {
+		return true
+	}
+	if s.patterns {
+		if longestDigitRun(b) >= 13 || hasSSNShape(b) || bytes.Contains(b, []byte("//")) && bytes.IndexByte(b, '@') >= 0 {
+			return true
+		}
+		if bytes.IndexAny(b, `/\`) >= 0 && hasWord(s.pathWords, b) {
+			return true
+		}
+	}
+	return s.replaceIP && (bytes.IndexByte(b, '.') >= 0 && digitsBytes(b) >= 4 || bytes.Count(b, []byte(":")) >= 2)
+}
+
+// mayMatchUnicode is mayMatch for any text: lowercased with Unicode's
+// rules, as String's matching is.
+func (s *Scrubber) mayMatchUnicode(b []byte) bool {
 	lb := b
 	for _, c := range b {
 		if c >= 'A' && c <= 'Z' {
