@@ -84,7 +84,7 @@ fuzz:
 # Benchmarks (never in CI): load and latency of ingest, processing rate,
 # RSS. Figures go to BENCHMARKS.md with the command and the machine. Run it
 # on a quiet machine: the load generator shares the cores with Faultline.
-bench: build chdb bench-store bench-sourcemap
+bench: build chdb bench-store bench-sourcemap bench-stages
 	$(GO) run ./tools/loadgen bench -bin bin/faultline -out BENCHMARKS.md $(BENCHARGS)
 	$(GO) run ./tools/loadgen alertlatency -bin bin/faultline -out BENCHMARKS.md
 
