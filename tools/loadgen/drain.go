@@ -49,7 +49,9 @@ func drainCmd(args []string) error {
 	fs.StringVar(&f.bin, "bin", "bin/faultline", "faultline binary")
 	dir := fs.String("dir", "", "filled data directory (it is consumed)")
 	fs.Parse(args) //nolint:errcheck
-	w, err := startFaultline(f, *dir, "worker")
+	// Arguments after the flags go to `faultline serve` (e.g.
+	// --clickhouse-url, --worker-max-batch-bytes).
+	w, err := startFaultline(f, *dir, "worker", fs.Args()...)
 	if err != nil {
 		return err
 	}
@@ -70,6 +72,9 @@ func drainCmd(args []string) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	d := time.Since(start)
-	logf("drained %d events in %s: %.0f/s, peak RSS %d MiB", first, d.Round(time.Millisecond), float64(first)/d.Seconds(), w.peakRSS()>>20)
+	cpu := w.cpuTime()
+	logf("drained %d events in %s: %.0f/s, peak RSS %d MiB, worker CPU %s (%.0f µs/event), load average %s",
+		first, d.Round(time.Millisecond), float64(first)/d.Seconds(), w.peakRSS()>>20,
+		cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(max(first, 1)), loadAverage())
 	return nil
 }
