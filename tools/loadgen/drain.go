@@ -58,7 +58,10 @@ func drainCmd(args []string) error {
 	defer w.stop()
 	start := time.Now()
 	first := int64(-1)
+	var anon, file int64 // peaks of the anonymous and file-backed resident memory
 	for {
+		anon = max(anon, procStatus(w.cmd.Process.Pid, "RssAnon:"))
+		file = max(file, procStatus(w.cmd.Process.Pid, "RssFile:"))
 		n, err := w.backlog()
 		if err != nil {
 			return err
@@ -76,5 +79,9 @@ func drainCmd(args []string) error {
 	logf("drained %d events in %s: %.0f/s, peak RSS %d MiB, worker CPU %s (%.0f µs/event), load average %s",
 		first, d.Round(time.Millisecond), float64(first)/d.Seconds(), w.peakRSS()>>20,
 		cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(max(first, 1)), loadAverage())
+	// The anonymous memory is the Go heap (GODEBUG=gctrace=1 prints it)
+	// and chDB's allocations; the file-backed part is mostly libchdb's
+	// code.
+	logf("peak RssAnon %d MiB, peak RssFile %d MiB (sampled every 200 ms)", anon>>20, file>>20)
 	return nil
 }
