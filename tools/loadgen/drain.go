@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 )
@@ -66,6 +67,12 @@ func drainCmd(args []string) error {
 		if err != nil {
 			return err
 		}
+		if n == 0 && !w.ready() {
+			// A busy worker's /readyz can time out (503) and then
+			// reports no queue: not a drained one.
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
 		if first < 0 {
 			first = n
 		}
@@ -84,4 +91,14 @@ func drainCmd(args []string) error {
 	// code.
 	logf("peak RssAnon %d MiB, peak RssFile %d MiB (sampled every 200 ms)", anon>>20, file>>20)
 	return nil
+}
+
+// ready reports whether /readyz answers 200.
+func (p *proc) ready() bool {
+	resp, err := http.Get(p.url + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
