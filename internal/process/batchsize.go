@@ -16,13 +16,13 @@ import (
 // gigabyte. The sizer asks for Config.BatchSize messages while the queue
 // keeps up, doubles the count after each full fetch (the queue is deep),
 // never past what Config.MaxBatchBytes holds at the sizes just seen, nor
-// past maxBatchGrowth times BatchSize (a batch must be stored well within
-// AckWait), and falls back to BatchSize as soon as a fetch comes back
-// short.
+// past Config.MaxBatchSize messages (a batch must be stored well within
+// AckWait, however small its events), and falls back to BatchSize as soon
+// as a fetch comes back short.
 
-// maxBatchGrowth bounds a batch at this many times Config.BatchSize
-// messages, however small the events.
-const maxBatchGrowth = 8
+// DefaultMaxBatchSize is --batch-max-size's default: 8 times the default
+// --batch-size.
+const DefaultMaxBatchSize = 8000
 
 // itemOverhead is what a decoded event holds besides its strings: the
 // row's and the fixed fields, slices and maps (an estimate).
@@ -36,12 +36,13 @@ const DefaultMaxBatchBytes = 48 << 20
 // by the one goroutine that fetches.
 type batchSizer struct {
 	base   int   // Config.BatchSize
+	most   int   // Config.MaxBatchSize, at least base
 	budget int64 // Config.MaxBatchBytes
 	n      int   // the next fetch's count
 }
 
-func newBatchSizer(base int, budget int64) *batchSizer {
-	return &batchSizer{base: base, budget: budget, n: base}
+func newBatchSizer(base, most int, budget int64) *batchSizer {
+	return &batchSizer{base: base, most: max(most, base), budget: budget, n: base}
 }
 
 // next is the number of messages to fetch.
@@ -52,7 +53,7 @@ func (s *batchSizer) next() int { return s.n }
 func (s *batchSizer) observe(asked, got int, bytes int64) {
 	n := s.base
 	if got > 0 && got >= asked {
-		n = min(2*asked, maxBatchGrowth*s.base)
+		n = min(2*asked, s.most)
 	}
 	if got > 0 && bytes > 0 {
 		per := max(bytes/int64(got), 1)

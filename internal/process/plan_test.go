@@ -215,12 +215,12 @@ func TestBatchSizer(t *testing.T) {
 		{1000, 1000, 1 * mib, 2000},   // tiny events
 		{2000, 2000, 2 * mib, 4000},   //
 		{4000, 4000, 4 * mib, 8000},   //
-		{8000, 8000, 8 * mib, 8000},   // maxBatchGrowth × base at most
+		{8000, 8000, 8 * mib, 8000},   // MaxBatchSize at most
 		{8000, 8000, 200 * mib, 1920}, // big again: the budget shrinks it at once
 		{1920, 1920, 2000 * mib, 46},  //
 		{48, 48, 4800 * mib, 1},       // 100 MiB each: one at a time
 	}
-	s := newBatchSizer(1000, 48*mib)
+	s := newBatchSizer(1000, 8000, 48*mib)
 	if s.next() != 1000 {
 		t.Fatalf("first fetch %d, want the base", s.next())
 	}
@@ -242,6 +242,16 @@ func TestConfigMaxBatchBytes(t *testing.T) {
 		err := c.Validate()
 		if (err == nil) != tc.ok || (tc.ok && c.MaxBatchBytes != tc.want) {
 			t.Errorf("%d: %d, %v", tc.in, c.MaxBatchBytes, err)
+		}
+	}
+}
+
+func TestBatchSizerNoGrowth(t *testing.T) {
+	s := newBatchSizer(10, 0, 48<<20)
+	for range 3 {
+		s.observe(10, 10, 10<<10)
+		if s.next() != 10 {
+			t.Fatalf("grew to %d without a MaxBatchSize", s.next())
 		}
 	}
 }

@@ -41,6 +41,10 @@ type Config struct {
 	// batches are in memory at once: one decoded while the one before is
 	// written.
 	MaxBatchBytes int64
+	// MaxBatchSize is the most events a batch grows to while the queue is
+	// deep (--batch-max-size); 0, or no more than BatchSize, keeps every
+	// batch at BatchSize.
+	MaxBatchSize int
 	// BatchWait is the longest a partial batch waits (default 1s).
 	BatchWait time.Duration
 	// AckWait is how long JetStream waits for an ack before redelivering.
@@ -223,7 +227,7 @@ func (w *Worker) RunDrain(stop, ctx context.Context) error {
 	ready := make(chan *prepared, 1)
 	go func() {
 		defer close(ready)
-		sizer := newBatchSizer(w.cfg.BatchSize, w.cfg.MaxBatchBytes)
+		sizer := newBatchSizer(w.cfg.BatchSize, max(w.cfg.MaxBatchSize, w.cfg.BatchSize), w.cfg.MaxBatchBytes)
 		for stop.Err() == nil && ctx.Err() == nil {
 			asked := sizer.next()
 			msgs := w.fetch(stop, asked)
