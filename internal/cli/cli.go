@@ -22,6 +22,7 @@ import (
 	"github.com/faultline/faultline/internal/api"
 	"github.com/faultline/faultline/internal/ingest"
 	"github.com/faultline/faultline/internal/meta"
+	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/queue"
 	"github.com/faultline/faultline/internal/reqlog"
 	"github.com/faultline/faultline/internal/server"
@@ -127,6 +128,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "cleanup: list the expired partitions, drop nothing")
 	fs.IntVar(&c.Worker.BatchSize, "batch-size", 1000, "events per ClickHouse insert")
 	fs.DurationVar(&c.Worker.BatchWait, "batch-wait", time.Second, "longest wait before a partial batch is written")
+	fs.IntVar(&c.Worker.MaxBatchSize, "batch-max-size", process.DefaultMaxBatchSize, "most events a batch grows to while the queue is deep, within --worker-max-batch-bytes (--batch-size or less: no growth)")
+	fs.Int64Var(&c.Worker.MaxBatchBytes, "worker-max-batch-bytes", process.DefaultMaxBatchBytes, "most bytes of decoded events in one worker batch (two are in memory at once); batches grow past --batch-size while the queue is deep, within this")
 	fs.DurationVar(&c.Worker.AckWait, "ack-wait", 30*time.Second, "redeliver a queued event this long after a worker took it without acknowledging it (e.g. it crashed)")
 	fs.Int64Var(&c.DeadLetters.MaxBytes, "dead-letter-max-bytes", 1<<30, "largest size of the dead letter (messages workers could not process); the oldest go first")
 	fs.DurationVar(&c.DeadLetters.MaxAge, "dead-letter-max-age", 7*24*time.Hour, "how long dead letters are kept")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/faultline/faultline/internal/process"
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/internal/testenv"
 )
@@ -305,5 +306,25 @@ func TestScaleOutFlags(t *testing.T) {
 	c.ShutdownGrace = 2 * time.Minute
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "shorter than --shutdown-timeout") {
 		t.Errorf("grace longer than the timeout: %v", err)
+	}
+}
+
+// TestWorkerMaxBatchBytes: the worker's batch byte budget has a default,
+// and the flag and its variable set it.
+func TestWorkerMaxBatchBytes(t *testing.T) {
+	var o options
+	if err := o.parse("serve", nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.Worker.MaxBatchBytes != process.DefaultMaxBatchBytes {
+		t.Errorf("default %d", o.cfg.Worker.MaxBatchBytes)
+	}
+	t.Setenv("FAULTLINE_WORKER_MAX_BATCH_BYTES", "16777216")
+	o = options{}
+	if err := o.parse("serve", nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.Worker.MaxBatchBytes != 16<<20 {
+		t.Errorf("from the environment: %d", o.cfg.Worker.MaxBatchBytes)
 	}
 }

@@ -29,8 +29,19 @@ import (
 
 // Config tunes the worker.
 type Config struct {
-	// BatchSize is the most events written at once (default 1000).
+	// BatchSize is the most events written at once (default 1000) while
+	// the queue keeps up; batches grow past it while the queue is deep,
+	// within MaxBatchBytes (batchsize.go).
 	BatchSize int
+	// MaxBatchBytes bounds the decoded events of one batch
+	// (--worker-max-batch-bytes; default DefaultMaxBatchBytes). Two
+	// batches are in memory at once: one decoded while the one before is
+	// written.
+	MaxBatchBytes int64
+	// MaxBatchSize is the most events a batch grows to while the queue is
+	// deep (--batch-max-size); 0, or no more than BatchSize, keeps every
+	// batch at BatchSize.
+	MaxBatchSize int
 	// BatchWait is the longest a partial batch waits (default 1s).
 	BatchWait time.Duration
 	// AckWait is how long JetStream waits for an ack before redelivering.
@@ -62,6 +73,12 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchWait <= 0 {
 		c.BatchWait = time.Second
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if c.MaxBatchBytes < 1<<20 {
+		return fmt.Errorf("process: the batch byte budget (--worker-max-batch-bytes) must be at least 1 MiB, not %d", c.MaxBatchBytes)
 	}
 	if c.AckWait <= 0 {
 		// After a crash, the messages in flight wait this long before they
@@ -216,12 +233,17 @@ func (w *Worker) RunDrain(stop, ctx context.Context) error {
 	ready := make(chan *prepared, 1)
 	go func() {
 		defer close(ready)
+		sizer := newBatchSizer(w.cfg.BatchSize, max(w.cfg.MaxBatchSize, w.cfg.BatchSize), w.cfg.MaxBatchBytes)
 		for stop.Err() == nil && ctx.Err() == nil {
-			msgs := w.fetch(stop)
+			asked := sizer.next()
+			msgs := w.fetch(stop, asked)
 			if len(msgs) == 0 {
+				sizer.observe(asked, 0, 0)
 				continue
 			}
-			if !w.handOver(ctx, ready, w.split(ctx, msgs)) {
+			parts := w.split(ctx, msgs)
+			sizer.observe(asked, len(msgs), preparedBytes(parts))
+			if !w.handOver(ctx, ready, parts) {
 				return
 			}
 		}
@@ -244,9 +266,9 @@ func (w *Worker) RunDrain(stop, ctx context.Context) error {
 	return nil
 }
 
-// fetch takes up to a batch of messages, waiting at most BatchWait.
-func (w *Worker) fetch(ctx context.Context) []jetstream.Msg {
-	batch, err := w.deps.Consumer.Fetch(w.cfg.BatchSize, jetstream.FetchMaxWait(w.cfg.BatchWait))
+// fetch takes up to n messages, waiting at most BatchWait.
+func (w *Worker) fetch(ctx context.Context, n int) []jetstream.Msg {
+	batch, err := w.deps.Consumer.Fetch(n, jetstream.FetchMaxWait(w.cfg.BatchWait))
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Warn("fetch failed", "err", err)
@@ -286,6 +308,8 @@ type prepared struct {
 	// outcomes recorded for them.
 	failed         []jetstream.Msg
 	failedOutcomes []store.Outcome
+	// bytes estimates the memory of b's decoded events (decodedBytes).
+	bytes int64
 }
 
 // nak hands the batch back for redelivery, as when the worker stops.
@@ -354,6 +378,7 @@ func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
 		}
 		p.done = append(p.done, m)
 		p.units = append(p.units, unit{m: m, d: &results[i]})
+		p.bytes += decodedBytes(&results[i])
 		b.add(m, &results[i])
 	}
 	return p
@@ -364,7 +389,9 @@ func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
 func (w *Worker) commit(ctx context.Context, p *prepared) {
 	b, done := &p.b, p.done
 	for attempt := 0; ; attempt++ {
+		stopBeat := w.keepInProgress(done)
 		err, crash := w.tryStore(ctx, b)
+		stopBeat()
 		if crash != nil {
 			w.narrow(ctx, p, crash)
 			return
@@ -440,163 +467,79 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
-	rows := make([]store.Event, 0, len(b.items))
-	groups := map[uint64]store.Group{}
-	created := map[uint64]bool{}
-	groupOf := map[store.EventKey]uint64{}
 	alerting := w.alerting()
-	newIssues := map[uint64]bool{}
-	itemOf := map[store.EventKey]*item{}
-	var cands []alert.Candidate
+	res, err := w.resolveIssues(ctx, b, verdicts, alerting)
+	if err != nil {
+		return err
+	}
+	return w.write(ctx, b, planStore(b, verdicts, res, alerting), verdicts, claims, alerting)
+}
+
+// write does a batch's writes, in an order that makes a failure or a crash
+// at any point safe: the retry (or the redelivery, after a crash) finds
+// what was written and does not decide or count anything twice.
+//
+//  1. deploys: writing one again is harmless;
+//  2. the outcomes of the events (accepted, discarded, duplicates): counted
+//     before anything is stored, and remembered by the batch, so that a
+//     retry does not count them again (only a crash between this write
+//     and the events' counts an event twice);
+//  3. the event id claims: before the events, so that a crash in between
+//     leaves the ids to this message, whose redelivery stores them;
+//  4. the issues' metadata: an issue listed from its events always has a
+//     title;
+//  5. releases first seen, then the alerts of new, regressed and
+//     reappeared issues, then the status changes: a crash before the
+//     status changes leaves nothing decided, and the redelivery decides
+//     (and queues) again; a crash after finds the issues reopened;
+//  6. the events (and, through the materialized views, their counters);
+//  7. the frequency alerts, whose counters now include the batch;
+//  8. attachments (linked to their events' issues), user reports, and the
+//     other items' outcomes (at least once: a redelivered message counts
+//     them again).
+//
+// The messages are acked only after all of it (Worker.commit).
+func (w *Worker) write(ctx context.Context, b *batch, p *storePlan, verdicts []verdict, claims []store.EventClaim, alerting bool) error {
 	now := time.Now().UTC()
+	var cands []alert.Candidate
+	for _, e := range p.newIssues {
+		c := w.candidate(e.it, &e.row, alert.TriggerNewIssue, "", now)
+		c.Again = e.again
+		cands = append(cands, c)
+	}
 	freq := w.newFrequencyTracker()
-	// again: the item's message was delivered before, or this batch's
-	// store failed before: what it fires may be queued already.
-	again := func(it *item) bool { return it.redelivered || len(b.maybeStored) > 0 }
-	var outcomes []store.Outcome
-	var deploys []store.Deploy
-	discarded := map[msgEvent]bool{}
-	var discardedKeys []store.EventKey
-	for i := range b.items {
-		it := &b.items[i]
-		if it.deploy != nil {
-			deploys = append(deploys, *it.deploy)
-			continue
-		}
-		key := store.EventKey{ProjectID: it.row.ProjectID, EventID: it.row.EventID}
-		if verdicts[i] == alreadyStored && alerting {
-			// Stored by this message before a crash (or by this batch's
-			// failed attempt): its issue may be new, and the alert must
-			// be queued again, with its key.
-			ref, _, err := w.deps.Groups.ResolveEvent(ctx, it.row.ProjectID, grouping.Config, it.hash, it.row.EventID)
-			if errors.Is(err, meta.ErrDiscarded) {
-				continue // stored before its issue was discarded: no alert
-			}
-			if err != nil {
-				return fmt.Errorf("resolve issue: %w", err)
-			}
-			if it.row.GroupID != 0 && it.row.GroupID != ref.ID {
-				ref = meta.GroupRef{ID: it.row.GroupID} // moved inside Faultline: not new
-			}
-			r := it.row
-			r.GroupID = ref.ID
-			if it.row.GroupID == 0 {
-				it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
-			}
-			if ref.FirstEvent == it.row.EventID && !newIssues[ref.ID] {
-				newIssues[ref.ID] = true
-				c := w.candidate(it, &r, alert.TriggerNewIssue, "", now)
-				c.Again = true
-				cands = append(cands, c)
-			}
-			freq.add(it, &r, true)
-		}
-		if verdicts[i] != toStore {
-			continue // stored by this message before, or a duplicate
-		}
-		if it.row.GroupID == 0 {
-			ref, isNew, err := w.deps.Groups.ResolveEvent(ctx, it.row.ProjectID, grouping.Config, it.hash, it.row.EventID)
-			if errors.Is(err, meta.ErrDiscarded) {
-				// Its issue was deleted and discarded: dropped, with its
-				// attachments, and counted as filtered (once per batch).
-				discarded[msgEvent{key, it.seq}] = true
-				if !b.counted[key] {
-					outcomes = append(outcomes, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
-						Timestamp: it.row.Received, Kind: outcome.Filtered, Reason: outcome.ReasonDiscardedHash,
-						Category: it.category, Quantity: 1})
-					discardedKeys = append(discardedKeys, key)
-				}
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("resolve issue: %w", err)
-			}
-			if isNew {
-				created[ref.ID] = true
-			}
-			it.row.GroupID = ref.ID
-			it.group.GroupID, it.group.ShortID = ref.ID, ref.ShortID
-			// A new issue, or one whose allocation this event made
-			// before a crash (a redelivery, not stored yet).
-			if alerting && (isNew || ref.FirstEvent == it.row.EventID) && !newIssues[ref.ID] {
-				newIssues[ref.ID] = true
-				c := w.candidate(it, &it.row, alert.TriggerNewIssue, "", now)
-				c.Again = !isNew || again(it)
-				cands = append(cands, c)
-			}
-		}
-		itemOf[key] = it
-		if alerting {
-			freq.add(it, &it.row, again(it))
-		}
-		groupOf[key] = it.row.GroupID
-		rows = append(rows, it.row)
-		g, ok := groups[it.row.GroupID]
-		if !ok || it.group.Version >= g.Version {
-			last := it.group.LastSeen
-			if ok && g.LastSeen.After(last) {
-				last = g.LastSeen
-			}
-			g = it.group
-			g.LastSeen = last
-		} else if it.group.LastSeen.After(g.LastSeen) {
-			// The row must live as long as the batch's newest event of the
-			// issue, whichever event carried the latest metadata.
-			g.LastSeen = it.group.LastSeen
-		}
-		groups[it.row.GroupID] = g
-		if !b.counted[key] {
-			outcomes = append(outcomes, store.Outcome{OrgID: it.orgID, ProjectID: it.row.ProjectID, KeyID: it.keyID,
-				Timestamp: it.row.Received, Kind: outcome.Accepted, Category: it.category, Quantity: 1})
-		}
+	for _, e := range p.frequency {
+		freq.add(e.it, &e.row, e.again)
 	}
 	for i := range b.items {
 		w.hook(stageInsert, b.items[i].msg)
 	}
-	// Inserting a deploy again is harmless, so deploys need no check.
-	if err := w.deps.Store.InsertDeploys(ctx, deploys); err != nil {
+	if err := w.deps.Store.InsertDeploys(ctx, p.deploys); err != nil {
 		return fmt.Errorf("store deploys: %w", err)
 	}
-	dupOutcomes, dropped := b.duplicateOutcomes(verdicts)
-	if err := w.deps.Store.RecordOutcomes(ctx, append(outcomes, dupOutcomes...)); err != nil {
+	if err := w.deps.Store.RecordOutcomes(ctx, p.outcomes); err != nil {
 		return fmt.Errorf("record event outcomes: %w", err)
 	}
-	b.markDuplicatesCounted(verdicts)
-	for me := range discarded {
-		dropped[me] = true
-	}
 	// Counted now: a retry after any later failure must not count again.
+	b.markDuplicatesCounted(verdicts)
 	if b.counted == nil {
 		b.counted = map[store.EventKey]bool{}
 	}
-	for _, r := range rows {
-		b.counted[store.EventKey{ProjectID: r.ProjectID, EventID: r.EventID}] = true
-	}
-	for _, k := range discardedKeys {
+	for _, k := range p.counted {
 		b.counted[k] = true
 	}
-	// Claims go before the events: a crash in between leaves the id to
-	// this message, whose redelivery then stores it.
 	if err := w.deps.Store.ClaimEvents(ctx, claims); err != nil {
 		return fmt.Errorf("claim event ids: %w", err)
 	}
-	if len(rows) > 0 {
-		// Metadata first: an issue listed from its events always has a title.
-		gl := make([]store.Group, 0, len(groups))
-		for _, g := range groups {
-			gl = append(gl, g)
-		}
-		if err := w.deps.Store.UpsertGroups(ctx, gl); err != nil {
+	if len(p.events) > 0 {
+		if err := w.deps.Store.UpsertGroups(ctx, p.groups); err != nil {
 			return fmt.Errorf("store groups: %w", err)
 		}
-		// Releases and status changes go before the events: if the events
-		// then fail, the retry finds the releases recorded and the issues
-		// already reopened, and nothing is decided twice.
-		firstSeen, err := w.releases(ctx, rows)
+		firstSeen, err := w.releases(ctx, p.events)
 		if err != nil {
 			return err
 		}
-		changes, causes, err := w.lifecycle(ctx, rows, created, firstSeen)
+		changes, causes, err := w.lifecycle(ctx, p.events, p.created, firstSeen)
 		if err != nil {
 			return err
 		}
@@ -607,7 +550,7 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 					continue
 				}
 				r := cause.event
-				it := itemOf[store.EventKey{ProjectID: r.ProjectID, EventID: r.EventID}]
+				it := p.itemOf[store.EventKey{ProjectID: r.ProjectID, EventID: r.EventID}]
 				if it == nil {
 					continue
 				}
@@ -616,13 +559,10 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 					trigger = alert.TriggerRegression
 				}
 				c := w.candidate(it, r, trigger, strconv.FormatUint(cause.endedMS, 10), now)
-				c.Again = again(it)
+				c.Again = it.redelivered || len(b.maybeStored) > 0
 				cands = append(cands, c)
 			}
 		}
-		// The alerts are queued before the status changes and the events
-		// are written: a crash before this point leaves nothing decided,
-		// and the redelivery decides (and queues) again.
 		if err := w.alert(ctx, cands); err != nil {
 			return err
 		}
@@ -641,7 +581,7 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 		for i := range b.items {
 			w.hook(stageEncode, b.items[i].msg)
 		}
-		if err := w.deps.Store.InsertEvents(ctx, rows); err != nil {
+		if err := w.deps.Store.InsertEvents(ctx, p.events); err != nil {
 			return fmt.Errorf("store events: %w", err)
 		}
 	}
@@ -653,7 +593,7 @@ func (w *Worker) store(ctx context.Context, b *batch) error {
 	if err := w.alert(ctx, cands); err != nil {
 		return err
 	}
-	attOutcomes, err := w.writeAttachments(ctx, b, groupOf, dropped)
+	attOutcomes, err := w.writeAttachments(ctx, b, p.groupOf, p.dropped)
 	if err != nil {
 		return err
 	}
