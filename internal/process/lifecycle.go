@@ -313,9 +313,13 @@ func lifecycleActivity(pid uint64, st store.GroupState, substatus string, by *st
 // regressed, before the status changes are written (as the alerts): a
 // redelivery decides again and queues under the same keys (the issue and
 // the time its resolution ended), which the queue keeps once.
-func (w *Worker) mailRegressions(ctx context.Context, changes []store.StatusChange, causes map[uint64]cause, groups map[uint64]store.Group) error {
+func (w *Worker) mailRegressions(ctx context.Context, changes []store.StatusChange, causes map[uint64]cause, rows []store.Group) error {
 	if w.deps.Subscribers == nil {
 		return nil
+	}
+	groups := make(map[uint64]store.Group, len(rows))
+	for _, g := range rows {
+		groups[g.GroupID] = g
 	}
 	for _, c := range changes {
 		cs, ok := causes[c.GroupID]

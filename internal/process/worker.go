@@ -567,7 +567,7 @@ func (w *Worker) write(ctx context.Context, b *batch, p *storePlan, verdicts []v
 			return err
 		}
 		cands = nil
-		if err := w.mailRegressions(ctx, changes, causes, groups); err != nil {
+		if err := w.mailRegressions(ctx, changes, causes, p.groups); err != nil {
 			return err
 		}
 		if err := w.deps.Store.SetStatus(ctx, changes); err != nil {
