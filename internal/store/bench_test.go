@@ -41,6 +41,7 @@ type benchData struct {
 	typical  []uint64 // issues with about the median number of events
 	load     time.Duration
 	merged   bool
+	copies   int // each generated event is stored this many times (loadCopies); 0: all generated
 	columns  []columnSize // the largest columns, after the merge
 }
 
@@ -100,14 +101,25 @@ func benchDataset(b *testing.B, engine string) *benchData {
 	d := &benchData{s: s, events: benchEnv("FAULTLINE_BENCH_EVENTS", 1_000_000)}
 	issues := benchEnv("FAULTLINE_BENCH_ISSUES", 10_000)
 	start := time.Now()
-	counts, raw, err := loadEvents(ctx, s, d.events, issues)
+	var counts map[uint64]int
+	var raw int64
+	if seed := benchSeedEvents(d.events); seed < d.events {
+		d.copies = (d.events + seed - 1) / seed
+		counts, raw, err = loadCopies(ctx, s, seed, issues, d.copies)
+		d.events = seed * d.copies
+	} else {
+		counts, raw, err = loadEvents(ctx, s, d.events, issues)
+	}
 	if err != nil {
+		b.Fatal(err)
+	}
+	if err := checkLoaded(ctx, s, d.events); err != nil {
 		b.Fatal(err)
 	}
 	d.load, d.rawBytes = time.Since(start), raw
 	d.hot, d.typical = pickIssues(counts)
-	b.Logf("%s: loaded %d events (%.0f B of JSON each) in %d issues in %s (%.0f events/s); hottest issue %d has %d events",
-		engine, d.events, float64(raw)/float64(d.events), issues, d.load.Round(time.Second),
+	b.Logf("%s: loaded %d events (%.0f B of JSON each, %d copies) in %d issues in %s (%.0f events/s); hottest issue %d has %d events",
+		engine, d.events, float64(raw)/float64(d.events), d.copies, issues, d.load.Round(time.Second),
 		float64(d.events)/d.load.Seconds(), d.hot, counts[d.hot])
 	benchSets[engine] = d
 	return d
