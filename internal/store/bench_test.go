@@ -41,7 +41,7 @@ type benchData struct {
 	typical  []uint64 // issues with about the median number of events
 	load     time.Duration
 	merged   bool
-	copies   int // each generated event is stored this many times (loadCopies); 0: all generated
+	copies   int          // each generated event is stored this many times (loadCopies); 0: all generated
 	columns  []columnSize // the largest columns, after the merge
 }
 
