@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -68,14 +69,27 @@ func benchDataset(b *testing.B, engine string) *benchData {
 	ctx := context.Background()
 	var s *Store
 	var err error
+	// FAULTLINE_BENCH_REUSE=name keeps the data (a chDB directory and a
+	// server database named after it) for the next run, which loads
+	// nothing if it holds the events asked for: for working on queries.
+	reuse := os.Getenv("FAULTLINE_BENCH_REUSE")
+	if reuse != "" && !identRE.MatchString(reuse) {
+		b.Fatalf("FAULTLINE_BENCH_REUSE=%q: letters, digits and _ only", reuse)
+	}
 	switch engine {
 	case "chdb":
 		lib := testenv.CHDBLib(b)
 		dir, derr := os.MkdirTemp("", "faultline-bench")
+		if reuse != "" {
+			dir = filepath.Join(os.TempDir(), "faultline-bench-"+reuse)
+			derr = os.MkdirAll(dir, 0o755)
+		}
 		if derr != nil {
 			b.Fatal(derr)
 		}
-		benchCleanup = append(benchCleanup, func() { os.RemoveAll(dir) })
+		if reuse == "" {
+			benchCleanup = append(benchCleanup, func() { os.RemoveAll(dir) })
+		}
 		s, err = Open(ctx, Config{Path: dir, CHDBLib: lib, EmbeddedSettings: map[string]string{
 			"mark_cache_size": "268435456", "uncompressed_cache_size": "0"}}, quietLog())
 		if err == nil {
@@ -85,8 +99,13 @@ func benchDataset(b *testing.B, engine string) *benchData {
 	default:
 		u := testenv.ClickHouseURL(b)
 		db := fmt.Sprintf("faultline_bench_%d", rand.Uint64())
+		if reuse != "" {
+			db = "faultline_bench_" + reuse
+		}
 		s, err = Open(ctx, Config{URL: u, Database: db}, quietLog())
-		if err == nil {
+		if err == nil && reuse != "" {
+			benchCleanup = append(benchCleanup, func() { s.Close() })
+		} else if err == nil {
 			// Cleanups run last first: drop, then close.
 			benchCleanup = append(benchCleanup, func() { s.Close() },
 				func() { s.t.exec(context.Background(), "DROP DATABASE IF EXISTS "+ident(db)) })
@@ -103,7 +122,16 @@ func benchDataset(b *testing.B, engine string) *benchData {
 	start := time.Now()
 	var counts map[uint64]int
 	var raw int64
-	if seed := benchSeedEvents(d.events); seed < d.events {
+	if reuse != "" {
+		counts, raw, err = loadedCounts(ctx, s)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if total := sumCounts(counts); total > 0 && total >= d.events {
+		d.events = total
+		b.Logf("%s: reusing the %d events of FAULTLINE_BENCH_REUSE=%s", engine, total, reuse)
+	} else if seed := benchSeedEvents(d.events); seed < d.events {
 		d.copies = (d.events + seed - 1) / seed
 		counts, raw, err = loadCopies(ctx, s, seed, issues, d.copies)
 		d.events = seed * d.copies

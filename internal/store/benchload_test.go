@@ -104,3 +104,40 @@ func checkLoaded(ctx context.Context, s *Store, n int) error {
 	}
 	return nil
 }
+
+// loadedCounts returns the events per issue and the JSON bytes of a
+// reused dataset (none when it is empty).
+func loadedCounts(ctx context.Context, s *Store) (map[uint64]int, int64, error) {
+	var rows []struct {
+		GroupID uint64 `ch:"group_id"`
+		N       uint64 `ch:"n"`
+	}
+	if err := s.t.query(ctx, &rows, "SELECT group_id, countMerge(times_seen) AS n FROM "+s.table("group_hourly")+
+		" WHERE project_id = 1 GROUP BY group_id"); err != nil {
+		return nil, 0, err
+	}
+	counts := make(map[uint64]int, len(rows))
+	for _, r := range rows {
+		counts[r.GroupID] = int(r.N)
+	}
+	var raw []struct {
+		N uint64 `ch:"n"`
+	}
+	if len(rows) > 0 {
+		if err := s.t.query(ctx, &raw, "SELECT sum(length(body)) AS n FROM "+s.table("events")+" WHERE project_id = 1"); err != nil {
+			return nil, 0, err
+		}
+	}
+	if len(raw) == 0 {
+		return counts, 0, nil
+	}
+	return counts, int64(raw[0].N), nil
+}
+
+func sumCounts(counts map[uint64]int) int {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
+}
