@@ -600,9 +600,11 @@ func (s *Store) searchConds(q *IssueQuery) ([]string, error) {
 		b.WriteString("group_id " + s.in() + " (SELECT group_id FROM " + s.table("events") + " WHERE project_id IN " +
 			nums(projects) + " AND deleted = 0 AND " + live("timestamp", q.Now))
 		for _, term := range sq.Text {
-			lit := "lowerUTF8(" + str(term) + ")"
-			b.WriteString(" AND (position(lowerUTF8(title), " + lit + ") > 0 OR position(lowerUTF8(culprit), " + lit +
-				") > 0 OR position(lowerUTF8(message), " + lit + ") > 0)")
+			// Case-insensitive search in place: lowerUTF8 of three
+			// columns copied every event's text first.
+			lit := str(term)
+			b.WriteString(" AND (positionCaseInsensitiveUTF8(title, " + lit + ") > 0 OR positionCaseInsensitiveUTF8(culprit, " + lit +
+				") > 0 OR positionCaseInsensitiveUTF8(message, " + lit + ") > 0)")
 		}
 		b.WriteString(")")
 		out = append(out, b.String())
