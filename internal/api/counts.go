@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/faultline/faultline/internal/meta"
@@ -13,6 +14,7 @@ import (
 // tabs and the organization's projects.
 type IssueCounter interface {
 	CountIssues(ctx context.Context, q store.IssueQuery) (map[uint64]uint64, error)
+	CountIssuesByStatus(ctx context.Context, q store.IssueQuery) (map[string]uint64, error)
 	ProjectHourly(ctx context.Context, projectIDs []uint64, now time.Time) (map[uint64][]store.Bucket, error)
 }
 
@@ -48,11 +50,38 @@ func (a *API) issuesCount(ctx context.Context, r *http.Request, c *caller) (*res
 		return nil, err
 	}
 	out := make(map[string]uint64, len(queries))
-	for _, query := range queries {
-		search, err := a.issueSearch(ctx, c, o, query, true, pids)
+	searches := make([]store.IssueSearch, len(queries))
+	for i, query := range queries {
+		if searches[i], err = a.issueSearch(ctx, c, o, query, true, pids); err != nil {
+			return nil, err
+		}
+	}
+	if statusVariants(searches) {
+		// The issue list's tabs: one search under several is: terms,
+		// counted in one query.
+		search := searches[0]
+		counts, err := a.store.CountIssuesByStatus(ctx, store.IssueQuery{ProjectIDs: pids, Environments: nonEmpty(q["environment"]),
+			Search: &search, Start: start, End: end, Now: now})
 		if err != nil {
 			return nil, err
 		}
+		for i, query := range queries {
+			if st := searches[i].Status; st != "" {
+				out[query] = counts[st]
+				continue
+			}
+			var n uint64
+			for st, c := range counts {
+				if st != store.StatusPendingDeletion {
+					n += c
+				}
+			}
+			out[query] = n
+		}
+		return ok(out)
+	}
+	for i, query := range queries {
+		search := searches[i]
 		counts, err := a.store.CountIssues(ctx, store.IssueQuery{ProjectIDs: pids, Environments: nonEmpty(q["environment"]),
 			Status: search.Status, Search: &search, Start: start, End: end, Now: now})
 		if err != nil {
@@ -65,6 +94,27 @@ func (a *API) issuesCount(ctx context.Context, r *http.Request, c *caller) (*res
 		out[query] = n
 	}
 	return ok(out)
+}
+
+// statusVariants tells whether searches (two or more) differ in their
+// status only, with no substatus (is:regressed narrows one status):
+// CountIssuesByStatus counts them all at once.
+func statusVariants(searches []store.IssueSearch) bool {
+	if len(searches) < 2 {
+		return false
+	}
+	first := searches[0]
+	first.Status, first.StatusSet = "", false
+	for _, s := range searches {
+		if s.Substatus != "" {
+			return false
+		}
+		s.Status, s.StatusSet = "", false
+		if !reflect.DeepEqual(s, first) {
+			return false
+		}
+	}
+	return true
 }
 
 // addProjectStats adds, for ?statsPeriod=24h on an organization's project

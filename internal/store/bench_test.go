@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -41,6 +42,7 @@ type benchData struct {
 	typical  []uint64 // issues with about the median number of events
 	load     time.Duration
 	merged   bool
+	copies   int          // each generated event is stored this many times (loadCopies); 0: all generated
 	columns  []columnSize // the largest columns, after the merge
 }
 
@@ -67,14 +69,27 @@ func benchDataset(b *testing.B, engine string) *benchData {
 	ctx := context.Background()
 	var s *Store
 	var err error
+	// FAULTLINE_BENCH_REUSE=name keeps the data (a chDB directory and a
+	// server database named after it) for the next run, which loads
+	// nothing if it holds the events asked for: for working on queries.
+	reuse := os.Getenv("FAULTLINE_BENCH_REUSE")
+	if reuse != "" && !identRE.MatchString(reuse) {
+		b.Fatalf("FAULTLINE_BENCH_REUSE=%q: letters, digits and _ only", reuse)
+	}
 	switch engine {
 	case "chdb":
 		lib := testenv.CHDBLib(b)
 		dir, derr := os.MkdirTemp("", "faultline-bench")
+		if reuse != "" {
+			dir = filepath.Join(os.TempDir(), "faultline-bench-"+reuse)
+			derr = os.MkdirAll(dir, 0o755)
+		}
 		if derr != nil {
 			b.Fatal(derr)
 		}
-		benchCleanup = append(benchCleanup, func() { os.RemoveAll(dir) })
+		if reuse == "" {
+			benchCleanup = append(benchCleanup, func() { os.RemoveAll(dir) })
+		}
 		s, err = Open(ctx, Config{Path: dir, CHDBLib: lib, EmbeddedSettings: map[string]string{
 			"mark_cache_size": "268435456", "uncompressed_cache_size": "0"}}, quietLog())
 		if err == nil {
@@ -84,8 +99,13 @@ func benchDataset(b *testing.B, engine string) *benchData {
 	default:
 		u := testenv.ClickHouseURL(b)
 		db := fmt.Sprintf("faultline_bench_%d", rand.Uint64())
-		s, err = Open(ctx, Config{URL: u, Database: db}, quietLog())
-		if err == nil {
+		if reuse != "" {
+			db = "faultline_bench_" + reuse
+		}
+		s, err = Open(ctx, Config{URL: u, Database: db, QueryTimeout: time.Hour}, quietLog()) // copies take long on a loaded machine
+		if err == nil && reuse != "" {
+			benchCleanup = append(benchCleanup, func() { s.Close() })
+		} else if err == nil {
 			// Cleanups run last first: drop, then close.
 			benchCleanup = append(benchCleanup, func() { s.Close() },
 				func() { s.t.exec(context.Background(), "DROP DATABASE IF EXISTS "+ident(db)) })
@@ -100,15 +120,36 @@ func benchDataset(b *testing.B, engine string) *benchData {
 	d := &benchData{s: s, events: benchEnv("FAULTLINE_BENCH_EVENTS", 1_000_000)}
 	issues := benchEnv("FAULTLINE_BENCH_ISSUES", 10_000)
 	start := time.Now()
-	counts, raw, err := loadEvents(ctx, s, d.events, issues)
+	var counts map[uint64]int
+	var raw int64
+	if reuse != "" {
+		counts, raw, err = loadedCounts(ctx, s)
+	}
 	if err != nil {
+		b.Fatal(err)
+	}
+	if total := sumCounts(counts); total > 0 && total >= d.events {
+		d.events = total
+		b.Logf("%s: reusing the %d events of FAULTLINE_BENCH_REUSE=%s", engine, total, reuse)
+	} else if seed := benchSeedEvents(d.events); seed < d.events {
+		d.copies = (d.events + seed - 1) / seed
+		counts, raw, err = loadCopies(ctx, s, seed, issues, d.copies)
+		d.events = seed * d.copies
+	} else {
+		counts, raw, err = loadEvents(ctx, s, d.events, issues)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := checkLoaded(ctx, s, d.events); err != nil {
 		b.Fatal(err)
 	}
 	d.load, d.rawBytes = time.Since(start), raw
 	d.hot, d.typical = pickIssues(counts)
-	b.Logf("%s: loaded %d events (%.0f B of JSON each) in %d issues in %s (%.0f events/s); hottest issue %d has %d events",
-		engine, d.events, float64(raw)/float64(d.events), issues, d.load.Round(time.Second),
+	b.Logf("%s: loaded %d events (%.0f B of JSON each, %d copies) in %d issues in %s (%.0f events/s); hottest issue %d has %d events",
+		engine, d.events, float64(raw)/float64(d.events), d.copies, issues, d.load.Round(time.Second),
 		float64(d.events)/d.load.Seconds(), d.hot, counts[d.hot])
+	benchLoadAvg = append(benchLoadAvg, loadAvg())
 	benchSets[engine] = d
 	return d
 }
@@ -180,35 +221,11 @@ func loadEvents(ctx context.Context, s *Store, n, issues int) (map[uint64]int, i
 		g := eventgen.New(eventgen.Config{Seed: 42, Issues: issues})
 		for done := 0; done < n; {
 			size := min(10_000, n-done)
-			bt := batch{events: make([]Event, size)}
-			groups := map[uint64]Group{}
-			for i := range bt.events {
-				e := g.Next()
-				gid := uint64(e.Issue) + 1
+			var bt batch
+			bt.events, bt.groups = genBatch(g, size, func(gid uint64, e *eventgen.Event) {
 				counts[gid]++
 				raw += int64(len(e.JSON))
-				bt.events[i] = Event{ProjectID: 1, Timestamp: e.Timestamp, EventID: e.EventID, GroupID: gid,
-					PrimaryHash: fmt.Sprintf("%032x", gid), Received: e.Timestamp.Add(time.Second), Type: "error",
-					Level: e.Level, Platform: e.Platform, Environment: e.Environment, Release: e.Release,
-					Transaction: e.Transaction, Message: e.Message, Title: e.Title, Culprit: e.Culprit,
-					ExceptionType: e.ExcType, ExceptionValue: e.ExcValue, TagKeys: e.TagKeys, TagValues: e.TagValues,
-					UserID: e.UserID, UserEmail: e.UserEmail, UserName: e.UserName, IPAddress: e.IPAddress,
-					UserKey: "id:" + e.UserID, SDKName: e.SDKName, SDKVersion: e.SDKVersion, RetentionDays: 90,
-					Body: string(e.JSON)}
-				// As the worker does: one metadata row per issue and batch.
-				gr := groups[gid]
-				if e.Timestamp.After(gr.LastSeen) {
-					gr = Group{ProjectID: 1, GroupID: gid, ShortID: gid, PrimaryHash: fmt.Sprintf("%032x", gid),
-						GroupingConfig: "newstyle:2023-01-11", Title: e.Title, Culprit: e.Culprit, Level: e.Level,
-						Type: "error", Platform: e.Platform, LastSeen: e.Timestamp, RetentionDays: 90,
-						Metadata: `{"type":"` + e.ExcType + `","value":"...","filename":"app.js","function":"handler"}`,
-						Version:  uint64(e.Timestamp.UnixMilli())}
-					groups[gid] = gr
-				}
-			}
-			for _, gr := range groups {
-				bt.groups = append(bt.groups, gr)
-			}
+			})
 			done += size
 			select {
 			case out <- bt:
@@ -312,7 +329,10 @@ func BenchmarkStore(b *testing.B) {
 			d := benchDataset(b, engine)
 			s := d.s
 			b.Run("disk", func(b *testing.B) {
-				merge := !d.merged
+				// A copied load repeats bodies: no merge, its sizes
+				// are not reported (writeBenchSection keeps the last
+				// generated run's).
+				merge := !d.merged && d.copies == 0
 				d.merged = true
 				var per map[string]uint64
 				b.ResetTimer()
@@ -334,6 +354,8 @@ func BenchmarkStore(b *testing.B) {
 					"%-of-raw":                100 * float64(total) / float64(d.rawBytes),
 					"events":                  float64(d.events),
 					"load-events/s":           float64(d.events) / d.load.Seconds(),
+					"copies":                  float64(d.copies),
+					"load-seconds":            d.load.Seconds(),
 				}
 				for k, v := range m {
 					if k != "events" {
@@ -438,11 +460,53 @@ func writeBenchSection(file string) error {
 	}
 	fmt.Fprintf(&b, "Measured with `make bench-store` (`go test -run '^$' -bench . -benchtime %s ./internal/store/`) on %s, %s.\n\n",
 		benchTime(), machine(), time.Now().UTC().Format("2006-01-02"))
+	if note := benchLoadNote(); note != "" {
+		fmt.Fprintf(&b, "This run: %s.\n\n", note)
+	}
 	fmt.Fprintf(&b, "The load: %d events in %s issues of one project, over 14 days, generated by internal/eventgen "+
 		"(Node, Python and Go SDK JSON with stack traces, context lines, breadcrumbs, request data and contexts; "+
 		"issues Zipf-skewed, 50,000 users), written with InsertEvents and UpsertGroups in batches of 10,000 as the "+
 		"worker writes them. The stored body is the SDK's JSON (the worker's normalized JSON is within 1%% of it).\n\n",
 		events, strconv.Itoa(benchEnv("FAULTLINE_BENCH_ISSUES", 10_000)))
+	old, err := os.ReadFile(file)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	measured := false
+	for _, e := range engines {
+		if d := benchResults[e]["disk"]; d != nil && d.disk["copies"] == 0 {
+			measured = true
+		}
+	}
+	if !measured {
+		// A copied load repeats bodies: its disk figures mean nothing.
+		// Keep the last generated run's.
+		text := string(old)
+		i, j := strings.Index(text, "### Disk per event"), strings.Index(text, "### Query latency")
+		if i >= 0 && j > i {
+			b.WriteString(text[i:j])
+		}
+		fmt.Fprintf(&b, "### Query latency, milliseconds (median / 95th percentile), %d events\n\n", events)
+	} else {
+		writeDisk(&b, engines, label)
+		b.WriteString("\n### Query latency, milliseconds (median / 95th percentile)\n\n")
+	}
+	writeLatency(&b, engines, label)
+	begin, end := "<!-- store:begin -->", "<!-- store:end -->"
+	block := begin + "\n" + b.String() + end
+	text := string(old)
+	if i, j := strings.Index(text, begin), strings.Index(text, end); i >= 0 && j > i {
+		text = text[:i] + block + text[j+len(end):]
+	} else {
+		if text == "" {
+			text = "# Benchmarks\n"
+		}
+		text += "\n## Storage: disk and query latency\n\n" + block + "\n"
+	}
+	return os.WriteFile(file, []byte(text), 0o644)
+}
+
+func writeDisk(b *strings.Builder, engines []string, label func(string) string) {
 	b.WriteString("### Disk per event, after merges (OPTIMIZE FINAL)\n\n")
 	b.WriteString("All of Faultline's tables, bytes on disk (data, marks, indexes) divided by the number of events.\n\n")
 	b.WriteString("| engine | events table (with bodies) | aggregates and issue metadata | total | raw JSON | total / raw | load rate |\n|---|---|---|---|---|---|---|\n")
@@ -452,7 +516,7 @@ func writeBenchSection(file string) error {
 			continue
 		}
 		m := d.disk
-		fmt.Fprintf(&b, "| %s | %.0f B | %.0f B | **%.0f B** | %.0f B | **%.1f%%** | %.0f events/s |\n", label(e),
+		fmt.Fprintf(b, "| %s | %.0f B | %.0f B | **%.0f B** | %.0f B | **%.1f%%** | %.0f events/s |\n", label(e),
 			m["events-B/event"], m["aggregates+meta-B/event"], m["disk-B/event"], m["raw-B/event"], m["%-of-raw"], m["load-events/s"])
 	}
 	b.WriteString("\nThe largest columns, compressed bytes per event:\n\n")
@@ -461,17 +525,19 @@ func writeBenchSection(file string) error {
 		if d == nil || len(d.columns) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "- %s:", label(e))
+		fmt.Fprintf(b, "- %s:", label(e))
 		for i, c := range d.columns {
 			sep := ","
 			if i == 0 {
 				sep = ""
 			}
-			fmt.Fprintf(&b, "%s %s.%s %.0f B", sep, c.Table, c.Name, float64(c.Bytes)/d.disk["events"])
+			fmt.Fprintf(b, "%s %s.%s %.0f B", sep, c.Table, c.Name, float64(c.Bytes)/d.disk["events"])
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\n### Query latency, milliseconds (median / 95th percentile)\n\n")
+}
+
+func writeLatency(b *strings.Builder, engines []string, label func(string) string) {
 	b.WriteString("| query |")
 	for _, e := range engines {
 		b.WriteString(" " + label(e) + " |")
@@ -490,8 +556,12 @@ func writeBenchSection(file string) error {
 		{"latest_event/typical", "latest event, typical issues"},
 		{"tag_values/hot", "tag values (`browser`), the hottest issue"},
 		{"tag_values/typical", "tag values, typical issues"},
-		{"page_issue_list", "**issue list page** (`is:unresolved`): its page, workflow and 4 tab counts"},
+		{"page_issue_list_before", "issue list page (`is:unresolved`): its page, workflow and 4 tab counts, one query each, as before"},
+		{"page_issue_list", "**issue list page** (`is:unresolved`): its page, workflow and the tab counts in one query"},
+		{"page_issue_search_before", "issue search page, three filters (`is:unresolved release:backend@3.1.0 \"timed out\"`), as before"},
 		{"page_issue_search", "**issue search page**, three filters (`is:unresolved release:backend@3.1.0 \"timed out\"`)"},
+		{"query/count_tabs_before", "the search page's tab counts: 4 CountIssues, as before"},
+		{"query/count_tabs", "the search page's tab counts: CountIssuesByStatus"},
 		{"page_issue_detail/hot_before", "issue page, the hottest issue, its latest event: all its queries, as before"},
 		{"page_issue_detail/hot", "**issue page**, the hottest issue, its latest event: all its queries"},
 		{"page_issue_detail/hot_oldest_before", "issue page, the hottest issue, its oldest event, as before"},
@@ -502,36 +572,25 @@ func writeBenchSection(file string) error {
 		{"query/get_issue", "getIssue"},
 		{"query/oldest_event", "oldest event"},
 		{"query/adjacent_events", "latest event and its neighbours"},
-		{"query/tag_summary", "tag distributions (TagSummary, top 5)"},
+		{"query/tag_summary_before", "tag distributions (TagSummary, top 5) from the events, as before"},
+		{"query/tag_summary", "tag distributions (TagSummary, top 5) from group_tag_values"},
 		{"page_issue_events/hot", "**events tab**, the hottest issue, `environment:production`"},
+		{"ingest/page_issue_list", "issue list page **while events are inserted** (1,000 every 200 ms)"},
+		{"ingest/page_issue_search", "issue search page while events are inserted"},
+		{"ingest/page_issue_detail/hot", "issue page, the hottest issue, while events are inserted"},
+		{"ingest/page_issue_detail/typical", "issue page, typical issues, while events are inserted"},
 	}
 	for _, r := range rows {
 		b.WriteString("| " + r.desc + " |")
 		for _, e := range engines {
 			if res := benchResults[e][r.name]; res != nil {
-				fmt.Fprintf(&b, " %.1f / %.1f |", float64(res.p50.Microseconds())/1000, float64(res.p95.Microseconds())/1000)
+				fmt.Fprintf(b, " %.1f / %.1f |", float64(res.p50.Microseconds())/1000, float64(res.p95.Microseconds())/1000)
 			} else {
 				b.WriteString(" — |")
 			}
 		}
 		b.WriteString("\n")
 	}
-	begin, end := "<!-- store:begin -->", "<!-- store:end -->"
-	block := begin + "\n" + b.String() + end
-	old, err := os.ReadFile(file)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	text := string(old)
-	if i, j := strings.Index(text, begin), strings.Index(text, end); i >= 0 && j > i {
-		text = text[:i] + block + text[j+len(end):]
-	} else {
-		if text == "" {
-			text = "# Benchmarks\n"
-		}
-		text += "\n## Storage: disk and query latency\n\n" + block + "\n"
-	}
-	return os.WriteFile(file, []byte(text), 0o644)
 }
 
 func benchTime() string {
@@ -559,4 +618,77 @@ func machine() string {
 		mem = fmt.Sprintf(", %d GB of memory", (kb+512*1024)/(1024*1024))
 	}
 	return fmt.Sprintf("%s, %d cores%s, %s", cpu, runtime.NumCPU(), mem, runtime.Version())
+}
+
+// benchLoadAvg is /proc/loadavg's first three figures when the data was
+// loaded and when the figures were written.
+var benchLoadAvg []string
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// benchLoadNote describes how the data was loaded, how long it took and
+// the machine's load average, for BENCHMARKS.md.
+func benchLoadNote() string {
+	var parts []string
+	for _, e := range []string{"chdb", "server"} {
+		d := benchResults[e]["disk"]
+		if d == nil {
+			continue
+		}
+		how := "generated"
+		if c := d.disk["copies"]; c > 0 {
+			how = fmt.Sprintf("%.0f generated, stored %.0f times by INSERT ... SELECT (FAULTLINE_BENCH_LOAD=copy)", d.disk["events"]/c, c)
+		}
+		parts = append(parts, fmt.Sprintf("%s loaded %.0f events (%s) in %.0f s", e, d.disk["events"], how, d.disk["load-seconds"]))
+	}
+	parts = append(parts, "load average (1, 5, 15 min) "+strings.Join(append(benchLoadAvg, loadAvg()), " after loading, then ")+" at the end")
+	return strings.Join(parts, "; ")
+}
+
+// genBatch generates n events as the worker stores them, and the
+// metadata rows it writes with them (one per issue and batch); seen, if
+// set, is told of each event.
+func genBatch(g *eventgen.Generator, n int, seen func(gid uint64, e *eventgen.Event)) ([]Event, []Group) {
+	events := make([]Event, n)
+	groups := map[uint64]Group{}
+	for i := range events {
+		e := g.Next()
+		gid := uint64(e.Issue) + 1
+		if seen != nil {
+			seen(gid, &e)
+		}
+		events[i] = Event{ProjectID: 1, Timestamp: e.Timestamp, EventID: e.EventID, GroupID: gid,
+			PrimaryHash: fmt.Sprintf("%032x", gid), Received: e.Timestamp.Add(time.Second), Type: "error",
+			Level: e.Level, Platform: e.Platform, Environment: e.Environment, Release: e.Release,
+			Transaction: e.Transaction, Message: e.Message, Title: e.Title, Culprit: e.Culprit,
+			ExceptionType: e.ExcType, ExceptionValue: e.ExcValue, TagKeys: e.TagKeys, TagValues: e.TagValues,
+			UserID: e.UserID, UserEmail: e.UserEmail, UserName: e.UserName, IPAddress: e.IPAddress,
+			UserKey: "id:" + e.UserID, SDKName: e.SDKName, SDKVersion: e.SDKVersion, RetentionDays: 90,
+			Body: string(e.JSON)}
+		// As the worker does: one metadata row per issue and batch.
+		gr := groups[gid]
+		if e.Timestamp.After(gr.LastSeen) {
+			gr = Group{ProjectID: 1, GroupID: gid, ShortID: gid, PrimaryHash: fmt.Sprintf("%032x", gid),
+				GroupingConfig: "newstyle:2023-01-11", Title: e.Title, Culprit: e.Culprit, Level: e.Level,
+				Type: "error", Platform: e.Platform, LastSeen: e.Timestamp, RetentionDays: 90,
+				Metadata: `{"type":"` + e.ExcType + `","value":"...","filename":"app.js","function":"handler"}`,
+				Version:  uint64(e.Timestamp.UnixMilli())}
+			groups[gid] = gr
+		}
+	}
+	out := make([]Group, 0, len(groups))
+	for _, gr := range groups {
+		out = append(out, gr)
+	}
+	return events, out
 }

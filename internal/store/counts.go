@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -79,3 +80,52 @@ func (s *Store) ProjectHourly(ctx context.Context, projectIDs []uint64, now time
 	}
 	return out, nil
 }
+
+// CountIssuesByStatus counts, in one query, the issues that q's list
+// would page through whatever their status, per current status: the
+// issue list's tabs (unresolved, ignored, resolved, all) at the cost of
+// one count. q.Status is ignored; a search with a substatus (is:regressed)
+// is refused, as it narrows one status only. Issues with no status row
+// count as StatusUnresolved; StatusPendingDeletion is counted too (the
+// "all" tab leaves it out, as CountIssues does).
+func (s *Store) CountIssuesByStatus(ctx context.Context, q IssueQuery) (map[string]uint64, error) {
+	if q.Now.IsZero() {
+		q.Now = time.Now()
+	}
+	out := map[string]uint64{}
+	if len(q.ProjectIDs) == 0 {
+		return out, nil
+	}
+	if q.Search != nil && q.Search.Substatus != "" {
+		return nil, fmt.Errorf("store: substatus %q counted by status", q.Search.Substatus)
+	}
+	q.Status = statusAll
+	where, conds, err := s.issueWhere(&q)
+	if err != nil {
+		return nil, err
+	}
+	where = append(where, conds...)
+	var rows []struct {
+		Status string `ch:"status"`
+		N      uint64 `ch:"n"`
+	}
+	// One pass over the aggregates picks the issues; their current status
+	// is one grouped read of group_status, joined by id.
+	if err := s.t.query(ctx, &rows, "SELECT st AS status, count() AS n FROM (SELECT group_id FROM "+s.table("group_hourly")+
+		" WHERE "+strings.Join(where, " AND ")+" GROUP BY group_id) AS g ANY LEFT JOIN (SELECT group_id, argMax(status, updated_ms) AS st FROM "+
+		s.table("group_status")+" WHERE project_id IN "+nums(q.ProjectIDs)+" GROUP BY group_id) AS s USING (group_id) GROUP BY st"); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		st := r.Status
+		if st == "" {
+			st = StatusUnresolved
+		}
+		out[st] += r.N
+	}
+	return out, nil
+}
+
+// statusAll is the IssueQuery.Status of CountIssuesByStatus: no condition
+// on the status. Not a status a caller can ask for.
+const statusAll = "\x00all"

@@ -222,6 +222,7 @@ func (s *Store) DeleteUserData(ctx context.Context, projectID uint64, user UserF
 	// The search's tag index holds the user's values under their keys.
 	if cond := user.tagIndex(); cond != "" {
 		named = append(named, "ALTER TABLE "+s.alterTarget("group_tags")+" DELETE WHERE project_id = "+num(projectID)+" AND "+cond)
+		named = append(named, "ALTER TABLE "+s.alterTarget("group_tag_values")+" DELETE WHERE project_id = "+num(projectID)+" AND "+cond)
 	}
 	if err := s.mutate(ctx, named, wait); err != nil {
 		return 0, err

@@ -372,6 +372,7 @@ func (s *Store) issueWhere(q *IssueQuery) (where, conds []string, err error) {
 	}
 	where = append(where, envConds(q)...)
 	switch q.Status {
+	case statusAll: // CountIssuesByStatus: every status, itself grouped by status
 	case "":
 		// Any status but an issue being deleted.
 		where = append(where, "group_id "+s.notIn()+" ("+s.statusIn(q.ProjectIDs, "=", StatusPendingDeletion)+")")

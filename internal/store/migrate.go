@@ -43,6 +43,7 @@ var migrations = []migration{
 	{12, "per-minute issue counters for alert rules", schema0012, nil},
 	{13, "issue workflow: assignees, user flags, comments", schema0013, nil},
 	{16, "per-issue tag index for the issue search", schema0016, backfill0016},
+	{17, "per-issue tag value counts for the issue page", schema0017, backfill0017},
 }
 
 // schemaMigrationsTable records applied migrations; a version recorded

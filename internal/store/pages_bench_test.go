@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/eventgen"
 )
 
 // The web UI's pages, as the store sees them: every query that the API
@@ -21,7 +23,10 @@ var pageTabs = []string{"is:unresolved", "is:ignored", "is:resolved", ""}
 // pageIssueList is the issue list page for query q: the page of 25 issues
 // with their 24-hour stats, their workflow (assignees, bookmarks) and the
 // count of each tab.
-func pageIssueList(ctx context.Context, s *Store, q string) error {
+//
+// before counts the tabs as before the page's performance work: one
+// CountIssues per tab, where the API now makes one CountIssuesByStatus.
+func pageIssueList(ctx context.Context, s *Store, q string, before bool) error {
 	search, err := ParseIssueSearch(q)
 	if err != nil {
 		return err
@@ -40,16 +45,7 @@ func pageIssueList(ctx context.Context, s *Store, q string) error {
 	if _, err := s.Workflows(ctx, []uint64{1}, gids, 1); err != nil {
 		return err
 	}
-	for _, tab := range pageTabs {
-		ts, err := ParseIssueSearch(withStatusTerm(q, tab))
-		if err != nil {
-			return err
-		}
-		if _, err := s.CountIssues(ctx, IssueQuery{ProjectIDs: []uint64{1}, Status: ts.Status, Search: &ts}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return countTabs(ctx, s, q, before)
 }
 
 // withStatusTerm is q with its is: term replaced by tab's.
@@ -152,7 +148,11 @@ func pageIssueDetail(ctx context.Context, s *Store, gid uint64, which string, be
 	if _, _, err := adjacent(ctx, ev); err != nil {
 		return err
 	}
-	if _, err := s.TagSummary(ctx, 1, gid, 5); err != nil {
+	tagSummary := s.TagSummary
+	if before {
+		tagSummary = beforeQueries{s}.TagSummary
+	}
+	if _, err := tagSummary(ctx, 1, gid, 5); err != nil {
 		return err
 	}
 	if _, err := s.GetEvent(ctx, 1, ev.EventID); err != nil { // grouping-info
@@ -176,16 +176,25 @@ func pageIssueEvents(ctx context.Context, s *Store, gid uint64) error {
 	return err
 }
 
+// pageSearch is the issue search page's query: three filters.
+const pageSearch = `is:unresolved release:backend@3.1.0 "timed out"`
+
 // benchPages runs the pages' benchmarks on d.
 func benchPages(b *testing.B, d *benchData) {
 	ctx := context.Background()
 	s := d.s
-	b.Run("page_issue_list", func(b *testing.B) {
-		timeIt(b, func(int) error { return pageIssueList(ctx, s, "is:unresolved") })
-	})
-	b.Run("page_issue_search", func(b *testing.B) {
-		timeIt(b, func(int) error { return pageIssueList(ctx, s, `is:unresolved release:backend@3.1.0 "timed out"`) })
-	})
+	for _, before := range []bool{true, false} {
+		suffix := ""
+		if before {
+			suffix = "_before"
+		}
+		b.Run("page_issue_list"+suffix, func(b *testing.B) {
+			timeIt(b, func(int) error { return pageIssueList(ctx, s, "is:unresolved", before) })
+		})
+		b.Run("page_issue_search"+suffix, func(b *testing.B) {
+			timeIt(b, func(int) error { return pageIssueList(ctx, s, pageSearch, before) })
+		})
+	}
 	for _, before := range []bool{true, false} {
 		suffix := ""
 		if before {
@@ -208,10 +217,13 @@ func benchPages(b *testing.B, d *benchData) {
 	}
 	// The queries of the issue page one by one, the hottest issue.
 	for name, f := range map[string]func() error{
-		"get_issue":        func() error { _, err := s.GetIssue(ctx, 1, d.hot, nil, "24h"); return err },
-		"get_issue_before": func() error { _, err := beforeQueries{s}.GetIssue(ctx, 1, d.hot, nil, "24h"); return err },
-		"oldest_event":     func() error { _, err := s.OldestEvent(ctx, 1, d.hot); return err },
-		"tag_summary":      func() error { _, err := s.TagSummary(ctx, 1, d.hot, 5); return err },
+		"get_issue":          func() error { _, err := s.GetIssue(ctx, 1, d.hot, nil, "24h"); return err },
+		"get_issue_before":   func() error { _, err := beforeQueries{s}.GetIssue(ctx, 1, d.hot, nil, "24h"); return err },
+		"oldest_event":       func() error { _, err := s.OldestEvent(ctx, 1, d.hot); return err },
+		"tag_summary":        func() error { _, err := s.TagSummary(ctx, 1, d.hot, 5); return err },
+		"tag_summary_before": func() error { _, err := beforeQueries{s}.TagSummary(ctx, 1, d.hot, 5); return err },
+		"count_tabs":         func() error { return countTabs(ctx, s, pageSearch, false) },
+		"count_tabs_before":  func() error { return countTabs(ctx, s, pageSearch, true) },
 		"adjacent_events": func() error {
 			ev, err := s.LatestEvent(ctx, 1, d.hot)
 			if err == nil {
@@ -225,6 +237,58 @@ func benchPages(b *testing.B, d *benchData) {
 	b.Run("page_issue_events/hot", func(b *testing.B) {
 		timeIt(b, func(int) error { return pageIssueEvents(ctx, s, d.hot) })
 	})
+	// The same pages while events arrive: 1,000 events every second,
+	// inserted as the worker does (chDB runs one query at a time, so
+	// reads wait for inserts and inserts for reads).
+	b.Run("ingest", func(b *testing.B) {
+		stop := ingestLoad(ctx, b, s, 1000, time.Second)
+		defer stop()
+		b.Run("page_issue_list", func(b *testing.B) {
+			timeIt(b, func(int) error { return pageIssueList(ctx, s, "is:unresolved", false) })
+		})
+		b.Run("page_issue_search", func(b *testing.B) {
+			timeIt(b, func(int) error { return pageIssueList(ctx, s, pageSearch, false) })
+		})
+		b.Run("page_issue_detail/hot", func(b *testing.B) {
+			timeIt(b, func(int) error { return pageIssueDetail(ctx, s, d.hot, "latest", false) })
+		})
+		b.Run("page_issue_detail/typical", func(b *testing.B) {
+			timeIt(b, func(i int) error { return pageIssueDetail(ctx, s, d.typical[i%len(d.typical)], "latest", false) })
+		})
+	})
+}
+
+// ingestLoad inserts batches of n generated events every period until
+// stopped, and reports how many it inserted.
+func ingestLoad(ctx context.Context, b *testing.B, s *Store, n int, period time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	inserted := 0
+	go func() {
+		defer close(done)
+		g := eventgen.New(eventgen.Config{Seed: 7, Issues: benchEnv("FAULTLINE_BENCH_ISSUES", 10_000)})
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			events, groups := genBatch(g, n, nil)
+			if err := s.UpsertGroups(ctx, groups); err == nil {
+				if err := s.InsertEvents(ctx, events); err == nil {
+					inserted += len(events)
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	start := time.Now()
+	return func() {
+		cancel()
+		<-done
+		b.Logf("ingest: %d events inserted in %s beside the pages", inserted, time.Since(start).Round(time.Second))
+	}
 }
 
 // beforeQueries are the issue page's queries as they were before its
@@ -304,4 +368,54 @@ func timeItMax(b *testing.B, n int, f func(i int) error) {
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p95.Microseconds())/1000, "p95-ms")
 	recordResult(b, &benchResult{p50: p50, p95: p95})
+}
+
+// TagSummary is TagSummary as it was before group_tag_values: two
+// ARRAY JOINs of the tags of every event of the issue.
+func (b beforeQueries) TagSummary(ctx context.Context, projectID, groupID uint64, top int) ([]TagKeySummary, error) {
+	where := " WHERE project_id = " + num(projectID) + " AND group_id = " + num(groupID) + " AND deleted = 0 AND " +
+		live("timestamp", time.Now())
+	var keys []struct {
+		Key   string `ch:"tag_key"`
+		Count uint64 `ch:"count"`
+	}
+	if err := b.s.t.query(ctx, &keys, "SELECT tag_key, count() AS count FROM "+b.s.table("events")+
+		" ARRAY JOIN `tags.key` AS tag_key"+where+" GROUP BY tag_key ORDER BY count DESC, tag_key LIMIT "+
+		fmt.Sprint(MaxSummaryKeys)); err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	var values []struct {
+		Key       string    `ch:"tag_key"`
+		Value     string    `ch:"value"`
+		Count     uint64    `ch:"count"`
+		FirstSeen time.Time `ch:"first_seen"`
+		LastSeen  time.Time `ch:"last_seen"`
+	}
+	err := b.s.t.query(ctx, &values, "SELECT tag_key, tag_value AS value, count() AS count, min(timestamp) AS first_seen, "+
+		"max(timestamp) AS last_seen FROM "+b.s.table("events")+" ARRAY JOIN `tags.key` AS tag_key, `tags.value` AS tag_value"+
+		where+" GROUP BY tag_key, tag_value ORDER BY tag_key, count DESC, tag_value LIMIT "+fmt.Sprint(top)+" BY tag_key")
+	return nil, err
+}
+
+// countTabs is the issue list's tab counts for q: one query, or before,
+// one per tab.
+func countTabs(ctx context.Context, s *Store, q string, before bool) error {
+	if !before {
+		ts, err := ParseIssueSearch(withStatusTerm(q, ""))
+		if err != nil {
+			return err
+		}
+		_, err = s.CountIssuesByStatus(ctx, IssueQuery{ProjectIDs: []uint64{1}, Search: &ts})
+		return err
+	}
+	for _, tab := range pageTabs {
+		ts, err := ParseIssueSearch(withStatusTerm(q, tab))
+		if err != nil {
+			return err
+		}
+		if _, err := s.CountIssues(ctx, IssueQuery{ProjectIDs: []uint64{1}, Status: ts.Status, Search: &ts}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -628,9 +628,11 @@ func (s *Store) searchConds(q *IssueQuery) ([]string, error) {
 					") OR match(lowerUTF8(message), " + re + "))")
 				continue
 			}
-			lit := "lowerUTF8(" + str(term) + ")"
-			b.WriteString(" AND (position(lowerUTF8(title), " + lit + ") > 0 OR position(lowerUTF8(culprit), " + lit +
-				") > 0 OR position(lowerUTF8(message), " + lit + ") > 0)")
+			// Case-insensitive search in place: lowerUTF8 of three
+			// columns copied every event's text first.
+			lit := str(term)
+			b.WriteString(" AND (positionCaseInsensitiveUTF8(title, " + lit + ") > 0 OR positionCaseInsensitiveUTF8(culprit, " + lit +
+				") > 0 OR positionCaseInsensitiveUTF8(message, " + lit + ") > 0)")
 		}
 		b.WriteString(")")
 		out = append(out, b.String())

@@ -23,20 +23,19 @@ const (
 // TagSummary returns the tag keys of an issue's events, the most set
 // first (at most MaxSummaryKeys), each with its top most frequent values:
 // Sentry's issue tags summary, for the issue page's distributions. Two
-// queries, whatever the number of keys.
+// queries, whatever the number of keys, of the issue's rows of
+// group_tag_values (per tag value and day), not of its events.
 func (s *Store) TagSummary(ctx context.Context, projectID, groupID uint64, top int) ([]TagKeySummary, error) {
 	if top <= 0 || top > MaxSummaryTop {
 		top = 5
 	}
-	where := " WHERE project_id = " + num(projectID) + " AND group_id = " + num(groupID) + " AND deleted = 0 AND " +
-		live("timestamp", time.Now())
+	where := " WHERE project_id = " + num(projectID) + " AND group_id = " + num(groupID) + " AND " + liveDay(time.Now())
 	var keys []struct {
 		Key   string `ch:"tag_key"`
 		Count uint64 `ch:"count"`
 	}
-	if err := s.t.query(ctx, &keys, "SELECT tag_key, count() AS count FROM "+s.table("events")+
-		" ARRAY JOIN `tags.key` AS tag_key"+where+" GROUP BY tag_key ORDER BY count DESC, tag_key LIMIT "+
-		fmt.Sprint(MaxSummaryKeys)); err != nil {
+	if err := s.t.query(ctx, &keys, "SELECT key AS tag_key, countMerge(times_seen) AS count FROM "+s.table("group_tag_values")+
+		where+" GROUP BY tag_key ORDER BY count DESC, tag_key LIMIT "+fmt.Sprint(MaxSummaryKeys)); err != nil {
 		return nil, err
 	}
 	if len(keys) == 0 {
@@ -49,9 +48,9 @@ func (s *Store) TagSummary(ctx context.Context, projectID, groupID uint64, top i
 		FirstSeen time.Time `ch:"first_seen"`
 		LastSeen  time.Time `ch:"last_seen"`
 	}
-	if err := s.t.query(ctx, &values, "SELECT tag_key, tag_value AS value, count() AS count, min(timestamp) AS first_seen, "+
-		"max(timestamp) AS last_seen FROM "+s.table("events")+" ARRAY JOIN `tags.key` AS tag_key, `tags.value` AS tag_value"+
-		where+" GROUP BY tag_key, tag_value ORDER BY tag_key, count DESC, tag_value LIMIT "+fmt.Sprint(top)+" BY tag_key"); err != nil {
+	if err := s.t.query(ctx, &values, "SELECT key AS tag_key, value, countMerge(times_seen) AS count, "+
+		"minMerge(first_seen) AS first_seen, maxMerge(last_seen) AS last_seen FROM "+s.table("group_tag_values")+
+		where+" GROUP BY tag_key, value ORDER BY tag_key, count DESC, value LIMIT "+fmt.Sprint(top)+" BY tag_key"); err != nil {
 		return nil, err
 	}
 	out := make([]TagKeySummary, len(keys))
