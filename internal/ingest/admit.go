@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline/faultline/internal/envelope"
@@ -26,6 +27,9 @@ type byteBudget struct {
 	used    int64
 	waiters int
 	freed   chan struct{} // closed when bytes are released while someone waits
+	// waited and refused count the acquisitions that had to wait, and
+	// those that gave up (for the metrics).
+	waited, refused atomic.Uint64
 }
 
 func newByteBudget(max int64) *byteBudget {
@@ -55,6 +59,7 @@ func (b *byteBudget) acquire(ctx context.Context, n int64, wait time.Duration) e
 		ch := b.freed
 		b.mu.Unlock()
 		if timeout == nil {
+			b.waited.Add(1)
 			t := time.NewTimer(wait)
 			defer t.Stop()
 			timeout = t.C
@@ -71,6 +76,7 @@ func (b *byteBudget) acquire(ctx context.Context, n int64, wait time.Duration) e
 		b.waiters--
 		b.mu.Unlock()
 		if err != nil {
+			b.refused.Add(1)
 			return err
 		}
 	}
@@ -94,6 +100,13 @@ func (b *byteBudget) inUse() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.used
+}
+
+// AdmissionStats reports the in-flight byte budget: the bytes held now,
+// the budget, and the requests that waited for it and that were refused
+// because it stayed exhausted (metrics.AdmissionSource).
+func (h *Handler) AdmissionStats() (inUse, limit int64, waited, refused uint64) {
+	return h.bytes.inUse(), h.bytes.max, h.bytes.waited.Load(), h.bytes.refused.Load()
 }
 
 // clientSlots caps the requests in flight per client address. The map
