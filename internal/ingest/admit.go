@@ -171,6 +171,33 @@ func (h *Handler) uncharge(req *request) {
 // arrives, never from what Content-Length claims.
 const bodyChunk = 8 << 10
 
+// newBodyBuf returns a body buffer of length n and capacity c: the first
+// chunk from the handler's pool (most SDK requests fit in it), larger
+// ones fresh.
+func (h *Handler) newBodyBuf(n, c int) []byte {
+	if c == bodyChunk {
+		if b, ok := h.bodyBufs.Get().(*[]byte); ok {
+			return (*b)[:n]
+		}
+	}
+	return make([]byte, n, c)
+}
+
+// releaseBody hands req's body buffer back to the pool once nothing
+// refers to it: after the response, when parsing, the attachment store
+// and the publish (which copies) are done with it, as for the buffers
+// envelope.Release recycles. A grown buffer's first chunk went to the
+// garbage collector when it was copied (a peek may still have referred
+// to it).
+func (h *Handler) releaseBody(req *request) {
+	if cap(req.prefix) != bodyChunk {
+		return
+	}
+	b := req.prefix[:0]
+	req.prefix, req.raw = nil, nil
+	h.bodyBufs.Put(&b)
+}
+
 // errSlowBody means the body arrived slower than the floor rate.
 var errSlowBody = errors.New("ingest: request body arrived too slowly")
 
@@ -207,7 +234,7 @@ func (h *Handler) readUpTo(ctx context.Context, r *http.Request, req *request, n
 			if err := h.charge(ctx, req, newCap-cap(buf)); err != nil {
 				return nil, err
 			}
-			nb := make([]byte, len(buf), newCap)
+			nb := h.newBodyBuf(len(buf), newCap)
 			copy(nb, buf)
 			buf = nb
 			req.prefix = buf
