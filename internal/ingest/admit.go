@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline/faultline/internal/envelope"
@@ -26,6 +27,9 @@ type byteBudget struct {
 	used    int64
 	waiters int
 	freed   chan struct{} // closed when bytes are released while someone waits
+	// waited and refused count the acquisitions that had to wait, and
+	// those that gave up (for the metrics).
+	waited, refused atomic.Uint64
 }
 
 func newByteBudget(max int64) *byteBudget {
@@ -55,6 +59,7 @@ func (b *byteBudget) acquire(ctx context.Context, n int64, wait time.Duration) e
 		ch := b.freed
 		b.mu.Unlock()
 		if timeout == nil {
+			b.waited.Add(1)
 			t := time.NewTimer(wait)
 			defer t.Stop()
 			timeout = t.C
@@ -71,6 +76,7 @@ func (b *byteBudget) acquire(ctx context.Context, n int64, wait time.Duration) e
 		b.waiters--
 		b.mu.Unlock()
 		if err != nil {
+			b.refused.Add(1)
 			return err
 		}
 	}
@@ -94,6 +100,13 @@ func (b *byteBudget) inUse() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.used
+}
+
+// AdmissionStats reports the in-flight byte budget: the bytes held now,
+// the budget, and the requests that waited for it and that were refused
+// because it stayed exhausted (metrics.AdmissionSource).
+func (h *Handler) AdmissionStats() (inUse, limit int64, waited, refused uint64) {
+	return h.bytes.inUse(), h.bytes.max, h.bytes.waited.Load(), h.bytes.refused.Load()
 }
 
 // clientSlots caps the requests in flight per client address. The map
@@ -158,6 +171,33 @@ func (h *Handler) uncharge(req *request) {
 // arrives, never from what Content-Length claims.
 const bodyChunk = 8 << 10
 
+// newBodyBuf returns a body buffer of length n and capacity c: the first
+// chunk from the handler's pool (most SDK requests fit in it), larger
+// ones fresh.
+func (h *Handler) newBodyBuf(n, c int) []byte {
+	if c == bodyChunk {
+		if b, ok := h.bodyBufs.Get().(*[]byte); ok {
+			return (*b)[:n]
+		}
+	}
+	return make([]byte, n, c)
+}
+
+// releaseBody hands req's body buffer back to the pool once nothing
+// refers to it: after the response, when parsing, the attachment store
+// and the publish (which copies) are done with it, as for the buffers
+// envelope.Release recycles. A grown buffer's first chunk went to the
+// garbage collector when it was copied (a peek may still have referred
+// to it).
+func (h *Handler) releaseBody(req *request) {
+	if cap(req.prefix) != bodyChunk {
+		return
+	}
+	b := req.prefix[:0]
+	req.prefix, req.raw = nil, nil
+	h.bodyBufs.Put(&b)
+}
+
 // errSlowBody means the body arrived slower than the floor rate.
 var errSlowBody = errors.New("ingest: request body arrived too slowly")
 
@@ -194,7 +234,7 @@ func (h *Handler) readUpTo(ctx context.Context, r *http.Request, req *request, n
 			if err := h.charge(ctx, req, newCap-cap(buf)); err != nil {
 				return nil, err
 			}
-			nb := make([]byte, len(buf), newCap)
+			nb := h.newBodyBuf(len(buf), newCap)
 			copy(nb, buf)
 			buf = nb
 			req.prefix = buf

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/internal/attachment"
@@ -135,6 +136,8 @@ type Handler struct {
 	clients  *clientSlots
 	now      func() time.Time
 	outcomes outcomeSums
+	// bodyBufs recycles the first chunk of request bodies (releaseBody).
+	bodyBufs sync.Pool
 }
 
 // New returns an ingest handler.
@@ -271,7 +274,7 @@ func (h *Handler) wrap(fn endpoint, dsnFallback func(*http.Request) bool) http.H
 		req := &request{received: h.now().UTC(), rc: http.NewResponseController(w)}
 		// Everything that used the decompressed body (parsing, publishing,
 		// which copies) is done once the handler returns.
-		defer func() { envelope.Release(req.decoded); h.uncharge(req) }()
+		defer func() { envelope.Release(req.decoded); h.releaseBody(req); h.uncharge(req) }()
 		pid, err := strconv.ParseUint(r.PathValue("project_id"), 10, 64)
 		if err != nil {
 			refuseEarly(w)

@@ -12,6 +12,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -113,13 +114,23 @@ func New(reg *prometheus.Registry, cfg Config) (*Metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.events, m.publishDuration,
 		m.publishRetried, m.publishFailed, m.batchSize, m.insertDuration, m.insertErrors, m.processErrors, m.issueCache,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		goCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// goCollector is Go's collector with, beside its defaults, the runtime's
+// histograms of stop-the-world pauses (go_sched_pauses_total_gc_seconds,
+// from runtime/metrics' /sched/pauses/total/gc:seconds, which replaced
+// /gc/pauses:seconds) and of goroutine scheduling latencies
+// (go_sched_latencies_seconds): the stalls behind ingest's tail latency.
+func goCollector() prometheus.Collector {
+	return collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/(pauses/total/gc|latencies):seconds$`)}))
 }
 
 // Registry returns the registry, for components that register their own
@@ -281,4 +292,43 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.GaugeValue, float64(b.Bytes))
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(b.Pending))
 	ch <- prometheus.MustNewConstMetric(descAckPending, prometheus.GaugeValue, float64(b.AckPending))
+}
+
+// AdmissionSource reads ingest's in-flight byte budget
+// (--ingest-max-inflight-bytes): the bytes of request bodies being read and
+// inflated now, the budget, and the requests that waited for it and that
+// were refused (503) because it stayed exhausted.
+type AdmissionSource interface {
+	AdmissionStats() (inUse, limit int64, waited, refused uint64)
+}
+
+// WatchIngest exports ingest's byte budget, read at each scrape.
+func (m *Metrics) WatchIngest(src AdmissionSource) error {
+	if m == nil {
+		return nil
+	}
+	return m.reg.Register(&admissionCollector{src: src})
+}
+
+var (
+	descInflightBytes = prometheus.NewDesc("faultline_ingest_inflight_bytes", "Bytes of ingest request bodies being read and inflated now.", nil, nil)
+	descInflightLimit = prometheus.NewDesc("faultline_ingest_inflight_bytes_limit", "The in-flight byte budget (--ingest-max-inflight-bytes).", nil, nil)
+	descBudgetWaited  = prometheus.NewDesc("faultline_ingest_budget_waits_total", "Ingest requests that waited for the in-flight byte budget.", nil, nil)
+	descBudgetRefused = prometheus.NewDesc("faultline_ingest_budget_refused_total", "Ingest requests refused with 503 because the in-flight byte budget stayed exhausted.", nil, nil)
+)
+
+type admissionCollector struct{ src AdmissionSource }
+
+func (c *admissionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descInflightBytes, descInflightLimit, descBudgetWaited, descBudgetRefused} {
+		ch <- d
+	}
+}
+
+func (c *admissionCollector) Collect(ch chan<- prometheus.Metric) {
+	inUse, limit, waited, refused := c.src.AdmissionStats()
+	ch <- prometheus.MustNewConstMetric(descInflightBytes, prometheus.GaugeValue, float64(inUse))
+	ch <- prometheus.MustNewConstMetric(descInflightLimit, prometheus.GaugeValue, float64(limit))
+	ch <- prometheus.MustNewConstMetric(descBudgetWaited, prometheus.CounterValue, float64(waited))
+	ch <- prometheus.MustNewConstMetric(descBudgetRefused, prometheus.CounterValue, float64(refused))
 }

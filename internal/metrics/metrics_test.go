@@ -38,7 +38,7 @@ func TestMetricsText(t *testing.T) {
 				`faultline_http_requests_total{code="200",method="GET",route="GET /api/0/issues/{issue_id}/"} 1`,
 				`faultline_http_requests_total{code="404",method="other",route="unmatched"} 1`,
 				`faultline_events_total{category="error",outcome="accepted"} 3`,
-				"go_goroutines", "process_",
+				"go_goroutines", "process_", "go_sched_pauses_total_gc_seconds_bucket", "go_sched_latencies_seconds_bucket",
 			},
 			notWant: []string{`project="`}},
 		{name: "token, tenant labels", cfg: Config{Token: "0123456789abcdef", TenantLabels: true},

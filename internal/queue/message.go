@@ -142,7 +142,7 @@ func (q *Queue) publish(ctx context.Context, msg *nats.Msg) error {
 	for {
 		attempts++
 		actx, acancel := context.WithTimeout(ctx, q.cfg.AttemptTimeout)
-		_, err = q.js.PublishMsg(actx, msg, jetstream.WithRetryAttempts(0))
+		_, err = q.pjs.PublishMsg(actx, msg, jetstream.WithRetryAttempts(0))
 		acancel()
 		if err == nil || isFull(err) || !retryable(err) || ctx.Err() != nil {
 			break

@@ -125,10 +125,13 @@ func (c *Config) Validate() error {
 
 // Queue is a connection to JetStream with Faultline's stream in place.
 type Queue struct {
-	cfg    Config
-	srv    *server.Server // nil when external
-	nc     *nats.Conn
-	js     jetstream.JetStream
+	cfg Config
+	srv *server.Server // nil when external
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	// pnc and pjs carry the ingest stream's publishes only.
+	pnc    *nats.Conn
+	pjs    jetstream.JetStream
 	stream jetstream.Stream
 	log    *slog.Logger
 }
@@ -188,6 +191,18 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Queue, error) {
 		return nil, fmt.Errorf("queue: jetstream: %w", err)
 	}
 	q.js = js
+	// Ingest publishes on a connection of their own: on the shared one,
+	// their acks queue behind the workers' fetches (a batch is up to 1,000
+	// messages, megabytes) and the metadata buckets' traffic, in one read
+	// loop, which showed in ingest's tail latency with the workers running.
+	if q.pnc, err = nats.Connect(target, append(opts, nats.Name("faultline-publish"))...); err != nil {
+		q.Close()
+		return nil, fmt.Errorf("queue: connect for publishing: %w", err)
+	}
+	if q.pjs, err = jetstream.New(q.pnc); err != nil {
+		q.Close()
+		return nil, fmt.Errorf("queue: jetstream: %w", err)
+	}
 	if err := checkReplicas(ctx, js, cfg, log); err != nil {
 		q.Close()
 		return nil, err
@@ -286,6 +301,9 @@ func (q *Queue) ClientURL() string {
 
 // Close drains the connection and stops the embedded server.
 func (q *Queue) Close() {
+	if q.pnc != nil {
+		q.pnc.Close()
+	}
 	if q.nc != nil {
 		q.nc.Close()
 	}

@@ -369,6 +369,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		s.ingest = h
+		if err := s.metrics.WatchIngest(h); err != nil {
+			return nil, err
+		}
 		s.routes.Add(h.Routes()...)
 		if s.airbrake, err = ingest.NewAirbrake(ingest.AirbrakeConfig{PublicURL: cfg.PublicURL}, h, s.meta); err != nil {
 			return nil, err

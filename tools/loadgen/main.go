@@ -5,6 +5,7 @@
 //	loadgen bare -addr 127.0.0.1:9999                         the baseline server
 //	loadgen run -url URL -rate 5000 -duration 10s            ad-hoc load
 //	loadgen fill -dir D -events N; loadgen drain -dir D       the workers alone
+//	loadgen allinone [-full 60s] [-half 60s] [-shape large]   ingest with the workers running
 //
 // Faultline and the baseline run as separate processes on this machine, and
 // so does the load generator: on a 2-core machine they share the cores,
@@ -22,13 +23,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen bench|alertlatency|bare|run|fill|drain [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen bench|allinone|alertlatency|bare|run|fill|drain [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "bench":
 		err = benchCmd(os.Args[2:])
+	case "allinone":
+		err = allInOneCmd(os.Args[2:])
 	case "alertlatency":
 		err = alertLatencyCmd(os.Args[2:])
 	case "fill":
