@@ -9,7 +9,7 @@ CLIENTS   := e2e/clients
 FUZZTIME  ?= 2m
 export CGO_ENABLED = 0
 
-.PHONY: run build chdb clients test test-go vet fmt fuzz bench bench-store bench-store-go clean
+.PHONY: run build chdb clients test test-go vet fmt fuzz bench bench-store bench-store-go bench-workers clean
 
 run: build chdb
 	./bin/faultline serve $(ARGS)
@@ -79,9 +79,17 @@ fuzz:
 # Benchmarks (never in CI): load and latency of ingest, processing rate,
 # RSS. Figures go to BENCHMARKS.md with the command and the machine. Run it
 # on a quiet machine: the load generator shares the cores with Faultline.
-bench: build chdb bench-store bench-sourcemap
+bench: build chdb bench-store bench-sourcemap bench-workers
 	$(GO) run ./tools/loadgen bench -bin bin/faultline -out BENCHMARKS.md $(BENCHARGS)
 	$(GO) run ./tools/loadgen alertlatency -bin bin/faultline -out BENCHMARKS.md
+
+# Workers scale (issue 18): drain the same backlog with 1, 2 and 4 worker
+# processes sharing one NATS, into a ClickHouse server (as for `make test`);
+# processed events/s, CPU seconds per event of the workers, ClickHouse and
+# NATS, the load average, and a check that every event was stored once.
+SCALEARGS ?= -events 60000 -workers 1,2,4
+bench-workers: build
+	./.ci/with-clickhouse $(GO) run ./tools/loadgen scale -bin bin/faultline -out BENCHMARKS.md $(SCALEARGS)
 
 clean:
 	rm -rf bin

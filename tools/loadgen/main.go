@@ -5,6 +5,7 @@
 //	loadgen bare -addr 127.0.0.1:9999                         the baseline server
 //	loadgen run -url URL -rate 5000 -duration 10s            ad-hoc load
 //	loadgen fill -dir D -events N; loadgen drain -dir D       the workers alone
+//	loadgen scale -events N -workers 1,2,4                   1, 2, 4 worker processes on a ClickHouse server
 //
 // Faultline and the baseline run as separate processes on this machine, and
 // so does the load generator: on a 2-core machine they share the cores,
@@ -22,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen bench|alertlatency|bare|run|fill|drain [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen bench|alertlatency|bare|run|fill|drain|scale [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -35,6 +36,8 @@ func main() {
 		err = fillCmd(os.Args[2:])
 	case "drain":
 		err = drainCmd(os.Args[2:])
+	case "scale":
+		err = scaleCmd(os.Args[2:])
 	case "bare":
 		fs := flag.NewFlagSet("bare", flag.ExitOnError)
 		addr := fs.String("addr", "127.0.0.1:9999", "listen address")
