@@ -9,7 +9,7 @@ CLIENTS   := e2e/clients
 FUZZTIME  ?= 2m
 export CGO_ENABLED = 0
 
-.PHONY: run build chdb clients test test-go vet fmt fuzz bench bench-store bench-store-go bench-workers clean
+.PHONY: run build chdb clients install test test-go vet fmt fuzz bench bench-store bench-store-go bench-workers clean
 
 run: build chdb
 	./bin/faultline serve $(ARGS)
@@ -35,11 +35,17 @@ $(CLIENTS)/cli2/node_modules/.package-lock.json: $(CLIENTS)/cli2/package.json $(
 	cd $(CLIENTS)/cli2 && SENTRYCLI_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Every test. Store tests also run against a ClickHouse server: the one in
-# FAULTLINE_TEST_CLICKHOUSE, or one started here if clickhouse-server is
-# installed (apt-get install clickhouse-server). With CI=true, a test that
-# lacks a component fails instead of skipping.
-test: chdb clients vet
+# What the tests need beyond npm's: Debian packages (as root; otherwise it
+# stops and prints the one command to run) and the Go modules, as CI does.
+install:
+	./.ci/install
+
+# Every test, after installing what they need (install, chdb, clients).
+# Store tests also run against a ClickHouse server: the one in
+# FAULTLINE_TEST_CLICKHOUSE, or one started here from Debian's
+# clickhouse-server. With CI=true, a test that lacks a component fails
+# instead of skipping.
+test: install chdb clients vet
 	./.ci/with-clickhouse $(MAKE) --no-print-directory test-go
 
 test-go:
