@@ -60,9 +60,17 @@ func scaleCmd(args []string) error {
 	var report strings.Builder
 	fmt.Fprintf(&report, "Measured %s on %s. Command: `make bench-workers` (`go run ./tools/loadgen scale -events %d -workers %s -shape %s`), against Debian's clickhouse-server %s; NATS embedded in an ingest-only process (`--nats-listen`), every worker a `faultline serve --role worker --nats-url ... --clickhouse-url ...` process.\n\n",
 		time.Now().UTC().Format("2006-01-02"), machine(), *n, *counts, s.name, chVersion(*chHTTP))
-	fmt.Fprintf(&report, "| workers | events queued | drained in | **events/s** | worker CPU s per 1k events | ClickHouse server CPU s per 1k events | NATS (ingest process) CPU s per 1k events | load average (1 min) before → after | stored = unique ids = sent |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&report, "| workers | events queued | drained in | **events/s** | worker CPU s per 1k events | ClickHouse server CPU s per 1k events | NATS (ingest process) CPU s per 1k events | peak RSS: a worker, the ingest with NATS | load average (1 min) before → after | stored = unique ids = sent |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, k := range ks {
 		r, err := scaleRun(f, g, *n, k, u, *chHTTP, *chPID)
+		if r.db != "" {
+			// Dropped at the end: on a busy server a DROP can take minutes.
+			defer func() {
+				if _, err := chQuery(*chHTTP, "DROP DATABASE IF EXISTS "+r.db); err != nil {
+					logf("dropping %s: %v", r.db, err)
+				}
+			}()
+		}
 		if err != nil {
 			return err
 		}
@@ -77,8 +85,8 @@ func scaleCmd(args []string) error {
 			}
 			return fmt.Sprintf("%.2f", float64(ticks)/clockTicks/float64(r.drained)*1000)
 		}
-		fmt.Fprintf(&report, "| %d | %d | %s | **%.0f** | %s | %s | %s | %s → %s | %s |\n", k, r.sent, r.elapsed.Round(10*time.Millisecond),
-			float64(r.drained)/r.elapsed.Seconds(), per(r.workerTicks), per(r.chTicks), per(r.natsTicks), r.loadBefore, r.loadAfter, check)
+		fmt.Fprintf(&report, "| %d | %d | %s | **%.0f** | %s | %s | %s | %d MiB, %d MiB | %s → %s | %s |\n", k, r.sent, r.elapsed.Round(10*time.Millisecond),
+			float64(r.drained)/r.elapsed.Seconds(), per(r.workerTicks), per(r.chTicks), per(r.natsTicks), r.workerRSS>>20, r.ingestRSS>>20, r.loadBefore, r.loadAfter, check)
 		if check != "yes" && failed == nil {
 			failed = fmt.Errorf("%d workers: events lost or stored twice", k)
 		}
@@ -99,6 +107,8 @@ type scaleResult struct {
 	workerTicks, chTicks          int64
 	natsTicks                     int64
 	loadBefore, loadAfter         string
+	db                            string // to drop once reported
+	workerRSS, ingestRSS          int64  // peak, of the largest worker
 }
 
 func scaleRun(f benchFlags, g *generator, n int64, k int, chURL *url.URL, chHTTP string, chPID int) (r scaleResult, err error) {
@@ -110,7 +120,7 @@ func scaleRun(f benchFlags, g *generator, n int64, k int, chURL *url.URL, chHTTP
 	db := fmt.Sprintf("loadgen_scale_%d_%d", os.Getpid(), k)
 	dsn := *chURL
 	dsn.Path = "/" + db
-	defer chQuery(chHTTP, "DROP DATABASE IF EXISTS "+db) //nolint:errcheck
+	r.db = db
 	f.extra = []string{"--clickhouse-url", dsn.String()}
 	key, pid, err := setupProject(f, dir+"/ingest")
 	if err != nil {
@@ -183,6 +193,10 @@ func scaleRun(f benchFlags, g *generator, n int64, k int, chURL *url.URL, chHTTP
 	}
 	r.elapsed = time.Since(start)
 	w1, ch1, n1 := cpu()
+	for _, w := range workers {
+		r.workerRSS = max(r.workerRSS, w.peakRSS())
+	}
+	r.ingestRSS = ing.peakRSS()
 	r.loadAfter = loadAvg()
 	r.drained = first
 	r.workerTicks, r.natsTicks = w1-w0, n1-n0
@@ -250,7 +264,7 @@ func listenerPID(port string) int {
 }
 
 func chQuery(base, q string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "POST", base+"/", strings.NewReader(q))
 	if err != nil {
