@@ -215,7 +215,10 @@ func (w *Worker) RunDrain(stop, ctx context.Context) error {
 			if len(msgs) == 0 {
 				continue
 			}
-			if !w.handOver(ctx, ready, w.split(ctx, msgs)) {
+			alive := w.keepAlive(msgs)
+			parts := w.split(ctx, msgs)
+			alive()
+			if !w.handOver(ctx, ready, parts) {
 				return
 			}
 		}
@@ -225,17 +228,48 @@ func (w *Worker) RunDrain(stop, ctx context.Context) error {
 			p.nak()
 			continue
 		}
-		if p.single != nil {
+		alive := w.keepAlive(p.msgs())
+		switch {
+		case p.single != nil:
 			w.processRedelivered(ctx, p)
-			continue
-		}
-		if p.again != nil {
+		case p.again != nil:
 			w.processAgain(ctx, p)
-			continue
+		default:
+			w.commit(ctx, p)
 		}
-		w.commit(ctx, p)
+		alive()
 	}
 	return nil
+}
+
+// keepAlive marks msgs in progress every AckWait/3 until the returned
+// function is called, so that JetStream does not hand them to another
+// worker while this one still decodes or stores them: on a starved
+// machine a batch can take longer than AckWait, and two workers then both
+// stored it (loadgen scale, 4 workers at a load average of 57 on 2 cores:
+// 958 of 40,063 events stored twice). A message acked meanwhile is left
+// alone (InProgress then fails without sending anything).
+func (w *Worker) keepAlive(msgs []jetstream.Msg) (stop func()) {
+	if len(msgs) == 0 {
+		return func() {}
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(max(w.cfg.AckWait/3, 100*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, m := range msgs {
+					m.InProgress() //nolint:errcheck // acked meanwhile, or NATS away: redelivery stays the fallback
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // fetch takes up to a batch of messages, waiting at most BatchWait.
@@ -280,6 +314,18 @@ type prepared struct {
 	// outcomes recorded for them.
 	failed         []jetstream.Msg
 	failedOutcomes []store.Outcome
+}
+
+// msgs are every message p holds until it is written.
+func (p *prepared) msgs() []jetstream.Msg {
+	out := make([]jetstream.Msg, 0, len(p.done)+len(p.again)+len(p.failed)+1)
+	out = append(out, p.done...)
+	out = append(out, p.again...)
+	out = append(out, p.failed...)
+	if p.single != nil {
+		out = append(out, p.single)
+	}
+	return out
 }
 
 // nak hands the batch back for redelivery, as when the worker stops.
