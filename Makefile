@@ -9,7 +9,7 @@ CLIENTS   := e2e/clients
 FUZZTIME  ?= 2m
 export CGO_ENABLED = 0
 
-.PHONY: run build chdb clients test test-go vet fmt fuzz bench bench-store bench-store-go bench-store-disk clean
+.PHONY: run build chdb clients test test-go vet fmt fuzz bench bench-store bench-store-go bench-store-disk bench-workers bench-stages install clean
 
 run: build chdb
 	./bin/faultline serve $(ARGS)
@@ -35,15 +35,21 @@ $(CLIENTS)/cli2/node_modules/.package-lock.json: $(CLIENTS)/cli2/package.json $(
 	cd $(CLIENTS)/cli2 && SENTRYCLI_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Every test. Store tests also run against a ClickHouse server: the one in
-# FAULTLINE_TEST_CLICKHOUSE, or one started here if clickhouse-server is
-# installed (apt-get install clickhouse-server). With CI=true, a test that
-# lacks a component fails instead of skipping.
-test: chdb clients vet
+# What the tests need beyond npm's: Debian packages (as root; otherwise it
+# stops and prints the one command to run) and the Go modules, as CI does.
+install:
+	./.ci/install
+
+# Every test, after installing what they need (install, chdb, clients).
+# Store tests also run against a ClickHouse server: the one in
+# FAULTLINE_TEST_CLICKHOUSE, or one started here from Debian's
+# clickhouse-server. With CI=true, a test that lacks a component fails
+# instead of skipping.
+test: install chdb clients vet
 	./.ci/with-clickhouse $(MAKE) --no-print-directory test-go
 
 test-go:
-	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -count=1 -timeout 40m ./...
 
 vet:
 	@test -z "$$(gofmt -l cmd internal e2e)" || { gofmt -l cmd internal e2e; echo "gofmt needed"; exit 1; }
@@ -89,9 +95,21 @@ fuzz:
 # Benchmarks (never in CI): load and latency of ingest, processing rate,
 # RSS. Figures go to BENCHMARKS.md with the command and the machine. Run it
 # on a quiet machine: the load generator shares the cores with Faultline.
-bench: build chdb bench-store bench-sourcemap bench-stages
+bench: build chdb bench-store bench-sourcemap bench-stages bench-workers
 	$(GO) run ./tools/loadgen bench -bin bin/faultline -out BENCHMARKS.md $(BENCHARGS)
 	$(GO) run ./tools/loadgen alertlatency -bin bin/faultline -out BENCHMARKS.md
+
+# Workers scale (issue 18): drain the same backlog with 1, 2 and 4 worker
+# processes sharing one NATS, into a ClickHouse server of its own (Debian's,
+# on ports 19000 and 18123, so that its CPU time is the benchmark's alone);
+# processed events/s, CPU seconds per event of the workers, ClickHouse and
+# NATS, the load average, and a check that every event was stored once.
+SCALEARGS ?= -events 60000 -workers 1,2,4
+bench-workers: build
+	D=$$(CLICKHOUSE_TCP_PORT=19000 CLICKHOUSE_HTTP_PORT=18123 ./.ci/start-clickhouse) && \
+	trap 'kill $$(cat $$D/pid); rm -rf $$D' EXIT && \
+	$(GO) run ./tools/loadgen scale -bin bin/faultline -out BENCHMARKS.md \
+	  -clickhouse clickhouse://127.0.0.1:19000 -clickhouse-http http://127.0.0.1:18123 -clickhouse-pid $$(cat $$D/pid) $(SCALEARGS)
 
 clean:
 	rm -rf bin

@@ -346,3 +346,12 @@ func servePprof(addr string, log *slog.Logger) {
 		log.Error("pprof", "err", err)
 	}
 }
+
+// Flags returns the flag set of `faultline serve` (and migrate, cleanup),
+// for tests that check deployment files against it.
+func Flags() *flag.FlagSet {
+	var o options
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	o.register(fs)
+	return fs
+}

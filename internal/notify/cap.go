@@ -9,13 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/faultline/faultline/internal/queue"
 )
-
-func retry(ctx context.Context, f func(context.Context) error, timeout time.Duration) error {
-	return queue.Retry(ctx, timeout, f)
-}
 
 func (q *Queue) isDeliveredRaw(ctx context.Context, k string) (bool, error) {
 	_, err := q.delivered.Get(ctx, k)

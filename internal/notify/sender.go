@@ -22,6 +22,7 @@ import (
 
 	"github.com/faultline/faultline/internal/alert"
 	"github.com/faultline/faultline/internal/deadletter"
+	"github.com/faultline/faultline/internal/queue"
 )
 
 // Webhook signature headers (Faultline's: Sentry's legacy plugin does
@@ -89,21 +90,19 @@ func NewSender(ctx context.Context, d Deps) (*Sender, error) {
 		return nil, err
 	}
 	cfg := s.cfg
-	err = retry(ctx, func(ctx context.Context) error {
-		var err error
-		s.cons, err = d.Queue.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-			Durable:   ConsumerName,
-			AckPolicy: jetstream.AckExplicitPolicy,
-			// An attempt may deliver several actions; the sender marks the
-			// message in progress before each.
-			AckWait:       cfg.AckWait,
-			MaxDeliver:    -1,
-			MaxAckPending: 256,
-		})
-		return err
-	}, cfg.OpenTimeout)
+	// Retried until queue.EnsureTimeout, as the streams are: a worker
+	// started with a fresh NATS cluster waits for the stream's leader.
+	s.cons, err = queue.EnsureConsumer(ctx, d.Queue.js, StreamName, jetstream.ConsumerConfig{
+		Durable:   ConsumerName,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		// An attempt may deliver several actions; the sender marks the
+		// message in progress before each.
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 256,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("notify: consumer: %w", err)
+		return nil, fmt.Errorf("notify: %w", err)
 	}
 	return s, nil
 }

@@ -85,6 +85,22 @@ func EnsureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstrea
 	return os, nil
 }
 
+// EnsureConsumer creates a durable consumer on stream, or updates it to
+// cfg, retried for EnsureTimeout as streams are: on a fresh NATS cluster a
+// consumer created just after its stream may find no leader yet.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	var c jetstream.Consumer
+	err := Retry(ctx, EnsureTimeout, func(ctx context.Context) error {
+		var err error
+		c, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		return err
+	})
+	if err != nil {
+		return nil, waitedFor("consumer "+cfg.Durable+" of stream "+stream, err)
+	}
+	return c, nil
+}
+
 // waitedFor names what a start waited for in vain.
 func waitedFor(what string, err error) error {
 	hint := ""

@@ -64,3 +64,43 @@ func TestRetryStops(t *testing.T) {
 		t.Fatalf("err %v after %d calls", err, calls)
 	}
 }
+
+// TestEnsureConsumerWaitsForItsStream: a consumer asked for before its
+// stream exists (another role is still creating it on a fresh cluster) is
+// created once the stream appears, instead of failing the start.
+func TestEnsureConsumerWaitsForItsStream(t *testing.T) {
+	q := open(t, queue.Config{DataDir: t.TempDir()})
+	ctx := context.Background()
+	js := q.JetStream()
+	created := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, err := queue.EnsureStream(ctx, js, jetstream.StreamConfig{Name: "FAULTLINE_TEST_LATE", Subjects: []string{"test.late.>"},
+			MaxBytes: 1 << 20, Storage: jetstream.FileStorage, Replicas: 1})
+		created <- err
+	}()
+	c, err := queue.EnsureConsumer(ctx, js, "FAULTLINE_TEST_LATE", jetstream.ConsumerConfig{Durable: "late", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "test.late.x", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for m := range msgs.Messages() {
+		n++
+		if string(m.Data()) != "v" {
+			t.Fatalf("got %q", m.Data())
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the consumer delivered %d messages, want 1", n)
+	}
+}

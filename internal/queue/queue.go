@@ -343,22 +343,17 @@ func (q *Queue) Backlog(ctx context.Context) (Backlog, error) {
 // Consumer returns the workers' durable pull consumer, creating it if
 // needed. All workers share it; each message goes to one of them.
 func (q *Queue) Consumer(ctx context.Context, ackWait time.Duration) (jetstream.Consumer, error) {
-	var c jetstream.Consumer
-	err := Retry(ctx, EnsureTimeout, func(ctx context.Context) error {
-		var err error
-		c, err = q.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-			Durable:       ConsumerName,
-			Description:   "Faultline processing workers",
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       ackWait,
-			MaxDeliver:    -1, // never give up on an accepted event
-			MaxAckPending: 50_000,
-			FilterSubject: SubjectRoot + ".>",
-		})
-		return err
+	c, err := EnsureConsumer(ctx, q.js, StreamName, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		Description:   "Faultline processing workers",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1, // never give up on an accepted event
+		MaxAckPending: 50_000,
+		FilterSubject: SubjectRoot + ".>",
 	})
 	if err != nil {
-		return nil, fmt.Errorf("queue: %w", waitedFor("consumer "+ConsumerName, err))
+		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return c, nil
 }

@@ -29,6 +29,9 @@ type benchFlags struct {
 	burst    int64
 	shapes   string
 	keepData bool
+	// extra flags for every faultline process started (e.g. a ClickHouse
+	// server's URL).
+	extra []string
 }
 
 func benchCmd(args []string) error {
@@ -195,7 +198,8 @@ type proc struct {
 
 func startFaultline(f benchFlags, dir, role string, extra ...string) (*proc, error) {
 	addr := freeAddr()
-	args := append([]string{"serve", "--data-dir", dir, "--addr", addr, "--role", role, "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--data-dir", dir, "--addr", addr, "--role", role, "--log-level", "warn"}, f.extra...)
+	args = append(args, extra...)
 	cmd := exec.Command(f.bin, args...)
 	cmd.Env = append(os.Environ(), "FAULTLINE_ADMIN_TOKEN="+benchToken)
 	cmd.Stderr = os.Stderr

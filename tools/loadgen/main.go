@@ -6,6 +6,7 @@
 //	loadgen run -url URL -rate 5000 -duration 10s            ad-hoc load
 //	loadgen fill -dir D -events N; loadgen drain -dir D       the workers alone
 //	loadgen allinone [-full 60s] [-half 60s] [-shape large]   ingest with the workers running
+//	loadgen scale -events N -workers 1,2,4                   1, 2, 4 worker processes on a ClickHouse server
 //
 // Faultline and the baseline run as separate processes on this machine, and
 // so does the load generator: on a 2-core machine they share the cores,
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen bench|allinone|alertlatency|bare|run|fill|drain [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen bench|allinone|alertlatency|bare|run|fill|drain|scale [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -38,6 +39,8 @@ func main() {
 		err = fillCmd(os.Args[2:])
 	case "drain":
 		err = drainCmd(os.Args[2:])
+	case "scale":
+		err = scaleCmd(os.Args[2:])
 	case "bare":
 		fs := flag.NewFlagSet("bare", flag.ExitOnError)
 		addr := fs.String("addr", "127.0.0.1:9999", "listen address")
