@@ -363,6 +363,7 @@ type item struct {
 // prepare decodes a batch of messages in parallel, each under a recover.
 // Messages that cannot be processed are dead-lettered here.
 func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
+	fetched := time.Now()
 	results := make([]decoded, len(msgs))
 	bad := make([]error, len(msgs))
 	var wg sync.WaitGroup
@@ -388,6 +389,7 @@ func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
 
 	p := &prepared{}
 	b := &p.b
+	b.fetched = fetched
 	for i, m := range msgs {
 		if errors.Is(bad[i], errProjectDeleted) {
 			w.log.Info("dropping an event of a deleted project", "err", bad[i])
@@ -457,6 +459,9 @@ func (w *Worker) commit(ctx context.Context, p *prepared) {
 
 // batch is what one fetch of messages writes.
 type batch struct {
+	// fetched is when its messages were taken from the queue (zero:
+	// unknown), from which JetStream may redeliver them after AckWait.
+	fetched     time.Time
 	items       []item
 	maybeStored []store.EventKey // events that a previous attempt may have stored
 	attachments []store.Attachment
@@ -603,7 +608,11 @@ func (w *Worker) write(ctx context.Context, b *batch, p *storePlan, verdicts []v
 		for i := range b.items {
 			w.hook(stageEncode, b.items[i].msg)
 		}
-		if err := w.deps.Store.InsertEvents(ctx, p.events); err != nil {
+		events, err := w.notStoredMeanwhile(ctx, b, p.events)
+		if err != nil {
+			return err
+		}
+		if err := w.deps.Store.InsertEvents(ctx, events); err != nil {
 			return fmt.Errorf("store events: %w", err)
 		}
 	}
@@ -629,6 +638,41 @@ func (w *Worker) write(ctx context.Context, b *batch, p *storePlan, verdicts []v
 		w.hook(StageStored, b.items[i].msg)
 	}
 	return nil
+}
+
+// notStoredMeanwhile drops from events those stored since the batch's
+// duplicate check, when its messages may have been redelivered meanwhile.
+//
+// A claim is not a stored event: a batch that takes longer than AckWait
+// (a CPU-starved worker whose InProgress came too late) can have its
+// messages redelivered to another worker, which finds its own message's
+// claim, not the event, and stores it, as it must: this worker may yet
+// fail or stop before inserting. If this worker then gets here, it must
+// not store the events a second time. Only such a slow batch pays for the
+// read.
+func (w *Worker) notStoredMeanwhile(ctx context.Context, b *batch, events []store.Event) ([]store.Event, error) {
+	if len(events) == 0 || (!b.fetched.IsZero() && time.Since(b.fetched) < w.cfg.AckWait*3/4) {
+		return events, nil
+	}
+	keys := make([]store.EventKey, len(events))
+	for i := range events {
+		keys[i] = store.EventKey{ProjectID: events[i].ProjectID, EventID: events[i].EventID}
+	}
+	stored, err := w.deps.Store.ExistingEvents(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("check events stored meanwhile: %w", err)
+	}
+	if len(stored) == 0 {
+		return events, nil
+	}
+	out := make([]store.Event, 0, len(events))
+	for i := range events {
+		if !stored[keys[i]] {
+			out = append(out, events[i])
+		}
+	}
+	w.log.Warn("events of a slow batch were stored meanwhile by a redelivery; skipped", "events", len(events)-len(out))
+	return out, nil
 }
 
 // linkAttachments sets each attachment's issue: the one its event was just
