@@ -85,7 +85,10 @@ func (s *Store) migrateDefaultRule(ctx context.Context, pid uint64) (bool, error
 	if strings.HasPrefix(v, doneMark) {
 		return false, nil
 	}
-	// A claim that a crash left before its rule was recorded done.
+	// A claim that a crash left before its rule was recorded done, or one
+	// that another process is completing right now: write the claimed rule
+	// (the same id, so the same key: writing it twice is writing it once),
+	// but count it as the claimant's, which counts it already.
 	id, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
 		return false, fmt.Errorf("bad record %q", v)
@@ -94,7 +97,7 @@ func (s *Store) migrateDefaultRule(ctx context.Context, pid uint64) (bool, error
 		_, err := s.kv.Put(ctx, key, []byte(doneMark+v))
 		return false, err
 	}
-	return true, s.writeDefaultRule(ctx, pid, id)
+	return false, s.writeDefaultRule(ctx, pid, id)
 }
 
 // writeDefaultRule writes the default rule with the reserved id, then
