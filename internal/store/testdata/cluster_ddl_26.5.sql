@@ -402,3 +402,29 @@ ARRAY JOIN arrayConcat(arrayMap((k, v) -> (CAST(k AS String), v), `tags.key`, `t
 	[('user.id', user_id), ('user.email', user_email), ('user.username', user_name), ('user.ip', ip_address)]) AS tag
 WHERE tag.2 != ''
 GROUP BY project_id, key, value, group_id, day, retention_days;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_tag_values_local` ON CLUSTER `faultline_cluster` (
+	project_id UInt64,
+	group_id UInt64,
+	key String,
+	value String,
+	day Date,
+	retention_days UInt16,
+	times_seen AggregateFunction(count),
+	first_seen AggregateFunction(min, DateTime('UTC')),
+	last_seen AggregateFunction(max, DateTime('UTC')),
+	origin UInt8
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/faultline/group_tag_values_local', '{replica}')
+PARTITION BY (retention_days, toMonday(day))
+ORDER BY (project_id, group_id, key, value, day, origin)
+TTL day + toIntervalDay(retention_days + 1)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `faultline`.`group_tag_values` ON CLUSTER `faultline_cluster` AS `faultline`.`group_tag_values_local`
+ENGINE = Distributed('faultline_cluster', 'faultline', 'group_tag_values_local', cityHash64(project_id, group_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `faultline`.`group_tag_values_mv` ON CLUSTER `faultline_cluster` TO `faultline`.`group_tag_values_local` AS SELECT project_id, group_id, tag.1 AS key, tag.2 AS value, toDate(timestamp) AS day, retention_days,
+	countState() AS times_seen, minState(timestamp) AS first_seen, maxState(timestamp) AS last_seen, toUInt8(0) AS origin
+FROM `faultline`.`events_local`
+ARRAY JOIN arrayMap((k, v) -> (CAST(k AS String), v), `tags.key`, `tags.value`) AS tag
+GROUP BY project_id, group_id, key, value, day, retention_days;
