@@ -766,14 +766,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // retryUnavailable retries f, as creating streams and buckets is retried,
 // while NATS cannot answer yet (no responders, a timeout: a bucket just
-// created on a cluster may have no leader); any other error, such as a
-// refused password, ends it at once.
+// created on a cluster may have no leader) or while another process
+// creates the same object; any other error, such as a refused password,
+// ends it at once.
 func retryUnavailable(ctx context.Context, f func(context.Context) error) error {
 	var final error
 	err := queue.Retry(ctx, queue.EnsureTimeout, func(ctx context.Context) error {
 		err := f(ctx)
+		// meta.ErrExists: another process started at the same moment is
+		// creating the same admin user or token; its records reach this
+		// process's cache through the watch, and the next try finds them.
 		if err != nil && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrTimeout) &&
-			!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoStreamResponse) &&
+			!errors.Is(err, meta.ErrExists) {
 			final = err
 			return nil
 		}
